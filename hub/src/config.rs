@@ -1,0 +1,68 @@
+//! The hub's settings, from the command line (see `main.rs`) or set directly by tests and the
+//! embedded demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the hub needs to run.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// `sqlite://…`, a file path, or `postgres://…`.
+    pub db_url: String,
+    pub listen: SocketAddr,
+    /// How often daemons are told to send heartbeats.
+    pub heartbeat_interval: Duration,
+    /// A server with no heartbeat for this long goes offline.
+    pub offline_after: Duration,
+    /// The URL agents and install commands use to reach the hub; defaults to the listen address.
+    pub public_url: Option<String>,
+    /// Where the admin token file is written (`None`: the user's config dir).
+    pub admin_file: Option<PathBuf>,
+    /// Whether to write the admin token file at all.
+    pub write_admin_file: bool,
+    pub limits: Limits,
+}
+
+/// Bounds on what a request may carry.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Largest task spec (and structured spec), in bytes.
+    pub max_spec: usize,
+    /// Largest single contract's data, in bytes (serialized JSON).
+    pub max_contract: usize,
+    /// Longest wait a long-poll may ask for.
+    pub max_wait: Duration,
+    /// Stored terminal output kept per session, in bytes.
+    pub max_session_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 8 * 1024 * 1024,
+            max_spec: 100_000,
+            max_contract: 1024 * 1024,
+            max_wait: Duration::from_secs(300),
+            max_session_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl HubConfig {
+    /// Settings for a hub on `db_url` listening on `listen`, with the documented defaults.
+    pub fn new(db_url: &str, listen: SocketAddr) -> HubConfig {
+        HubConfig {
+            db_url: db_url.to_string(),
+            listen,
+            heartbeat_interval: Duration::from_secs(30),
+            offline_after: Duration::from_secs(90),
+            public_url: None,
+            admin_file: None,
+            write_admin_file: true,
+            limits: Limits::default(),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The cascade (DESIGN.md): when a task completes, which dependencies it resolves, which
+//! downstream tasks that unblocks, and which stay blocked and why. The cost is proportional to
+//! the downstream edges of the completed task, never to the size of the project.
+
+use std::collections::{BTreeSet, HashSet};
+
+use orchestratia_proto::{DepType, TaskStatus};
+use uuid::Uuid;
+
+use super::deps::{DepFacts, blocked_reason};
+
+/// One dependency of a downstream task, with the state of its upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepState {
+    pub id: Uuid,
+    pub upstream: Uuid,
+    pub upstream_ref: String,
+    pub upstream_status: TaskStatus,
+    pub dep_type: DepType,
+    pub contract_key: Option<String>,
+    pub resolved: bool,
+}
+
+/// A task downstream of the completed one, with all its dependencies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downstream {
+    pub id: Uuid,
+    pub reference: String,
+    pub status: TaskStatus,
+    pub deps: Vec<DepState>,
+}
+
+/// A dependency the completion resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub dep_id: Uuid,
+    pub downstream: Uuid,
+    pub downstream_ref: String,
+    pub dep_type: DepType,
+    pub contract_key: Option<String>,
+}
+
+/// What a completion does to the graph.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CascadePlan {
+    pub resolved: Vec<Resolution>,
+    /// Pending tasks whose dependencies are now all met, in the order given.
+    pub unblocked: Vec<Uuid>,
+    /// Pending downstream tasks still blocked, with the reason.
+    pub still_blocked: Vec<(Uuid, String)>,
+}
+
+/// Plans the cascade of `completed` publishing the contract keys `published`.
+pub fn plan_completion(
+    completed: Uuid,
+    published: &BTreeSet<String>,
+    downstream: &[Downstream],
+) -> CascadePlan {
+    let mut plan = CascadePlan::default();
+    let mut newly: HashSet<Uuid> = HashSet::new();
+    for t in downstream {
+        for d in t.deps.iter().filter(|d| d.upstream == completed && !d.resolved) {
+            let met = match (&d.dep_type, &d.contract_key) {
+                (DepType::Blocks, _) => true,
+                (DepType::Input, Some(k)) => published.contains(k),
+                (DepType::Input, None) => false,
+            };
+            if met {
+                newly.insert(d.id);
+                plan.resolved.push(Resolution {
+                    dep_id: d.id,
+                    downstream: t.id,
+                    downstream_ref: t.reference.clone(),
+                    dep_type: d.dep_type,
+                    contract_key: d.contract_key.clone(),
+                });
+            }
+        }
+    }
+    for t in downstream.iter().filter(|t| t.status == TaskStatus::Pending) {
+        let facts: Vec<DepFacts> = t
+            .deps
+            .iter()
+            .map(|d| DepFacts {
+                upstream_ref: d.upstream_ref.clone(),
+                upstream_status: if d.upstream == completed {
+                    TaskStatus::Done
+                } else {
+                    d.upstream_status
+                },
+                dep_type: d.dep_type,
+                contract_key: d.contract_key.clone(),
+                resolved: d.resolved || newly.contains(&d.id),
+            })
+            .collect();
+        match blocked_reason(&facts) {
+            None => plan.unblocked.push(t.id),
+            Some(r) => plan.still_blocked.push((t.id, r)),
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct G {
+        ids: Vec<Uuid>,
+    }
+
+    impl G {
+        fn new(n: usize) -> G {
+            G {
+                ids: (0..n).map(|_| Uuid::new_v4()).collect(),
+            }
+        }
+        fn dep(&self, up: usize, t: DepType, key: Option<&str>, st: TaskStatus, res: bool) -> DepState {
+            DepState {
+                id: Uuid::new_v4(),
+                upstream: self.ids[up],
+                upstream_ref: format!("T{}", up + 1),
+                upstream_status: st,
+                dep_type: t,
+                contract_key: key.map(str::to_string),
+                resolved: res,
+            }
+        }
+        fn task(&self, i: usize, deps: Vec<DepState>) -> Downstream {
+            Downstream {
+                id: self.ids[i],
+                reference: format!("T{}", i + 1),
+                status: TaskStatus::Pending,
+                deps,
+            }
+        }
+    }
+
+    fn keys(k: &[&str]) -> BTreeSet<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Seed Flow 3: A publishes api_schema; B (input) unblocks; C (input A + blocks B) waits.
+    #[test]
+    fn flow_3() {
+        let g = G::new(3);
+        let b = g.task(1, vec![g.dep(0, DepType::Input, Some("api_schema"), TaskStatus::Running, false)]);
+        let c = g.task(
+            2,
+            vec![
+                g.dep(0, DepType::Input, Some("api_schema"), TaskStatus::Running, false),
+                g.dep(1, DepType::Blocks, None, TaskStatus::Pending, false),
+            ],
+        );
+        let plan = plan_completion(g.ids[0], &keys(&["api_schema"]), &[b, c]);
+        assert_eq!(plan.resolved.len(), 2);
+        assert_eq!(plan.unblocked, vec![g.ids[1]]);
+        assert_eq!(plan.still_blocked.len(), 1);
+        assert_eq!(plan.still_blocked[0].1, "waiting for T2 (pending)");
+    }
+
+    #[test]
+    fn a_missing_contract_leaves_the_downstream_blocked_with_the_reason() {
+        let g = G::new(2);
+        let b = g.task(1, vec![g.dep(0, DepType::Input, Some("api_schema"), TaskStatus::Running, false)]);
+        let plan = plan_completion(g.ids[0], &keys(&["other"]), &[b]);
+        assert!(plan.resolved.is_empty());
+        assert!(plan.unblocked.is_empty());
+        assert_eq!(plan.still_blocked[0].1, "T1 completed without contract 'api_schema'");
+    }
+
+    #[test]
+    fn a_failed_sibling_upstream_keeps_it_blocked() {
+        let g = G::new(3);
+        let c = g.task(
+            2,
+            vec![
+                g.dep(0, DepType::Blocks, None, TaskStatus::Running, false),
+                g.dep(1, DepType::Blocks, None, TaskStatus::Failed, false),
+            ],
+        );
+        let plan = plan_completion(g.ids[0], &keys(&[]), &[c]);
+        assert_eq!(plan.resolved.len(), 1);
+        assert_eq!(plan.still_blocked[0].1, "upstream T2 failed");
+    }
+
+    #[test]
+    fn only_pending_tasks_are_unblocked() {
+        let g = G::new(2);
+        let mut b = g.task(1, vec![g.dep(0, DepType::Blocks, None, TaskStatus::Running, false)]);
+        b.status = TaskStatus::Cancelled;
+        let plan = plan_completion(g.ids[0], &keys(&[]), &[b]);
+        assert_eq!(plan.resolved.len(), 1);
+        assert!(plan.unblocked.is_empty());
+        assert!(plan.still_blocked.is_empty());
+    }
+
+    #[test]
+    fn fan_out_of_a_thousand() {
+        let g = G::new(1001);
+        let ds: Vec<Downstream> = (1..=1000)
+            .map(|i| g.task(i, vec![g.dep(0, DepType::Input, Some("k"), TaskStatus::Running, false)]))
+            .collect();
+        let plan = plan_completion(g.ids[0], &keys(&["k"]), &ds);
+        assert_eq!(plan.unblocked.len(), 1000);
+        assert_eq!(plan.resolved.len(), 1000);
+    }
+}

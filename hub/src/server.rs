@@ -1,0 +1,111 @@
+//! Starting and stopping a hub: open the store, bind, write the admin file, serve, and watch
+//! heartbeats. Used by the binary, the tests and the embedded demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::HubConfig;
+use crate::service::Hub;
+use crate::store::{self, Store};
+
+/// A hub that is serving.
+pub struct RunningHub {
+    pub addr: SocketAddr,
+    pub hub: Hub,
+    /// Where the admin token was written, if it was.
+    pub admin_file: Option<PathBuf>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningHub {
+    /// The hub's URL.
+    pub fn url(&self) -> String {
+        self.hub.public_url.clone()
+    }
+
+    /// Stops serving and waits for open requests to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.hub.store.close().await;
+    }
+
+    /// Waits until the server stops (it does not, until shut down).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the store, binds `config.listen` (port 0 picks a free one) and starts serving.
+pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
+    let store = Store::open(&config.db_url)
+        .await
+        .with_context(|| format!("opening the database {}", store::redact(&config.db_url)))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| {
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        format!("http://{host}:{}", addr.port())
+    });
+    let hub = Hub::new(store, config.clone(), public_url);
+    let admin_file = if config.write_admin_file {
+        let path = config
+            .admin_file
+            .clone()
+            .or_else(orchestratia_proto::client::admin_file)
+            .context("no config directory: pass --admin-file")?;
+        Some(crate::admin::ensure_admin_file(&hub, &path).await?)
+    } else {
+        None
+    };
+    let (stop, mut stopped) = watch::channel(false);
+    spawn_offline_monitor(hub.clone(), stop.subscribe());
+    let app = crate::api::app(hub.clone());
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    Ok(RunningHub {
+        addr,
+        hub,
+        admin_file,
+        stop,
+        task,
+    })
+}
+
+/// Marks servers offline when their heartbeats stop.
+fn spawn_offline_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
+    let every = (hub.config.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = hub.mark_stale_offline().await {
+                        tracing::warn!(error = %e, "offline check failed");
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    });
+}

@@ -1,0 +1,506 @@
+//! What waits for a human: questions (interventions), plans and permission requests; notes.
+//! Agents' calls that wait (`task help`, `task plan submit`, the permission hook) create the
+//! request here and then long-poll it (see `watch.rs`).
+
+use orchestratia_proto::api::RequestPermission;
+use orchestratia_proto::taskref::TaskRef;
+use orchestratia_proto::time::now_ms;
+use orchestratia_proto::ws::HubToDaemon;
+use orchestratia_proto::{
+    EventKind, Intervention, InterventionStatus, Note, PermissionRequest, PermissionStatus, Plan,
+    PlanStatus, TaskStatus,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Hub, Outbox, validate};
+use crate::auth::Principal;
+use crate::bad;
+use crate::engine::lifecycle::{Transition, next};
+use crate::error::{HubError, HubResult};
+use crate::store::events::NewEvent;
+use crate::store::humans::InterventionRecord;
+use crate::store::{self, Conn};
+
+/// Longest question, answer, plan or note, in characters.
+const MAX_TEXT: usize = 100_000;
+/// Largest tool input of a permission request, in bytes.
+const MAX_TOOL_INPUT: usize = 256 * 1024;
+
+fn parse_status<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(s: Option<&str>) -> HubResult<Option<T>> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<T>().map_err(|e| bad!("{e}")))
+        .transpose()
+}
+
+impl Hub {
+    /// An agent asks a question: the task becomes `needs_human` until someone answers.
+    pub async fn ask_help(&self, p: &Principal, reference: &str, question: &str) -> HubResult<Intervention> {
+        let question = validate::text("question", question, MAX_TEXT)?;
+        let mut tx = self.store.write().await?;
+        let t = self.resolve_task(&mut tx, p, reference, None).await?;
+        p.require_work_on(&t, "ask for help on")?;
+        next(t.status, Transition::AskHuman, p.lifecycle_actor())
+            .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
+        let resume = if t.status == TaskStatus::NeedsHuman {
+            store::humans::pending_interventions_of_task(&mut tx, t.id)
+                .await?
+                .first()
+                .map(|i| i.resume_status)
+                .unwrap_or(TaskStatus::Running)
+        } else if t.status == TaskStatus::Assigned {
+            TaskStatus::Running
+        } else {
+            t.status
+        };
+        let now = now_ms();
+        let id = Uuid::new_v4();
+        store::humans::insert_intervention(&mut tx, id, t.id, &question, resume, now).await?;
+        if t.status != TaskStatus::NeedsHuman
+            && !store::tasks::transition(&mut tx, t.id, &[t.status], TaskStatus::NeedsHuman, now).await?
+        {
+            return Err(HubError::Conflict(format!("{} changed meanwhile; retry", t.reference())));
+        }
+        store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
+        let mut out = Outbox::default();
+        out.task_event(
+            EventKind::TaskNeedsHuman,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"question": question, "intervention_id": id}),
+        );
+        self.status_update(&mut tx, &t, TaskStatus::NeedsHuman, &mut out).await?;
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        Ok(self.intervention_record(&mut c, id).await?.intervention)
+    }
+
+    async fn intervention_record(&self, c: &mut Conn, id: Uuid) -> HubResult<InterventionRecord> {
+        store::humans::intervention(c, id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("intervention {id} not found")))
+    }
+
+    /// An intervention the principal may see.
+    pub async fn intervention(&self, p: &Principal, id: Uuid) -> HubResult<Intervention> {
+        let mut c = self.read().await?;
+        let rec = self.intervention_record(&mut c, id).await?;
+        let t = store::tasks::get(&mut c, rec.intervention.task_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("intervention {id} not found")))?;
+        if !p.can_see_task(&t) {
+            return Err(HubError::NotFound(format!("intervention {id} not found")));
+        }
+        Ok(rec.intervention)
+    }
+
+    pub async fn interventions(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<Intervention>> {
+        let status = parse_status::<InterventionStatus>(status)?;
+        let mut c = self.read().await?;
+        let recs = store::humans::interventions(&mut c, status, None, p.project()).await?;
+        let mut out = Vec::new();
+        for r in recs {
+            if matches!(p, Principal::Admin | Principal::Hub) {
+                out.push(r.intervention);
+            } else if let Some(t) = store::tasks::get(&mut c, r.intervention.task_id).await?
+                && p.can_see_task(&t)
+            {
+                out.push(r.intervention);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves what a human names when answering: an intervention id (or a unique prefix), or
+    /// a task reference with exactly one pending question.
+    async fn resolve_intervention(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<InterventionRecord> {
+        let key = key.trim();
+        if let Ok(id) = Uuid::parse_str(key) {
+            return self.intervention_record(c, id).await;
+        }
+        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key) {
+            let t = self.resolve_task(c, p, &r.to_string(), None).await?;
+            let mut pending = store::humans::pending_interventions_of_task(c, t.id).await?;
+            return match pending.len() {
+                0 => Err(HubError::NotFound(format!("{} has no pending question", t.reference()))),
+                1 => Ok(pending.remove(0)),
+                n => Err(bad!("{} has {n} pending questions; answer one by its id", t.reference())),
+            };
+        }
+        let lower = key.to_ascii_lowercase();
+        let all = store::humans::interventions(c, None, None, p.project()).await?;
+        let mut hits: Vec<InterventionRecord> = all
+            .into_iter()
+            .filter(|i| lower.len() >= 4 && i.intervention.id.to_string().starts_with(&lower))
+            .collect();
+        match hits.len() {
+            0 => Err(HubError::NotFound(format!("intervention '{key}' not found"))),
+            1 => Ok(hits.remove(0)),
+            _ => Err(bad!("'{key}' matches several interventions; give more characters")),
+        }
+    }
+
+    /// A human answers: the answer reaches the agent and the task resumes where it was.
+    pub async fn respond(&self, p: &Principal, key: &str, response: &str) -> HubResult<Intervention> {
+        p.require_admin("answering an intervention")?;
+        let response = validate::text("response", response, MAX_TEXT)?;
+        let mut tx = self.store.write().await?;
+        let rec = self.resolve_intervention(&mut tx, p, key).await?;
+        let i = &rec.intervention;
+        if i.status != InterventionStatus::Pending {
+            return Err(HubError::Conflict(format!(
+                "intervention {} is already {}",
+                i.id, i.status
+            )));
+        }
+        let now = now_ms();
+        let actor = p.actor();
+        if !store::humans::answer_intervention(&mut tx, i.id, &response, &actor, now).await? {
+            return Err(HubError::Conflict(format!("intervention {} was answered meanwhile", i.id)));
+        }
+        let t = store::tasks::get(&mut tx, i.task_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("task vanished".into()))?;
+        let still_pending = !store::humans::pending_interventions_of_task(&mut tx, t.id).await?.is_empty();
+        let mut resumed = None;
+        if t.status == TaskStatus::NeedsHuman && !still_pending {
+            let to = next(t.status, Transition::Answer { resume: rec.resume_status }, p.lifecycle_actor())
+                .map_err(|e| HubError::Conflict(e.to_string()))?;
+            store::tasks::transition(&mut tx, t.id, &[TaskStatus::NeedsHuman], to, now).await?;
+            store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
+            resumed = Some(to);
+        }
+        let mut out = Outbox::default();
+        out.task_event(
+            EventKind::InterventionResponded,
+            &actor,
+            t.project_id,
+            t.id,
+            json!({"intervention_id": i.id, "response": response, "status": resumed}),
+        );
+        if let Some(server) = t.server_id {
+            out.tell(
+                server,
+                HubToDaemon::InterventionResponse {
+                    intervention_id: i.id,
+                    task_id: t.id,
+                    response: response.clone(),
+                },
+            );
+        }
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        Ok(self.intervention_record(&mut c, i.id).await?.intervention)
+    }
+
+    /// An agent submits a plan; the task waits in `planning` until it is approved.
+    pub async fn submit_plan(&self, p: &Principal, reference: &str, content: &str) -> HubResult<Plan> {
+        let content = validate::text("plan", content, MAX_TEXT)?;
+        let mut tx = self.store.write().await?;
+        let t = self.resolve_task(&mut tx, p, reference, None).await?;
+        p.require_work_on(&t, "submit a plan for")?;
+        if !matches!(t.status, TaskStatus::Assigned | TaskStatus::Planning | TaskStatus::Running) {
+            return Err(HubError::Conflict(format!(
+                "{} is {}; a plan can be submitted while it is assigned, planning or running",
+                t.reference(),
+                t.status
+            )));
+        }
+        let now = now_ms();
+        let mut out = Outbox::default();
+        if t.status != TaskStatus::Planning {
+            store::tasks::transition(&mut tx, t.id, &[t.status], TaskStatus::Planning, now).await?;
+            out.task_event(EventKind::TaskPlanning, &p.actor(), t.project_id, t.id, json!({"reason": "plan submitted"}));
+        }
+        // A new plan replaces one still waiting.
+        for old in store::humans::plans(&mut tx, Some(PlanStatus::Submitted), Some(t.id), None).await? {
+            store::humans::decide_plan(&mut tx, old.id, PlanStatus::Cancelled, Some("superseded"), "hub", now).await?;
+        }
+        let id = Uuid::new_v4();
+        store::humans::insert_plan(&mut tx, id, t.id, &content, now).await?;
+        store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
+        let preview: String = content.chars().take(300).collect();
+        out.task_event(
+            EventKind::TaskPlanSubmitted,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"plan_id": id, "preview": preview}),
+        );
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::humans::plan(&mut c, id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("plan vanished".into()))
+    }
+
+    pub async fn plan(&self, p: &Principal, id: Uuid) -> HubResult<Plan> {
+        let mut c = self.read().await?;
+        let plan = store::humans::plan(&mut c, id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("plan {id} not found")))?;
+        let t = store::tasks::get(&mut c, plan.task_id).await?;
+        if !t.is_some_and(|t| p.can_see_task(&t)) {
+            return Err(HubError::NotFound(format!("plan {id} not found")));
+        }
+        Ok(plan)
+    }
+
+    pub async fn plans(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<Plan>> {
+        p.require_admin("listing plans")?;
+        let status = parse_status::<PlanStatus>(status)?;
+        let mut c = self.read().await?;
+        Ok(store::humans::plans(&mut c, status, None, None).await?)
+    }
+
+    /// Approves (or rejects with feedback) the plan waiting on a task.
+    pub async fn decide_plan(&self, p: &Principal, reference: &str, approve: bool, feedback: Option<&str>) -> HubResult<Plan> {
+        p.require_admin(if approve { "approving a plan" } else { "rejecting a plan" })?;
+        let feedback = match (approve, feedback) {
+            (false, f) => Some(validate::text("feedback", f.unwrap_or_default(), MAX_TEXT)?),
+            (true, Some(f)) if !f.trim().is_empty() => Some(validate::text("feedback", f, MAX_TEXT)?),
+            _ => None,
+        };
+        let mut tx = self.store.write().await?;
+        let t = self.resolve_task(&mut tx, p, reference, None).await?;
+        let waiting = store::humans::plans(&mut tx, Some(PlanStatus::Submitted), Some(t.id), None).await?;
+        let Some(plan) = waiting.into_iter().next() else {
+            return Err(HubError::NotFound(format!("{} has no plan waiting for a decision", t.reference())));
+        };
+        let now = now_ms();
+        let actor = p.actor();
+        let status = if approve { PlanStatus::Approved } else { PlanStatus::Rejected };
+        if !store::humans::decide_plan(&mut tx, plan.id, status, feedback.as_deref(), &actor, now).await? {
+            return Err(HubError::Conflict(format!("the plan of {} was decided meanwhile", t.reference())));
+        }
+        store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
+        let mut out = Outbox::default();
+        if approve {
+            out.task_event(EventKind::TaskPlanApproved, &actor, t.project_id, t.id, json!({"plan_id": plan.id, "feedback": feedback}));
+            if t.status == TaskStatus::Planning {
+                let to = next(t.status, Transition::ApprovePlan, p.lifecycle_actor())
+                    .map_err(|e| HubError::Conflict(e.to_string()))?;
+                store::tasks::transition(&mut tx, t.id, &[TaskStatus::Planning], to, now).await?;
+                let agent = t.server_name.clone().unwrap_or_default();
+                out.task_event(EventKind::TaskStarted, "hub", t.project_id, t.id, json!({"agent": agent, "after": "plan approved"}));
+            }
+        } else {
+            out.task_event(EventKind::TaskPlanRejected, &actor, t.project_id, t.id, json!({"plan_id": plan.id, "feedback": feedback}));
+        }
+        if let Some(server) = t.server_id {
+            out.tell(
+                server,
+                HubToDaemon::PlanDecision {
+                    plan_id: plan.id,
+                    task_id: t.id,
+                    approved: approve,
+                    feedback: feedback.clone(),
+                },
+            );
+        }
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::humans::plan(&mut c, plan.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("plan vanished".into()))
+    }
+
+    /// An agent (or its Claude Code hook) asks to run a tool.
+    pub async fn request_permission(&self, p: &Principal, body: &RequestPermission) -> HubResult<PermissionRequest> {
+        let tool = validate::text("tool_name", &body.tool_name, 200)?;
+        let size = body.tool_input.to_string().len();
+        if size > MAX_TOOL_INPUT {
+            return Err(HubError::TooLarge(format!(
+                "tool_input is {size} bytes; the limit is {MAX_TOOL_INPUT}"
+            )));
+        }
+        let mut tx = self.store.write().await?;
+        let reference = match (&body.task, p) {
+            (Some(r), _) => r.clone(),
+            (None, Principal::Session { task_id: Some(id), .. }) => id.to_string(),
+            (None, _) => return Err(bad!("name the task the permission is for")),
+        };
+        let t = self.resolve_task(&mut tx, p, &reference, None).await?;
+        p.require_work_on(&t, "request a permission for")?;
+        if t.status.is_terminal() {
+            return Err(HubError::Conflict(format!("{} is {}", t.reference(), t.status)));
+        }
+        let now = now_ms();
+        let session_id = match p {
+            Principal::Session { session_id, .. } => *session_id,
+            _ => None,
+        };
+        let req = PermissionRequest {
+            id: Uuid::new_v4(),
+            task_id: Some(t.id),
+            task_reference: Some(t.reference()),
+            session_id,
+            tool_name: tool,
+            tool_input: body.tool_input.clone(),
+            status: PermissionStatus::Pending,
+            reason: None,
+            decided_by: None,
+            created_at: now,
+            decided_at: None,
+        };
+        store::humans::insert_permission(&mut tx, &req).await?;
+        store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
+        let mut out = Outbox::default();
+        out.event(NewEvent {
+            kind: EventKind::PermissionRequested,
+            actor: p.actor(),
+            project_id: Some(t.project_id),
+            task_id: Some(t.id),
+            related_task_id: None,
+            server_id: t.server_id,
+            session_id,
+            details: json!({"request_id": req.id, "tool_name": req.tool_name, "tool_input": req.tool_input}),
+        });
+        self.commit(tx, out).await?;
+        Ok(req)
+    }
+
+    pub async fn permission(&self, p: &Principal, id: Uuid) -> HubResult<PermissionRequest> {
+        let mut c = self.read().await?;
+        let req = store::humans::permission(&mut c, id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("permission request {id} not found")))?;
+        let visible = match req.task_id {
+            Some(tid) => store::tasks::get(&mut c, tid).await?.is_some_and(|t| p.can_see_task(&t)),
+            None => matches!(p, Principal::Admin),
+        };
+        if !visible {
+            return Err(HubError::NotFound(format!("permission request {id} not found")));
+        }
+        Ok(req)
+    }
+
+    pub async fn permissions(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<PermissionRequest>> {
+        p.require_admin("listing permission requests")?;
+        let status = parse_status::<PermissionStatus>(status)?;
+        let mut c = self.read().await?;
+        Ok(store::humans::permissions(&mut c, status, None).await?)
+    }
+
+    /// Allows or denies a pending permission request (by id, unique prefix, or task with one).
+    pub async fn decide_permission(&self, p: &Principal, key: &str, allow: bool, reason: Option<&str>) -> HubResult<PermissionRequest> {
+        p.require_admin(if allow { "allowing a tool call" } else { "denying a tool call" })?;
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| validate::text("reason", r, 10_000))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let req = self.resolve_permission(&mut tx, p, key).await?;
+        if req.status != PermissionStatus::Pending {
+            return Err(HubError::Conflict(format!(
+                "permission request {} is already {}",
+                req.id, req.status
+            )));
+        }
+        let now = now_ms();
+        let actor = p.actor();
+        let status = if allow { PermissionStatus::Allowed } else { PermissionStatus::Denied };
+        if !store::humans::decide_permission(&mut tx, req.id, status, reason.as_deref(), &actor, now).await? {
+            return Err(HubError::Conflict(format!("permission request {} was decided meanwhile", req.id)));
+        }
+        let mut out = Outbox::default();
+        let task = match req.task_id {
+            Some(tid) => store::tasks::get(&mut tx, tid).await?,
+            None => None,
+        };
+        if let Some(t) = &task {
+            let pending = store::humans::permissions(&mut tx, Some(PermissionStatus::Pending), None)
+                .await?
+                .into_iter()
+                .any(|r| r.task_id == Some(t.id));
+            if !pending && t.status != TaskStatus::NeedsHuman {
+                store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
+            }
+            if let Some(server) = t.server_id {
+                out.tell(
+                    server,
+                    HubToDaemon::PermissionDecision {
+                        request_id: req.id,
+                        task_id: Some(t.id),
+                        allowed: allow,
+                        reason: reason.clone(),
+                    },
+                );
+            }
+        }
+        out.event(NewEvent {
+            kind: EventKind::PermissionDecided,
+            actor,
+            project_id: task.as_ref().map(|t| t.project_id),
+            task_id: req.task_id,
+            related_task_id: None,
+            server_id: task.as_ref().and_then(|t| t.server_id),
+            session_id: req.session_id,
+            details: json!({"request_id": req.id, "tool_name": req.tool_name, "allowed": allow, "reason": reason}),
+        });
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::humans::permission(&mut c, req.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("permission request vanished".into()))
+    }
+
+    async fn resolve_permission(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<PermissionRequest> {
+        let key = key.trim();
+        if let Ok(id) = Uuid::parse_str(key) {
+            return store::humans::permission(c, id)
+                .await?
+                .ok_or_else(|| HubError::NotFound(format!("permission request {id} not found")));
+        }
+        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key) {
+            let t = self.resolve_task(c, p, &r.to_string(), None).await?;
+            let mut pending: Vec<PermissionRequest> =
+                store::humans::permissions(c, Some(PermissionStatus::Pending), Some(t.project_id))
+                    .await?
+                    .into_iter()
+                    .filter(|x| x.task_id == Some(t.id))
+                    .collect();
+            return match pending.len() {
+                0 => Err(HubError::NotFound(format!("{} has no pending permission request", t.reference()))),
+                1 => Ok(pending.remove(0)),
+                n => Err(bad!("{} has {n} pending permission requests; decide one by its id", t.reference())),
+            };
+        }
+        let lower = key.to_ascii_lowercase();
+        let mut hits: Vec<PermissionRequest> = store::humans::permissions(c, None, None)
+            .await?
+            .into_iter()
+            .filter(|x| lower.len() >= 4 && x.id.to_string().starts_with(&lower))
+            .collect();
+        match hits.len() {
+            0 => Err(HubError::NotFound(format!("permission request '{key}' not found"))),
+            1 => Ok(hits.remove(0)),
+            _ => Err(bad!("'{key}' matches several permission requests; give more characters")),
+        }
+    }
+
+    /// Posts a note on a task.
+    pub async fn add_note(&self, p: &Principal, reference: &str, text: &str) -> HubResult<Note> {
+        let text = validate::text("note", text, MAX_TEXT)?;
+        let mut tx = self.store.write().await?;
+        let t = self.resolve_task(&mut tx, p, reference, None).await?;
+        if !matches!(p, Principal::Admin) {
+            p.require_work_on(&t, "add a note to")?;
+        }
+        let note = Note {
+            id: Uuid::new_v4(),
+            task_id: t.id,
+            actor: p.actor(),
+            text,
+            created_at: now_ms(),
+        };
+        store::humans::insert_note(&mut tx, &note).await?;
+        let mut out = Outbox::default();
+        out.task_event(EventKind::TaskNoteAdded, &p.actor(), t.project_id, t.id, json!({"note_id": note.id, "text": note.text}));
+        self.commit(tx, out).await?;
+        Ok(note)
+    }
+}

@@ -1,0 +1,444 @@
+//! Sessions and what daemons report about them: connection and heartbeats (online/offline),
+//! sessions becoming active, recovered or ended, screens and output chunks.
+
+use std::time::Duration;
+
+use orchestratia_proto::api::CreateSession;
+use orchestratia_proto::time::now_ms;
+use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon, RunningSession, SessionStart};
+use orchestratia_proto::{EventKind, Session, SessionStatus, TaskStatus};
+use serde_json::json;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Hub, Outbox, validate};
+use crate::auth::{Principal, random_hex};
+use crate::bad;
+use crate::bus::BusMessage;
+use crate::engine::lifecycle::{Transition, next};
+use crate::error::{HubError, HubResult};
+use crate::store::events::NewEvent;
+use crate::store::sessions::Chunk;
+use crate::store::{self, Store};
+
+/// Longest last screen kept as a failure reason, in characters.
+const MAX_SCREEN_REASON: usize = 4000;
+
+fn session_event(kind: EventKind, s: &Session, project: Option<Uuid>, details: serde_json::Value) -> NewEvent {
+    NewEvent {
+        kind,
+        actor: "hub".into(),
+        project_id: project,
+        task_id: s.task_id,
+        related_task_id: None,
+        server_id: Some(s.server_id),
+        session_id: Some(s.id),
+        details,
+    }
+}
+
+impl Hub {
+    /// Sessions the principal may see, newest first.
+    pub async fn sessions(&self, p: &Principal) -> HubResult<Vec<Session>> {
+        let mut c = self.read().await?;
+        Ok(match p {
+            Principal::Admin | Principal::Hub => store::sessions::list(&mut c, None, None).await?,
+            Principal::Server { server_id, .. } => store::sessions::list(&mut c, Some(*server_id), None).await?,
+            Principal::Session {
+                orchestrator: true,
+                project_id,
+                ..
+            } => store::sessions::list(&mut c, None, Some(*project_id)).await?,
+            Principal::Session { task_id, .. } => match task_id {
+                Some(t) => store::sessions::of_task(&mut c, *t).await?,
+                None => Vec::new(),
+            },
+        })
+    }
+
+    pub async fn session(&self, p: &Principal, key: &str) -> HubResult<Session> {
+        let visible = self.sessions(p).await?;
+        visible
+            .into_iter()
+            .find(|s| s.id.to_string() == key || s.name == key)
+            .ok_or_else(|| HubError::NotFound(format!("session '{key}' not found")))
+    }
+
+    /// Starts a session on a server (seed Flow 2 `POST /sessions`). For a task that already
+    /// has an open session there (assignment starts one), that session is returned.
+    pub async fn create_session(&self, p: &Principal, body: &CreateSession) -> HubResult<Session> {
+        p.require_admin("starting a session")?;
+        let working_dir = body
+            .working_dir
+            .as_deref()
+            .map(|w| validate::text("working_dir", w, 4096))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let server = self.resolve_server(&mut tx, p, &body.server_id).await?;
+        if server.revoked {
+            return Err(HubError::Conflict(format!("server '{}' is revoked", server.name)));
+        }
+        let task = match &body.task_id {
+            Some(r) => Some(self.resolve_task(&mut tx, p, r, Some(server.project_id)).await?),
+            None => None,
+        };
+        if let Some(t) = &task {
+            if let Some(s) = store::sessions::open_of_task(&mut tx, t.id)
+                .await?
+                .into_iter()
+                .find(|s| s.server_id == server.id)
+            {
+                return Ok(s);
+            }
+            if t.server_id != Some(server.id) || t.status.is_terminal() || t.status == TaskStatus::Pending {
+                return Err(HubError::Conflict(format!(
+                    "{} is not assigned to {}: assign it first (orchestratia task assign {} --session {})",
+                    t.reference(),
+                    server.name,
+                    t.reference(),
+                    server.name
+                )));
+            }
+        }
+        let now = now_ms();
+        let session = Session {
+            id: Uuid::new_v4(),
+            name: format!("orc-{}", random_hex(6)),
+            server_id: server.id,
+            server: server.name.clone(),
+            task_id: task.as_ref().map(|t| t.id),
+            task: task.as_ref().map(|t| t.reference()),
+            status: SessionStatus::Starting,
+            pid: None,
+            tmux: None,
+            working_dir: working_dir.or_else(|| {
+                task.as_ref()
+                    .and_then(|t| t.repo.as_ref())
+                    .and_then(|r| server.repos.get(r).cloned())
+            }),
+            exit_code: None,
+            waiting: false,
+            started_at: now,
+            ended_at: None,
+        };
+        store::sessions::insert(&mut tx, &session).await?;
+        let mut out = Outbox::default();
+        let (token, payload) = match &task {
+            Some(t) => {
+                let token = self.session_token(&mut tx, t, &session, now).await?;
+                let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
+                (token, Some(super::flow::payload(t, inputs.get(&t.id).cloned().unwrap_or_default())))
+            }
+            None => (String::new(), None),
+        };
+        out.tell(
+            server.id,
+            HubToDaemon::SessionStart(SessionStart {
+                session_id: session.id,
+                name: session.name.clone(),
+                task: payload,
+                working_dir: session.working_dir.clone(),
+                token,
+                hub_url: self.public_url.clone(),
+            }),
+        );
+        self.commit(tx, out).await?;
+        Ok(session)
+    }
+
+    /// A daemon connected: it is online; sessions it should run but never started are sent
+    /// again; sessions it still runs that the hub ended are stopped; waiting tasks may now
+    /// find a server.
+    pub async fn daemon_connected(&self, server_id: Uuid, running: &[RunningSession]) -> HubResult<()> {
+        self.daemon_heartbeat(server_id).await?;
+        let mut tx = self.store.write().await?;
+        let server = store::servers::get(&mut tx, server_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("server vanished".into()))?;
+        let mut out = Outbox::default();
+        let now = now_ms();
+        for s in store::sessions::of_server_with_status(&mut tx, server_id, SessionStatus::Starting).await? {
+            if running.iter().any(|r| r.session_id == s.id) {
+                continue;
+            }
+            let Some(tid) = s.task_id else { continue };
+            let Some(t) = store::tasks::get(&mut tx, tid).await? else {
+                continue;
+            };
+            // The old token may be lost with the old connection: issue a fresh one.
+            store::tokens::revoke_session(&mut tx, s.id, now).await?;
+            let token = self.session_token(&mut tx, &t, &s, now).await?;
+            let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
+            out.tell(
+                server_id,
+                HubToDaemon::SessionStart(SessionStart {
+                    session_id: s.id,
+                    name: s.name.clone(),
+                    task: Some(super::flow::payload(&t, inputs.get(&t.id).cloned().unwrap_or_default())),
+                    working_dir: s.working_dir.clone(),
+                    token,
+                    hub_url: self.public_url.clone(),
+                }),
+            );
+        }
+        for r in running {
+            let known = store::sessions::get(&mut tx, r.session_id).await?;
+            if known.as_ref().is_none_or(|s| s.status == SessionStatus::Ended || s.server_id != server_id) {
+                out.tell(
+                    server_id,
+                    HubToDaemon::SessionStop {
+                        session_id: r.session_id,
+                        reason: "the hub has ended this session".into(),
+                    },
+                );
+            }
+        }
+        self.commit(tx, out).await?;
+        self.assign_waiting(server.project_id).await
+    }
+
+    /// A heartbeat: the server is online now (and `server_online` is logged if it was not).
+    pub async fn daemon_heartbeat(&self, server_id: Uuid) -> HubResult<()> {
+        let mut tx = self.store.write().await?;
+        let came_online = store::servers::heartbeat(&mut tx, server_id, now_ms()).await?;
+        let mut out = Outbox::default();
+        let mut project = None;
+        if came_online && let Some(s) = store::servers::get(&mut tx, server_id).await? {
+            project = Some(s.project_id);
+            out.event(NewEvent {
+                kind: EventKind::ServerOnline,
+                actor: format!("agent:{}", s.name),
+                project_id: Some(s.project_id),
+                task_id: None,
+                related_task_id: None,
+                server_id: Some(server_id),
+                session_id: None,
+                details: json!({"server": s.name}),
+            });
+        }
+        self.commit(tx, out).await?;
+        if let Some(p) = project {
+            self.assign_waiting(p).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks offline every server not heard from within `offline_after`.
+    pub async fn mark_stale_offline(&self) -> HubResult<()> {
+        let cutoff = now_ms() - self.config.offline_after.as_millis() as i64;
+        let mut tx = self.store.write().await?;
+        let gone = store::servers::mark_stale_offline(&mut tx, cutoff).await?;
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let mut out = Outbox::default();
+        for (id, project, name) in gone {
+            out.event(NewEvent {
+                kind: EventKind::ServerOffline,
+                actor: "hub".into(),
+                project_id: Some(project),
+                task_id: None,
+                related_task_id: None,
+                server_id: Some(id),
+                session_id: None,
+                details: json!({"server": name, "reason": format!("no heartbeat for {}s", self.config.offline_after.as_secs())}),
+            });
+        }
+        self.commit(tx, out).await?;
+        Ok(())
+    }
+
+    /// A session of `server` as reported by its daemon; a daemon may only report its own.
+    async fn own_session(&self, c: &mut store::Conn, server: Uuid, session: Uuid) -> HubResult<Session> {
+        match store::sessions::get(c, session).await? {
+            Some(s) if s.server_id == server => Ok(s),
+            _ => Err(bad!("session {session} is not a session of this server")),
+        }
+    }
+
+    /// The agent process runs: the session is active and its task running.
+    pub async fn session_active(&self, server: Uuid, session: Uuid, pid: Option<i64>, tmux: Option<&str>) -> HubResult<()> {
+        let mut tx = self.store.write().await?;
+        let s = self.own_session(&mut tx, server, session).await?;
+        if s.status == SessionStatus::Ended {
+            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
+        }
+        store::sessions::set_active(&mut tx, s.id, pid, tmux).await?;
+        let mut out = Outbox::default();
+        let task = match s.task_id {
+            Some(t) => store::tasks::get(&mut tx, t).await?,
+            None => None,
+        };
+        let project = task.as_ref().map(|t| t.project_id);
+        if let Some(t) = &task
+            && t.status == TaskStatus::Assigned
+            && t.server_id == Some(server)
+            && let Ok(to) = next(t.status, Transition::Start, crate::engine::lifecycle::Actor::Hub)
+        {
+            store::tasks::transition(&mut tx, t.id, &[TaskStatus::Assigned], to, now_ms()).await?;
+            out.task_event(
+                EventKind::TaskStarted,
+                &format!("agent:{}", s.server),
+                t.project_id,
+                t.id,
+                json!({"agent": s.server}),
+            );
+        }
+        let recovered = s.status == SessionStatus::Recovering;
+        out.event(session_event(
+            EventKind::SessionActive,
+            &s,
+            project,
+            json!({"pid": pid, "tmux": tmux, "session": s.name, "after_recovery": recovered}),
+        ));
+        self.commit(tx, out).await?;
+        Ok(())
+    }
+
+    /// The daemon reattached to a session that survived its restart (Flow 7).
+    pub async fn session_recovered(&self, server: Uuid, session: Uuid, tmux: &str) -> HubResult<()> {
+        let mut tx = self.store.write().await?;
+        let s = self.own_session(&mut tx, server, session).await?;
+        if s.status == SessionStatus::Ended {
+            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
+        }
+        store::sessions::set_status(&mut tx, s.id, SessionStatus::Recovering).await?;
+        let project = match s.task_id {
+            Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
+            None => None,
+        };
+        let mut out = Outbox::default();
+        out.event(session_event(EventKind::SessionRecovered, &s, project, json!({"tmux": tmux, "session": s.name})));
+        self.commit(tx, out).await?;
+        Ok(())
+    }
+
+    /// The agent process exited. A task it leaves open fails with the last screen as reason.
+    pub async fn session_ended(
+        &self,
+        server: Uuid,
+        session: Uuid,
+        exit_code: Option<i64>,
+        last_screen: Option<&str>,
+    ) -> HubResult<()> {
+        let mut tx = self.store.write().await?;
+        let s = self.own_session(&mut tx, server, session).await?;
+        let now = now_ms();
+        if !store::sessions::set_ended(&mut tx, s.id, exit_code, last_screen, now).await? {
+            return Ok(());
+        }
+        store::tokens::revoke_session(&mut tx, s.id, now).await?;
+        let task = match s.task_id {
+            Some(t) => store::tasks::get(&mut tx, t).await?,
+            None => None,
+        };
+        let mut out = Outbox::default();
+        out.event(session_event(
+            EventKind::SessionEnded,
+            &s,
+            task.as_ref().map(|t| t.project_id),
+            json!({"session": s.name, "exit_code": exit_code}),
+        ));
+        if let Some(t) = task
+            && !t.status.is_terminal()
+            && t.server_id == Some(server)
+            && t.status != TaskStatus::Pending
+        {
+            self.store.lock_project(&mut tx, t.project_id).await?;
+            let screen: String = last_screen
+                .map(|s| {
+                    let lines: Vec<&str> = s.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+                    let text = lines.join("\n");
+                    let skip = text.chars().count().saturating_sub(MAX_SCREEN_REASON);
+                    text.chars().skip(skip).collect()
+                })
+                .unwrap_or_default();
+            let code = exit_code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
+            let reason = if screen.is_empty() {
+                format!("the agent exited (code {code}) without completing the task")
+            } else {
+                format!("the agent exited (code {code}) without completing the task; last screen:\n{screen}")
+            };
+            self.fail_in(&mut tx, &Principal::Hub, &t, &reason, &mut out).await?;
+        }
+        self.commit(tx, out).await?;
+        Ok(())
+    }
+
+    /// A rendered screen: kept as the session's last screen and published live.
+    pub async fn session_screen(&self, server: Uuid, session: Uuid, lines: Vec<String>, cols: u16, rows: u16) -> HubResult<()> {
+        let mut tx = self.store.write().await?;
+        let s = self.own_session(&mut tx, server, session).await?;
+        store::sessions::set_screen(&mut tx, s.id, &lines.join("\n")).await?;
+        tx.commit().await?;
+        self.bus.publish_screen(BusMessage::Screen {
+            session_id: s.id,
+            task_id: s.task_id,
+            lines: std::sync::Arc::new(lines),
+            cols,
+            rows,
+        });
+        Ok(())
+    }
+
+    /// An output chunk or keyframe from a daemon: stored (chunks) and passed to watchers.
+    pub async fn session_frame(&self, server: Uuid, frame: Frame, raw: &[u8], known: &mut std::collections::HashSet<Uuid>) -> HubResult<()> {
+        if !known.contains(&frame.session_id) {
+            let mut c = self.read().await?;
+            self.own_session(&mut c, server, frame.session_id).await?;
+            known.insert(frame.session_id);
+        }
+        let fan = self.streams.offer(&frame, raw);
+        if fan.need_keyframe {
+            self.daemons.send(server, &HubToDaemon::KeyframeRequest { session_id: frame.session_id });
+        }
+        if frame.kind == FrameKind::Output {
+            let chunk = Chunk {
+                session_id: frame.session_id,
+                seq: frame.seq as i64,
+                data: frame.data,
+            };
+            if self.chunks.send(chunk).await.is_err() {
+                return Err(HubError::Internal("the chunk writer stopped".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes output chunks to the store in batches, off the socket's path.
+pub struct ChunkWriter;
+
+impl ChunkWriter {
+    /// Starts the writer; it stops when every sender is gone.
+    pub fn spawn(store: Store, mut rx: mpsc::Receiver<Chunk>) {
+        tokio::spawn(async move {
+            let mut batch: Vec<Chunk> = Vec::with_capacity(256);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                let deadline = tokio::time::sleep(Duration::from_millis(20));
+                tokio::pin!(deadline);
+                while batch.len() < 256 {
+                    tokio::select! {
+                        more = rx.recv() => match more {
+                            Some(c) => batch.push(c),
+                            None => break,
+                        },
+                        _ = &mut deadline => break,
+                    }
+                }
+                let result = async {
+                    let mut tx = store.write().await?;
+                    store::sessions::insert_chunks(&mut tx, &batch, now_ms()).await?;
+                    tx.commit().await?;
+                    Ok::<(), store::StoreError>(())
+                }
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, chunks = batch.len(), "could not store output chunks");
+                }
+                batch.clear();
+            }
+        });
+    }
+}

@@ -1,0 +1,186 @@
+//! Long-polls: a caller asks for a state and waits up to a bound for it to change (an answer to
+//! a question, a plan decision, a permission decision, new events). The bus wakes the wait; the
+//! store is read again, so a hub restart or a lagging subscriber never loses an answer.
+
+use std::future::Future;
+use std::time::Duration;
+
+use orchestratia_proto::api::{EventPage, EventQuery};
+use orchestratia_proto::{
+    EventKind, Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
+};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{Hub, validate};
+use crate::auth::Principal;
+use crate::bad;
+use crate::bus::BusMessage;
+use crate::error::{HubError, HubResult};
+use crate::store;
+use crate::store::events::EventFilter;
+
+impl Hub {
+    /// Reads with `check` until it reports done or `wait` passes, re-reading whenever a bus
+    /// message that `relevant` accepts arrives.
+    async fn wait_until<T, F, Fut>(&self, wait: Duration, mut check: F, relevant: impl Fn(&BusMessage) -> bool) -> HubResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = HubResult<(T, bool)>>,
+    {
+        let mut rx = self.bus.subscribe();
+        let deadline = Instant::now() + wait;
+        loop {
+            let (value, done) = check().await?;
+            if done || Instant::now() >= deadline {
+                return Ok(value);
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Err(_) => return Ok(check().await?.0),
+                    Ok(Ok(m)) if relevant(&m) => break,
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(RecvError::Lagged(_))) => break,
+                    Ok(Err(RecvError::Closed)) => return Ok(check().await?.0),
+                }
+            }
+        }
+    }
+
+    fn wait_bound(&self, wait: Option<&str>) -> HubResult<Duration> {
+        validate::parse_wait(wait, self.config.limits.max_wait)
+    }
+
+    /// An intervention, waiting up to `wait` for it to be answered.
+    pub async fn wait_intervention(&self, p: &Principal, id: Uuid, wait: Option<&str>) -> HubResult<Intervention> {
+        let wait = self.wait_bound(wait)?;
+        let task = self.intervention(p, id).await?.task_id;
+        self.wait_until(
+            wait,
+            || async {
+                let i = self.intervention(p, id).await?;
+                let done = i.status != InterventionStatus::Pending;
+                Ok((i, done))
+            },
+            |m| about_task(m, task),
+        )
+        .await
+    }
+
+    /// A plan, waiting up to `wait` for a decision.
+    pub async fn wait_plan(&self, p: &Principal, id: Uuid, wait: Option<&str>) -> HubResult<Plan> {
+        let wait = self.wait_bound(wait)?;
+        let task = self.plan(p, id).await?.task_id;
+        self.wait_until(
+            wait,
+            || async {
+                let plan = self.plan(p, id).await?;
+                let done = plan.status != PlanStatus::Submitted;
+                Ok((plan, done))
+            },
+            |m| about_task(m, task),
+        )
+        .await
+    }
+
+    /// A permission request, waiting up to `wait` for a decision.
+    pub async fn wait_permission(&self, p: &Principal, id: Uuid, wait: Option<&str>) -> HubResult<PermissionRequest> {
+        let wait = self.wait_bound(wait)?;
+        let task = self.permission(p, id).await?.task_id;
+        self.wait_until(
+            wait,
+            || async {
+                let r = self.permission(p, id).await?;
+                let done = r.status != PermissionStatus::Pending;
+                Ok((r, done))
+            },
+            |m| match (m, task) {
+                (BusMessage::Event(e), Some(t)) => e.task_id == Some(t),
+                (BusMessage::Event(e), None) => e.event == EventKind::PermissionDecided,
+                _ => false,
+            },
+        )
+        .await
+    }
+
+    /// Events after a cursor, filtered, waiting up to `wait` for the first one.
+    pub async fn events(&self, p: &Principal, q: &EventQuery) -> HubResult<EventPage> {
+        let wait = self.wait_bound(q.wait.as_deref())?;
+        let mut f = EventFilter {
+            after: q.after.unwrap_or(0).max(0),
+            limit: q.limit.unwrap_or(1000),
+            ..Default::default()
+        };
+        if let Some(kinds) = q.kind.as_deref().filter(|k| !k.trim().is_empty()) {
+            for k in kinds.split(',').map(str::trim) {
+                f.kinds.push(k.parse::<EventKind>().map_err(|e| bad!("{e}"))?);
+            }
+        }
+        {
+            let mut c = self.read().await?;
+            if let Some(pr) = &q.project {
+                f.project = Some(self.resolve_project(&mut c, p, pr).await?.id);
+            }
+            if let Some(ts) = q.task.as_deref().filter(|t| !t.trim().is_empty()) {
+                for r in ts.split(',').map(str::trim) {
+                    let t = self.resolve_task(&mut c, p, r, f.project).await?;
+                    f.tasks.push(t.id);
+                }
+            }
+            match p {
+                Principal::Admin | Principal::Hub => {}
+                Principal::Session {
+                    orchestrator: true,
+                    project_id,
+                    ..
+                } => f.project = Some(*project_id),
+                Principal::Session { task_id, .. } => {
+                    if f.tasks.is_empty() {
+                        f.tasks.extend(task_id.iter().copied());
+                    }
+                    if f.tasks.is_empty() {
+                        return Err(HubError::Forbidden("this session has no task to follow".into()));
+                    }
+                }
+                Principal::Server { .. } => {
+                    if f.tasks.is_empty() {
+                        return Err(HubError::Forbidden(
+                            "a server token may only follow the events of its own tasks (?task=…)".into(),
+                        ));
+                    }
+                }
+            }
+            if f.after == 0 && q.after.is_none() && wait > Duration::ZERO {
+                // "From now on": start at the newest event.
+                f.after = store::events::last_id(&mut c).await?;
+            }
+        }
+        let filter = f.clone();
+        self.wait_until(
+            wait,
+            || async {
+                let mut c = self.read().await?;
+                let events = store::events::list(&mut c, &filter).await?;
+                let cursor = events.last().map(|e| e.id).unwrap_or(filter.after);
+                let done = !events.is_empty();
+                Ok((EventPage { events, cursor }, done))
+            },
+            |m| match m {
+                BusMessage::Event(e) => {
+                    (filter.project.is_none() || e.project_id == filter.project)
+                        && (filter.tasks.is_empty()
+                            || e.task_id.is_some_and(|t| filter.tasks.contains(&t))
+                            || e.related_task_id.is_some_and(|t| filter.tasks.contains(&t)))
+                        && (filter.kinds.is_empty() || filter.kinds.contains(&e.event))
+                }
+                _ => false,
+            },
+        )
+        .await
+    }
+}
+
+fn about_task(m: &BusMessage, task: Uuid) -> bool {
+    matches!(m, BusMessage::Event(e) if e.task_id == Some(task))
+}

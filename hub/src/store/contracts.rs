@@ -1,0 +1,73 @@
+//! Contracts: the data a task publishes on completion, and the inputs its downstream receive.
+
+use std::collections::BTreeMap;
+
+use orchestratia_proto::Contract;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{BATCH, Conn, Result, json, placeholders, uuid};
+
+/// Stores the contracts a task published.
+pub async fn insert(c: &mut Conn, task: Uuid, contracts: &BTreeMap<String, Value>, now: i64) -> Result<()> {
+    let items: Vec<(&String, &Value)> = contracts.iter().collect();
+    for chunk in items.chunks(BATCH) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, ${}, $2)", 3 + 2 * i, 4 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO contracts (task_id, key, data, created_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task.to_string())
+            .bind(now);
+        for (k, v) in chunk {
+            q = q.bind(k.as_str()).bind(v.to_string());
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// The contracts a task published, by key.
+pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<BTreeMap<String, Contract>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, data FROM contracts WHERE task_id = $1 ORDER BY key")
+            .bind(task.to_string())
+            .fetch_all(c)
+            .await?;
+    rows.into_iter()
+        .map(|(k, d)| {
+            Ok((
+                k,
+                Contract {
+                    status: "fulfilled".into(),
+                    data: json(&d)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The resolved inputs of each given task: key → data, from its resolved `input` dependencies.
+pub async fn inputs_of(c: &mut Conn, tasks: &[Uuid]) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
+    let mut out: BTreeMap<Uuid, BTreeMap<String, Value>> = BTreeMap::new();
+    for chunk in tasks.chunks(BATCH) {
+        let sql = format!(
+            "SELECT d.downstream_id, d.contract_key, c.data
+             FROM dependencies d
+             JOIN contracts c ON c.task_id = d.upstream_id AND c.key = d.contract_key
+             WHERE d.dep_type = 'input' AND d.resolved = 1 AND d.downstream_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for (t, k, d) in q.fetch_all(&mut *c).await? {
+            out.entry(uuid(&t)?).or_default().insert(k, json(&d)?);
+        }
+    }
+    Ok(out)
+}

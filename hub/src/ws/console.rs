@@ -1,0 +1,152 @@
+//! The console socket (admin): live events and screens as they happen; on `subscribe`, a
+//! session's keyframe then its output chunks; keyboard input (binary frames) and resizes go
+//! back to the session's daemon.
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind, HubToConsole, HubToDaemon};
+use orchestratia_proto::{SessionStatus, ServerStatus};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::bus::BusMessage;
+use crate::connections::{Outbound, next_conn_id};
+use crate::error::HubError;
+use crate::service::Hub;
+use crate::store;
+
+/// Upgrades a request with an admin token to the console protocol.
+pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    match hub.authenticate(super::bearer(&headers)).await {
+        Ok(p) => {
+            if let Err(e) = p.require_admin("the console socket") {
+                return e.into_response();
+            }
+        }
+        Err(e) => return e.into_response(),
+    }
+    ws.on_upgrade(move |socket| async move { run(hub, socket).await })
+}
+
+fn text(m: &HubToConsole) -> Option<Message> {
+    serde_json::to_string(m).ok().map(|t| Message::Text(t.into()))
+}
+
+async fn run(hub: Hub, socket: WebSocket) {
+    let console_id = next_conn_id();
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut frames) = mpsc::channel::<Outbound>(1024);
+    let mut bus = hub.bus.subscribe();
+    let cursor = match hub.store.read().await {
+        Ok(mut c) => store::events::last_id(&mut c).await.unwrap_or(0),
+        Err(_) => 0,
+    };
+    if let Some(m) = text(&HubToConsole::Hello { cursor })
+        && sink.send(m).await.is_err()
+    {
+        return;
+    }
+    loop {
+        let out: Option<Message> = tokio::select! {
+            m = bus.recv() => match m {
+                Ok(BusMessage::Event(e)) => text(&HubToConsole::Event { event: (*e).clone() }),
+                Ok(BusMessage::Screen { session_id, task_id, lines, cols, rows }) => text(&HubToConsole::SessionScreen {
+                    session_id, task_id, lines: (*lines).clone(), cols, rows,
+                }),
+                Err(RecvError::Lagged(missed)) => text(&HubToConsole::Resync { missed }),
+                Err(RecvError::Closed) => break,
+            },
+            f = frames.recv() => match f {
+                Some(Outbound::Binary(b)) => Some(Message::Binary(b.into())),
+                Some(Outbound::Text(t)) => Some(Message::Text(t.into())),
+                Some(Outbound::Close(_)) | None => break,
+            },
+            incoming = stream.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                match msg {
+                    Message::Text(t) => match serde_json::from_str::<ConsoleToHub>(t.as_str()) {
+                        Ok(m) => command(&hub, console_id, &tx, m).await,
+                        Err(e) => text(&HubToConsole::Error { error: "bad_request".into(), detail: format!("unreadable message: {e}") }),
+                    },
+                    Message::Binary(b) => input(&hub, &b).await,
+                    Message::Close(_) => break,
+                    _ => None,
+                }
+            }
+        };
+        if let Some(m) = out
+            && sink.send(m).await.is_err()
+        {
+            break;
+        }
+    }
+    hub.streams.drop_console(console_id);
+}
+
+/// Where a session runs, if it can stream now.
+async fn live_session(hub: &Hub, session: Uuid) -> Result<Uuid, String> {
+    let mut c = hub.store.read().await.map_err(|e| e.to_string())?;
+    let s = store::sessions::get(&mut c, session)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no such session".to_string())?;
+    if s.status == SessionStatus::Ended {
+        return Err("the session has ended".into());
+    }
+    let server = store::servers::get(&mut c, s.server_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "the session's server is gone".to_string())?;
+    if server.status != ServerStatus::Online || !hub.daemons.is_connected(server.id) {
+        return Err(format!("server {} is offline", server.name));
+    }
+    Ok(server.id)
+}
+
+async fn command(hub: &Hub, console_id: u64, tx: &mpsc::Sender<Outbound>, m: ConsoleToHub) -> Option<Message> {
+    match m {
+        ConsoleToHub::Subscribe { session_id } => match live_session(hub, session_id).await {
+            Ok(server) => {
+                hub.streams.subscribe(session_id, console_id, tx.clone());
+                hub.daemons.send(server, &HubToDaemon::KeyframeRequest { session_id });
+                None
+            }
+            Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
+        },
+        ConsoleToHub::Unsubscribe { session_id } => {
+            hub.streams.unsubscribe(session_id, console_id);
+            None
+        }
+        ConsoleToHub::Resize { session_id, cols, rows } => {
+            if cols == 0 || rows == 0 || cols > 1000 || rows > 1000 {
+                let e = HubError::BadRequest(format!("invalid size {cols}x{rows}"));
+                return text(&HubToConsole::Error { error: e.word().into(), detail: e.to_string() });
+            }
+            match live_session(hub, session_id).await {
+                Ok(server) => {
+                    hub.daemons.send(server, &HubToDaemon::SessionResize { session_id, cols, rows });
+                    None
+                }
+                Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
+            }
+        }
+    }
+}
+
+/// Keyboard input for a session, passed on to its daemon.
+async fn input(hub: &Hub, raw: &[u8]) -> Option<Message> {
+    let Some(frame) = Frame::decode(raw).filter(|f| f.kind == FrameKind::Input) else {
+        return text(&HubToConsole::Error { error: "bad_request".into(), detail: "unreadable binary frame".into() });
+    };
+    match live_session(hub, frame.session_id).await {
+        Ok(server) => {
+            hub.daemons.send_frame(server, &frame);
+            None
+        }
+        Err(reason) => text(&HubToConsole::SessionUnavailable { session_id: frame.session_id, reason }),
+    }
+}

@@ -1,0 +1,190 @@
+-- Orchestratia schema, SQLite flavour. Times are integer milliseconds since the Unix epoch,
+-- ids are UUID text, JSON is text: the one representation both backends share.
+
+CREATE TABLE projects (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    next_number   BIGINT NOT NULL DEFAULT 1,
+    phase_counter BIGINT NOT NULL DEFAULT 0,
+    created_at    BIGINT NOT NULL
+);
+
+-- Every credential: admin tokens, server keys, session tokens, registration tokens.
+-- Only the SHA-256 of the token is kept; requests are looked up by it.
+CREATE TABLE tokens (
+    hash         TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    project_id   TEXT,
+    server_id    TEXT,
+    task_id      TEXT,
+    session_id   TEXT,
+    orchestrator BIGINT NOT NULL DEFAULT 0,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT,
+    used_at      BIGINT,
+    revoked_at   BIGINT
+);
+CREATE INDEX tokens_server ON tokens (server_id);
+
+CREATE TABLE servers (
+    id             TEXT PRIMARY KEY,
+    project_id     TEXT NOT NULL REFERENCES projects (id),
+    name           TEXT NOT NULL UNIQUE,
+    os             TEXT NOT NULL DEFAULT '',
+    hostname       TEXT NOT NULL DEFAULT '',
+    repos          TEXT NOT NULL DEFAULT '{}',
+    languages      TEXT NOT NULL DEFAULT '[]',
+    status         TEXT NOT NULL DEFAULT 'offline',
+    last_heartbeat BIGINT,
+    revoked        BIGINT NOT NULL DEFAULT 0,
+    created_at     BIGINT NOT NULL
+);
+
+CREATE TABLE tasks (
+    id                    TEXT PRIMARY KEY,
+    project_id            TEXT NOT NULL REFERENCES projects (id),
+    number                BIGINT NOT NULL,
+    title                 TEXT NOT NULL,
+    spec                  TEXT NOT NULL DEFAULT '',
+    structured_spec       TEXT,
+    priority              TEXT NOT NULL DEFAULT 'medium',
+    repo                  TEXT,
+    languages             TEXT NOT NULL DEFAULT '[]',
+    agent                 TEXT,
+    os                    TEXT,
+    require_plan_approval BIGINT NOT NULL DEFAULT 0,
+    orchestrator          BIGINT NOT NULL DEFAULT 0,
+    status                TEXT NOT NULL,
+    server_id             TEXT REFERENCES servers (id),
+    phase                 BIGINT,
+    released_by           TEXT,
+    wait_reason           TEXT,
+    result                TEXT,
+    pipeline_key          TEXT,
+    created_by            TEXT NOT NULL,
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL,
+    completed_at          BIGINT,
+    UNIQUE (project_id, number)
+);
+CREATE UNIQUE INDEX tasks_pipeline_key ON tasks (project_id, pipeline_key) WHERE pipeline_key IS NOT NULL;
+CREATE INDEX tasks_status ON tasks (project_id, status);
+CREATE INDEX tasks_server ON tasks (server_id, status);
+
+CREATE TABLE dependencies (
+    id            TEXT PRIMARY KEY,
+    upstream_id   TEXT NOT NULL REFERENCES tasks (id),
+    downstream_id TEXT NOT NULL REFERENCES tasks (id),
+    dep_type      TEXT NOT NULL,
+    contract_key  TEXT,
+    resolved      BIGINT NOT NULL DEFAULT 0,
+    resolved_at   BIGINT,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX deps_upstream ON dependencies (upstream_id);
+CREATE INDEX deps_downstream ON dependencies (downstream_id);
+
+CREATE TABLE contracts (
+    task_id    TEXT NOT NULL REFERENCES tasks (id),
+    key        TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (task_id, key)
+);
+
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    server_id   TEXT NOT NULL REFERENCES servers (id),
+    task_id     TEXT REFERENCES tasks (id),
+    status      TEXT NOT NULL,
+    pid         BIGINT,
+    tmux        TEXT,
+    working_dir TEXT,
+    exit_code   BIGINT,
+    waiting     BIGINT NOT NULL DEFAULT 0,
+    last_screen TEXT,
+    started_at  BIGINT NOT NULL,
+    ended_at    BIGINT
+);
+CREATE INDEX sessions_server ON sessions (server_id, status);
+CREATE INDEX sessions_task ON sessions (task_id);
+
+-- Terminal output as numbered chunks (not one event per keystroke).
+CREATE TABLE session_chunks (
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    seq        BIGINT NOT NULL,
+    data       BLOB NOT NULL,
+    at         BIGINT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+
+CREATE TABLE interventions (
+    id            TEXT PRIMARY KEY,
+    task_id       TEXT NOT NULL REFERENCES tasks (id),
+    question      TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    resume_status TEXT NOT NULL,
+    response      TEXT,
+    answered_by   TEXT,
+    created_at    BIGINT NOT NULL,
+    answered_at   BIGINT
+);
+CREATE INDEX interventions_task ON interventions (task_id);
+CREATE INDEX interventions_status ON interventions (status);
+
+CREATE TABLE plans (
+    id         TEXT PRIMARY KEY,
+    task_id    TEXT NOT NULL REFERENCES tasks (id),
+    content    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    feedback   TEXT,
+    decided_by TEXT,
+    created_at BIGINT NOT NULL,
+    decided_at BIGINT
+);
+CREATE INDEX plans_task ON plans (task_id);
+CREATE INDEX plans_status ON plans (status);
+
+CREATE TABLE permission_requests (
+    id         TEXT PRIMARY KEY,
+    task_id    TEXT REFERENCES tasks (id),
+    session_id TEXT,
+    tool_name  TEXT NOT NULL,
+    tool_input TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    reason     TEXT,
+    decided_by TEXT,
+    created_at BIGINT NOT NULL,
+    decided_at BIGINT
+);
+CREATE INDEX permissions_status ON permission_requests (status);
+CREATE INDEX permissions_task ON permission_requests (task_id);
+
+CREATE TABLE notes (
+    id         TEXT PRIMARY KEY,
+    task_id    TEXT NOT NULL REFERENCES tasks (id),
+    actor      TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notes_task ON notes (task_id);
+
+-- The append-only timeline.
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         BIGINT NOT NULL,
+    event      TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    project_id TEXT,
+    task_id    TEXT,
+    -- The other task an event is about: for cascade events task_id is the completed task
+    -- (the cause) and related_task_id the downstream task, so both timelines show the step.
+    related_task_id TEXT,
+    server_id  TEXT,
+    session_id TEXT,
+    details    TEXT NOT NULL
+);
+CREATE INDEX events_task ON events (task_id, id);
+CREATE INDEX events_related ON events (related_task_id, id);
+CREATE INDEX events_project ON events (project_id, id);

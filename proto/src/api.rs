@@ -1,0 +1,354 @@
+//! Request and response bodies of the REST API under `/api/v1`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::model::*;
+
+/// Every error answer: a machine word and a one-line reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// `bad_request`, `not_found`, `conflict`, `unauthorized`, `forbidden`, `too_large`, `internal`.
+    pub error: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// Who the presented token belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    /// `admin`, `server` or `session`.
+    pub role: String,
+    pub project_id: Option<Uuid>,
+    pub server_id: Option<Uuid>,
+    pub task_id: Option<Uuid>,
+    pub orchestrator: bool,
+    /// The actor name written in events.
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateProject {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateRegistrationToken {
+    /// Project id or name.
+    pub project: String,
+    /// Seconds until it expires (default 24 h).
+    pub expires_in_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegistrationToken {
+    pub token: String,
+    pub project_id: Uuid,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: i64,
+    /// Commands to paste on the development server.
+    pub install: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RegisterServer {
+    /// The one-time `orcreg_` token.
+    pub token: String,
+    pub name: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub hostname: String,
+    /// Repository name → path on that machine.
+    #[serde(default)]
+    pub repos: BTreeMap<String, String>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    pub server_id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    /// The server's `orc_` key. Shown once.
+    pub api_key: String,
+}
+
+/// Body of `POST /tasks`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateTask {
+    pub title: String,
+    /// Project id or name; defaults to the caller's project or the only project.
+    pub project: Option<String>,
+    #[serde(default)]
+    pub spec: String,
+    pub structured_spec: Option<Value>,
+    pub priority: Option<Priority>,
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Pinned server name.
+    pub agent: Option<String>,
+    pub os: Option<String>,
+    /// Task references; each becomes a `blocks` dependency.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub require_plan_approval: bool,
+    #[serde(default)]
+    pub orchestrator: bool,
+    /// Name in a pipeline file: creating the same key twice in a project returns the first.
+    pub pipeline_key: Option<String>,
+}
+
+/// Body of `PATCH /tasks/{id}`: only the fields given change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateTask {
+    pub title: Option<String>,
+    pub spec: Option<String>,
+    pub structured_spec: Option<Value>,
+    pub priority: Option<Priority>,
+    pub repo: Option<String>,
+    pub languages: Option<Vec<String>>,
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
+pub struct TaskFilter {
+    /// One status, or several separated by commas; `blocked` selects blocked pending tasks.
+    pub status: Option<String>,
+    /// Project id or name.
+    pub project: Option<String>,
+    /// Server name.
+    pub server: Option<String>,
+}
+
+/// Body of `POST /tasks/{id}/dependencies`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddDependency {
+    /// The upstream task reference.
+    pub depends_on: String,
+    #[serde(rename = "type", default = "default_dep_type")]
+    pub dep_type: DepType,
+    pub contract_key: Option<String>,
+}
+
+fn default_dep_type() -> DepType {
+    DepType::Blocks
+}
+
+/// Body of `POST /tasks/{id}/dependencies/remove`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RemoveDependency {
+    pub depends_on: String,
+    #[serde(rename = "type")]
+    pub dep_type: Option<DepType>,
+    pub contract_key: Option<String>,
+}
+
+/// Body of `POST /tasks/{id}/assign`. `session` is a server name (a session starts there),
+/// as in the seed's Flow 2.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct AssignTask {
+    pub session: Option<String>,
+    /// Server id or name, same as `session`.
+    pub server: Option<String>,
+}
+
+/// The result an agent reports on completion.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct TaskResult {
+    #[serde(default)]
+    pub summary: String,
+    pub changes: Option<String>,
+    pub tests: Option<String>,
+}
+
+/// Body of `POST /tasks/{id}/complete`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CompleteTask {
+    pub result: TaskResult,
+    /// Contract key → data; published as `{status: fulfilled, data}`.
+    #[serde(default)]
+    pub contracts: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FailTask {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AskHelp {
+    pub question: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Respond {
+    pub response: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubmitPlan {
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RejectPlan {
+    pub feedback: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddNote {
+    pub text: String,
+}
+
+/// Body of `POST /permissions`: a tool call the agent wants to make.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestPermission {
+    /// Task reference; defaults to the session token's task.
+    pub task: Option<String>,
+    pub tool_name: String,
+    #[serde(default)]
+    pub tool_input: Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DenyPermission {
+    pub reason: Option<String>,
+}
+
+/// Body of `POST /sessions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateSession {
+    /// Server id or name.
+    pub server_id: String,
+    /// Task reference; without one the session is interactive.
+    pub task_id: Option<String>,
+    pub working_dir: Option<String>,
+}
+
+/// Long-poll parameter: wait up to this long (e.g. `30s`) for a change before answering.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
+pub struct WaitParam {
+    pub wait: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
+pub struct StatusFilter {
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
+pub struct EventQuery {
+    /// Only events with a larger id.
+    pub after: Option<i64>,
+    /// Task references, comma-separated.
+    pub task: Option<String>,
+    /// Project id or name.
+    pub project: Option<String>,
+    /// Event names, comma-separated.
+    pub kind: Option<String>,
+    pub limit: Option<i64>,
+    /// Wait up to this long (e.g. `25s`) for a first matching event.
+    pub wait: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass as `after` to continue.
+    pub cursor: i64,
+}
+
+/// One server considered for a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Candidate {
+    pub server_id: Uuid,
+    pub server: String,
+    pub status: ServerStatus,
+    /// Present when eligible.
+    pub score: Option<i64>,
+    /// Present when disqualified.
+    pub disqualified: Option<String>,
+    /// How the score was made, one line per part.
+    pub breakdown: Vec<String>,
+    pub winner: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Explanation {
+    pub task_id: Uuid,
+    #[serde(rename = "task_ref")]
+    pub task_reference: String,
+    pub requirements: Value,
+    pub candidates: Vec<Candidate>,
+    pub winner: Option<String>,
+}
+
+/// A node of the graph read model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GraphNode {
+    pub id: Uuid,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub title: String,
+    pub status: TaskStatus,
+    pub blocked: bool,
+    pub blocked_reason: Option<String>,
+    pub server: Option<String>,
+    pub repo: Option<String>,
+    pub agent: Option<String>,
+    pub languages: Vec<String>,
+    /// Longest path from a root; given for every node, meaningful for pending ones.
+    pub layer: i64,
+    /// The cascade wave that released it.
+    pub phase: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GraphEdge {
+    pub from: Uuid,
+    pub to: Uuid,
+    #[serde(rename = "type")]
+    pub dep_type: DepType,
+    pub contract_key: Option<String>,
+    pub resolved: bool,
+}
+
+/// One wave of the cascade: the tasks it released and what released them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GraphPhase {
+    pub phase: i64,
+    /// Task refs released in this wave (empty for the closing "all done" phase).
+    pub released: Vec<String>,
+    /// `manual` (an assignment by hand), `cascade` or `done`.
+    pub trigger: String,
+    /// The completed task whose cascade released them.
+    pub released_by: Option<String>,
+    /// Tasks that completed in this wave (only for the closing phase).
+    pub completed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Graph {
+    pub project_id: Uuid,
+    pub project: String,
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+    /// Pending tasks grouped by layer.
+    pub layers: Vec<Vec<String>>,
+    pub phases: Vec<GraphPhase>,
+    pub all_done: bool,
+}

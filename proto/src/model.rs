@@ -1,0 +1,457 @@
+//! The domain model as it travels over the API: projects, servers, tasks, dependencies,
+//! contracts, sessions, interventions, plans, permission requests, notes and events.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Error for a word that is not one of an enum's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} '{got}': expected one of {}", expected.join(", "))]
+pub struct UnknownWord {
+    pub what: &'static str,
+    pub got: String,
+    pub expected: &'static [&'static str],
+}
+
+/// Declares a snake_case string enum with `as_str`, `Display`, `FromStr` and `ALL`, so the
+/// same word is used in the store, the API and the CLI.
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $var:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $var),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// The word for this value.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$var => $s),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownWord;
+            fn from_str(s: &str) -> Result<Self, UnknownWord> {
+                match s {
+                    $($s => Ok($name::$var),)+
+                    _ => Err(UnknownWord {
+                        what: $what,
+                        got: s.to_string(),
+                        expected: &[$($s),+],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// Where a task is in its lifecycle (DESIGN.md, Task lifecycle).
+    TaskStatus, "status" {
+        Pending = "pending",
+        Assigned = "assigned",
+        Planning = "planning",
+        Running = "running",
+        NeedsHuman = "needs_human",
+        Done = "done",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+
+impl TaskStatus {
+    /// Done, failed and cancelled tasks are closed; everything else is open.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Done | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+}
+
+word_enum!(
+    /// How urgent a task is.
+    Priority, "priority" {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
+    }
+);
+
+word_enum!(
+    /// `blocks`: the downstream waits for the upstream to finish. `input`: it also receives the
+    /// upstream's contract `contract_key`.
+    DepType, "dependency type" {
+        Blocks = "blocks",
+        Input = "input",
+    }
+);
+
+word_enum!(
+    /// Whether a server's daemon is heard from.
+    ServerStatus, "server status" {
+        Online = "online",
+        Offline = "offline",
+    }
+);
+
+word_enum!(
+    /// A terminal session's state on its server.
+    SessionStatus, "session status" {
+        Starting = "starting",
+        Active = "active",
+        Recovering = "recovering",
+        Ended = "ended",
+    }
+);
+
+word_enum!(
+    /// A question from an agent to a human.
+    InterventionStatus, "intervention status" {
+        Pending = "pending",
+        Answered = "answered",
+        Cancelled = "cancelled",
+    }
+);
+
+word_enum!(
+    /// A plan waiting for approval, or decided.
+    PlanStatus, "plan status" {
+        Submitted = "submitted",
+        Approved = "approved",
+        Rejected = "rejected",
+        Cancelled = "cancelled",
+    }
+);
+
+word_enum!(
+    /// A tool call waiting for allow/deny, or decided.
+    PermissionStatus, "permission status" {
+        Pending = "pending",
+        Allowed = "allowed",
+        Denied = "denied",
+        Cancelled = "cancelled",
+    }
+);
+
+word_enum!(
+    /// The event names of the timeline, exactly as DESIGN.md gives them, plus a few the design
+    /// leaves room for (registration, dependency edits, session end, agent waiting).
+    EventKind, "event" {
+        TaskCreated = "task_created",
+        TaskAssigned = "task_assigned",
+        TaskPlanning = "task_planning",
+        TaskPlanSubmitted = "task_plan_submitted",
+        TaskPlanApproved = "task_plan_approved",
+        TaskPlanRejected = "task_plan_rejected",
+        TaskStarted = "task_started",
+        SessionActive = "session_active",
+        SessionOutput = "session_output",
+        SessionScreen = "session_screen",
+        TaskNeedsHuman = "task_needs_human",
+        InterventionResponded = "intervention_responded",
+        TaskNoteAdded = "task_note_added",
+        TaskUpdated = "task_updated",
+        TaskCompleted = "task_completed",
+        TaskFailed = "task_failed",
+        TaskCancelled = "task_cancelled",
+        TaskStatusUpdate = "task_status_update",
+        ContractFulfilled = "contract_fulfilled",
+        DependencyResolved = "dependency_resolved",
+        TaskUnblocked = "task_unblocked",
+        TaskAutoAssigned = "task_auto_assigned",
+        PermissionRequested = "permission_requested",
+        PermissionDecided = "permission_decided",
+        ServerOnline = "server_online",
+        ServerOffline = "server_offline",
+        SessionRecovered = "session_recovered",
+        ServerRegistered = "server_registered",
+        DependencyAdded = "dependency_added",
+        DependencyRemoved = "dependency_removed",
+        TaskRetried = "task_retried",
+        SessionEnded = "session_ended",
+        AgentWaiting = "agent_waiting",
+        AgentIdle = "agent_idle",
+    }
+);
+
+/// A task's short reference, `T7`.
+pub fn task_ref(number: i64) -> String {
+    format!("T{number}")
+}
+
+/// A namespace of servers and tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+/// A registered agent daemon on one machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Server {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub status: ServerStatus,
+    pub os: String,
+    pub hostname: String,
+    /// Repository names this server has (name → path on that machine).
+    pub repos: BTreeMap<String, String>,
+    pub languages: Vec<String>,
+    /// Sessions not yet ended.
+    pub sessions: i64,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_heartbeat: Option<i64>,
+    /// Whether its keys were revoked (it can no longer connect).
+    pub revoked: bool,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+/// The structured spec format `orchestratia/task-spec/v1`: requirements with must/should/could
+/// and constraints. Stored and passed on as JSON; validated on the way in.
+pub const TASK_SPEC_SCHEMA: &str = "orchestratia/task-spec/v1";
+
+/// A task as listed: everything but the timeline and the data that flows between tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub id: Uuid,
+    /// Short reference within its project, `T7`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub number: i64,
+    pub project_id: Uuid,
+    pub title: String,
+    pub spec: String,
+    pub structured_spec: Option<Value>,
+    pub priority: Priority,
+    pub repo: Option<String>,
+    pub languages: Vec<String>,
+    /// Pinned server name: only this server may run it.
+    pub agent: Option<String>,
+    /// Required OS of the server (`linux`, `windows`, `macos`), if any.
+    pub os: Option<String>,
+    pub require_plan_approval: bool,
+    /// Its session may create, assign and watch tasks of the project (Flow 9).
+    pub orchestrator: bool,
+    pub status: TaskStatus,
+    /// Pending with at least one dependency not met.
+    pub blocked: bool,
+    /// Why it is blocked, or why a released task waits for a server.
+    pub blocked_reason: Option<String>,
+    pub server: Option<String>,
+    pub server_id: Option<Uuid>,
+    /// The cascade wave that released it (1 = first), once released.
+    pub phase: Option<i64>,
+    pub result: Option<Value>,
+    /// Name of the task in the pipeline file that created it, if any.
+    pub pipeline_key: Option<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: i64,
+}
+
+/// One dependency of a task, seen from the downstream side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Dependency {
+    pub id: Uuid,
+    /// The upstream task.
+    pub task_id: Uuid,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub title: String,
+    pub status: TaskStatus,
+    #[serde(rename = "type")]
+    pub dep_type: DepType,
+    pub contract_key: Option<String>,
+    pub resolved: bool,
+}
+
+/// A contract a task published on completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Contract {
+    /// Always `fulfilled` once published.
+    pub status: String,
+    pub data: Value,
+}
+
+/// One row of a timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// Monotonic: a client resumes after the last id it saw.
+    pub id: i64,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: i64,
+    pub event: EventKind,
+    /// `admin`, `agent:NAME` or `hub`.
+    pub actor: String,
+    pub project_id: Option<Uuid>,
+    pub task_id: Option<Uuid>,
+    /// The other task the event is about (the downstream task of a cascade step).
+    pub related_task_id: Option<Uuid>,
+    pub server_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub details: Value,
+}
+
+/// A task with everything around it: dependencies, inputs, contracts, sessions, timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    #[serde(flatten)]
+    pub task: Task,
+    pub depends_on: Vec<Dependency>,
+    /// Tasks that wait for this one.
+    pub dependents: Vec<Dependency>,
+    /// Contract data received from upstream tasks, by key.
+    pub resolved_inputs: BTreeMap<String, Value>,
+    /// Contracts this task published, by key.
+    pub contracts: BTreeMap<String, Contract>,
+    pub sessions: Vec<Session>,
+    pub interventions: Vec<Intervention>,
+    pub plans: Vec<Plan>,
+    pub notes: Vec<Note>,
+    pub events: Vec<Event>,
+}
+
+/// One agent process in a terminal on a server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub id: Uuid,
+    /// `orc-` + 6 hex, also the tmux session name.
+    pub name: String,
+    pub server_id: Uuid,
+    pub server: String,
+    pub task_id: Option<Uuid>,
+    pub task: Option<String>,
+    pub status: SessionStatus,
+    pub pid: Option<i64>,
+    pub tmux: Option<String>,
+    pub working_dir: Option<String>,
+    pub exit_code: Option<i64>,
+    /// The agent waits for input (a question, a permission, a Claude Code notification).
+    pub waiting: bool,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: i64,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<i64>,
+}
+
+/// A question from an agent that pauses its task until a human answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Intervention {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    #[serde(rename = "task_ref")]
+    pub task_reference: String,
+    pub task_title: String,
+    pub question: String,
+    pub status: InterventionStatus,
+    pub response: Option<String>,
+    pub answered_by: Option<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub answered_at: Option<i64>,
+}
+
+/// A plan an agent submitted for approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Plan {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    #[serde(rename = "task_ref")]
+    pub task_reference: String,
+    pub task_title: String,
+    pub content: String,
+    pub status: PlanStatus,
+    pub feedback: Option<String>,
+    pub decided_by: Option<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<i64>,
+}
+
+/// A tool call an agent wants to make, waiting for allow or deny.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PermissionRequest {
+    pub id: Uuid,
+    pub task_id: Option<Uuid>,
+    #[serde(rename = "task_ref")]
+    pub task_reference: Option<String>,
+    pub session_id: Option<Uuid>,
+    pub tool_name: String,
+    pub tool_input: Value,
+    pub status: PermissionStatus,
+    pub reason: Option<String>,
+    pub decided_by: Option<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<i64>,
+}
+
+/// A note posted on a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Note {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub actor: String,
+    pub text: String,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for s in TaskStatus::ALL {
+            assert_eq!(s.as_str().parse::<TaskStatus>(), Ok(*s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(Value::String(s.as_str().into())));
+        }
+        for e in EventKind::ALL {
+            assert_eq!(e.as_str().parse::<EventKind>(), Ok(*e));
+        }
+    }
+
+    #[test]
+    fn unknown_word_names_the_choices() {
+        let err = "runing".parse::<TaskStatus>().unwrap_err();
+        assert!(err.to_string().contains("invalid status 'runing'"));
+        assert!(err.to_string().contains("needs_human"));
+    }
+}

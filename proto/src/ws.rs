@@ -1,0 +1,273 @@
+//! The WebSocket protocols: daemon ⇄ hub (`/api/v1/daemon/ws`) and console ⇄ hub
+//! (`/api/v1/console/ws`). Control messages are JSON text frames tagged by `type`; terminal
+//! bytes travel in binary frames (see [`Frame`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{Event, TaskStatus};
+
+/// Path of the daemon WebSocket.
+pub const DAEMON_WS_PATH: &str = "/api/v1/daemon/ws";
+/// Path of the console WebSocket.
+pub const CONSOLE_WS_PATH: &str = "/api/v1/console/ws";
+
+/// What a daemon is told to run: the task as the agent receives it (Flow 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPayload {
+    pub id: Uuid,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub title: String,
+    pub spec: String,
+    pub structured_spec: Option<Value>,
+    pub priority: String,
+    pub repo: Option<String>,
+    pub languages: Vec<String>,
+    pub require_plan_approval: bool,
+    pub orchestrator: bool,
+    pub resolved_inputs: BTreeMap<String, Value>,
+}
+
+/// Everything a daemon needs to start a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStart {
+    pub session_id: Uuid,
+    /// `orc-xxxxxx`: the tmux session name too.
+    pub name: String,
+    pub task: Option<TaskPayload>,
+    /// The repo's path on the server, when the task names a repo the server has.
+    pub working_dir: Option<String>,
+    /// A token scoped to this session's task (`ORCHESTRATIA_TOKEN`).
+    pub token: String,
+    /// The hub URL the agent should use (`ORCHESTRATIA_HUB`).
+    pub hub_url: String,
+}
+
+/// A session the daemon is running, as it reports on connect and in heartbeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningSession {
+    pub session_id: Uuid,
+    pub tmux: Option<String>,
+    pub pid: Option<i64>,
+}
+
+/// Hub → daemon control messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubToDaemon {
+    /// First message after the upgrade.
+    Welcome {
+        server_id: Uuid,
+        name: String,
+        heartbeat_interval_ms: u64,
+        offline_after_ms: u64,
+    },
+    /// A task was assigned to this server (Flow 2); a `session_start` follows.
+    TaskAssigned { task: TaskPayload, session_id: Uuid },
+    /// Start a session.
+    SessionStart(SessionStart),
+    /// Stop a session (task cancelled or reassigned).
+    SessionStop { session_id: Uuid, reason: String },
+    /// Resize a session's terminal.
+    SessionResize {
+        session_id: Uuid,
+        cols: u16,
+        rows: u16,
+    },
+    /// Send a keyframe of this session's screen (a console joined).
+    KeyframeRequest { session_id: Uuid },
+    /// A human answered a question (Flow 4).
+    InterventionResponse {
+        intervention_id: Uuid,
+        task_id: Uuid,
+        response: String,
+    },
+    /// A plan was approved or rejected.
+    PlanDecision {
+        plan_id: Uuid,
+        task_id: Uuid,
+        approved: bool,
+        feedback: Option<String>,
+    },
+    /// A permission request was allowed or denied.
+    PermissionDecision {
+        request_id: Uuid,
+        task_id: Option<Uuid>,
+        allowed: bool,
+        reason: Option<String>,
+    },
+    /// A task of an orchestrator session's project changed status (Flow 9).
+    TaskStatusUpdate {
+        session_id: Uuid,
+        task_id: Uuid,
+        #[serde(rename = "ref")]
+        reference: String,
+        status: TaskStatus,
+    },
+    /// A task's spec changed while it runs.
+    TaskUpdated { task: TaskPayload },
+    /// The hub refused a message.
+    Error { error: String, detail: String },
+}
+
+/// Daemon → hub control messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DaemonToHub {
+    /// First message: who we are and what still runs (for recovery after a restart).
+    Hello {
+        version: String,
+        sessions: Vec<RunningSession>,
+    },
+    Heartbeat { sessions: Vec<RunningSession> },
+    /// The agent process runs (the seed's `session_started`).
+    SessionActive {
+        session_id: Uuid,
+        pid: Option<i64>,
+        tmux: Option<String>,
+    },
+    /// Reattached to a session that survived a daemon restart (Flow 7).
+    SessionRecovered { session_id: Uuid, tmux: String },
+    /// The agent process exited.
+    SessionEnded {
+        session_id: Uuid,
+        exit_code: Option<i64>,
+        last_screen: Option<String>,
+    },
+    /// Rendered screen lines, every few seconds (previews, Telegram).
+    SessionScreen {
+        session_id: Uuid,
+        lines: Vec<String>,
+        cols: u16,
+        rows: u16,
+    },
+    /// Output was dropped while the hub was away (the buffer's bound was hit).
+    OutputLost { session_id: Uuid, bytes: u64 },
+}
+
+/// Console → hub control messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsoleToHub {
+    /// Stream this session: a keyframe, then the chunks after it.
+    Subscribe { session_id: Uuid },
+    Unsubscribe { session_id: Uuid },
+    Resize {
+        session_id: Uuid,
+        cols: u16,
+        rows: u16,
+    },
+}
+
+/// Hub → console control messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubToConsole {
+    /// First message: the id of the newest event, to resume from.
+    Hello { cursor: i64 },
+    /// A new event of the timeline.
+    Event { event: Event },
+    /// A session's rendered screen lines (previews).
+    SessionScreen {
+        session_id: Uuid,
+        task_id: Option<Uuid>,
+        lines: Vec<String>,
+        cols: u16,
+        rows: u16,
+    },
+    /// A subscribed session cannot stream (offline daemon, ended, unknown).
+    SessionUnavailable { session_id: Uuid, reason: String },
+    /// The console fell behind and missed events: read the state again over REST.
+    Resync { missed: u64 },
+    Error { error: String, detail: String },
+}
+
+/// Kinds of binary frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    /// Terminal output, numbered from 1 per session.
+    Output = 1,
+    /// Input for the terminal (console → hub → daemon).
+    Input = 2,
+    /// A keyframe: the screen as escape sequences, valid after output chunk `seq`.
+    Keyframe = 3,
+}
+
+/// A binary frame: `[kind: u8][session id: 16 bytes][seq: u64 BE][payload]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub session_id: Uuid,
+    pub seq: u64,
+    pub data: Vec<u8>,
+}
+
+/// The header length of a binary frame.
+pub const FRAME_HEADER: usize = 1 + 16 + 8;
+
+impl Frame {
+    /// Encodes the frame for a binary WebSocket message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(FRAME_HEADER + self.data.len());
+        out.push(self.kind as u8);
+        out.extend_from_slice(self.session_id.as_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    /// Decodes a binary WebSocket message; `None` when it is not a frame.
+    pub fn decode(bytes: &[u8]) -> Option<Frame> {
+        if bytes.len() < FRAME_HEADER {
+            return None;
+        }
+        let kind = match bytes[0] {
+            1 => FrameKind::Output,
+            2 => FrameKind::Input,
+            3 => FrameKind::Keyframe,
+            _ => return None,
+        };
+        let session_id = Uuid::from_slice(&bytes[1..17]).ok()?;
+        let seq = u64::from_be_bytes(bytes[17..25].try_into().ok()?);
+        Some(Frame {
+            kind,
+            session_id,
+            seq,
+            data: bytes[FRAME_HEADER..].to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let f = Frame {
+            kind: FrameKind::Output,
+            session_id: Uuid::new_v4(),
+            seq: 42,
+            data: b"hello\x1b[0m".to_vec(),
+        };
+        assert_eq!(Frame::decode(&f.encode()), Some(f));
+        assert_eq!(Frame::decode(&[9; 30]), None);
+        assert_eq!(Frame::decode(&[1; 5]), None);
+    }
+
+    #[test]
+    fn messages_are_tagged() {
+        let m = DaemonToHub::SessionActive {
+            session_id: Uuid::nil(),
+            pid: Some(7),
+            tmux: Some("orc-abcdef".into()),
+        };
+        let v = serde_json::to_value(&m).unwrap_or_default();
+        assert_eq!(v["type"], "session_active");
+    }
+}
