@@ -1,0 +1,248 @@
+//! Admin commands: projects, servers, sessions, and what waits for a human.
+
+use std::time::Duration;
+
+use orchestratia_proto::api::EventQuery;
+use orchestratia_proto::time::{ago, format_ms, now_ms};
+
+use super::print::{self, clip, table};
+use super::{Ctx, EventsArgs, InterventionCmd, PermissionCmd, PlanCmd, ProjectCmd, ServerCmd};
+
+pub(crate) async fn project(ctx: &Ctx, cmd: ProjectCmd) -> anyhow::Result<()> {
+    match cmd {
+        ProjectCmd::Create { name } => {
+            let p = ctx.client.create_project(&name).await?;
+            ctx.out(&p, |p| println!("{}", p.id))
+        }
+        ProjectCmd::List => {
+            let ps = ctx.client.projects().await?;
+            ctx.out(&ps, |ps| {
+                let rows = ps.iter().map(|p| vec![p.name.clone(), p.id.to_string()]).collect();
+                println!("{}", table(&["PROJECT", "ID"], rows));
+            })
+        }
+    }
+}
+
+pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
+    match cmd {
+        ServerCmd::Token { project } => {
+            let t = ctx.client.registration_token(&project).await?;
+            ctx.out(&t, |t| {
+                println!("{}", t.token);
+                println!();
+                println!("{}", t.install);
+            })
+        }
+        ServerCmd::List => {
+            let ss = ctx.client.servers().await?;
+            ctx.out(&ss, |ss| {
+                if ss.is_empty() {
+                    println!("no servers: register one with 'orchestratia server token --project NAME'");
+                    return;
+                }
+                let now = now_ms();
+                let rows = ss
+                    .iter()
+                    .map(|s| {
+                        let seen = s.last_heartbeat.map(|h| format!("{} ago", ago(h, now))).unwrap_or_else(|| "never".into());
+                        vec![
+                            s.name.clone(),
+                            if s.revoked { "REVOKED".into() } else { s.status.to_string().to_uppercase() },
+                            seen,
+                            if s.os.is_empty() { "-".into() } else { s.os.clone() },
+                            s.repos.keys().cloned().collect::<Vec<_>>().join(","),
+                            s.languages.join(","),
+                            s.sessions.to_string(),
+                        ]
+                    })
+                    .collect();
+                println!("{}", table(&["SERVER", "STATUS", "HEARD", "OS", "REPOS", "LANGUAGES", "SESSIONS"], rows));
+            })
+        }
+        ServerCmd::Revoke { name } => {
+            let s = ctx.client.revoke_server(&name).await?;
+            ctx.out(&s, |s| println!("{} revoked", s.name))
+        }
+    }
+}
+
+pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
+    let ss = ctx.client.sessions().await?;
+    ctx.out(&ss, |ss| {
+        if ss.is_empty() {
+            println!("no sessions");
+            return;
+        }
+        let now = now_ms();
+        let rows = ss
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.server.clone(),
+                    s.task.clone().unwrap_or_else(|| "-".into()),
+                    format!("{}{}", s.status, if s.waiting { " (waiting)" } else { "" }),
+                    s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    s.tmux.clone().unwrap_or_else(|| "-".into()),
+                    ago(s.started_at, now),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["SESSION", "SERVER", "TASK", "STATUS", "PID", "TMUX", "AGE"], rows));
+    })
+}
+
+pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Result<()> {
+    match cmd {
+        InterventionCmd::List { status } => {
+            let is = ctx.client.interventions(status.as_deref()).await?;
+            ctx.out(&is, |is| {
+                if is.is_empty() {
+                    println!("no questions");
+                    return;
+                }
+                let now = now_ms();
+                let rows = is
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.id.to_string()[..8].to_string(),
+                            i.task_reference.clone(),
+                            i.status.to_string(),
+                            ago(i.created_at, now),
+                            clip(&i.question, 60),
+                            i.response.as_deref().map(|r| clip(r, 40)).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                println!("{}", table(&["ID", "TASK", "STATUS", "AGE", "QUESTION", "ANSWER"], rows));
+            })
+        }
+        InterventionCmd::Respond { id, text } => {
+            let i = ctx.client.respond(&id, &text).await?;
+            ctx.out(&i, |i| println!("answered {} ({})", i.task_reference, i.id))
+        }
+    }
+}
+
+pub(crate) async fn plan(ctx: &Ctx, cmd: PlanCmd) -> anyhow::Result<()> {
+    match cmd {
+        PlanCmd::Approve { id } => {
+            let p = ctx.client.approve_plan(&id).await?;
+            ctx.out(&p, |p| println!("approved the plan of {}", p.task_reference))
+        }
+        PlanCmd::Reject { id, feedback } => {
+            let p = ctx.client.reject_plan(&id, &feedback).await?;
+            ctx.out(&p, |p| println!("rejected the plan of {}", p.task_reference))
+        }
+        PlanCmd::List { status } => {
+            let ps = ctx.client.plans(status.as_deref()).await?;
+            ctx.out(&ps, |ps| {
+                if ps.is_empty() {
+                    println!("no plans");
+                    return;
+                }
+                let now = now_ms();
+                let rows = ps
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.task_reference.clone(),
+                            p.status.to_string(),
+                            ago(p.created_at, now),
+                            clip(&p.content, 70),
+                        ]
+                    })
+                    .collect();
+                println!("{}", table(&["TASK", "STATUS", "AGE", "PLAN"], rows));
+            })
+        }
+    }
+}
+
+pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<()> {
+    match cmd {
+        PermissionCmd::List { status } => {
+            let rs = ctx.client.permissions(status.as_deref()).await?;
+            ctx.out(&rs, |rs| {
+                if rs.is_empty() {
+                    println!("no permission requests");
+                    return;
+                }
+                let now = now_ms();
+                let rows = rs
+                    .iter()
+                    .map(|r| {
+                        let input = match r.tool_input.get("command").and_then(|c| c.as_str()) {
+                            Some(cmd) => cmd.to_string(),
+                            None => r.tool_input.to_string(),
+                        };
+                        vec![
+                            r.id.to_string()[..8].to_string(),
+                            r.task_reference.clone().unwrap_or_else(|| "-".into()),
+                            r.status.to_string(),
+                            ago(r.created_at, now),
+                            r.tool_name.clone(),
+                            input,
+                        ]
+                    })
+                    .collect();
+                println!("{}", table(&["ID", "TASK", "STATUS", "AGE", "TOOL", "INPUT"], rows));
+            })
+        }
+        PermissionCmd::Allow { id } => {
+            let r = ctx.client.allow_permission(&id).await?;
+            ctx.out(&r, |r| println!("allowed {} ({})", r.tool_name, r.id))
+        }
+        PermissionCmd::Deny { id, reason } => {
+            let r = ctx.client.deny_permission(&id, reason.as_deref()).await?;
+            ctx.out(&r, |r| println!("denied {} ({})", r.tool_name, r.id))
+        }
+    }
+}
+
+/// Prints the event log; with --follow keeps printing as events happen.
+pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
+    if a.follow && ctx.json {
+        return Err(super::usage("--follow prints lines as they come; it cannot be combined with --json"));
+    }
+    let mut q = EventQuery {
+        after: a.after,
+        task: a.task,
+        project: a.project,
+        kind: a.kind,
+        limit: Some(1000),
+        wait: None,
+    };
+    loop {
+        let page = match ctx.client.events(&q).await {
+            Ok(p) => p,
+            Err(e) if a.follow && e.is_transport() => {
+                eprintln!("hub unreachable ({e}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if ctx.json {
+            println!("{}", serde_json::to_string_pretty(&page)?);
+            return Ok(());
+        }
+        for e in &page.events {
+            println!(
+                "{:>6}  {}  {:<22} {:<18} {}",
+                e.id,
+                format_ms(e.at),
+                e.event.to_string(),
+                e.actor,
+                print::details(&e.details)
+            );
+        }
+        if !a.follow {
+            return Ok(());
+        }
+        q.after = Some(page.cursor);
+        q.wait = Some("25s".into());
+    }
+}

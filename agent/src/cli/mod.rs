@@ -1,0 +1,475 @@
+//! The `orchestratia` command line: what orchestrator and worker agents use to create, assign,
+//! complete, ask for help and submit plans, and what admins use for everything else. The
+//! commands and JSON fields are a public interface (INTERFACE.md).
+
+mod admin;
+mod pipeline;
+mod print;
+mod tasks;
+mod work;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use orchestratia_proto::client::{ClientError, HubClient, discover};
+
+/// Exit code for bad usage or input.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for everything else that fails.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// An error in what the user typed (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Shorthand for a usage error.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "orchestratia",
+    version,
+    about = "Drive an Orchestratia hub: projects, servers, tasks, dependencies, and the questions, plans and permissions that wait for a human",
+    after_help = "The hub comes from --hub, else ORCHESTRATIA_HUB, else ~/.config/orchestratia/admin.yaml or config.yaml, else http://127.0.0.1:8600.\n\
+The token comes from --token, else ORCHESTRATIA_TOKEN, else those files.\n\
+A task is named by its UUID, a unique prefix of it, or its number (T7 or 7).\n\
+Exit codes: 0 success, 2 bad usage or input, 1 anything else."
+)]
+pub struct Cli {
+    /// Hub URL.
+    #[arg(long, global = true, value_name = "URL")]
+    hub: Option<String>,
+    /// Token (admin, server key or session token).
+    #[arg(long, global = true, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Print one JSON document on stdout and nothing else there.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Projects: namespaces of servers and tasks.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Servers: registration tokens and the list of agent daemons.
+    #[command(subcommand)]
+    Server(ServerCmd),
+    /// Tasks: create, wire, assign, watch; and, inside a session, complete, fail, ask, plan.
+    #[command(subcommand, disable_help_subcommand = true)]
+    Task(TaskCmd),
+    /// Sessions: agent processes in terminals on servers.
+    #[command(subcommand)]
+    Session(SessionCmd),
+    /// Create a whole graph of tasks from a YAML file (idempotent by task name).
+    #[command(subcommand)]
+    Pipeline(PipelineCmd),
+    /// Questions agents asked (interventions).
+    #[command(subcommand)]
+    Intervention(InterventionCmd),
+    /// Plans waiting for approval.
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    /// Tool calls waiting for allow or deny.
+    #[command(subcommand)]
+    Permission(PermissionCmd),
+    /// Print the event log (optionally following it).
+    Events(EventsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ProjectCmd {
+    /// Create a project.
+    Create { name: String },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ServerCmd {
+    /// Create a one-time registration token and print the install commands.
+    Token {
+        #[arg(long)]
+        project: String,
+    },
+    /// List servers with status, OS, repos and running sessions.
+    List,
+    /// Revoke a server's key (it is disconnected and cannot connect again).
+    Revoke { name: String },
+}
+
+#[derive(Args, Debug, Default)]
+struct CreateArgs {
+    /// One-line title.
+    #[arg(long)]
+    title: String,
+    /// Project name or id (default: your project, or the only one).
+    #[arg(long)]
+    project: Option<String>,
+    /// Repository the task works in (a server must have it).
+    #[arg(long)]
+    repo: Option<String>,
+    /// The spec, as markdown text.
+    #[arg(long, conflicts_with = "spec_file")]
+    spec: Option<String>,
+    /// Read the spec from a file ('-' for stdin).
+    #[arg(long, value_name = "FILE")]
+    spec_file: Option<PathBuf>,
+    /// A structured spec (orchestratia/task-spec/v1) as a JSON file.
+    #[arg(long, value_name = "FILE")]
+    structured_spec_file: Option<PathBuf>,
+    /// low, medium, high or critical.
+    #[arg(long)]
+    priority: Option<String>,
+    /// A language the task needs (repeatable).
+    #[arg(long = "lang", value_name = "L")]
+    languages: Vec<String>,
+    /// Pin the task to this server.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Required OS of the server (linux, macos, windows).
+    #[arg(long)]
+    os: Option<String>,
+    /// A task this one waits for (repeatable; becomes a `blocks` dependency).
+    #[arg(long = "depends-on", value_name = "ID")]
+    depends_on: Vec<String>,
+    /// The agent must submit a plan and have it approved before it works.
+    #[arg(long)]
+    require_plan_approval: bool,
+    /// Its session may create, assign, list and watch tasks of the project (Flow 9).
+    #[arg(long)]
+    orchestrator: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum TaskCmd {
+    /// Create a task; prints its id (or the task with --json).
+    Create(CreateArgs),
+    /// Dependencies between tasks.
+    #[command(subcommand)]
+    Deps(DepsCmd),
+    /// Assign a task to a server by name; a session starts there.
+    Assign {
+        id: String,
+        /// The server name.
+        #[arg(long)]
+        session: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List tasks.
+    List {
+        /// A status (pending, assigned, planning, running, needs_human, done, failed, cancelled,
+        /// or blocked); several separated by commas.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        /// Only tasks on this server.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Show a task: spec, dependencies, inputs, contracts, result and its timeline.
+    View {
+        id: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Wait until each task (or, with --any, one) is done, failed or needs a human.
+    Wait {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Return when the first task gets there.
+        #[arg(long)]
+        any: bool,
+        /// Give up after this long (e.g. 10m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Explain which servers may run a task and how each scores.
+    Explain {
+        id: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Print the project's DAG: layers, phases, edges, status per task.
+    Graph {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Cancel a task (its session is stopped).
+    Cancel {
+        id: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Put a failed or cancelled task back to pending (it is reassigned when nothing blocks it).
+    Retry {
+        id: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Change a task's title, spec, priority, repo, languages or pinned agent.
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long, conflicts_with = "spec_file")]
+        spec: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        spec_file: Option<PathBuf>,
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long = "lang", value_name = "L")]
+        languages: Vec<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Report the task done, with a summary and the contracts it publishes.
+    Complete {
+        /// The task (default: $ORCHESTRATIA_TASK_ID).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        summary: String,
+        #[arg(long)]
+        changes: Option<String>,
+        #[arg(long)]
+        tests: Option<String>,
+        /// KEY=@FILE or KEY=JSON: a contract's data (repeatable).
+        #[arg(long = "contract", value_name = "KEY=@FILE|KEY=JSON")]
+        contracts: Vec<String>,
+    },
+    /// Report the task failed.
+    Fail {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Ask a human; blocks until the answer comes and prints it on stdout.
+    Help {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        question: String,
+        /// Give up after this long.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// Plans.
+    #[command(subcommand)]
+    Plan(TaskPlanCmd),
+    /// Post a note on the task.
+    Note {
+        #[arg(long)]
+        id: Option<String>,
+        text: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DepsCmd {
+    /// Make a task wait for another (`blocks`), or receive its contract (`input`).
+    Add {
+        id: String,
+        #[arg(long = "depends-on", value_name = "ID")]
+        depends_on: String,
+        /// blocks (wait) or input (wait and receive the contract --contract-key).
+        #[arg(long = "type", default_value = "blocks")]
+        dep_type: String,
+        #[arg(long)]
+        contract_key: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Remove a dependency.
+    Remove {
+        id: String,
+        #[arg(long = "depends-on", value_name = "ID")]
+        depends_on: String,
+        #[arg(long = "type")]
+        dep_type: Option<String>,
+        #[arg(long)]
+        contract_key: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TaskPlanCmd {
+    /// Submit a plan; blocks until it is decided and prints "approved" or "rejected: FEEDBACK".
+    Submit {
+        #[arg(long)]
+        id: Option<String>,
+        /// The plan ('-' for stdin).
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SessionCmd {
+    /// List sessions.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum PipelineCmd {
+    /// Create the tasks of a YAML pipeline that do not exist yet, with their dependencies.
+    Apply {
+        file: PathBuf,
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum InterventionCmd {
+    /// List questions (pending first).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Answer a question: by its id, a unique prefix, or a task with one pending question.
+    Respond { id: String, text: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum PlanCmd {
+    /// Approve the plan waiting on a task.
+    Approve { id: String },
+    /// Reject the plan waiting on a task, with feedback for the agent.
+    Reject {
+        id: String,
+        #[arg(long)]
+        feedback: String,
+    },
+    /// List plans.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PermissionCmd {
+    /// List permission requests.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Allow a tool call (by id, prefix, or a task with one pending request).
+    Allow { id: String },
+    /// Deny a tool call.
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct EventsArgs {
+    /// Only events of these tasks (comma-separated).
+    #[arg(long)]
+    task: Option<String>,
+    #[arg(long)]
+    project: Option<String>,
+    /// Only these event names (comma-separated).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Start after this event id.
+    #[arg(long)]
+    after: Option<i64>,
+    /// Keep printing new events as they happen.
+    #[arg(long, short)]
+    follow: bool,
+}
+
+/// What every command needs: the client and how to print.
+pub(crate) struct Ctx {
+    pub client: HubClient,
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Prints `v` as JSON when --json, else runs `text`.
+    pub fn out<T: serde::Serialize>(&self, v: &T, text: impl FnOnce(&T)) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(v)?);
+        } else {
+            text(v);
+        }
+        Ok(())
+    }
+}
+
+/// The task id inside a session: the flag, else `ORCHESTRATIA_TASK_ID`.
+fn task_id(flag: Option<String>) -> anyhow::Result<String> {
+    flag.or_else(|| std::env::var("ORCHESTRATIA_TASK_ID").ok().filter(|v| !v.is_empty()))
+        .ok_or_else(|| usage("no task: pass --id, or run inside a session (ORCHESTRATIA_TASK_ID)"))
+}
+
+/// Runs the command line and returns the process exit code.
+pub async fn main() -> i32 {
+    let cli = Cli::parse();
+    let (hub, token) = discover(cli.hub.as_deref(), cli.token.as_deref());
+    let ctx = Ctx {
+        client: HubClient::new(&hub, token),
+        json: cli.json,
+    };
+    match run(&ctx, cli.command).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            exit_code(&e)
+        }
+    }
+}
+
+/// An error as one line.
+fn one_line(e: &anyhow::Error) -> String {
+    let msg = format!("{e:#}");
+    msg.lines().next().unwrap_or_default().to_string()
+}
+
+/// 2 for bad usage or input (including what the hub refused as such), 1 otherwise.
+fn exit_code(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        return EXIT_USAGE;
+    }
+    match e.downcast_ref::<ClientError>() {
+        Some(ClientError::Api { status, .. }) if matches!(status, 400 | 404 | 409 | 413 | 422) => EXIT_USAGE,
+        _ => EXIT_FAILURE,
+    }
+}
+
+async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Project(c) => admin::project(ctx, c).await,
+        Command::Server(c) => admin::server(ctx, c).await,
+        Command::Task(c) => tasks::task(ctx, c).await,
+        Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
+        Command::Pipeline(PipelineCmd::Apply { file, project }) => pipeline::apply(ctx, &file, project.as_deref()).await,
+        Command::Intervention(c) => admin::intervention(ctx, c).await,
+        Command::Plan(c) => admin::plan(ctx, c).await,
+        Command::Permission(c) => admin::permission(ctx, c).await,
+        Command::Events(a) => admin::events(ctx, a).await,
+    }
+}

@@ -1,0 +1,305 @@
+//! `orchestratia pipeline apply FILE`: a whole graph of tasks from YAML. Tasks are keyed by
+//! their name in the file, so applying the same file again changes nothing; a file with an
+//! unknown name or a cycle is refused whole, naming the line at fault.
+//!
+//! ```yaml
+//! project: E-Commerce Platform Rebuild
+//! tasks:
+//!   - name: schema
+//!     title: Update API Schema v2.5
+//!     repo: core-service
+//!     agent: dev-backend
+//!   - name: gateway
+//!     title: Gateway Integration
+//!     repo: api-gateway
+//!     languages: [rust]
+//!     depends_on:
+//!       - { task: schema, contract: api_schema }   # input: receives the contract
+//!   - name: gateway-tests
+//!     title: Gateway Tests
+//!     depends_on: [gateway]                         # blocks: waits for it
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use orchestratia_proto::api::{AddDependency, CreateTask, TaskFilter};
+use orchestratia_proto::{DepType, Priority};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::print::table;
+use super::{Ctx, usage};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    project: Option<String>,
+    tasks: Vec<TaskSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskSpec {
+    name: String,
+    title: String,
+    #[serde(default)]
+    spec: String,
+    structured_spec: Option<Value>,
+    repo: Option<String>,
+    #[serde(default)]
+    languages: Vec<String>,
+    agent: Option<String>,
+    os: Option<String>,
+    priority: Option<Priority>,
+    #[serde(default)]
+    require_plan_approval: bool,
+    #[serde(default)]
+    depends_on: Vec<DepSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DepSpec {
+    Name(String),
+    Full {
+        task: String,
+        contract: Option<String>,
+    },
+}
+
+impl DepSpec {
+    fn task(&self) -> &str {
+        match self {
+            DepSpec::Name(n) => n,
+            DepSpec::Full { task, .. } => task,
+        }
+    }
+
+    fn contract(&self) -> Option<&str> {
+        match self {
+            DepSpec::Name(_) => None,
+            DepSpec::Full { contract, .. } => contract.as_deref(),
+        }
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle` as a YAML value at or after `from`.
+fn line_of(text: &str, needle: &str, from: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| {
+            l.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+                .any(|w| w == needle)
+        })
+        .map(|(i, _)| i + 1)
+        .unwrap_or(0)
+}
+
+/// Checks names, references and cycles; returns the tasks in an order where every task comes
+/// after the ones it depends on.
+fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usize>> {
+    let at = |line: usize| format!("{}:{line}", path.display());
+    if file.tasks.is_empty() {
+        return Err(usage(format!("{}: the pipeline has no tasks", path.display())));
+    }
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut task_lines = Vec::new();
+    for (i, t) in file.tasks.iter().enumerate() {
+        let line = line_of(text, &t.name, task_lines.last().copied().unwrap_or(1));
+        task_lines.push(line);
+        if index.insert(t.name.as_str(), i).is_some() {
+            return Err(usage(format!("{}: task name '{}' is used twice", at(line), t.name)));
+        }
+    }
+    for (i, t) in file.tasks.iter().enumerate() {
+        for d in &t.depends_on {
+            if !index.contains_key(d.task()) {
+                let line = line_of(text, d.task(), task_lines[i]);
+                return Err(usage(format!(
+                    "{}: task '{}' depends on unknown task '{}'",
+                    at(line),
+                    t.name,
+                    d.task()
+                )));
+            }
+            if d.task() == t.name {
+                return Err(usage(format!("{}: task '{}' depends on itself", at(task_lines[i]), t.name)));
+            }
+        }
+    }
+    // Kahn's algorithm; whatever is left over sits on a cycle.
+    let mut indegree: Vec<usize> = file.tasks.iter().map(|t| t.depends_on.len()).collect();
+    let mut order = Vec::new();
+    let mut ready: Vec<usize> = (0..file.tasks.len()).filter(|&i| indegree[i] == 0).collect();
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for (j, t) in file.tasks.iter().enumerate() {
+            let n = t.depends_on.iter().filter(|d| d.task() == file.tasks[i].name).count();
+            if n > 0 {
+                indegree[j] -= n;
+                if indegree[j] == 0 {
+                    ready.push(j);
+                }
+            }
+        }
+    }
+    if order.len() < file.tasks.len() {
+        let placed: HashSet<usize> = order.iter().copied().collect();
+        let on_cycle: Vec<usize> = (0..file.tasks.len()).filter(|i| !placed.contains(i)).collect();
+        let names: Vec<&str> = on_cycle.iter().map(|&i| file.tasks[i].name.as_str()).collect();
+        return Err(usage(format!(
+            "{}: the dependencies form a cycle through {}",
+            at(task_lines[on_cycle[0]]),
+            names.join(", ")
+        )));
+    }
+    order.sort_by_key(|&i| {
+        // Keep file order where the dependencies allow it (numbers follow the file).
+        let mut depth = 0;
+        let mut stack = vec![(i, 0usize)];
+        while let Some((k, d)) = stack.pop() {
+            depth = depth.max(d);
+            for dep in &file.tasks[k].depends_on {
+                stack.push((index[dep.task()], d + 1));
+            }
+        }
+        (depth, i)
+    });
+    Ok(order)
+}
+
+pub(crate) async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let file: PipelineFile =
+        yaml_serde::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let order = check(&file, &text, path)?;
+    let project = project
+        .map(str::to_string)
+        .or(file.project.clone())
+        .ok_or_else(|| usage("name the project with --project or 'project:' in the file"))?;
+    if !ctx.client.projects().await?.iter().any(|p| p.name == project || p.id.to_string() == project) {
+        ctx.client.create_project(&project).await?;
+        eprintln!("created project '{project}'");
+    }
+    let existing = ctx
+        .client
+        .tasks(&TaskFilter {
+            project: Some(project.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let mut ids: BTreeMap<String, (String, String, bool)> = BTreeMap::new();
+    for t in existing {
+        if let Some(k) = t.pipeline_key.clone() {
+            ids.insert(k, (t.id.to_string(), t.reference.clone(), false));
+        }
+    }
+    for &i in &order {
+        let t = &file.tasks[i];
+        if ids.contains_key(&t.name) {
+            continue;
+        }
+        let depends_on: Vec<String> = t
+            .depends_on
+            .iter()
+            .filter_map(|d| ids.get(d.task()).map(|(id, ..)| id.clone()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let body = CreateTask {
+            title: t.title.clone(),
+            project: Some(project.clone()),
+            spec: t.spec.clone(),
+            structured_spec: t.structured_spec.clone(),
+            priority: t.priority,
+            repo: t.repo.clone(),
+            languages: t.languages.clone(),
+            agent: t.agent.clone(),
+            os: t.os.clone(),
+            depends_on,
+            require_plan_approval: t.require_plan_approval,
+            orchestrator: false,
+            pipeline_key: Some(t.name.clone()),
+        };
+        let created = ctx.client.create_task(&body).await?;
+        ids.insert(t.name.clone(), (created.id.to_string(), created.reference.clone(), true));
+    }
+    // Contract keys: each `input` dependency not there yet is added (a plain `blocks` on the
+    // same pair becomes `input`).
+    for t in &file.tasks {
+        let inputs: Vec<&DepSpec> = t.depends_on.iter().filter(|d| d.contract().is_some()).collect();
+        if inputs.is_empty() {
+            continue;
+        }
+        let (id, ..) = &ids[&t.name];
+        let view = ctx.client.task(id).await?;
+        for d in inputs {
+            let (up, ..) = &ids[d.task()];
+            let key = d.contract().unwrap_or_default();
+            let present = view
+                .depends_on
+                .iter()
+                .any(|x| x.task_id.to_string() == *up && x.contract_key.as_deref() == Some(key));
+            if !present {
+                ctx.client
+                    .add_dependency(
+                        id,
+                        &AddDependency {
+                            depends_on: up.clone(),
+                            dep_type: DepType::Input,
+                            contract_key: Some(key.to_string()),
+                        },
+                    )
+                    .await?;
+            }
+        }
+    }
+    let rows: Vec<Value> = file
+        .tasks
+        .iter()
+        .map(|t| {
+            let (id, r, created) = &ids[&t.name];
+            json!({"name": t.name, "id": id, "ref": r, "created": created})
+        })
+        .collect();
+    let out = json!({"project": project, "tasks": rows});
+    ctx.out(&out, |_| {
+        let table_rows = file
+            .tasks
+            .iter()
+            .map(|t| {
+                let (_, r, created) = &ids[&t.name];
+                vec![t.name.clone(), r.clone(), if *created { "created".into() } else { "unchanged".into() }, t.title.clone()]
+            })
+            .collect();
+        println!("{}", table(&["NAME", "TASK", "", "TITLE"], table_rows));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(y: &str) -> anyhow::Result<Vec<usize>> {
+        let f: PipelineFile = yaml_serde::from_str(y)?;
+        check(&f, y, Path::new("p.yaml"))
+    }
+
+    #[test]
+    fn orders_by_dependencies() {
+        let y = "tasks:\n  - name: b\n    title: B\n    depends_on: [a]\n  - name: a\n    title: A\n";
+        assert_eq!(parse(y).unwrap(), vec![1, 0]);
+    }
+
+    #[test]
+    fn unknown_names_and_cycles_name_the_line() {
+        let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [zz]\n";
+        let e = parse(y).unwrap_err().to_string();
+        assert!(e.contains("p.yaml:4") && e.contains("unknown task 'zz'"), "{e}");
+        let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [b]\n  - name: b\n    title: B\n    depends_on:\n      - {task: a, contract: k}\n";
+        let e = parse(y).unwrap_err().to_string();
+        assert!(e.contains("cycle") && e.contains("p.yaml:2"), "{e}");
+    }
+}
