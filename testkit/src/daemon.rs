@@ -1,0 +1,270 @@
+//! A simulated daemon: registers with a one-time token, speaks the daemon protocol over the
+//! real WebSocket (hello, heartbeats, session reports, output frames) and records what the hub
+//! tells it. The real daemon is the next issue; this plays its part in the hub's tests.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use orchestratia_proto::api::RegisterServer;
+use orchestratia_proto::client::HubClient;
+use orchestratia_proto::ws::{DAEMON_WS_PATH, DaemonToHub, Frame, HubToDaemon, RunningSession, SessionStart};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use uuid::Uuid;
+
+/// A daemon played by the test.
+pub struct SimDaemon {
+    pub name: String,
+    pub server_id: Uuid,
+    pub api_key: String,
+    out: mpsc::UnboundedSender<Message>,
+    inbox: Arc<Mutex<Vec<HubToDaemon>>>,
+    frames: Arc<Mutex<Vec<Frame>>>,
+    changed: Arc<Notify>,
+    task: JoinHandle<()>,
+    heartbeats: JoinHandle<()>,
+}
+
+/// How the simulated daemon behaves.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Answer every `session_start` with `session_active` at once.
+    pub auto_active: bool,
+    /// Send heartbeats at the interval the hub asks for.
+    pub heartbeats: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            auto_active: true,
+            heartbeats: true,
+        }
+    }
+}
+
+/// Registers a server with a fresh registration token from `admin`; returns its key.
+pub async fn register(
+    admin: &HubClient,
+    project: &str,
+    name: &str,
+    os: &str,
+    repos: &[&str],
+    languages: &[&str],
+) -> orchestratia_proto::api::Registered {
+    let token = admin.registration_token(project).await.expect("registration token");
+    let body = RegisterServer {
+        token: token.token,
+        name: name.into(),
+        os: os.into(),
+        hostname: format!("{name}.test"),
+        repos: repos.iter().map(|r| (r.to_string(), format!("/srv/{r}"))).collect::<BTreeMap<_, _>>(),
+        languages: languages.iter().map(|l| l.to_string()).collect(),
+    };
+    admin.register(&body).await.expect("register")
+}
+
+impl SimDaemon {
+    /// Registers and connects a daemon.
+    pub async fn start(
+        admin: &HubClient,
+        project: &str,
+        name: &str,
+        os: &str,
+        repos: &[&str],
+        languages: &[&str],
+    ) -> SimDaemon {
+        let reg = register(admin, project, name, os, repos, languages).await;
+        SimDaemon::connect(admin.base(), name, reg.server_id, &reg.api_key, Vec::new(), SimOptions::default())
+            .await
+            .expect("connect")
+    }
+
+    /// Connects with an existing key, reporting `running` sessions in its hello.
+    pub async fn connect(
+        base: &str,
+        name: &str,
+        server_id: Uuid,
+        api_key: &str,
+        running: Vec<RunningSession>,
+        opts: SimOptions,
+    ) -> anyhow::Result<SimDaemon> {
+        let client = HubClient::new(base, Some(api_key.to_string()));
+        let mut req = client.ws_url(DAEMON_WS_PATH).into_client_request()?;
+        req.headers_mut().insert("Authorization", format!("Bearer {api_key}").parse()?);
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let (mut sink, mut stream) = ws.split();
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
+        let inbox: Arc<Mutex<Vec<HubToDaemon>>> = Arc::default();
+        let frames: Arc<Mutex<Vec<Frame>>> = Arc::default();
+        let changed = Arc::new(Notify::new());
+        let interval = Arc::new(Mutex::new(Duration::from_secs(30)));
+        let hello = DaemonToHub::Hello {
+            version: "sim".into(),
+            sessions: running,
+        };
+        out.send(Message::Text(serde_json::to_string(&hello)?.into()))?;
+        let (inbox2, frames2, changed2, out2, interval2) =
+            (inbox.clone(), frames.clone(), changed.clone(), out.clone(), interval.clone());
+        let auto_active = opts.auto_active;
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    m = out_rx.recv() => match m {
+                        Some(m) => if sink.send(m).await.is_err() { break },
+                        None => { let _ = sink.close().await; break }
+                    },
+                    m = stream.next() => {
+                        let Some(Ok(m)) = m else { break };
+                        match m {
+                            Message::Text(t) => {
+                                let Ok(msg) = serde_json::from_str::<HubToDaemon>(t.as_str()) else { continue };
+                                if let HubToDaemon::Welcome { heartbeat_interval_ms, .. } = &msg
+                                    && let Ok(mut i) = interval2.lock()
+                                {
+                                    *i = Duration::from_millis(*heartbeat_interval_ms);
+                                }
+                                if auto_active && let HubToDaemon::SessionStart(s) = &msg {
+                                    let active = DaemonToHub::SessionActive {
+                                        session_id: s.session_id,
+                                        pid: Some(4242),
+                                        tmux: Some(s.name.clone()),
+                                    };
+                                    if let Ok(t) = serde_json::to_string(&active) {
+                                        let _ = out2.send(Message::Text(t.into()));
+                                    }
+                                }
+                                if let Ok(mut i) = inbox2.lock() { i.push(msg) }
+                                changed2.notify_waiters();
+                            }
+                            Message::Binary(b) => {
+                                if let Some(f) = Frame::decode(&b) && let Ok(mut fs) = frames2.lock() { fs.push(f) }
+                                changed2.notify_waiters();
+                            }
+                            Message::Close(_) => break,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            changed2.notify_waiters();
+        });
+        let out3 = out.clone();
+        let heartbeats = tokio::spawn(async move {
+            if !opts.heartbeats {
+                return;
+            }
+            loop {
+                let every = interval.lock().map(|i| *i).unwrap_or(Duration::from_secs(1));
+                tokio::time::sleep(every).await;
+                let hb = DaemonToHub::Heartbeat { sessions: Vec::new() };
+                let Ok(t) = serde_json::to_string(&hb) else { continue };
+                if out3.send(Message::Text(t.into())).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(SimDaemon {
+            name: name.to_string(),
+            server_id,
+            api_key: api_key.to_string(),
+            out,
+            inbox,
+            frames,
+            changed,
+            task,
+            heartbeats,
+        })
+    }
+
+    /// Sends a control message to the hub.
+    pub fn send(&self, m: &DaemonToHub) {
+        if let Ok(t) = serde_json::to_string(m) {
+            let _ = self.out.send(Message::Text(t.into()));
+        }
+    }
+
+    /// Sends a binary frame (output or keyframe).
+    pub fn send_frame(&self, f: &Frame) {
+        let _ = self.out.send(Message::Binary(f.encode().into()));
+    }
+
+    /// Everything the hub has sent so far.
+    pub fn received(&self) -> Vec<HubToDaemon> {
+        self.inbox.lock().map(|i| i.clone()).unwrap_or_default()
+    }
+
+    /// Binary frames received (terminal input).
+    pub fn frames(&self) -> Vec<Frame> {
+        self.frames.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Session starts received, in order.
+    pub fn session_starts(&self) -> Vec<SessionStart> {
+        self.received()
+            .into_iter()
+            .filter_map(|m| match m {
+                HubToDaemon::SessionStart(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The session start for a task, if one came.
+    pub fn start_for(&self, task: Uuid) -> Option<SessionStart> {
+        self.session_starts()
+            .into_iter()
+            .rev()
+            .find(|s| s.task.as_ref().is_some_and(|t| t.id == task))
+    }
+
+    /// Waits until a received message satisfies `pred`.
+    pub async fn wait_for(&self, secs: u64, what: &str, pred: impl Fn(&HubToDaemon) -> bool) -> HubToDaemon {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let notified = self.changed.notified();
+            if let Some(m) = self.received().into_iter().find(|m| pred(m)) {
+                return m;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(!left.is_zero(), "{}: timed out waiting for {what}; got {:?}", self.name, self.received());
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
+        }
+    }
+
+    /// Waits for the session start of a task.
+    pub async fn wait_start(&self, secs: u64, task: Uuid) -> SessionStart {
+        let m = self
+            .wait_for(secs, "session_start", |m| {
+                matches!(m, HubToDaemon::SessionStart(s) if s.task.as_ref().is_some_and(|t| t.id == task))
+            })
+            .await;
+        match m {
+            HubToDaemon::SessionStart(s) => s,
+            _ => unreachable!("matched a session start"),
+        }
+    }
+
+    /// Stops heartbeats and closes the socket (the daemon goes away).
+    pub async fn disconnect(mut self) {
+        self.heartbeats.abort();
+        let _ = self.out.send(Message::Close(None));
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+    }
+
+    /// Whether the socket is still open.
+    pub fn is_connected(&self) -> bool {
+        !self.task.is_finished()
+    }
+}
+
+impl Drop for SimDaemon {
+    fn drop(&mut self) {
+        self.heartbeats.abort();
+        self.task.abort();
+    }
+}
