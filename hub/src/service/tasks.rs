@@ -435,9 +435,9 @@ impl Hub {
                 };
                 let path: Vec<String> = cycle.iter().map(name).collect();
                 return Err(HubError::Conflict(format!(
-                    "refused: {} → {} would create a cycle ({})",
-                    up.reference(),
+                    "refused: making {} depend on {} would create a cycle (work would flow {})",
                     down.reference(),
+                    up.reference(),
                     path.join(" → ")
                 )));
             }

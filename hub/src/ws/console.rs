@@ -3,6 +3,7 @@
 //! back to the session's daemon.
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,7 @@ use crate::service::Hub;
 use crate::store;
 
 /// Upgrades a request with an admin token to the console protocol.
-pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
     match hub.authenticate(super::bearer(&headers)).await {
         Ok(p) => {
             if let Err(e) = p.require_admin("the console socket") {
@@ -29,7 +30,10 @@ pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: WebSocketUp
         }
         Err(e) => return e.into_response(),
     }
-    ws.on_upgrade(move |socket| async move { run(hub, socket).await })
+    match ws {
+        Ok(ws) => ws.on_upgrade(move |socket| async move { run(hub, socket).await }),
+        Err(e) => HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text())).into_response(),
+    }
 }
 
 fn text(m: &HubToConsole) -> Option<Message> {

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -19,13 +20,17 @@ use crate::error::HubError;
 use crate::service::Hub;
 
 /// Upgrades a request with a server key to the daemon protocol.
-pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
     let p = match hub.authenticate(super::bearer(&headers)).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let Principal::Server { server_id, name, .. } = p else {
         return HubError::Forbidden("the daemon socket needs a server key (orc_…)".into()).into_response();
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text())).into_response(),
     };
     ws.max_message_size(16 * 1024 * 1024)
         .on_upgrade(move |socket| async move { run(hub, server_id, name, socket).await })
