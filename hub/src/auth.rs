@@ -155,7 +155,10 @@ impl Principal {
         if self.can_see_task(t) {
             Ok(())
         } else {
-            Err(HubError::NotFound(format!("task {} not found", t.reference())))
+            Err(HubError::NotFound(format!(
+                "task {} not found",
+                t.reference()
+            )))
         }
     }
 
@@ -172,7 +175,10 @@ impl Principal {
             return Ok(());
         }
         if !self.can_see_task(t) {
-            return Err(HubError::NotFound(format!("task {} not found", t.reference())));
+            return Err(HubError::NotFound(format!(
+                "task {} not found",
+                t.reference()
+            )));
         }
         Err(HubError::Forbidden(format!(
             "cannot {what} {}: this token may only act on its own task",

@@ -48,7 +48,9 @@ impl Daemons {
             .unwrap_or_else(|e| e.into_inner())
             .insert(server, DaemonConn { conn_id, tx });
         if let Some(old) = old {
-            let _ = old.tx.send(Outbound::Close("replaced by a newer connection".into()));
+            let _ = old
+                .tx
+                .send(Outbound::Close("replaced by a newer connection".into()));
         }
         (conn_id, rx)
     }
@@ -225,7 +227,10 @@ mod tests {
             Some(Outbound::Binary(b)) => b,
             _ => Vec::new(),
         };
-        assert_eq!(Frame::decode(&got).map(|f| f.kind), Some(FrameKind::Keyframe));
+        assert_eq!(
+            Frame::decode(&got).map(|f| f.kind),
+            Some(FrameKind::Keyframe)
+        );
         assert!(matches!(rx.recv().await, Some(Outbound::Binary(_))));
     }
 

@@ -10,7 +10,11 @@ use orchestratia_hub::config::{HubConfig, Limits};
 use orchestratia_hub::store::{self, Store};
 
 #[derive(Parser)]
-#[command(name = "orchestratia-hub", version, about = "The Orchestratia hub: tasks, dependencies, contracts and live sessions across servers")]
+#[command(
+    name = "orchestratia-hub",
+    version,
+    about = "The Orchestratia hub: tasks, dependencies, contracts and live sessions across servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,8 +83,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::AdminToken { db } => {
             let url = db_url(db);
-            let store = Store::open(&url).await.with_context(|| format!("opening {}", store::redact(&url)))?;
-            println!("{}", orchestratia_hub::admin::create_admin_token(&store).await?);
+            let store = Store::open(&url)
+                .await
+                .with_context(|| format!("opening {}", store::redact(&url)))?;
+            println!(
+                "{}",
+                orchestratia_hub::admin::create_admin_token(&store).await?
+            );
             Ok(())
         }
         Command::Serve(s) => {

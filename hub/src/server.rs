@@ -94,7 +94,8 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
 
 /// Marks servers offline when their heartbeats stop.
 fn spawn_offline_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
-    let every = (hub.config.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let every =
+        (hub.config.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

@@ -155,8 +155,13 @@ impl HubClient {
         path: &str,
         wait: Duration,
     ) -> Result<T, ClientError> {
-        self.request::<(), T>(Method::GET, path, None, Some(wait + Duration::from_secs(30)))
-            .await
+        self.request::<(), T>(
+            Method::GET,
+            path,
+            None,
+            Some(wait + Duration::from_secs(30)),
+        )
+        .await
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(
@@ -289,7 +294,8 @@ impl HubClient {
         let body = FailTask {
             reason: reason.into(),
         };
-        self.post(&format!("/tasks/{}/fail", enc(task)), &body).await
+        self.post(&format!("/tasks/{}/fail", enc(task)), &body)
+            .await
     }
 
     pub async fn cancel(&self, task: &str) -> Result<Task, ClientError> {
@@ -304,14 +310,16 @@ impl HubClient {
 
     pub async fn note(&self, task: &str, text: &str) -> Result<Note, ClientError> {
         let body = AddNote { text: text.into() };
-        self.post(&format!("/tasks/{}/notes", enc(task)), &body).await
+        self.post(&format!("/tasks/{}/notes", enc(task)), &body)
+            .await
     }
 
     pub async fn ask_help(&self, task: &str, question: &str) -> Result<Intervention, ClientError> {
         let body = AskHelp {
             question: question.into(),
         };
-        self.post(&format!("/tasks/{}/help", enc(task)), &body).await
+        self.post(&format!("/tasks/{}/help", enc(task)), &body)
+            .await
     }
 
     pub async fn intervention(
@@ -328,7 +336,10 @@ impl HubClient {
         }
     }
 
-    pub async fn interventions(&self, status: Option<&str>) -> Result<Vec<Intervention>, ClientError> {
+    pub async fn interventions(
+        &self,
+        status: Option<&str>,
+    ) -> Result<Vec<Intervention>, ClientError> {
         self.get(&with_status("/interventions", status)).await
     }
 
@@ -344,7 +355,8 @@ impl HubClient {
         let body = SubmitPlan {
             content: content.into(),
         };
-        self.post(&format!("/tasks/{}/plan", enc(task)), &body).await
+        self.post(&format!("/tasks/{}/plan", enc(task)), &body)
+            .await
     }
 
     pub async fn plan(&self, id: Uuid, wait: Option<Duration>) -> Result<Plan, ClientError> {

@@ -76,7 +76,10 @@ word_enum!(
 impl TaskStatus {
     /// Done, failed and cancelled tasks are closed; everything else is open.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Done | TaskStatus::Failed | TaskStatus::Cancelled)
+        matches!(
+            self,
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Cancelled
+        )
     }
 }
 
@@ -441,7 +444,10 @@ mod tests {
     fn words_round_trip() {
         for s in TaskStatus::ALL {
             assert_eq!(s.as_str().parse::<TaskStatus>(), Ok(*s));
-            assert_eq!(serde_json::to_value(s).ok(), Some(Value::String(s.as_str().into())));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(Value::String(s.as_str().into()))
+            );
         }
         for e in EventKind::ALL {
             assert_eq!(e.as_str().parse::<EventKind>(), Ok(*e));

@@ -29,7 +29,10 @@ impl TaskRef {
         }
         let digits = s.strip_prefix(['T', 't']).unwrap_or(s);
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return digits.parse::<i64>().map(TaskRef::Number).map_err(|_| bad());
+            return digits
+                .parse::<i64>()
+                .map(TaskRef::Number)
+                .map_err(|_| bad());
         }
         if let Ok(id) = Uuid::parse_str(s) {
             return Ok(TaskRef::Id(id));
@@ -63,7 +66,10 @@ mod tests {
         assert_eq!(TaskRef::parse("t12"), Ok(TaskRef::Number(12)));
         let id = Uuid::new_v4();
         assert_eq!(TaskRef::parse(&id.to_string()), Ok(TaskRef::Id(id)));
-        assert_eq!(TaskRef::parse("AbCd-e"), Ok(TaskRef::Prefix("abcd-e".into())));
+        assert_eq!(
+            TaskRef::parse("AbCd-e"),
+            Ok(TaskRef::Prefix("abcd-e".into()))
+        );
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub mod rfc3339 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         let s = String::deserialize(d)?;
-        super::parse_rfc3339(&s).ok_or_else(|| D::Error::custom(format!("not an RFC 3339 time: {s}")))
+        super::parse_rfc3339(&s)
+            .ok_or_else(|| D::Error::custom(format!("not an RFC 3339 time: {s}")))
     }
 
     /// The same for `Option<i64>`.

@@ -123,7 +123,9 @@ pub enum DaemonToHub {
         version: String,
         sessions: Vec<RunningSession>,
     },
-    Heartbeat { sessions: Vec<RunningSession> },
+    Heartbeat {
+        sessions: Vec<RunningSession>,
+    },
     /// The agent process runs (the seed's `session_started`).
     SessionActive {
         session_id: Uuid,
@@ -131,7 +133,10 @@ pub enum DaemonToHub {
         tmux: Option<String>,
     },
     /// Reattached to a session that survived a daemon restart (Flow 7).
-    SessionRecovered { session_id: Uuid, tmux: String },
+    SessionRecovered {
+        session_id: Uuid,
+        tmux: String,
+    },
     /// The agent process exited.
     SessionEnded {
         session_id: Uuid,
@@ -146,7 +151,10 @@ pub enum DaemonToHub {
         rows: u16,
     },
     /// Output was dropped while the hub was away (the buffer's bound was hit).
-    OutputLost { session_id: Uuid, bytes: u64 },
+    OutputLost {
+        session_id: Uuid,
+        bytes: u64,
+    },
 }
 
 /// Console → hub control messages.
@@ -154,8 +162,12 @@ pub enum DaemonToHub {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConsoleToHub {
     /// Stream this session: a keyframe, then the chunks after it.
-    Subscribe { session_id: Uuid },
-    Unsubscribe { session_id: Uuid },
+    Subscribe {
+        session_id: Uuid,
+    },
+    Unsubscribe {
+        session_id: Uuid,
+    },
     Resize {
         session_id: Uuid,
         cols: u16,
@@ -168,9 +180,13 @@ pub enum ConsoleToHub {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HubToConsole {
     /// First message: the id of the newest event, to resume from.
-    Hello { cursor: i64 },
+    Hello {
+        cursor: i64,
+    },
     /// A new event of the timeline.
-    Event { event: Event },
+    Event {
+        event: Event,
+    },
     /// A session's rendered screen lines (previews).
     SessionScreen {
         session_id: Uuid,
@@ -180,10 +196,18 @@ pub enum HubToConsole {
         rows: u16,
     },
     /// A subscribed session cannot stream (offline daemon, ended, unknown).
-    SessionUnavailable { session_id: Uuid, reason: String },
+    SessionUnavailable {
+        session_id: Uuid,
+        reason: String,
+    },
     /// The console fell behind and missed events: read the state again over REST.
-    Resync { missed: u64 },
-    Error { error: String, detail: String },
+    Resync {
+        missed: u64,
+    },
+    Error {
+        error: String,
+        detail: String,
+    },
 }
 
 /// Kinds of binary frames.

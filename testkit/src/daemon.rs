@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::api::RegisterServer;
 use orchestratia_proto::client::HubClient;
-use orchestratia_proto::ws::{DAEMON_WS_PATH, DaemonToHub, Frame, HubToDaemon, RunningSession, SessionStart};
+use orchestratia_proto::ws::{
+    DAEMON_WS_PATH, DaemonToHub, Frame, HubToDaemon, RunningSession, SessionStart,
+};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -56,13 +58,19 @@ pub async fn register(
     repos: &[&str],
     languages: &[&str],
 ) -> orchestratia_proto::api::Registered {
-    let token = admin.registration_token(project).await.expect("registration token");
+    let token = admin
+        .registration_token(project)
+        .await
+        .expect("registration token");
     let body = RegisterServer {
         token: token.token,
         name: name.into(),
         os: os.into(),
         hostname: format!("{name}.test"),
-        repos: repos.iter().map(|r| (r.to_string(), format!("/srv/{r}"))).collect::<BTreeMap<_, _>>(),
+        repos: repos
+            .iter()
+            .map(|r| (r.to_string(), format!("/srv/{r}")))
+            .collect::<BTreeMap<_, _>>(),
         languages: languages.iter().map(|l| l.to_string()).collect(),
     };
     admin.register(&body).await.expect("register")
@@ -79,9 +87,16 @@ impl SimDaemon {
         languages: &[&str],
     ) -> SimDaemon {
         let reg = register(admin, project, name, os, repos, languages).await;
-        SimDaemon::connect(admin.base(), name, reg.server_id, &reg.api_key, Vec::new(), SimOptions::default())
-            .await
-            .expect("connect")
+        SimDaemon::connect(
+            admin.base(),
+            name,
+            reg.server_id,
+            &reg.api_key,
+            Vec::new(),
+            SimOptions::default(),
+        )
+        .await
+        .expect("connect")
     }
 
     /// Connects with an existing key, reporting `running` sessions in its hello.
@@ -95,21 +110,28 @@ impl SimDaemon {
     ) -> anyhow::Result<SimDaemon> {
         let client = HubClient::new(base, Some(api_key.to_string()));
         let mut req = client.ws_url(DAEMON_WS_PATH).into_client_request()?;
-        req.headers_mut().insert("Authorization", format!("Bearer {api_key}").parse()?);
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {api_key}").parse()?);
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
         let (mut sink, mut stream) = ws.split();
         let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
         let inbox: Arc<Mutex<Vec<HubToDaemon>>> = Arc::default();
         let frames: Arc<Mutex<Vec<Frame>>> = Arc::default();
         let changed = Arc::new(Notify::new());
-        let interval = Arc::new(Mutex::new(Duration::from_secs(30)));
+        // Until the welcome says otherwise, beat often.
+        let interval = Arc::new(Mutex::new(Duration::from_millis(100)));
         let hello = DaemonToHub::Hello {
             version: "sim".into(),
             sessions: running,
         };
         out.send(Message::Text(serde_json::to_string(&hello)?.into()))?;
-        let (inbox2, frames2, changed2, out2, interval2) =
-            (inbox.clone(), frames.clone(), changed.clone(), out.clone(), interval.clone());
+        let (inbox2, frames2, changed2, out2, interval2) = (
+            inbox.clone(),
+            frames.clone(),
+            changed.clone(),
+            out.clone(),
+            interval.clone(),
+        );
         let auto_active = opts.auto_active;
         let task = tokio::spawn(async move {
             loop {
@@ -159,10 +181,17 @@ impl SimDaemon {
                 return;
             }
             loop {
-                let every = interval.lock().map(|i| *i).unwrap_or(Duration::from_secs(1));
+                let every = interval
+                    .lock()
+                    .map(|i| *i)
+                    .unwrap_or(Duration::from_secs(1));
                 tokio::time::sleep(every).await;
-                let hb = DaemonToHub::Heartbeat { sessions: Vec::new() };
-                let Ok(t) = serde_json::to_string(&hb) else { continue };
+                let hb = DaemonToHub::Heartbeat {
+                    sessions: Vec::new(),
+                };
+                let Ok(t) = serde_json::to_string(&hb) else {
+                    continue;
+                };
                 if out3.send(Message::Text(t.into())).is_err() {
                     break;
                 }
@@ -223,7 +252,12 @@ impl SimDaemon {
     }
 
     /// Waits until a received message satisfies `pred`.
-    pub async fn wait_for(&self, secs: u64, what: &str, pred: impl Fn(&HubToDaemon) -> bool) -> HubToDaemon {
+    pub async fn wait_for(
+        &self,
+        secs: u64,
+        what: &str,
+        pred: impl Fn(&HubToDaemon) -> bool,
+    ) -> HubToDaemon {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             let notified = self.changed.notified();
@@ -231,7 +265,12 @@ impl SimDaemon {
                 return m;
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            assert!(!left.is_zero(), "{}: timed out waiting for {what}; got {:?}", self.name, self.received());
+            assert!(
+                !left.is_zero(),
+                "{}: timed out waiting for {what}; got {:?}",
+                self.name,
+                self.received()
+            );
             let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
         }
     }

@@ -96,7 +96,10 @@ impl TestHub {
     pub async fn start_with(options: HubOptions) -> Option<TestHub> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db_url, pg) = match options.backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("hub.db").display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("hub.db").display()),
+                None,
+            ),
             Backend::Postgres => {
                 let db = PgDatabase::create().await?;
                 (db.url.clone(), Some(db))
@@ -126,8 +129,14 @@ impl TestHub {
             .args(["serve", "--db", &self.db_url, "--listen", &listen])
             .arg("--admin-file")
             .arg(self.admin_file())
-            .args(["--heartbeat-interval", &format!("{}ms", self.options.heartbeat.as_millis())])
-            .args(["--offline-after", &format!("{}ms", self.options.offline_after.as_millis())])
+            .args([
+                "--heartbeat-interval",
+                &format!("{}ms", self.options.heartbeat.as_millis()),
+            ])
+            .args([
+                "--offline-after",
+                &format!("{}ms", self.options.offline_after.as_millis()),
+            ])
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -227,27 +236,45 @@ pub struct CliOutput {
 impl CliOutput {
     /// Asserts success and returns stdout.
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "command failed: {}{}", self.stderr, self.stdout);
+        assert_eq!(
+            self.code, 0,
+            "command failed: {}{}",
+            self.stderr, self.stdout
+        );
         &self.stdout
     }
 
     /// Asserts success and parses stdout as JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
 
     /// Asserts failure with `code` and a one-line `error: …` on stderr; returns the message.
     pub fn fails(&self, code: i32) -> String {
-        assert_eq!(self.code, code, "expected exit {code}; stdout: {} stderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}; stdout: {} stderr: {}",
+            self.stdout, self.stderr
+        );
         let line = self.stderr.trim();
-        assert!(line.starts_with("error: "), "stderr should be one 'error:' line: {line}");
+        assert!(
+            line.starts_with("error: "),
+            "stderr should be one 'error:' line: {line}"
+        );
         assert_eq!(line.lines().count(), 1, "stderr should be one line: {line}");
         line.to_string()
     }
 }
 
 /// Runs `orchestratia` against `url` with `token`, isolated from the user's config files.
-pub async fn run_cli(url: &str, token: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> CliOutput {
+pub async fn run_cli(
+    url: &str,
+    token: &str,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> CliOutput {
     let mut cmd = Command::new(bin("orchestratia"));
     cmd.args(args)
         .env("ORCHESTRATIA_HUB", url)
@@ -282,7 +309,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

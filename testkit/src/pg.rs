@@ -10,7 +10,8 @@ use sqlx::{ConnectOptions, Connection, Executor};
 
 /// The server the tests use: `ORCHESTRATIA_TEST_PG`, else the local one.
 pub fn admin_url() -> String {
-    std::env::var("ORCHESTRATIA_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("ORCHESTRATIA_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database created for one test and dropped after it.
@@ -40,7 +41,10 @@ impl PgDatabase {
             .await
             .unwrap_or_else(|e| panic!("CREATE DATABASE on {admin}: {e}"));
         let _ = conn.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(admin.clone());
         Some(PgDatabase {
             url: format!("{base}/{name}"),
             name,
@@ -62,7 +66,10 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs outside any runtime guarantee: use a small one of our own.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {

@@ -17,7 +17,10 @@ pub(crate) async fn project(ctx: &Ctx, cmd: ProjectCmd) -> anyhow::Result<()> {
         ProjectCmd::List => {
             let ps = ctx.client.projects().await?;
             ctx.out(&ps, |ps| {
-                let rows = ps.iter().map(|p| vec![p.name.clone(), p.id.to_string()]).collect();
+                let rows = ps
+                    .iter()
+                    .map(|p| vec![p.name.clone(), p.id.to_string()])
+                    .collect();
                 println!("{}", table(&["PROJECT", "ID"], rows));
             })
         }
@@ -38,26 +41,53 @@ pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
             let ss = ctx.client.servers().await?;
             ctx.out(&ss, |ss| {
                 if ss.is_empty() {
-                    println!("no servers: register one with 'orchestratia server token --project NAME'");
+                    println!(
+                        "no servers: register one with 'orchestratia server token --project NAME'"
+                    );
                     return;
                 }
                 let now = now_ms();
                 let rows = ss
                     .iter()
                     .map(|s| {
-                        let seen = s.last_heartbeat.map(|h| format!("{} ago", ago(h, now))).unwrap_or_else(|| "never".into());
+                        let seen = s
+                            .last_heartbeat
+                            .map(|h| format!("{} ago", ago(h, now)))
+                            .unwrap_or_else(|| "never".into());
                         vec![
                             s.name.clone(),
-                            if s.revoked { "REVOKED".into() } else { s.status.to_string().to_uppercase() },
+                            if s.revoked {
+                                "REVOKED".into()
+                            } else {
+                                s.status.to_string().to_uppercase()
+                            },
                             seen,
-                            if s.os.is_empty() { "-".into() } else { s.os.clone() },
+                            if s.os.is_empty() {
+                                "-".into()
+                            } else {
+                                s.os.clone()
+                            },
                             s.repos.keys().cloned().collect::<Vec<_>>().join(","),
                             s.languages.join(","),
                             s.sessions.to_string(),
                         ]
                     })
                     .collect();
-                println!("{}", table(&["SERVER", "STATUS", "HEARD", "OS", "REPOS", "LANGUAGES", "SESSIONS"], rows));
+                println!(
+                    "{}",
+                    table(
+                        &[
+                            "SERVER",
+                            "STATUS",
+                            "HEARD",
+                            "OS",
+                            "REPOS",
+                            "LANGUAGES",
+                            "SESSIONS"
+                        ],
+                        rows
+                    )
+                );
             })
         }
         ServerCmd::Revoke { name } => {
@@ -89,7 +119,13 @@ pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
                 ]
             })
             .collect();
-        println!("{}", table(&["SESSION", "SERVER", "TASK", "STATUS", "PID", "TMUX", "AGE"], rows));
+        println!(
+            "{}",
+            table(
+                &["SESSION", "SERVER", "TASK", "STATUS", "PID", "TMUX", "AGE"],
+                rows
+            )
+        );
     })
 }
 
@@ -112,11 +148,17 @@ pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Res
                             i.status.to_string(),
                             ago(i.created_at, now),
                             clip(&i.question, 60),
-                            i.response.as_deref().map(|r| clip(r, 40)).unwrap_or_default(),
+                            i.response
+                                .as_deref()
+                                .map(|r| clip(r, 40))
+                                .unwrap_or_default(),
                         ]
                     })
                     .collect();
-                println!("{}", table(&["ID", "TASK", "STATUS", "AGE", "QUESTION", "ANSWER"], rows));
+                println!(
+                    "{}",
+                    table(&["ID", "TASK", "STATUS", "AGE", "QUESTION", "ANSWER"], rows)
+                );
             })
         }
         InterventionCmd::Respond { id, text } => {
@@ -130,11 +172,15 @@ pub(crate) async fn plan(ctx: &Ctx, cmd: PlanCmd) -> anyhow::Result<()> {
     match cmd {
         PlanCmd::Approve { id } => {
             let p = ctx.client.approve_plan(&id).await?;
-            ctx.out(&p, |p| println!("approved the plan of {}", p.task_reference))
+            ctx.out(&p, |p| {
+                println!("approved the plan of {}", p.task_reference)
+            })
         }
         PlanCmd::Reject { id, feedback } => {
             let p = ctx.client.reject_plan(&id, &feedback).await?;
-            ctx.out(&p, |p| println!("rejected the plan of {}", p.task_reference))
+            ctx.out(&p, |p| {
+                println!("rejected the plan of {}", p.task_reference)
+            })
         }
         PlanCmd::List { status } => {
             let ps = ctx.client.plans(status.as_deref()).await?;
@@ -188,7 +234,10 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
                         ]
                     })
                     .collect();
-                println!("{}", table(&["ID", "TASK", "STATUS", "AGE", "TOOL", "INPUT"], rows));
+                println!(
+                    "{}",
+                    table(&["ID", "TASK", "STATUS", "AGE", "TOOL", "INPUT"], rows)
+                );
             })
         }
         PermissionCmd::Allow { id } => {
@@ -205,7 +254,9 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
 /// Prints the event log; with --follow keeps printing as events happen.
 pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
     if a.follow && ctx.json {
-        return Err(super::usage("--follow prints lines as they come; it cannot be combined with --json"));
+        return Err(super::usage(
+            "--follow prints lines as they come; it cannot be combined with --json",
+        ));
     }
     let mut q = EventQuery {
         after: a.after,

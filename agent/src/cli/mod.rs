@@ -422,8 +422,12 @@ impl Ctx {
 
 /// The task id inside a session: the flag, else `ORCHESTRATIA_TASK_ID`.
 fn task_id(flag: Option<String>) -> anyhow::Result<String> {
-    flag.or_else(|| std::env::var("ORCHESTRATIA_TASK_ID").ok().filter(|v| !v.is_empty()))
-        .ok_or_else(|| usage("no task: pass --id, or run inside a session (ORCHESTRATIA_TASK_ID)"))
+    flag.or_else(|| {
+        std::env::var("ORCHESTRATIA_TASK_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+    })
+    .ok_or_else(|| usage("no task: pass --id, or run inside a session (ORCHESTRATIA_TASK_ID)"))
 }
 
 /// Runs the command line and returns the process exit code.
@@ -455,7 +459,10 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         return EXIT_USAGE;
     }
     match e.downcast_ref::<ClientError>() {
-        Some(ClientError::Api { status, .. }) if matches!(status, 400 | 404 | 409 | 413 | 422) => EXIT_USAGE,
+        Some(ClientError::Api {
+            status: 400 | 404 | 409 | 413 | 422,
+            ..
+        }) => EXIT_USAGE,
         _ => EXIT_FAILURE,
     }
 }
@@ -466,7 +473,9 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Server(c) => admin::server(ctx, c).await,
         Command::Task(c) => tasks::task(ctx, c).await,
         Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
-        Command::Pipeline(PipelineCmd::Apply { file, project }) => pipeline::apply(ctx, &file, project.as_deref()).await,
+        Command::Pipeline(PipelineCmd::Apply { file, project }) => {
+            pipeline::apply(ctx, &file, project.as_deref()).await
+        }
         Command::Intervention(c) => admin::intervention(ctx, c).await,
         Command::Plan(c) => admin::plan(ctx, c).await,
         Command::Permission(c) => admin::permission(ctx, c).await,

@@ -102,7 +102,10 @@ fn line_of(text: &str, needle: &str, from: usize) -> usize {
 fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usize>> {
     let at = |line: usize| format!("{}:{line}", path.display());
     if file.tasks.is_empty() {
-        return Err(usage(format!("{}: the pipeline has no tasks", path.display())));
+        return Err(usage(format!(
+            "{}: the pipeline has no tasks",
+            path.display()
+        )));
     }
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut task_lines = Vec::new();
@@ -110,7 +113,11 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
         let line = line_of(text, &t.name, task_lines.last().copied().unwrap_or(1));
         task_lines.push(line);
         if index.insert(t.name.as_str(), i).is_some() {
-            return Err(usage(format!("{}: task name '{}' is used twice", at(line), t.name)));
+            return Err(usage(format!(
+                "{}: task name '{}' is used twice",
+                at(line),
+                t.name
+            )));
         }
     }
     for (i, t) in file.tasks.iter().enumerate() {
@@ -125,18 +132,28 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
                 )));
             }
             if d.task() == t.name {
-                return Err(usage(format!("{}: task '{}' depends on itself", at(task_lines[i]), t.name)));
+                return Err(usage(format!(
+                    "{}: task '{}' depends on itself",
+                    at(task_lines[i]),
+                    t.name
+                )));
             }
         }
     }
     // Kahn's algorithm; whatever is left over sits on a cycle.
     let mut indegree: Vec<usize> = file.tasks.iter().map(|t| t.depends_on.len()).collect();
     let mut order = Vec::new();
-    let mut ready: Vec<usize> = (0..file.tasks.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: Vec<usize> = (0..file.tasks.len())
+        .filter(|&i| indegree[i] == 0)
+        .collect();
     while let Some(i) = ready.pop() {
         order.push(i);
         for (j, t) in file.tasks.iter().enumerate() {
-            let n = t.depends_on.iter().filter(|d| d.task() == file.tasks[i].name).count();
+            let n = t
+                .depends_on
+                .iter()
+                .filter(|d| d.task() == file.tasks[i].name)
+                .count();
             if n > 0 {
                 indegree[j] -= n;
                 if indegree[j] == 0 {
@@ -147,8 +164,13 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
     }
     if order.len() < file.tasks.len() {
         let placed: HashSet<usize> = order.iter().copied().collect();
-        let on_cycle: Vec<usize> = (0..file.tasks.len()).filter(|i| !placed.contains(i)).collect();
-        let names: Vec<&str> = on_cycle.iter().map(|&i| file.tasks[i].name.as_str()).collect();
+        let on_cycle: Vec<usize> = (0..file.tasks.len())
+            .filter(|i| !placed.contains(i))
+            .collect();
+        let names: Vec<&str> = on_cycle
+            .iter()
+            .map(|&i| file.tasks[i].name.as_str())
+            .collect();
         return Err(usage(format!(
             "{}: the dependencies form a cycle through {}",
             at(task_lines[on_cycle[0]]),
@@ -171,7 +193,8 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
 }
 
 pub(crate) async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     let file: PipelineFile =
         yaml_serde::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let order = check(&file, &text, path)?;
@@ -179,7 +202,13 @@ pub(crate) async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyh
         .map(str::to_string)
         .or(file.project.clone())
         .ok_or_else(|| usage("name the project with --project or 'project:' in the file"))?;
-    if !ctx.client.projects().await?.iter().any(|p| p.name == project || p.id.to_string() == project) {
+    if !ctx
+        .client
+        .projects()
+        .await?
+        .iter()
+        .any(|p| p.name == project || p.id.to_string() == project)
+    {
         ctx.client.create_project(&project).await?;
         eprintln!("created project '{project}'");
     }
@@ -224,12 +253,19 @@ pub(crate) async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyh
             pipeline_key: Some(t.name.clone()),
         };
         let created = ctx.client.create_task(&body).await?;
-        ids.insert(t.name.clone(), (created.id.to_string(), created.reference.clone(), true));
+        ids.insert(
+            t.name.clone(),
+            (created.id.to_string(), created.reference.clone(), true),
+        );
     }
     // Contract keys: each `input` dependency not there yet is added (a plain `blocks` on the
     // same pair becomes `input`).
     for t in &file.tasks {
-        let inputs: Vec<&DepSpec> = t.depends_on.iter().filter(|d| d.contract().is_some()).collect();
+        let inputs: Vec<&DepSpec> = t
+            .depends_on
+            .iter()
+            .filter(|d| d.contract().is_some())
+            .collect();
         if inputs.is_empty() {
             continue;
         }
@@ -271,7 +307,16 @@ pub(crate) async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyh
             .iter()
             .map(|t| {
                 let (_, r, created) = &ids[&t.name];
-                vec![t.name.clone(), r.clone(), if *created { "created".into() } else { "unchanged".into() }, t.title.clone()]
+                vec![
+                    t.name.clone(),
+                    r.clone(),
+                    if *created {
+                        "created".into()
+                    } else {
+                        "unchanged".into()
+                    },
+                    t.title.clone(),
+                ]
             })
             .collect();
         println!("{}", table(&["NAME", "TASK", "", "TITLE"], table_rows));
@@ -289,7 +334,8 @@ mod tests {
 
     #[test]
     fn orders_by_dependencies() {
-        let y = "tasks:\n  - name: b\n    title: B\n    depends_on: [a]\n  - name: a\n    title: A\n";
+        let y =
+            "tasks:\n  - name: b\n    title: B\n    depends_on: [a]\n  - name: a\n    title: A\n";
         assert_eq!(parse(y).unwrap(), vec![1, 0]);
     }
 
@@ -297,7 +343,10 @@ mod tests {
     fn unknown_names_and_cycles_name_the_line() {
         let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [zz]\n";
         let e = parse(y).unwrap_err().to_string();
-        assert!(e.contains("p.yaml:4") && e.contains("unknown task 'zz'"), "{e}");
+        assert!(
+            e.contains("p.yaml:4") && e.contains("unknown task 'zz'"),
+            "{e}"
+        );
         let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [b]\n  - name: b\n    title: B\n    depends_on:\n      - {task: a, contract: k}\n";
         let e = parse(y).unwrap_err().to_string();
         assert!(e.contains("cycle") && e.contains("p.yaml:2"), "{e}");

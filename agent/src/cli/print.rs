@@ -61,11 +61,25 @@ pub fn tasks(ts: &[Task]) -> String {
                 t.priority.to_string(),
                 t.server.clone().unwrap_or_else(|| "-".into()),
                 ago(t.created_at, now),
-                t.blocked_reason.as_deref().map(|r| clip(r, 60)).unwrap_or_default(),
+                t.blocked_reason
+                    .as_deref()
+                    .map(|r| clip(r, 60))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    table(&["TASK", "TITLE", "STATUS", "PRIORITY", "SERVER", "AGE", "WAITING FOR"], rows)
+    table(
+        &[
+            "TASK",
+            "TITLE",
+            "STATUS",
+            "PRIORITY",
+            "SERVER",
+            "AGE",
+            "WAITING FOR",
+        ],
+        rows,
+    )
 }
 
 /// Event details in one short line: `key=value` pairs.
@@ -91,7 +105,10 @@ pub fn timeline(events: &[Event]) -> String {
         .iter()
         .map(|e| {
             vec![
-                format_ms(e.at).replace('T', " ").trim_end_matches('Z').to_string(),
+                format_ms(e.at)
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
                 e.event.to_string(),
                 e.actor.clone(),
                 details(&e.details),
@@ -113,7 +130,11 @@ pub fn task_view(v: &TaskView) -> String {
         line(&mut out, "waiting for", r.clone());
     }
     line(&mut out, "priority", t.priority.to_string());
-    line(&mut out, "server", t.server.clone().unwrap_or_else(|| "-".into()));
+    line(
+        &mut out,
+        "server",
+        t.server.clone().unwrap_or_else(|| "-".into()),
+    );
     if let Some(r) = &t.repo {
         line(&mut out, "repo", r.clone());
     }
@@ -149,7 +170,10 @@ pub fn task_view(v: &TaskView) -> String {
         }
         if let Some(c) = s.get("constraints").and_then(Value::as_object) {
             for (k, v) in c {
-                out.push_str(&format!("  {k}: {}\n", details(v).trim_matches(|c| c == '[' || c == ']')));
+                out.push_str(&format!(
+                    "  {k}: {}\n",
+                    details(v).trim_matches(|c| c == '[' || c == ']')
+                ));
             }
         }
     }
@@ -161,7 +185,14 @@ pub fn task_view(v: &TaskView) -> String {
                 _ => "blocks".into(),
             };
             let mark = if d.resolved { "met" } else { "waiting" };
-            out.push_str(&format!("  {:<5} {:<22} {:<8} {:<12} {}\n", d.reference, how, mark, d.status, clip(&d.title, 40)));
+            out.push_str(&format!(
+                "  {:<5} {:<22} {:<8} {:<12} {}\n",
+                d.reference,
+                how,
+                mark,
+                d.status,
+                clip(&d.title, 40)
+            ));
         }
     }
     if !v.dependents.is_empty() {
@@ -177,7 +208,11 @@ pub fn task_view(v: &TaskView) -> String {
     if !v.contracts.is_empty() {
         out.push_str("\nContracts\n");
         for (k, c) in &v.contracts {
-            out.push_str(&format!("  {k} ({}): {}\n", c.status, clip(&c.data.to_string(), 100)));
+            out.push_str(&format!(
+                "  {k} ({}): {}\n",
+                c.status,
+                clip(&c.data.to_string(), 100)
+            ));
         }
     }
     if let Some(r) = &t.result {
@@ -210,7 +245,11 @@ pub fn task_view(v: &TaskView) -> String {
 /// The graph as text: tasks by layer with their incoming edges, then the phases.
 pub fn graph(g: &Graph) -> String {
     let mut out = String::new();
-    let done = g.nodes.iter().filter(|n| n.status == TaskStatus::Done).count();
+    let done = g
+        .nodes
+        .iter()
+        .filter(|n| n.status == TaskStatus::Done)
+        .count();
     out.push_str(&format!(
         "{}: {} tasks, {} done{}\n",
         g.project,
@@ -231,7 +270,10 @@ pub fn graph(g: &Graph) -> String {
                 .iter()
                 .filter(|e| e.to == n.id)
                 .map(|e| {
-                    let from = by_id.get(&e.from).map(|f| f.reference.as_str()).unwrap_or("?");
+                    let from = by_id
+                        .get(&e.from)
+                        .map(|f| f.reference.as_str())
+                        .unwrap_or("?");
                     let how = match (&e.dep_type, &e.contract_key) {
                         (DepType::Input, Some(k)) => format!("input:{k}"),
                         _ => "blocks".into(),
@@ -239,7 +281,11 @@ pub fn graph(g: &Graph) -> String {
                     format!("{from} ─{how}→")
                 })
                 .collect();
-            let status = if n.blocked { "blocked".to_string() } else { n.status.to_string() };
+            let status = if n.blocked {
+                "blocked".to_string()
+            } else {
+                n.status.to_string()
+            };
             let arrows = if incoming.is_empty() {
                 String::new()
             } else {
@@ -265,8 +311,15 @@ pub fn graph(g: &Graph) -> String {
                 "cascade" => format!("released by {}", p.released_by.as_deref().unwrap_or("?")),
                 _ => format!("{} complete: ALL DONE", p.completed.join(" ")),
             };
-            let released = if p.released.is_empty() { "—".to_string() } else { p.released.join(" ") };
-            out.push_str(&format!("  phase {:<3} {:<16} {}\n", p.phase, released, what));
+            let released = if p.released.is_empty() {
+                "—".to_string()
+            } else {
+                p.released.join(" ")
+            };
+            out.push_str(&format!(
+                "  phase {:<3} {:<16} {}\n",
+                p.phase, released, what
+            ));
         }
     }
     out.trim_end().to_string()

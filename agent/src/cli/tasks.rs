@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use anyhow::Context;
-use orchestratia_proto::api::{AddDependency, CreateTask, EventQuery, RemoveDependency, TaskFilter, UpdateTask};
+use orchestratia_proto::api::{
+    AddDependency, CreateTask, EventQuery, RemoveDependency, TaskFilter, UpdateTask,
+};
 use orchestratia_proto::taskref::TaskRef;
 use orchestratia_proto::{DepType, Priority, Task, TaskStatus};
 use serde_json::{Value, json};
@@ -20,7 +22,8 @@ pub(crate) fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading stdin")?;
         Ok(s)
     } else {
-        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
+        std::fs::read_to_string(path)
+            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
     }
 }
 
@@ -91,7 +94,9 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             contract_key,
             project,
         }) => {
-            let dep_type = dep_type.parse::<DepType>().map_err(|e| usage(e.to_string()))?;
+            let dep_type = dep_type
+                .parse::<DepType>()
+                .map_err(|e| usage(e.to_string()))?;
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let up = task_key(ctx, &depends_on, project.as_deref()).await?;
             let v = ctx
@@ -141,17 +146,43 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                     },
                 )
                 .await?;
-            ctx.out(&v, |v| println!("{}: {} dependencies left", v.task.reference, v.depends_on.len()))
+            ctx.out(&v, |v| {
+                println!(
+                    "{}: {} dependencies left",
+                    v.task.reference,
+                    v.depends_on.len()
+                )
+            })
         }
-        TaskCmd::Assign { id, session, project } => {
+        TaskCmd::Assign {
+            id,
+            session,
+            project,
+        } => {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.assign(&id, &session).await?;
             ctx.out(&t, |t| {
-                println!("{} assigned to {} ({})", t.reference, t.server.as_deref().unwrap_or("?"), t.status)
+                println!(
+                    "{} assigned to {} ({})",
+                    t.reference,
+                    t.server.as_deref().unwrap_or("?"),
+                    t.status
+                )
             })
         }
-        TaskCmd::List { status, project, server } => {
-            let ts = ctx.client.tasks(&TaskFilter { status, project, server }).await?;
+        TaskCmd::List {
+            status,
+            project,
+            server,
+        } => {
+            let ts = ctx
+                .client
+                .tasks(&TaskFilter {
+                    status,
+                    project,
+                    server,
+                })
+                .await?;
             ctx.out(&ts, |ts| println!("{}", print::tasks(ts)))
         }
         TaskCmd::View { id, project } => {
@@ -190,7 +221,10 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                println!("{}", print::table(&["SERVER", "STATUS", "SCORE", "VERDICT", "HOW"], rows));
+                println!(
+                    "{}",
+                    print::table(&["SERVER", "STATUS", "SCORE", "VERDICT", "HOW"], rows)
+                );
                 match &e.winner {
                     Some(w) => println!("→ {w} would run it"),
                     None => println!("→ no server can run it now"),
@@ -210,10 +244,15 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.retry(&id).await?;
             ctx.out(&t, |t| {
-                println!("{} is {}{}", t.reference, print::status_of(t), match &t.server {
-                    Some(s) => format!(" on {s}"),
-                    None => String::new(),
-                })
+                println!(
+                    "{} is {}{}",
+                    t.reference,
+                    print::status_of(t),
+                    match &t.server {
+                        Some(s) => format!(" on {s}"),
+                        None => String::new(),
+                    }
+                )
             })
         }
         TaskCmd::Update {
@@ -251,11 +290,20 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
 
 /// The statuses `task wait` stops at.
 fn settled(s: TaskStatus) -> bool {
-    matches!(s, TaskStatus::Done | TaskStatus::Failed | TaskStatus::NeedsHuman | TaskStatus::Cancelled)
+    matches!(
+        s,
+        TaskStatus::Done | TaskStatus::Failed | TaskStatus::NeedsHuman | TaskStatus::Cancelled
+    )
 }
 
 /// `task wait`: follows `task_status_update` events until the tasks settle.
-async fn wait(ctx: &Ctx, ids: &[String], any: bool, timeout: Option<Duration>, project: Option<&str>) -> anyhow::Result<()> {
+async fn wait(
+    ctx: &Ctx,
+    ids: &[String],
+    any: bool,
+    timeout: Option<Duration>,
+    project: Option<&str>,
+) -> anyhow::Result<()> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut keys = Vec::new();
     for id in ids {
@@ -282,7 +330,9 @@ async fn wait(ctx: &Ctx, ids: &[String], any: bool, timeout: Option<Duration>, p
     let report = |t: &Task, updates: &mut Vec<Value>, reported: &mut HashSet<String>| {
         let key = format!("{}:{}", t.id, t.status);
         if reported.insert(key) {
-            updates.push(json!({"id": t.id, "ref": t.reference, "title": t.title, "status": t.status}));
+            updates.push(
+                json!({"id": t.id, "ref": t.reference, "title": t.title, "status": t.status}),
+            );
             if !ctx.json {
                 println!("{} {} {}", t.reference, t.status, t.title);
             }
@@ -314,7 +364,9 @@ async fn wait(ctx: &Ctx, ids: &[String], any: bool, timeout: Option<Duration>, p
                 open.join(", ")
             );
         }
-        let wait = left.unwrap_or(Duration::from_secs(25)).min(Duration::from_secs(25));
+        let wait = left
+            .unwrap_or(Duration::from_secs(25))
+            .min(Duration::from_secs(25));
         let page = match ctx
             .client
             .events(&EventQuery {
@@ -336,11 +388,18 @@ async fn wait(ctx: &Ctx, ids: &[String], any: bool, timeout: Option<Duration>, p
         };
         cursor = page.cursor;
         for e in page.events {
-            let Some(id) = e.task_id.map(|i| i.to_string()) else { continue };
+            let Some(id) = e.task_id.map(|i| i.to_string()) else {
+                continue;
+            };
             if let Some(t) = tasks.get_mut(&id) {
                 let v = ctx.client.task(&id).await?;
                 *t = v.task;
-                if let Some(s) = e.details.get("status").and_then(Value::as_str).and_then(|s| s.parse().ok()) {
+                if let Some(s) = e
+                    .details
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                {
                     let mut at_event = t.clone();
                     at_event.status = s;
                     report(&at_event, &mut updates, &mut reported);

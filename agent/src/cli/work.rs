@@ -16,9 +16,11 @@ use super::{Ctx, TaskCmd, TaskPlanCmd, task_id, usage};
 
 /// Parses `KEY=@FILE` or `KEY=JSON` into a contract.
 pub(crate) fn parse_contract(arg: &str) -> anyhow::Result<(String, Value)> {
-    let (key, value) = arg
-        .split_once('=')
-        .ok_or_else(|| usage(format!("--contract '{arg}': expected KEY=@FILE or KEY=JSON")))?;
+    let (key, value) = arg.split_once('=').ok_or_else(|| {
+        usage(format!(
+            "--contract '{arg}': expected KEY=@FILE or KEY=JSON"
+        ))
+    })?;
     let key = key.trim();
     if key.is_empty() {
         return Err(usage(format!("--contract '{arg}': the key is empty")));
@@ -40,7 +42,12 @@ const POLL: Duration = Duration::from_secs(25);
 
 /// Calls `poll` until `done` says so, printing a line to stderr while the hub is unreachable
 /// and retrying with a growing pause; gives up after `timeout`.
-async fn wait_for<T, F, Fut>(timeout: Option<Duration>, what: &str, mut poll: F, done: impl Fn(&T) -> bool) -> anyhow::Result<T>
+async fn wait_for<T, F, Fut>(
+    timeout: Option<Duration>,
+    what: &str,
+    mut poll: F,
+    done: impl Fn(&T) -> bool,
+) -> anyhow::Result<T>
 where
     F: FnMut(Duration) -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
@@ -93,7 +100,11 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 }
             }
             let body = CompleteTask {
-                result: TaskResult { summary, changes, tests },
+                result: TaskResult {
+                    summary,
+                    changes,
+                    tests,
+                },
                 contracts: map,
             };
             let t = ctx.client.complete(&id, &body).await?;
@@ -109,7 +120,11 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             let n = ctx.client.note(&id, &text).await?;
             ctx.out(&n, |_| println!("noted"))
         }
-        TaskCmd::Help { id, question, timeout } => {
+        TaskCmd::Help {
+            id,
+            question,
+            timeout,
+        } => {
             let id = task_id(id)?;
             let i = ctx.client.ask_help(&id, &question).await?;
             eprintln!("asked ({}); waiting for a human's answer…", i.id);
@@ -123,7 +138,9 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             if answered.status == InterventionStatus::Cancelled {
                 anyhow::bail!("the question was cancelled (the task closed)");
             }
-            ctx.out(&answered, |a| println!("{}", a.response.as_deref().unwrap_or_default()))
+            ctx.out(&answered, |a| {
+                println!("{}", a.response.as_deref().unwrap_or_default())
+            })
         }
         TaskCmd::Plan(TaskPlanCmd::Submit { id, file, timeout }) => {
             let id = task_id(id)?;
@@ -139,7 +156,9 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             .await?;
             ctx.out(&decided, |d| match d.status {
                 PlanStatus::Approved => println!("approved"),
-                PlanStatus::Rejected => println!("rejected: {}", d.feedback.as_deref().unwrap_or_default()),
+                PlanStatus::Rejected => {
+                    println!("rejected: {}", d.feedback.as_deref().unwrap_or_default())
+                }
                 other => println!("{other}"),
             })
         }
@@ -159,6 +178,9 @@ mod tests {
         assert!(parse_contract("noequals").is_err());
         assert!(parse_contract("k=not json").is_err());
         assert!(parse_contract("=1").is_err());
-        assert_eq!(parse_contract("k=\"text\"").unwrap().1, Value::String("text".into()));
+        assert_eq!(
+            parse_contract("k=\"text\"").unwrap().1,
+            Value::String("text".into())
+        );
     }
 }

@@ -42,11 +42,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(e: JsonRejection) -> HubError {
     match e {
-        JsonRejection::JsonDataError(e) => HubError::BadRequest(format!("invalid request body: {}", e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => HubError::BadRequest(format!("invalid JSON: {}", e.body_text())),
-        JsonRejection::MissingJsonContentType(_) => {
-            HubError::BadRequest("the body must be JSON with 'Content-Type: application/json'".into())
+        JsonRejection::JsonDataError(e) => {
+            HubError::BadRequest(format!("invalid request body: {}", e.body_text()))
         }
+        JsonRejection::JsonSyntaxError(e) => {
+            HubError::BadRequest(format!("invalid JSON: {}", e.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => HubError::BadRequest(
+            "the body must be JSON with 'Content-Type: application/json'".into(),
+        ),
         JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             HubError::TooLarge("the request body is larger than the hub accepts".into())
         }
@@ -63,9 +67,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(HubError::BadRequest(format!("invalid query: {}", e.body_text())))
-            }
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(HubError::BadRequest(
+                format!("invalid query: {}", e.body_text()),
+            )),
             Err(e) => Err(HubError::BadRequest(e.body_text())),
         }
     }
@@ -73,5 +77,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 /// Parses a UUID path segment.
 pub fn uuid(what: &str, s: &str) -> Result<uuid::Uuid, HubError> {
-    uuid::Uuid::parse_str(s.trim()).map_err(|_| HubError::BadRequest(format!("invalid {what} id '{s}'")))
+    uuid::Uuid::parse_str(s.trim())
+        .map_err(|_| HubError::BadRequest(format!("invalid {what} id '{s}'")))
 }

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use orchestratia_proto::api::{DenyPermission, ErrorBody, RequestPermission, Respond, StatusFilter, WaitParam};
+use orchestratia_proto::api::{
+    DenyPermission, ErrorBody, RequestPermission, Respond, StatusFilter, WaitParam,
+};
 use orchestratia_proto::{Intervention, PermissionRequest, Plan};
 
 use super::extract::{ApiJson, ApiQuery, Auth, uuid};
@@ -16,69 +18,126 @@ type Answer<T> = Result<Json<T>, HubError>;
 /// Interventions, newest first (`?status=pending`).
 #[utoipa::path(get, path = "/interventions", tag = "humans", params(StatusFilter),
     responses((status = 200, body = Vec<Intervention>)))]
-pub async fn interventions(State(hub): State<Hub>, Auth(p): Auth, ApiQuery(q): ApiQuery<StatusFilter>) -> Answer<Vec<Intervention>> {
+pub async fn interventions(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<StatusFilter>,
+) -> Answer<Vec<Intervention>> {
     Ok(Json(hub.interventions(&p, q.status.as_deref()).await?))
 }
 
 /// One intervention; with `?wait=30s` the answer waits for a human's response.
 #[utoipa::path(get, path = "/interventions/{id}", tag = "humans", params(("id" = String, Path), WaitParam),
     responses((status = 200, body = Intervention), (status = 404, body = ErrorBody)))]
-pub async fn intervention(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiQuery(w): ApiQuery<WaitParam>) -> Answer<Intervention> {
-    Ok(Json(hub.wait_intervention(&p, uuid("intervention", &id)?, w.wait.as_deref()).await?))
+pub async fn intervention(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(w): ApiQuery<WaitParam>,
+) -> Answer<Intervention> {
+    Ok(Json(
+        hub.wait_intervention(&p, uuid("intervention", &id)?, w.wait.as_deref())
+            .await?,
+    ))
 }
 
 /// Answers an intervention (id, unique prefix, or a task with one pending question).
 #[utoipa::path(post, path = "/interventions/{id}/respond", tag = "humans", request_body = Respond, params(("id" = String, Path)),
     responses((status = 200, body = Intervention), (status = 409, body = ErrorBody)))]
-pub async fn respond(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<Respond>) -> Answer<Intervention> {
+pub async fn respond(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<Respond>,
+) -> Answer<Intervention> {
     Ok(Json(hub.respond(&p, &id, &b.response).await?))
 }
 
 /// Plans, newest first (`?status=submitted`).
 #[utoipa::path(get, path = "/plans", tag = "humans", params(StatusFilter), responses((status = 200, body = Vec<Plan>)))]
-pub async fn plans(State(hub): State<Hub>, Auth(p): Auth, ApiQuery(q): ApiQuery<StatusFilter>) -> Answer<Vec<Plan>> {
+pub async fn plans(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<StatusFilter>,
+) -> Answer<Vec<Plan>> {
     Ok(Json(hub.plans(&p, q.status.as_deref()).await?))
 }
 
 /// One plan; with `?wait=30s` the answer waits for a decision.
 #[utoipa::path(get, path = "/plans/{id}", tag = "humans", params(("id" = String, Path), WaitParam),
     responses((status = 200, body = Plan), (status = 404, body = ErrorBody)))]
-pub async fn plan(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiQuery(w): ApiQuery<WaitParam>) -> Answer<Plan> {
-    Ok(Json(hub.wait_plan(&p, uuid("plan", &id)?, w.wait.as_deref()).await?))
+pub async fn plan(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(w): ApiQuery<WaitParam>,
+) -> Answer<Plan> {
+    Ok(Json(
+        hub.wait_plan(&p, uuid("plan", &id)?, w.wait.as_deref())
+            .await?,
+    ))
 }
 
 /// Files a permission request for a tool call (the Claude Code hook's way in).
 #[utoipa::path(post, path = "/permissions", tag = "humans", request_body = RequestPermission,
     responses((status = 201, body = PermissionRequest), (status = 400, body = ErrorBody)))]
-pub async fn request(State(hub): State<Hub>, Auth(p): Auth, ApiJson(b): ApiJson<RequestPermission>) -> Result<(StatusCode, Json<PermissionRequest>), HubError> {
-    Ok((StatusCode::CREATED, Json(hub.request_permission(&p, &b).await?)))
+pub async fn request(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<RequestPermission>,
+) -> Result<(StatusCode, Json<PermissionRequest>), HubError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(hub.request_permission(&p, &b).await?),
+    ))
 }
 
 /// Permission requests, newest first (`?status=pending`).
 #[utoipa::path(get, path = "/permissions", tag = "humans", params(StatusFilter),
     responses((status = 200, body = Vec<PermissionRequest>)))]
-pub async fn permissions(State(hub): State<Hub>, Auth(p): Auth, ApiQuery(q): ApiQuery<StatusFilter>) -> Answer<Vec<PermissionRequest>> {
+pub async fn permissions(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<StatusFilter>,
+) -> Answer<Vec<PermissionRequest>> {
     Ok(Json(hub.permissions(&p, q.status.as_deref()).await?))
 }
 
 /// One permission request; with `?wait=30s` the answer waits for a decision.
 #[utoipa::path(get, path = "/permissions/{id}", tag = "humans", params(("id" = String, Path), WaitParam),
     responses((status = 200, body = PermissionRequest), (status = 404, body = ErrorBody)))]
-pub async fn permission(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiQuery(w): ApiQuery<WaitParam>) -> Answer<PermissionRequest> {
-    Ok(Json(hub.wait_permission(&p, uuid("permission request", &id)?, w.wait.as_deref()).await?))
+pub async fn permission(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(w): ApiQuery<WaitParam>,
+) -> Answer<PermissionRequest> {
+    Ok(Json(
+        hub.wait_permission(&p, uuid("permission request", &id)?, w.wait.as_deref())
+            .await?,
+    ))
 }
 
 /// Allows a tool call.
 #[utoipa::path(post, path = "/permissions/{id}/allow", tag = "humans", params(("id" = String, Path)),
     responses((status = 200, body = PermissionRequest), (status = 409, body = ErrorBody)))]
-pub async fn allow(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Answer<PermissionRequest> {
+pub async fn allow(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Answer<PermissionRequest> {
     Ok(Json(hub.decide_permission(&p, &id, true, None).await?))
 }
 
 /// Denies a tool call, with an optional reason for the agent.
 #[utoipa::path(post, path = "/permissions/{id}/deny", tag = "humans", request_body = DenyPermission, params(("id" = String, Path)),
     responses((status = 200, body = PermissionRequest), (status = 409, body = ErrorBody)))]
-pub async fn deny(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, body: Bytes) -> Answer<PermissionRequest> {
+pub async fn deny(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer<PermissionRequest> {
     // The body is optional: an empty one denies without a reason.
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -87,5 +146,8 @@ pub async fn deny(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>,
             .map_err(|e| HubError::BadRequest(format!("invalid JSON: {e}")))?
             .and_then(|b| b.reason)
     };
-    Ok(Json(hub.decide_permission(&p, &id, false, reason.as_deref()).await?))
+    Ok(Json(
+        hub.decide_permission(&p, &id, false, reason.as_deref())
+            .await?,
+    ))
 }

@@ -24,7 +24,11 @@ pub async fn health() -> Json<Health> {
 pub async fn whoami(State(_hub): State<Hub>, Auth(p): Auth) -> Result<Json<WhoAmI>, HubError> {
     let (server_id, task_id, orchestrator) = match &p {
         Principal::Server { server_id, .. } => (Some(*server_id), None, false),
-        Principal::Session { task_id, orchestrator, .. } => (None, *task_id, *orchestrator),
+        Principal::Session {
+            task_id,
+            orchestrator,
+            ..
+        } => (None, *task_id, *orchestrator),
         _ => (None, None, false),
     };
     Ok(Json(WhoAmI {

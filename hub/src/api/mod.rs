@@ -73,7 +73,9 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::events))
         .split_for_parts();
-    doc.servers = Some(vec![utoipa::openapi::Server::new(orchestratia_proto::API_PREFIX)]);
+    doc.servers = Some(vec![utoipa::openapi::Server::new(
+        orchestratia_proto::API_PREFIX,
+    )]);
     (router, doc)
 }
 
@@ -83,16 +85,21 @@ pub fn app(hub: Hub) -> Router {
     let doc = std::sync::Arc::new(doc);
     let limit = hub.config.limits.max_body;
     let api = api
-        .route("/openapi.json", get(move || {
-            let doc = doc.clone();
-            async move { axum::Json(doc.as_ref().clone()) }
-        }))
         .route(
-            orchestratia_proto::ws::DAEMON_WS_PATH.trim_start_matches(orchestratia_proto::API_PREFIX),
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route(
+            orchestratia_proto::ws::DAEMON_WS_PATH
+                .trim_start_matches(orchestratia_proto::API_PREFIX),
             get(crate::ws::daemon::upgrade),
         )
         .route(
-            orchestratia_proto::ws::CONSOLE_WS_PATH.trim_start_matches(orchestratia_proto::API_PREFIX),
+            orchestratia_proto::ws::CONSOLE_WS_PATH
+                .trim_start_matches(orchestratia_proto::API_PREFIX),
             get(crate::ws::console::upgrade),
         );
     Router::new()

@@ -13,8 +13,15 @@ use crate::service::Hub;
 /// Creates a project.
 #[utoipa::path(post, path = "/projects", tag = "projects", request_body = CreateProject,
     responses((status = 201, body = Project), (status = 409, body = ErrorBody)))]
-pub async fn create(State(hub): State<Hub>, Auth(p): Auth, ApiJson(b): ApiJson<CreateProject>) -> Result<(StatusCode, Json<Project>), HubError> {
-    Ok((StatusCode::CREATED, Json(hub.create_project(&p, &b.name).await?)))
+pub async fn create(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<CreateProject>,
+) -> Result<(StatusCode, Json<Project>), HubError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(hub.create_project(&p, &b.name).await?),
+    ))
 }
 
 /// Lists projects.
@@ -26,14 +33,22 @@ pub async fn list(State(hub): State<Hub>, Auth(p): Auth) -> Result<Json<Vec<Proj
 /// A project by id or name.
 #[utoipa::path(get, path = "/projects/{id}", tag = "projects", params(("id" = String, Path, description = "project id or name")),
     responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
-pub async fn get(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Project>, HubError> {
+pub async fn get(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Project>, HubError> {
     Ok(Json(hub.project_by_key(&p, &id).await?))
 }
 
 /// The project's dependency graph: nodes, edges, layers and phases.
 #[utoipa::path(get, path = "/projects/{id}/graph", tag = "projects", params(("id" = String, Path, description = "project id or name")),
     responses((status = 200, body = Graph), (status = 404, body = ErrorBody)))]
-pub async fn graph(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Graph>, HubError> {
+pub async fn graph(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Graph>, HubError> {
     Ok(Json(hub.graph(&p, Some(&id)).await?))
 }
 

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::Server;
-use orchestratia_proto::api::{CreateRegistrationToken, ErrorBody, RegisterServer, Registered, RegistrationToken};
+use orchestratia_proto::api::{
+    CreateRegistrationToken, ErrorBody, RegisterServer, Registered, RegistrationToken,
+};
 
 use super::extract::{ApiJson, Auth};
 use crate::error::HubError;
@@ -13,14 +15,24 @@ use crate::service::Hub;
 /// Creates a one-time registration token for a project (seed Flow 1).
 #[utoipa::path(post, path = "/servers/tokens", tag = "servers", request_body = CreateRegistrationToken,
     responses((status = 201, body = RegistrationToken), (status = 404, body = ErrorBody)))]
-pub async fn token(State(hub): State<Hub>, Auth(p): Auth, ApiJson(b): ApiJson<CreateRegistrationToken>) -> Result<(StatusCode, Json<RegistrationToken>), HubError> {
-    Ok((StatusCode::CREATED, Json(hub.create_registration_token(&p, &b).await?)))
+pub async fn token(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<CreateRegistrationToken>,
+) -> Result<(StatusCode, Json<RegistrationToken>), HubError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(hub.create_registration_token(&p, &b).await?),
+    ))
 }
 
 /// Registers a server with a registration token in the body; answers its key.
 #[utoipa::path(post, path = "/servers/register", tag = "servers", request_body = RegisterServer,
     responses((status = 201, body = Registered), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn register(State(hub): State<Hub>, ApiJson(b): ApiJson<RegisterServer>) -> Result<(StatusCode, Json<Registered>), HubError> {
+pub async fn register(
+    State(hub): State<Hub>,
+    ApiJson(b): ApiJson<RegisterServer>,
+) -> Result<(StatusCode, Json<Registered>), HubError> {
     Ok((StatusCode::CREATED, Json(hub.register_server(&b).await?)))
 }
 
@@ -33,7 +45,11 @@ pub async fn list(State(hub): State<Hub>, Auth(p): Auth) -> Result<Json<Vec<Serv
 /// A server by id or name.
 #[utoipa::path(get, path = "/servers/{id}", tag = "servers", params(("id" = String, Path, description = "server id or name")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
-pub async fn get(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Server>, HubError> {
+pub async fn get(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Server>, HubError> {
     let all = hub.servers(&p).await?;
     all.into_iter()
         .find(|s| s.id.to_string() == id || s.name == id)
@@ -44,6 +60,10 @@ pub async fn get(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) 
 /// Revokes a server's key; it is disconnected and cannot connect again.
 #[utoipa::path(post, path = "/servers/{id}/revoke", tag = "servers", params(("id" = String, Path, description = "server id or name")),
     responses((status = 200, body = Server), (status = 404, body = ErrorBody)))]
-pub async fn revoke(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Server>, HubError> {
+pub async fn revoke(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Server>, HubError> {
     Ok(Json(hub.revoke_server(&p, &id).await?))
 }

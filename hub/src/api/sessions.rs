@@ -13,7 +13,11 @@ use crate::service::Hub;
 /// Starts a session on a server for an assigned task (returns the open one if it exists).
 #[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = CreateSession,
     responses((status = 201, body = Session), (status = 409, body = ErrorBody)))]
-pub async fn create(State(hub): State<Hub>, Auth(p): Auth, ApiJson(b): ApiJson<CreateSession>) -> Result<(StatusCode, Json<Session>), HubError> {
+pub async fn create(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<CreateSession>,
+) -> Result<(StatusCode, Json<Session>), HubError> {
     Ok((StatusCode::CREATED, Json(hub.create_session(&p, &b).await?)))
 }
 
@@ -26,13 +30,21 @@ pub async fn list(State(hub): State<Hub>, Auth(p): Auth) -> Result<Json<Vec<Sess
 /// A session by id or name.
 #[utoipa::path(get, path = "/sessions/{id}", tag = "sessions", params(("id" = String, Path)),
     responses((status = 200, body = Session), (status = 404, body = ErrorBody)))]
-pub async fn get(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Session>, HubError> {
+pub async fn get(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Session>, HubError> {
     Ok(Json(hub.session(&p, &id).await?))
 }
 
 /// Events after a cursor, filtered by task, project and name; `wait` long-polls.
 #[utoipa::path(get, path = "/events", tag = "events", params(EventQuery),
     responses((status = 200, body = EventPage), (status = 400, body = ErrorBody)))]
-pub async fn events(State(hub): State<Hub>, Auth(p): Auth, ApiQuery(q): ApiQuery<EventQuery>) -> Result<Json<EventPage>, HubError> {
+pub async fn events(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<Json<EventPage>, HubError> {
     Ok(Json(hub.events(&p, &q).await?))
 }

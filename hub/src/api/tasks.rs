@@ -20,49 +20,81 @@ type Created<T> = Result<(StatusCode, Json<T>), HubError>;
 /// Creates a task; `depends_on` entries become `blocks` dependencies.
 #[utoipa::path(post, path = "/tasks", tag = "tasks", request_body = CreateTask,
     responses((status = 201, body = Task), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
-pub async fn create(State(hub): State<Hub>, Auth(p): Auth, ApiJson(b): ApiJson<CreateTask>) -> Created<Task> {
+pub async fn create(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<CreateTask>,
+) -> Created<Task> {
     Ok((StatusCode::CREATED, Json(hub.create_task(&p, &b).await?)))
 }
 
 /// Lists tasks, filtered by status (comma-separated; `blocked` too), project and server.
 #[utoipa::path(get, path = "/tasks", tag = "tasks", params(TaskFilter),
     responses((status = 200, body = Vec<Task>), (status = 400, body = ErrorBody)))]
-pub async fn list(State(hub): State<Hub>, Auth(p): Auth, ApiQuery(f): ApiQuery<TaskFilter>) -> Answer<Vec<Task>> {
+pub async fn list(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    ApiQuery(f): ApiQuery<TaskFilter>,
+) -> Answer<Vec<Task>> {
     Ok(Json(hub.list_tasks(&p, &f).await?))
 }
 
 /// A task with dependencies, inputs, contracts, sessions and its timeline.
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", params(("id" = String, Path, description = "UUID, unique prefix, or T7")),
     responses((status = 200, body = TaskView), (status = 404, body = ErrorBody)))]
-pub async fn view(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Answer<TaskView> {
+pub async fn view(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Answer<TaskView> {
     Ok(Json(hub.view_task(&p, &id).await?))
 }
 
 /// Edits an open task.
 #[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", request_body = UpdateTask, params(("id" = String, Path)),
     responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
-pub async fn update(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<UpdateTask>) -> Answer<Task> {
+pub async fn update(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<UpdateTask>,
+) -> Answer<Task> {
     Ok(Json(hub.update_task(&p, &id, &b).await?))
 }
 
 /// Adds a dependency (`blocks`, or `input` with a contract key); refuses cycles and duplicates.
 #[utoipa::path(post, path = "/tasks/{id}/dependencies", tag = "tasks", request_body = AddDependency, params(("id" = String, Path)),
     responses((status = 200, body = TaskView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn add_dependency(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<AddDependency>) -> Answer<TaskView> {
+pub async fn add_dependency(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AddDependency>,
+) -> Answer<TaskView> {
     Ok(Json(hub.add_dependency(&p, &id, &b).await?))
 }
 
 /// Removes dependencies on one upstream.
 #[utoipa::path(post, path = "/tasks/{id}/dependencies/remove", tag = "tasks", request_body = RemoveDependency, params(("id" = String, Path)),
     responses((status = 200, body = TaskView), (status = 404, body = ErrorBody)))]
-pub async fn remove_dependency(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<RemoveDependency>) -> Answer<TaskView> {
+pub async fn remove_dependency(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RemoveDependency>,
+) -> Answer<TaskView> {
     Ok(Json(hub.remove_dependency(&p, &id, &b).await?))
 }
 
 /// Assigns a task to a server by name (`session`); a session starts there.
 #[utoipa::path(post, path = "/tasks/{id}/assign", tag = "tasks", request_body = AssignTask, params(("id" = String, Path)),
     responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
-pub async fn assign(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<AssignTask>) -> Answer<Task> {
+pub async fn assign(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AssignTask>,
+) -> Answer<Task> {
     let server = b
         .session
         .or(b.server)
@@ -74,21 +106,35 @@ pub async fn assign(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String
 /// Every candidate server with its score or the reason it is disqualified.
 #[utoipa::path(get, path = "/tasks/{id}/explain", tag = "tasks", params(("id" = String, Path)),
     responses((status = 200, body = Explanation), (status = 404, body = ErrorBody)))]
-pub async fn explain(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Answer<Explanation> {
+pub async fn explain(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Answer<Explanation> {
     Ok(Json(hub.explain(&p, &id).await?))
 }
 
 /// Completes a task with its result and contracts; the cascade runs in the same transaction.
 #[utoipa::path(post, path = "/tasks/{id}/complete", tag = "tasks", request_body = CompleteTask, params(("id" = String, Path)),
     responses((status = 200, body = Task), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn complete(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<CompleteTask>) -> Answer<Task> {
+pub async fn complete(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CompleteTask>,
+) -> Answer<Task> {
     Ok(Json(hub.complete_task(&p, &id, &b).await?))
 }
 
 /// Fails a task with a reason.
 #[utoipa::path(post, path = "/tasks/{id}/fail", tag = "tasks", request_body = FailTask, params(("id" = String, Path)),
     responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
-pub async fn fail(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<FailTask>) -> Answer<Task> {
+pub async fn fail(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<FailTask>,
+) -> Answer<Task> {
     Ok(Json(hub.fail_task(&p, &id, &b.reason).await?))
 }
 
@@ -109,34 +155,69 @@ pub async fn retry(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>
 /// An agent asks a human; the task becomes needs_human. Poll `GET /interventions/{id}?wait=`.
 #[utoipa::path(post, path = "/tasks/{id}/help", tag = "humans", request_body = AskHelp, params(("id" = String, Path)),
     responses((status = 201, body = Intervention), (status = 409, body = ErrorBody)))]
-pub async fn help(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<AskHelp>) -> Created<Intervention> {
-    Ok((StatusCode::CREATED, Json(hub.ask_help(&p, &id, &b.question).await?)))
+pub async fn help(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AskHelp>,
+) -> Created<Intervention> {
+    Ok((
+        StatusCode::CREATED,
+        Json(hub.ask_help(&p, &id, &b.question).await?),
+    ))
 }
 
 /// An agent submits a plan. Poll `GET /plans/{id}?wait=` for the decision.
 #[utoipa::path(post, path = "/tasks/{id}/plan", tag = "humans", request_body = SubmitPlan, params(("id" = String, Path)),
     responses((status = 201, body = Plan), (status = 409, body = ErrorBody)))]
-pub async fn submit_plan(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<SubmitPlan>) -> Created<Plan> {
-    Ok((StatusCode::CREATED, Json(hub.submit_plan(&p, &id, &b.content).await?)))
+pub async fn submit_plan(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<SubmitPlan>,
+) -> Created<Plan> {
+    Ok((
+        StatusCode::CREATED,
+        Json(hub.submit_plan(&p, &id, &b.content).await?),
+    ))
 }
 
 /// Approves the plan waiting on a task.
 #[utoipa::path(post, path = "/tasks/{id}/plan/approve", tag = "humans", params(("id" = String, Path)),
     responses((status = 200, body = Plan), (status = 404, body = ErrorBody)))]
-pub async fn approve_plan(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Answer<Plan> {
+pub async fn approve_plan(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Answer<Plan> {
     Ok(Json(hub.decide_plan(&p, &id, true, None).await?))
 }
 
 /// Rejects the plan waiting on a task, with feedback.
 #[utoipa::path(post, path = "/tasks/{id}/plan/reject", tag = "humans", request_body = RejectPlan, params(("id" = String, Path)),
     responses((status = 200, body = Plan), (status = 404, body = ErrorBody)))]
-pub async fn reject_plan(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<RejectPlan>) -> Answer<Plan> {
-    Ok(Json(hub.decide_plan(&p, &id, false, Some(&b.feedback)).await?))
+pub async fn reject_plan(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RejectPlan>,
+) -> Answer<Plan> {
+    Ok(Json(
+        hub.decide_plan(&p, &id, false, Some(&b.feedback)).await?,
+    ))
 }
 
 /// Posts a note on a task.
 #[utoipa::path(post, path = "/tasks/{id}/notes", tag = "tasks", request_body = orchestratia_proto::api::AddNote, params(("id" = String, Path)),
     responses((status = 201, body = Note), (status = 404, body = ErrorBody)))]
-pub async fn note(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<orchestratia_proto::api::AddNote>) -> Created<Note> {
-    Ok((StatusCode::CREATED, Json(hub.add_note(&p, &id, &b.text).await?)))
+pub async fn note(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<orchestratia_proto::api::AddNote>,
+) -> Created<Note> {
+    Ok((
+        StatusCode::CREATED,
+        Json(hub.add_note(&p, &id, &b.text).await?),
+    ))
 }

@@ -59,7 +59,11 @@ pub fn plan_completion(
     let mut plan = CascadePlan::default();
     let mut newly: HashSet<Uuid> = HashSet::new();
     for t in downstream {
-        for d in t.deps.iter().filter(|d| d.upstream == completed && !d.resolved) {
+        for d in t
+            .deps
+            .iter()
+            .filter(|d| d.upstream == completed && !d.resolved)
+        {
             let met = match (&d.dep_type, &d.contract_key) {
                 (DepType::Blocks, _) => true,
                 (DepType::Input, Some(k)) => published.contains(k),
@@ -77,7 +81,10 @@ pub fn plan_completion(
             }
         }
     }
-    for t in downstream.iter().filter(|t| t.status == TaskStatus::Pending) {
+    for t in downstream
+        .iter()
+        .filter(|t| t.status == TaskStatus::Pending)
+    {
         let facts: Vec<DepFacts> = t
             .deps
             .iter()
@@ -115,7 +122,14 @@ mod tests {
                 ids: (0..n).map(|_| Uuid::new_v4()).collect(),
             }
         }
-        fn dep(&self, up: usize, t: DepType, key: Option<&str>, st: TaskStatus, res: bool) -> DepState {
+        fn dep(
+            &self,
+            up: usize,
+            t: DepType,
+            key: Option<&str>,
+            st: TaskStatus,
+            res: bool,
+        ) -> DepState {
             DepState {
                 id: Uuid::new_v4(),
                 upstream: self.ids[up],
@@ -144,11 +158,26 @@ mod tests {
     #[test]
     fn flow_3() {
         let g = G::new(3);
-        let b = g.task(1, vec![g.dep(0, DepType::Input, Some("api_schema"), TaskStatus::Running, false)]);
+        let b = g.task(
+            1,
+            vec![g.dep(
+                0,
+                DepType::Input,
+                Some("api_schema"),
+                TaskStatus::Running,
+                false,
+            )],
+        );
         let c = g.task(
             2,
             vec![
-                g.dep(0, DepType::Input, Some("api_schema"), TaskStatus::Running, false),
+                g.dep(
+                    0,
+                    DepType::Input,
+                    Some("api_schema"),
+                    TaskStatus::Running,
+                    false,
+                ),
                 g.dep(1, DepType::Blocks, None, TaskStatus::Pending, false),
             ],
         );
@@ -162,11 +191,23 @@ mod tests {
     #[test]
     fn a_missing_contract_leaves_the_downstream_blocked_with_the_reason() {
         let g = G::new(2);
-        let b = g.task(1, vec![g.dep(0, DepType::Input, Some("api_schema"), TaskStatus::Running, false)]);
+        let b = g.task(
+            1,
+            vec![g.dep(
+                0,
+                DepType::Input,
+                Some("api_schema"),
+                TaskStatus::Running,
+                false,
+            )],
+        );
         let plan = plan_completion(g.ids[0], &keys(&["other"]), &[b]);
         assert!(plan.resolved.is_empty());
         assert!(plan.unblocked.is_empty());
-        assert_eq!(plan.still_blocked[0].1, "T1 completed without contract 'api_schema'");
+        assert_eq!(
+            plan.still_blocked[0].1,
+            "T1 completed without contract 'api_schema'"
+        );
     }
 
     #[test]
@@ -187,7 +228,10 @@ mod tests {
     #[test]
     fn only_pending_tasks_are_unblocked() {
         let g = G::new(2);
-        let mut b = g.task(1, vec![g.dep(0, DepType::Blocks, None, TaskStatus::Running, false)]);
+        let mut b = g.task(
+            1,
+            vec![g.dep(0, DepType::Blocks, None, TaskStatus::Running, false)],
+        );
         b.status = TaskStatus::Cancelled;
         let plan = plan_completion(g.ids[0], &keys(&[]), &[b]);
         assert_eq!(plan.resolved.len(), 1);
@@ -199,7 +243,12 @@ mod tests {
     fn fan_out_of_a_thousand() {
         let g = G::new(1001);
         let ds: Vec<Downstream> = (1..=1000)
-            .map(|i| g.task(i, vec![g.dep(0, DepType::Input, Some("k"), TaskStatus::Running, false)]))
+            .map(|i| {
+                g.task(
+                    i,
+                    vec![g.dep(0, DepType::Input, Some("k"), TaskStatus::Running, false)],
+                )
+            })
             .collect();
         let plan = plan_completion(g.ids[0], &keys(&["k"]), &ds);
         assert_eq!(plan.unblocked.len(), 1000);

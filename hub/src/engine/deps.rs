@@ -159,7 +159,12 @@ mod tests {
     #[test]
     fn blocks_then_input_upgrades() {
         let b = pd(DepType::Blocks, None);
-        let d = decide_add(std::slice::from_ref(&b), DepType::Input, Some("api_schema"), "T1");
+        let d = decide_add(
+            std::slice::from_ref(&b),
+            DepType::Input,
+            Some("api_schema"),
+            "T1",
+        );
         assert_eq!(d, Ok(AddDecision::UpgradeToInput { dep_id: b.id }));
     }
 
@@ -167,29 +172,56 @@ mod tests {
     fn exact_duplicates_are_refused() {
         let e = decide_add(&[pd(DepType::Blocks, None)], DepType::Blocks, None, "T1");
         assert!(matches!(e, Err(DepError::Duplicate(_))));
-        let e = decide_add(&[pd(DepType::Input, Some("k"))], DepType::Input, Some("k"), "T1");
+        let e = decide_add(
+            &[pd(DepType::Input, Some("k"))],
+            DepType::Input,
+            Some("k"),
+            "T1",
+        );
         assert!(matches!(e, Err(DepError::Duplicate(_))));
-        let e = decide_add(&[pd(DepType::Input, Some("k"))], DepType::Blocks, None, "T1");
+        let e = decide_add(
+            &[pd(DepType::Input, Some("k"))],
+            DepType::Blocks,
+            None,
+            "T1",
+        );
         assert!(e.unwrap_err().to_string().contains("input:k"));
     }
 
     #[test]
     fn a_second_key_on_the_same_pair_is_a_new_dependency() {
-        let d = decide_add(&[pd(DepType::Input, Some("a"))], DepType::Input, Some("b"), "T1");
+        let d = decide_add(
+            &[pd(DepType::Input, Some("a"))],
+            DepType::Input,
+            Some("b"),
+            "T1",
+        );
         assert_eq!(d, Ok(AddDecision::Insert));
     }
 
     #[test]
     fn shapes_are_checked() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(validate_new(a, a, DepType::Blocks, None), Err(DepError::SelfDependency));
-        assert_eq!(validate_new(a, b, DepType::Input, None), Err(DepError::MissingContractKey));
-        assert_eq!(validate_new(a, b, DepType::Blocks, Some("k")), Err(DepError::KeyOnBlocks));
+        assert_eq!(
+            validate_new(a, a, DepType::Blocks, None),
+            Err(DepError::SelfDependency)
+        );
+        assert_eq!(
+            validate_new(a, b, DepType::Input, None),
+            Err(DepError::MissingContractKey)
+        );
+        assert_eq!(
+            validate_new(a, b, DepType::Blocks, Some("k")),
+            Err(DepError::KeyOnBlocks)
+        );
         assert!(matches!(
             validate_new(a, b, DepType::Input, Some("bad key")),
             Err(DepError::BadKey(_))
         ));
-        assert_eq!(validate_new(a, b, DepType::Input, Some("api_schema.v2")), Ok(()));
+        assert_eq!(
+            validate_new(a, b, DepType::Input, Some("api_schema.v2")),
+            Ok(())
+        );
     }
 
     #[test]
@@ -202,7 +234,11 @@ mod tests {
         let f = |s, k: Option<&str>, resolved| DepFacts {
             upstream_ref: "T1".into(),
             upstream_status: s,
-            dep_type: if k.is_some() { DepType::Input } else { DepType::Blocks },
+            dep_type: if k.is_some() {
+                DepType::Input
+            } else {
+                DepType::Blocks
+            },
             contract_key: k.map(str::to_string),
             resolved,
         };
@@ -212,7 +248,10 @@ mod tests {
             f(TaskStatus::Failed, None, false),
         ])
         .unwrap();
-        assert_eq!(r, "T1 completed without contract 'api_schema'; upstream T1 failed");
+        assert_eq!(
+            r,
+            "T1 completed without contract 'api_schema'; upstream T1 failed"
+        );
         let r = blocked_reason(&[f(TaskStatus::Running, Some("k"), false)]).unwrap();
         assert_eq!(r, "waiting for 'k' from T1 (running)");
     }

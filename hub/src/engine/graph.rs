@@ -108,7 +108,12 @@ pub fn phases(tasks: &[PhaseFacts]) -> (Vec<GraphPhase>, bool) {
             GraphPhase {
                 phase,
                 released: ts.iter().map(|t| t.reference.clone()).collect(),
-                trigger: if released_by.is_some() { "cascade" } else { "manual" }.to_string(),
+                trigger: if released_by.is_some() {
+                    "cascade"
+                } else {
+                    "manual"
+                }
+                .to_string(),
                 released_by,
                 completed: Vec::new(),
             }

@@ -19,7 +19,9 @@ pub enum Transition {
     /// The agent asked a question.
     AskHuman,
     /// A human answered; the task resumes where it was.
-    Answer { resume: TaskStatus },
+    Answer {
+        resume: TaskStatus,
+    },
     Complete,
     Fail,
     Cancel,
@@ -62,7 +64,11 @@ pub struct IllegalTransition {
 }
 
 /// The status after `t`, or why `t` is not allowed from `from` for `actor`.
-pub fn next(from: TaskStatus, t: Transition, actor: Actor) -> Result<TaskStatus, IllegalTransition> {
+pub fn next(
+    from: TaskStatus,
+    t: Transition,
+    actor: Actor,
+) -> Result<TaskStatus, IllegalTransition> {
     let open = !from.is_terminal();
     let to = match (t, from) {
         (Transition::Assign, Pending | Assigned) => Some(Assigned),
@@ -129,7 +135,10 @@ mod tests {
         assert_eq!(next(s, Transition::ApprovePlan, Actor::Admin), Ok(Running));
         // A question while planning resumes planning.
         let q = next(s, Transition::AskHuman, Actor::Agent).unwrap();
-        assert_eq!(next(q, Transition::Answer { resume: Planning }, Actor::Admin), Ok(Planning));
+        assert_eq!(
+            next(q, Transition::Answer { resume: Planning }, Actor::Admin),
+            Ok(Planning)
+        );
     }
 
     #[test]
@@ -155,9 +164,18 @@ mod tests {
     #[test]
     fn retry_and_cancel() {
         assert_eq!(next(Failed, Transition::Retry, Actor::Admin), Ok(Pending));
-        assert_eq!(next(Cancelled, Transition::Retry, Actor::Admin), Ok(Pending));
-        assert_eq!(next(Failed, Transition::Cancel, Actor::Admin), Ok(Cancelled));
-        assert_eq!(next(Running, Transition::Cancel, Actor::Admin), Ok(Cancelled));
+        assert_eq!(
+            next(Cancelled, Transition::Retry, Actor::Admin),
+            Ok(Pending)
+        );
+        assert_eq!(
+            next(Failed, Transition::Cancel, Actor::Admin),
+            Ok(Cancelled)
+        );
+        assert_eq!(
+            next(Running, Transition::Cancel, Actor::Admin),
+            Ok(Cancelled)
+        );
         assert!(next(Running, Transition::Assign, Actor::Admin).is_err());
     }
 }

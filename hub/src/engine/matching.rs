@@ -83,7 +83,10 @@ pub fn evaluate(req: &Requirements, s: &ServerFacts) -> Candidate {
     if let Some(os) = &req.os
         && canonical_os(os) != canonical_os(&s.os)
     {
-        why_not.push(format!("needs OS {os}, has {}", if s.os.is_empty() { "unknown" } else { &s.os }));
+        why_not.push(format!(
+            "needs OS {os}, has {}",
+            if s.os.is_empty() { "unknown" } else { &s.os }
+        ));
     }
     let status = if s.online {
         ServerStatus::Online
@@ -109,7 +112,11 @@ pub fn evaluate(req: &Requirements, s: &ServerFacts) -> Candidate {
     }
     if !req.languages.is_empty() {
         let have: BTreeSet<String> = s.languages.iter().map(|l| canonical_language(l)).collect();
-        let want: Vec<String> = req.languages.iter().map(|l| canonical_language(l)).collect();
+        let want: Vec<String> = req
+            .languages
+            .iter()
+            .map(|l| canonical_language(l))
+            .collect();
         let matched = want.iter().filter(|l| have.contains(*l)).count() as i64;
         let pts = matched * 100 / want.len() as i64;
         score += pts;
@@ -124,7 +131,10 @@ pub fn evaluate(req: &Requirements, s: &ServerFacts) -> Candidate {
     breakdown.push(format!("+{idle} load ({} running)", s.running));
     let recent = s.recent_successes.clamp(0, 5);
     score += recent;
-    breakdown.push(format!("+{recent} recent success ({} done in 24 h)", s.recent_successes));
+    breakdown.push(format!(
+        "+{recent} recent success ({} done in 24 h)",
+        s.recent_successes
+    ));
     Candidate {
         server_id: s.id,
         server: s.name.clone(),
@@ -166,7 +176,13 @@ pub fn no_winner_reason(cands: &[Candidate]) -> String {
     }
     let parts: Vec<String> = cands
         .iter()
-        .map(|c| format!("{}: {}", c.server, c.disqualified.as_deref().unwrap_or("eligible")))
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c.server,
+                c.disqualified.as_deref().unwrap_or("eligible")
+            )
+        })
         .collect();
     format!("no eligible server ({})", parts.join(", "))
 }
@@ -200,16 +216,27 @@ mod tests {
         let servers = vec![
             server("hub-server", true, &["infra"], &["rust"]),
             server("dev-desktop", false, &["desktop-app"], &["csharp"]),
-            server("dev-backend", true, &["api-gateway", "core-service"], &["rust", "ts"]),
+            server(
+                "dev-backend",
+                true,
+                &["api-gateway", "core-service"],
+                &["rust", "ts"],
+            ),
         ];
         let ranked = rank(&req, &servers);
         assert_eq!(ranked[0].server, "dev-backend");
         assert_eq!(ranked[0].score, Some(255));
         assert!(ranked[0].winner);
         let desk = ranked.iter().find(|c| c.server == "dev-desktop").unwrap();
-        assert_eq!(desk.disqualified.as_deref(), Some("offline; missing repo api-gateway"));
+        assert_eq!(
+            desk.disqualified.as_deref(),
+            Some("offline; missing repo api-gateway")
+        );
         let hub = ranked.iter().find(|c| c.server == "hub-server").unwrap();
-        assert_eq!(hub.disqualified.as_deref(), Some("missing repo api-gateway"));
+        assert_eq!(
+            hub.disqualified.as_deref(),
+            Some("missing repo api-gateway")
+        );
         assert!(!hub.winner);
     }
 
@@ -226,8 +253,20 @@ mod tests {
         let other = server("dev-other", true, &["desktop-app"], &[]);
         let ranked = rank(&req, &[other, desk]);
         assert_eq!(ranked[0].server, "dev-desktop");
-        assert!(ranked[1].disqualified.as_deref().unwrap().contains("pinned to dev-desktop"));
-        assert!(ranked[1].disqualified.as_deref().unwrap().contains("needs OS windows"));
+        assert!(
+            ranked[1]
+                .disqualified
+                .as_deref()
+                .unwrap()
+                .contains("pinned to dev-desktop")
+        );
+        assert!(
+            ranked[1]
+                .disqualified
+                .as_deref()
+                .unwrap()
+                .contains("needs OS windows")
+        );
     }
 
     #[test]
@@ -235,7 +274,10 @@ mod tests {
         let req = Requirements::default();
         let mut a = server("b-server", true, &[], &[]);
         let b = server("a-server", true, &[], &[]);
-        assert_eq!(choose(&req, &[a.clone(), b.clone()]).unwrap().server, "a-server");
+        assert_eq!(
+            choose(&req, &[a.clone(), b.clone()]).unwrap().server,
+            "a-server"
+        );
         a.running = 0;
         let mut busy = b.clone();
         busy.running = 3;
@@ -262,6 +304,9 @@ mod tests {
         let ranked = rank(&req, &[server("x", false, &["r"], &[])]);
         assert!(ranked.iter().all(|c| !c.winner));
         assert_eq!(no_winner_reason(&ranked), "no eligible server (x: offline)");
-        assert_eq!(no_winner_reason(&[]), "no server is registered in this project");
+        assert_eq!(
+            no_winner_reason(&[]),
+            "no server is registered in this project"
+        );
     }
 }

@@ -45,7 +45,12 @@ pub(crate) fn payload(t: &TaskRecord, resolved_inputs: BTreeMap<String, Value>) 
 
 impl Hub {
     /// Assigns a task to a server by hand (`task assign ID --session NAME`); a session starts there.
-    pub async fn assign_task(&self, p: &Principal, reference: &str, server_key: &str) -> HubResult<Task> {
+    pub async fn assign_task(
+        &self,
+        p: &Principal,
+        reference: &str,
+        server_key: &str,
+    ) -> HubResult<Task> {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(t.project_id, "assigning a task")?;
@@ -60,12 +65,22 @@ impl Hub {
         }
         next(t.status, Transition::Assign, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
-        if let Some(reason) = self.blocked_reasons(&mut tx, std::slice::from_ref(&t)).await?.remove(&t.id) {
-            return Err(HubError::Conflict(format!("{} is blocked: {reason}", t.reference())));
+        if let Some(reason) = self
+            .blocked_reasons(&mut tx, std::slice::from_ref(&t))
+            .await?
+            .remove(&t.id)
+        {
+            return Err(HubError::Conflict(format!(
+                "{} is blocked: {reason}",
+                t.reference()
+            )));
         }
         let facts = server_facts(&mut tx, t.project_id).await?;
         let Some(f) = facts.iter().find(|f| f.id == server.id) else {
-            return Err(HubError::NotFound(format!("server '{}' not found", server.name)));
+            return Err(HubError::NotFound(format!(
+                "server '{}' not found",
+                server.name
+            )));
         };
         let cand = evaluate(&requirements(&t), f);
         if let Some(why) = cand.disqualified {
@@ -77,7 +92,8 @@ impl Hub {
         }
         let mut out = Outbox::default();
         // Reassignment: the old session stops.
-        self.stop_sessions(&mut tx, &t, "the task was reassigned", &mut out).await?;
+        self.stop_sessions(&mut tx, &t, "the task was reassigned", &mut out)
+            .await?;
         if t.phase.is_none() || t.status == TaskStatus::Pending {
             let phase = store::projects::allocate_phase(&mut tx, t.project_id).await?;
             store::tasks::release(&mut tx, &[t.id], phase, None, now_ms()).await?;
@@ -121,7 +137,16 @@ impl Hub {
         } else {
             TaskStatus::Assigned
         };
-        if !store::tasks::assign(c, t.id, &[TaskStatus::Pending, TaskStatus::Assigned], server.id, target, now).await? {
+        if !store::tasks::assign(
+            c,
+            t.id,
+            &[TaskStatus::Pending, TaskStatus::Assigned],
+            server.id,
+            target,
+            now,
+        )
+        .await?
+        {
             return Err(HubError::Conflict(format!(
                 "{} changed while being assigned; retry",
                 t.reference()
@@ -204,7 +229,13 @@ impl Hub {
     }
 
     /// A token scoped to one session's task.
-    pub(crate) async fn session_token(&self, c: &mut Conn, t: &TaskRecord, s: &Session, now: i64) -> HubResult<String> {
+    pub(crate) async fn session_token(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        s: &Session,
+        now: i64,
+    ) -> HubResult<String> {
         let (token, hash) = new_token(SESSION_TOKEN_PREFIX);
         store::tokens::insert(
             c,
@@ -262,7 +293,8 @@ impl Hub {
             }
             out.event(e);
         }
-        self.assign_released(c, project, &mut tasks, cause, out).await
+        self.assign_released(c, project, &mut tasks, cause, out)
+            .await
     }
 
     /// Assigns released tasks to their best servers (see [`Hub::release_and_assign`]).
@@ -308,7 +340,12 @@ impl Hub {
                 }
                 None => {
                     let why = no_winner_reason(&ranked);
-                    store::tasks::set_wait_reason(c, t.id, Some(&format!("waiting for a server: {why}"))).await?;
+                    store::tasks::set_wait_reason(
+                        c,
+                        t.id,
+                        Some(&format!("waiting for a server: {why}")),
+                    )
+                    .await?;
                 }
             }
         }
@@ -324,15 +361,24 @@ impl Hub {
             return Ok(());
         }
         let reasons = self.blocked_reasons(&mut tx, &waiting).await?;
-        let mut ready: Vec<TaskRecord> = waiting.into_iter().filter(|t| !reasons.contains_key(&t.id)).collect();
+        let mut ready: Vec<TaskRecord> = waiting
+            .into_iter()
+            .filter(|t| !reasons.contains_key(&t.id))
+            .collect();
         let mut out = Outbox::default();
-        self.assign_released(&mut tx, project, &mut ready, None, &mut out).await?;
+        self.assign_released(&mut tx, project, &mut ready, None, &mut out)
+            .await?;
         self.commit(tx, out).await?;
         Ok(())
     }
 
     /// Completes a task, publishes its contracts and runs the cascade, all in one transaction.
-    pub async fn complete_task(&self, p: &Principal, reference: &str, body: &CompleteTask) -> HubResult<Task> {
+    pub async fn complete_task(
+        &self,
+        p: &Principal,
+        reference: &str,
+        body: &CompleteTask,
+    ) -> HubResult<Task> {
         let lim = &self.config.limits;
         let summary = validate::text("summary", &body.result.summary, 20_000)?;
         let changes = body
@@ -373,9 +419,16 @@ impl Hub {
         let now = now_ms();
         let result = json!({"summary": summary, "changes": changes, "tests": tests,
                             "contracts": body.contracts.keys().collect::<Vec<_>>()});
-        let from: Vec<TaskStatus> = TaskStatus::ALL.iter().copied().filter(|s| !s.is_terminal()).collect();
+        let from: Vec<TaskStatus> = TaskStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| !s.is_terminal())
+            .collect();
         if !store::tasks::close(&mut tx, t.id, &from, TaskStatus::Done, &result, now).await? {
-            return Err(HubError::Conflict(format!("{} was closed meanwhile", t.reference())));
+            return Err(HubError::Conflict(format!(
+                "{} was closed meanwhile",
+                t.reference()
+            )));
         }
         store::contracts::insert(&mut tx, t.id, &body.contracts, now).await?;
         store::humans::cancel_waiting_of_task(&mut tx, t.id, now).await?;
@@ -389,12 +442,20 @@ impl Hub {
             t.id,
             json!({"result": result, "contracts": body.contracts.keys().collect::<Vec<_>>()}),
         );
-        self.status_update(&mut tx, &t, TaskStatus::Done, &mut out).await?;
+        self.status_update(&mut tx, &t, TaskStatus::Done, &mut out)
+            .await?;
         for k in body.contracts.keys() {
-            out.task_event(EventKind::ContractFulfilled, "hub", t.project_id, t.id, json!({"key": k}));
+            out.task_event(
+                EventKind::ContractFulfilled,
+                "hub",
+                t.project_id,
+                t.id,
+                json!({"key": k}),
+            );
         }
         if matches!(p, Principal::Admin) {
-            self.stop_sessions(&mut tx, &t, "the task was completed by an admin", &mut out).await?;
+            self.stop_sessions(&mut tx, &t, "the task was completed by an admin", &mut out)
+                .await?;
         }
         // The cascade.
         let published: BTreeSet<String> = body.contracts.keys().cloned().collect();
@@ -402,7 +463,8 @@ impl Hub {
         let plan = plan_completion(t.id, &published, &downstream);
         let resolved_ids: Vec<Uuid> = plan.resolved.iter().map(|r| r.dep_id).collect();
         store::deps::resolve(&mut tx, &resolved_ids, now).await?;
-        let still: HashMap<Uuid, &String> = plan.still_blocked.iter().map(|(id, r)| (*id, r)).collect();
+        let still: HashMap<Uuid, &String> =
+            plan.still_blocked.iter().map(|(id, r)| (*id, r)).collect();
         for r in &plan.resolved {
             out.event(NewEvent {
                 kind: EventKind::DependencyResolved,
@@ -466,17 +528,31 @@ impl Hub {
         next(t.status, Transition::Fail, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let now = now_ms();
-        let from: Vec<TaskStatus> = TaskStatus::ALL.iter().copied().filter(|s| !s.is_terminal()).collect();
+        let from: Vec<TaskStatus> = TaskStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| !s.is_terminal())
+            .collect();
         let result = json!({"reason": reason});
         if !store::tasks::close(c, t.id, &from, TaskStatus::Failed, &result, now).await? {
-            return Err(HubError::Conflict(format!("{} was closed meanwhile", t.reference())));
+            return Err(HubError::Conflict(format!(
+                "{} was closed meanwhile",
+                t.reference()
+            )));
         }
         store::humans::cancel_waiting_of_task(c, t.id, now).await?;
         store::sessions::set_waiting_for_task(c, t.id, false).await?;
-        out.task_event(EventKind::TaskFailed, &p.actor(), t.project_id, t.id, json!({"reason": reason}));
+        out.task_event(
+            EventKind::TaskFailed,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"reason": reason}),
+        );
         self.status_update(c, &t, TaskStatus::Failed, out).await?;
         if matches!(p, Principal::Admin) {
-            self.stop_sessions(c, &t, "the task was failed by an admin", out).await?;
+            self.stop_sessions(c, &t, "the task was failed by an admin", out)
+                .await?;
         }
         Ok(())
     }
@@ -490,16 +566,31 @@ impl Hub {
         next(t.status, Transition::Cancel, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let now = now_ms();
-        let mut from: Vec<TaskStatus> = TaskStatus::ALL.iter().copied().filter(|s| !s.is_terminal()).collect();
+        let mut from: Vec<TaskStatus> = TaskStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| !s.is_terminal())
+            .collect();
         from.push(TaskStatus::Failed);
         if !store::tasks::transition(&mut tx, t.id, &from, TaskStatus::Cancelled, now).await? {
-            return Err(HubError::Conflict(format!("{} changed meanwhile; retry", t.reference())));
+            return Err(HubError::Conflict(format!(
+                "{} changed meanwhile; retry",
+                t.reference()
+            )));
         }
         store::humans::cancel_waiting_of_task(&mut tx, t.id, now).await?;
         let mut out = Outbox::default();
-        out.task_event(EventKind::TaskCancelled, &p.actor(), t.project_id, t.id, json!({"from": t.status}));
-        self.status_update(&mut tx, &t, TaskStatus::Cancelled, &mut out).await?;
-        self.stop_sessions(&mut tx, &t, "the task was cancelled", &mut out).await?;
+        out.task_event(
+            EventKind::TaskCancelled,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"from": t.status}),
+        );
+        self.status_update(&mut tx, &t, TaskStatus::Cancelled, &mut out)
+            .await?;
+        self.stop_sessions(&mut tx, &t, "the task was cancelled", &mut out)
+            .await?;
         self.commit(tx, out).await?;
         let mut c = self.read().await?;
         let t = store::tasks::get(&mut c, t.id)
@@ -519,14 +610,27 @@ impl Hub {
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let now = now_ms();
         if !store::tasks::reset_for_retry(&mut tx, t.id, now).await? {
-            return Err(HubError::Conflict(format!("{} changed meanwhile; retry", t.reference())));
+            return Err(HubError::Conflict(format!(
+                "{} changed meanwhile; retry",
+                t.reference()
+            )));
         }
         let mut out = Outbox::default();
-        out.task_event(EventKind::TaskRetried, &p.actor(), t.project_id, t.id, json!({"from": t.status}));
+        out.task_event(
+            EventKind::TaskRetried,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"from": t.status}),
+        );
         let fresh = store::tasks::get(&mut tx, t.id)
             .await?
             .ok_or_else(|| HubError::NotFound("task vanished".into()))?;
-        if self.blocked_reasons(&mut tx, std::slice::from_ref(&fresh)).await?.is_empty() {
+        if self
+            .blocked_reasons(&mut tx, std::slice::from_ref(&fresh))
+            .await?
+            .is_empty()
+        {
             self.release_and_assign(&mut tx, t.project_id, vec![fresh], None, &mut out)
                 .await?;
         }
@@ -539,7 +643,13 @@ impl Hub {
     }
 
     /// Ends the open sessions of a task and tells their daemons to stop them.
-    pub(crate) async fn stop_sessions(&self, c: &mut Conn, t: &TaskRecord, reason: &str, out: &mut Outbox) -> HubResult<()> {
+    pub(crate) async fn stop_sessions(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        reason: &str,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
         let now = now_ms();
         for s in store::sessions::open_of_task(c, t.id).await? {
             store::sessions::set_ended(c, s.id, None, None, now).await?;
@@ -567,7 +677,13 @@ impl Hub {
 
     /// Emits `task_status_update` (done, failed, needs_human, cancelled) and pushes it to the
     /// open orchestrator sessions of the project (Flow 9).
-    pub(crate) async fn status_update(&self, c: &mut Conn, t: &TaskRecord, status: TaskStatus, out: &mut Outbox) -> HubResult<()> {
+    pub(crate) async fn status_update(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        status: TaskStatus,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
         out.task_event(
             EventKind::TaskStatusUpdate,
             "hub",

@@ -27,7 +27,9 @@ const MAX_TEXT: usize = 100_000;
 /// Largest tool input of a permission request, in bytes.
 const MAX_TOOL_INPUT: usize = 256 * 1024;
 
-fn parse_status<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(s: Option<&str>) -> HubResult<Option<T>> {
+fn parse_status<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(
+    s: Option<&str>,
+) -> HubResult<Option<T>> {
     s.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<T>().map_err(|e| bad!("{e}")))
@@ -36,7 +38,12 @@ fn parse_status<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(s: 
 
 impl Hub {
     /// An agent asks a question: the task becomes `needs_human` until someone answers.
-    pub async fn ask_help(&self, p: &Principal, reference: &str, question: &str) -> HubResult<Intervention> {
+    pub async fn ask_help(
+        &self,
+        p: &Principal,
+        reference: &str,
+        question: &str,
+    ) -> HubResult<Intervention> {
         let question = validate::text("question", question, MAX_TEXT)?;
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
@@ -58,9 +65,13 @@ impl Hub {
         let id = Uuid::new_v4();
         store::humans::insert_intervention(&mut tx, id, t.id, &question, resume, now).await?;
         if t.status != TaskStatus::NeedsHuman
-            && !store::tasks::transition(&mut tx, t.id, &[t.status], TaskStatus::NeedsHuman, now).await?
+            && !store::tasks::transition(&mut tx, t.id, &[t.status], TaskStatus::NeedsHuman, now)
+                .await?
         {
-            return Err(HubError::Conflict(format!("{} changed meanwhile; retry", t.reference())));
+            return Err(HubError::Conflict(format!(
+                "{} changed meanwhile; retry",
+                t.reference()
+            )));
         }
         store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
         let mut out = Outbox::default();
@@ -71,7 +82,8 @@ impl Hub {
             t.id,
             json!({"question": question, "intervention_id": id}),
         );
-        self.status_update(&mut tx, &t, TaskStatus::NeedsHuman, &mut out).await?;
+        self.status_update(&mut tx, &t, TaskStatus::NeedsHuman, &mut out)
+            .await?;
         self.commit(tx, out).await?;
         let mut c = self.read().await?;
         Ok(self.intervention_record(&mut c, id).await?.intervention)
@@ -96,7 +108,11 @@ impl Hub {
         Ok(rec.intervention)
     }
 
-    pub async fn interventions(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<Intervention>> {
+    pub async fn interventions(
+        &self,
+        p: &Principal,
+        status: Option<&str>,
+    ) -> HubResult<Vec<Intervention>> {
         let status = parse_status::<InterventionStatus>(status)?;
         let mut c = self.read().await?;
         let recs = store::humans::interventions(&mut c, status, None, p.project()).await?;
@@ -115,7 +131,12 @@ impl Hub {
 
     /// Resolves what a human names when answering: an intervention id (or a unique prefix), or
     /// a task reference with exactly one pending question.
-    async fn resolve_intervention(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<InterventionRecord> {
+    async fn resolve_intervention(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        key: &str,
+    ) -> HubResult<InterventionRecord> {
         let key = key.trim();
         if let Ok(id) = Uuid::parse_str(key) {
             return self.intervention_record(c, id).await;
@@ -124,9 +145,15 @@ impl Hub {
             let t = self.resolve_task(c, p, &r.to_string(), None).await?;
             let mut pending = store::humans::pending_interventions_of_task(c, t.id).await?;
             return match pending.len() {
-                0 => Err(HubError::NotFound(format!("{} has no pending question", t.reference()))),
+                0 => Err(HubError::NotFound(format!(
+                    "{} has no pending question",
+                    t.reference()
+                ))),
                 1 => Ok(pending.remove(0)),
-                n => Err(bad!("{} has {n} pending questions; answer one by its id", t.reference())),
+                n => Err(bad!(
+                    "{} has {n} pending questions; answer one by its id",
+                    t.reference()
+                )),
             };
         }
         let lower = key.to_ascii_lowercase();
@@ -136,14 +163,23 @@ impl Hub {
             .filter(|i| lower.len() >= 4 && i.intervention.id.to_string().starts_with(&lower))
             .collect();
         match hits.len() {
-            0 => Err(HubError::NotFound(format!("intervention '{key}' not found"))),
+            0 => Err(HubError::NotFound(format!(
+                "intervention '{key}' not found"
+            ))),
             1 => Ok(hits.remove(0)),
-            _ => Err(bad!("'{key}' matches several interventions; give more characters")),
+            _ => Err(bad!(
+                "'{key}' matches several interventions; give more characters"
+            )),
         }
     }
 
     /// A human answers: the answer reaches the agent and the task resumes where it was.
-    pub async fn respond(&self, p: &Principal, key: &str, response: &str) -> HubResult<Intervention> {
+    pub async fn respond(
+        &self,
+        p: &Principal,
+        key: &str,
+        response: &str,
+    ) -> HubResult<Intervention> {
         p.require_admin("answering an intervention")?;
         let response = validate::text("response", response, MAX_TEXT)?;
         let mut tx = self.store.write().await?;
@@ -158,16 +194,27 @@ impl Hub {
         let now = now_ms();
         let actor = p.actor();
         if !store::humans::answer_intervention(&mut tx, i.id, &response, &actor, now).await? {
-            return Err(HubError::Conflict(format!("intervention {} was answered meanwhile", i.id)));
+            return Err(HubError::Conflict(format!(
+                "intervention {} was answered meanwhile",
+                i.id
+            )));
         }
         let t = store::tasks::get(&mut tx, i.task_id)
             .await?
             .ok_or_else(|| HubError::NotFound("task vanished".into()))?;
-        let still_pending = !store::humans::pending_interventions_of_task(&mut tx, t.id).await?.is_empty();
+        let still_pending = !store::humans::pending_interventions_of_task(&mut tx, t.id)
+            .await?
+            .is_empty();
         let mut resumed = None;
         if t.status == TaskStatus::NeedsHuman && !still_pending {
-            let to = next(t.status, Transition::Answer { resume: rec.resume_status }, p.lifecycle_actor())
-                .map_err(|e| HubError::Conflict(e.to_string()))?;
+            let to = next(
+                t.status,
+                Transition::Answer {
+                    resume: rec.resume_status,
+                },
+                p.lifecycle_actor(),
+            )
+            .map_err(|e| HubError::Conflict(e.to_string()))?;
             store::tasks::transition(&mut tx, t.id, &[TaskStatus::NeedsHuman], to, now).await?;
             store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
             resumed = Some(to);
@@ -196,12 +243,20 @@ impl Hub {
     }
 
     /// An agent submits a plan; the task waits in `planning` until it is approved.
-    pub async fn submit_plan(&self, p: &Principal, reference: &str, content: &str) -> HubResult<Plan> {
+    pub async fn submit_plan(
+        &self,
+        p: &Principal,
+        reference: &str,
+        content: &str,
+    ) -> HubResult<Plan> {
         let content = validate::text("plan", content, MAX_TEXT)?;
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "submit a plan for")?;
-        if !matches!(t.status, TaskStatus::Assigned | TaskStatus::Planning | TaskStatus::Running) {
+        if !matches!(
+            t.status,
+            TaskStatus::Assigned | TaskStatus::Planning | TaskStatus::Running
+        ) {
             return Err(HubError::Conflict(format!(
                 "{} is {}; a plan can be submitted while it is assigned, planning or running",
                 t.reference(),
@@ -212,11 +267,27 @@ impl Hub {
         let mut out = Outbox::default();
         if t.status != TaskStatus::Planning {
             store::tasks::transition(&mut tx, t.id, &[t.status], TaskStatus::Planning, now).await?;
-            out.task_event(EventKind::TaskPlanning, &p.actor(), t.project_id, t.id, json!({"reason": "plan submitted"}));
+            out.task_event(
+                EventKind::TaskPlanning,
+                &p.actor(),
+                t.project_id,
+                t.id,
+                json!({"reason": "plan submitted"}),
+            );
         }
         // A new plan replaces one still waiting.
-        for old in store::humans::plans(&mut tx, Some(PlanStatus::Submitted), Some(t.id), None).await? {
-            store::humans::decide_plan(&mut tx, old.id, PlanStatus::Cancelled, Some("superseded"), "hub", now).await?;
+        for old in
+            store::humans::plans(&mut tx, Some(PlanStatus::Submitted), Some(t.id), None).await?
+        {
+            store::humans::decide_plan(
+                &mut tx,
+                old.id,
+                PlanStatus::Cancelled,
+                Some("superseded"),
+                "hub",
+                now,
+            )
+            .await?;
         }
         let id = Uuid::new_v4();
         store::humans::insert_plan(&mut tx, id, t.id, &content, now).await?;
@@ -256,38 +327,81 @@ impl Hub {
     }
 
     /// Approves (or rejects with feedback) the plan waiting on a task.
-    pub async fn decide_plan(&self, p: &Principal, reference: &str, approve: bool, feedback: Option<&str>) -> HubResult<Plan> {
-        p.require_admin(if approve { "approving a plan" } else { "rejecting a plan" })?;
+    pub async fn decide_plan(
+        &self,
+        p: &Principal,
+        reference: &str,
+        approve: bool,
+        feedback: Option<&str>,
+    ) -> HubResult<Plan> {
+        p.require_admin(if approve {
+            "approving a plan"
+        } else {
+            "rejecting a plan"
+        })?;
         let feedback = match (approve, feedback) {
             (false, f) => Some(validate::text("feedback", f.unwrap_or_default(), MAX_TEXT)?),
-            (true, Some(f)) if !f.trim().is_empty() => Some(validate::text("feedback", f, MAX_TEXT)?),
+            (true, Some(f)) if !f.trim().is_empty() => {
+                Some(validate::text("feedback", f, MAX_TEXT)?)
+            }
             _ => None,
         };
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
-        let waiting = store::humans::plans(&mut tx, Some(PlanStatus::Submitted), Some(t.id), None).await?;
+        let waiting =
+            store::humans::plans(&mut tx, Some(PlanStatus::Submitted), Some(t.id), None).await?;
         let Some(plan) = waiting.into_iter().next() else {
-            return Err(HubError::NotFound(format!("{} has no plan waiting for a decision", t.reference())));
+            return Err(HubError::NotFound(format!(
+                "{} has no plan waiting for a decision",
+                t.reference()
+            )));
         };
         let now = now_ms();
         let actor = p.actor();
-        let status = if approve { PlanStatus::Approved } else { PlanStatus::Rejected };
-        if !store::humans::decide_plan(&mut tx, plan.id, status, feedback.as_deref(), &actor, now).await? {
-            return Err(HubError::Conflict(format!("the plan of {} was decided meanwhile", t.reference())));
+        let status = if approve {
+            PlanStatus::Approved
+        } else {
+            PlanStatus::Rejected
+        };
+        if !store::humans::decide_plan(&mut tx, plan.id, status, feedback.as_deref(), &actor, now)
+            .await?
+        {
+            return Err(HubError::Conflict(format!(
+                "the plan of {} was decided meanwhile",
+                t.reference()
+            )));
         }
         store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
         let mut out = Outbox::default();
         if approve {
-            out.task_event(EventKind::TaskPlanApproved, &actor, t.project_id, t.id, json!({"plan_id": plan.id, "feedback": feedback}));
+            out.task_event(
+                EventKind::TaskPlanApproved,
+                &actor,
+                t.project_id,
+                t.id,
+                json!({"plan_id": plan.id, "feedback": feedback}),
+            );
             if t.status == TaskStatus::Planning {
                 let to = next(t.status, Transition::ApprovePlan, p.lifecycle_actor())
                     .map_err(|e| HubError::Conflict(e.to_string()))?;
                 store::tasks::transition(&mut tx, t.id, &[TaskStatus::Planning], to, now).await?;
                 let agent = t.server_name.clone().unwrap_or_default();
-                out.task_event(EventKind::TaskStarted, "hub", t.project_id, t.id, json!({"agent": agent, "after": "plan approved"}));
+                out.task_event(
+                    EventKind::TaskStarted,
+                    "hub",
+                    t.project_id,
+                    t.id,
+                    json!({"agent": agent, "after": "plan approved"}),
+                );
             }
         } else {
-            out.task_event(EventKind::TaskPlanRejected, &actor, t.project_id, t.id, json!({"plan_id": plan.id, "feedback": feedback}));
+            out.task_event(
+                EventKind::TaskPlanRejected,
+                &actor,
+                t.project_id,
+                t.id,
+                json!({"plan_id": plan.id, "feedback": feedback}),
+            );
         }
         if let Some(server) = t.server_id {
             out.tell(
@@ -308,7 +422,11 @@ impl Hub {
     }
 
     /// An agent (or its Claude Code hook) asks to run a tool.
-    pub async fn request_permission(&self, p: &Principal, body: &RequestPermission) -> HubResult<PermissionRequest> {
+    pub async fn request_permission(
+        &self,
+        p: &Principal,
+        body: &RequestPermission,
+    ) -> HubResult<PermissionRequest> {
         let tool = validate::text("tool_name", &body.tool_name, 200)?;
         let size = body.tool_input.to_string().len();
         if size > MAX_TOOL_INPUT {
@@ -319,13 +437,22 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let reference = match (&body.task, p) {
             (Some(r), _) => r.clone(),
-            (None, Principal::Session { task_id: Some(id), .. }) => id.to_string(),
+            (
+                None,
+                Principal::Session {
+                    task_id: Some(id), ..
+                },
+            ) => id.to_string(),
             (None, _) => return Err(bad!("name the task the permission is for")),
         };
         let t = self.resolve_task(&mut tx, p, &reference, None).await?;
         p.require_work_on(&t, "request a permission for")?;
         if t.status.is_terminal() {
-            return Err(HubError::Conflict(format!("{} is {}", t.reference(), t.status)));
+            return Err(HubError::Conflict(format!(
+                "{} is {}",
+                t.reference(),
+                t.status
+            )));
         }
         let now = now_ms();
         let session_id = match p {
@@ -368,16 +495,24 @@ impl Hub {
             .await?
             .ok_or_else(|| HubError::NotFound(format!("permission request {id} not found")))?;
         let visible = match req.task_id {
-            Some(tid) => store::tasks::get(&mut c, tid).await?.is_some_and(|t| p.can_see_task(&t)),
+            Some(tid) => store::tasks::get(&mut c, tid)
+                .await?
+                .is_some_and(|t| p.can_see_task(&t)),
             None => matches!(p, Principal::Admin),
         };
         if !visible {
-            return Err(HubError::NotFound(format!("permission request {id} not found")));
+            return Err(HubError::NotFound(format!(
+                "permission request {id} not found"
+            )));
         }
         Ok(req)
     }
 
-    pub async fn permissions(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<PermissionRequest>> {
+    pub async fn permissions(
+        &self,
+        p: &Principal,
+        status: Option<&str>,
+    ) -> HubResult<Vec<PermissionRequest>> {
         p.require_admin("listing permission requests")?;
         let status = parse_status::<PermissionStatus>(status)?;
         let mut c = self.read().await?;
@@ -385,8 +520,18 @@ impl Hub {
     }
 
     /// Allows or denies a pending permission request (by id, unique prefix, or task with one).
-    pub async fn decide_permission(&self, p: &Principal, key: &str, allow: bool, reason: Option<&str>) -> HubResult<PermissionRequest> {
-        p.require_admin(if allow { "allowing a tool call" } else { "denying a tool call" })?;
+    pub async fn decide_permission(
+        &self,
+        p: &Principal,
+        key: &str,
+        allow: bool,
+        reason: Option<&str>,
+    ) -> HubResult<PermissionRequest> {
+        p.require_admin(if allow {
+            "allowing a tool call"
+        } else {
+            "denying a tool call"
+        })?;
         let reason = reason
             .map(str::trim)
             .filter(|r| !r.is_empty())
@@ -402,9 +547,25 @@ impl Hub {
         }
         let now = now_ms();
         let actor = p.actor();
-        let status = if allow { PermissionStatus::Allowed } else { PermissionStatus::Denied };
-        if !store::humans::decide_permission(&mut tx, req.id, status, reason.as_deref(), &actor, now).await? {
-            return Err(HubError::Conflict(format!("permission request {} was decided meanwhile", req.id)));
+        let status = if allow {
+            PermissionStatus::Allowed
+        } else {
+            PermissionStatus::Denied
+        };
+        if !store::humans::decide_permission(
+            &mut tx,
+            req.id,
+            status,
+            reason.as_deref(),
+            &actor,
+            now,
+        )
+        .await?
+        {
+            return Err(HubError::Conflict(format!(
+                "permission request {} was decided meanwhile",
+                req.id
+            )));
         }
         let mut out = Outbox::default();
         let task = match req.task_id {
@@ -412,10 +573,11 @@ impl Hub {
             None => None,
         };
         if let Some(t) = &task {
-            let pending = store::humans::permissions(&mut tx, Some(PermissionStatus::Pending), None)
-                .await?
-                .into_iter()
-                .any(|r| r.task_id == Some(t.id));
+            let pending =
+                store::humans::permissions(&mut tx, Some(PermissionStatus::Pending), None)
+                    .await?
+                    .into_iter()
+                    .any(|r| r.task_id == Some(t.id));
             if !pending && t.status != TaskStatus::NeedsHuman {
                 store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
             }
@@ -448,7 +610,12 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound("permission request vanished".into()))
     }
 
-    async fn resolve_permission(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<PermissionRequest> {
+    async fn resolve_permission(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        key: &str,
+    ) -> HubResult<PermissionRequest> {
         let key = key.trim();
         if let Ok(id) = Uuid::parse_str(key) {
             return store::humans::permission(c, id)
@@ -464,9 +631,15 @@ impl Hub {
                     .filter(|x| x.task_id == Some(t.id))
                     .collect();
             return match pending.len() {
-                0 => Err(HubError::NotFound(format!("{} has no pending permission request", t.reference()))),
+                0 => Err(HubError::NotFound(format!(
+                    "{} has no pending permission request",
+                    t.reference()
+                ))),
                 1 => Ok(pending.remove(0)),
-                n => Err(bad!("{} has {n} pending permission requests; decide one by its id", t.reference())),
+                n => Err(bad!(
+                    "{} has {n} pending permission requests; decide one by its id",
+                    t.reference()
+                )),
             };
         }
         let lower = key.to_ascii_lowercase();
@@ -476,9 +649,13 @@ impl Hub {
             .filter(|x| lower.len() >= 4 && x.id.to_string().starts_with(&lower))
             .collect();
         match hits.len() {
-            0 => Err(HubError::NotFound(format!("permission request '{key}' not found"))),
+            0 => Err(HubError::NotFound(format!(
+                "permission request '{key}' not found"
+            ))),
             1 => Ok(hits.remove(0)),
-            _ => Err(bad!("'{key}' matches several permission requests; give more characters")),
+            _ => Err(bad!(
+                "'{key}' matches several permission requests; give more characters"
+            )),
         }
     }
 
@@ -499,7 +676,13 @@ impl Hub {
         };
         store::humans::insert_note(&mut tx, &note).await?;
         let mut out = Outbox::default();
-        out.task_event(EventKind::TaskNoteAdded, &p.actor(), t.project_id, t.id, json!({"note_id": note.id, "text": note.text}));
+        out.task_event(
+            EventKind::TaskNoteAdded,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"note_id": note.id, "text": note.text}),
+        );
         self.commit(tx, out).await?;
         Ok(note)
     }

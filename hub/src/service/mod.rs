@@ -62,7 +62,14 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     /// Queues an event about a task.
-    pub fn task_event(&mut self, kind: EventKind, actor: &str, project: Uuid, task: Uuid, details: Value) {
+    pub fn task_event(
+        &mut self,
+        kind: EventKind,
+        actor: &str,
+        project: Uuid,
+        task: Uuid,
+        details: Value,
+    ) {
         self.events.push(NewEvent {
             kind,
             actor: actor.to_string(),

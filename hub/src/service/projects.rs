@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use orchestratia_proto::api::{CreateRegistrationToken, RegisterServer, Registered, RegistrationToken};
+use orchestratia_proto::api::{
+    CreateRegistrationToken, RegisterServer, Registered, RegistrationToken,
+};
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::{
     EventKind, Project, REGISTRATION_TOKEN_PREFIX, SERVER_KEY_PREFIX, Server, ServerStatus,
@@ -29,7 +31,9 @@ impl Hub {
         let name = validate::project_name(name)?;
         let mut tx = self.store.write().await?;
         if store::projects::by_name(&mut tx, &name).await?.is_some() {
-            return Err(HubError::Conflict(format!("project '{name}' already exists")));
+            return Err(HubError::Conflict(format!(
+                "project '{name}' already exists"
+            )));
         }
         let project = Project {
             id: Uuid::new_v4(),
@@ -51,7 +55,12 @@ impl Hub {
     }
 
     /// A project by id or name, as the principal may see it.
-    pub(crate) async fn resolve_project(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<Project> {
+    pub(crate) async fn resolve_project(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        key: &str,
+    ) -> HubResult<Project> {
         let key = key.trim();
         let found = match Uuid::parse_str(key) {
             Ok(id) => store::projects::get(c, id).await?,
@@ -64,7 +73,12 @@ impl Hub {
     }
 
     /// The project a request means: the one named, else the caller's own, else the only one.
-    pub(crate) async fn default_project(&self, c: &mut Conn, p: &Principal, named: Option<&str>) -> HubResult<Project> {
+    pub(crate) async fn default_project(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        named: Option<&str>,
+    ) -> HubResult<Project> {
         if let Some(n) = named.filter(|n| !n.trim().is_empty()) {
             return self.resolve_project(c, p, n).await;
         }
@@ -82,7 +96,10 @@ impl Hub {
             _ => Err(bad!(
                 "there are {} projects; name one with --project ({})",
                 all.len(),
-                all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                all.iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -184,7 +201,9 @@ impl Hub {
             ));
         }
         if token.revoked_at.is_some() {
-            return Err(HubError::Unauthorized("this registration token was revoked".into()));
+            return Err(HubError::Unauthorized(
+                "this registration token was revoked".into(),
+            ));
         }
         if token.expires_at.is_some_and(|e| e <= now) {
             return Err(HubError::Unauthorized(
@@ -209,7 +228,7 @@ impl Hub {
                 s.repos = repos;
                 s.languages = languages;
                 store::servers::update_registration(&mut tx, &s).await?;
-                store::tokens::revoke_server(&mut tx, s.id, now).await?;
+                store::tokens::revoke_server_keys(&mut tx, s.id, now).await?;
                 s
             }
             None => {
@@ -297,7 +316,12 @@ impl Hub {
     }
 
     /// A server by id or name, within what the principal may see.
-    pub(crate) async fn resolve_server(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<Server> {
+    pub(crate) async fn resolve_server(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        key: &str,
+    ) -> HubResult<Server> {
         let key = key.trim();
         let found = match Uuid::parse_str(key) {
             Ok(id) => store::servers::get(c, id).await?,
@@ -332,7 +356,8 @@ impl Hub {
             });
         }
         self.commit(tx, out).await?;
-        self.daemons.close(server.id, "the server's key was revoked");
+        self.daemons
+            .close(server.id, "the server's key was revoked");
         let mut c = self.read().await?;
         store::servers::get(&mut c, server.id)
             .await?

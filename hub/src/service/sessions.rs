@@ -24,7 +24,12 @@ use crate::store::{self, Store};
 /// Longest last screen kept as a failure reason, in characters.
 const MAX_SCREEN_REASON: usize = 4000;
 
-fn session_event(kind: EventKind, s: &Session, project: Option<Uuid>, details: serde_json::Value) -> NewEvent {
+fn session_event(
+    kind: EventKind,
+    s: &Session,
+    project: Option<Uuid>,
+    details: serde_json::Value,
+) -> NewEvent {
     NewEvent {
         kind,
         actor: "hub".into(),
@@ -43,7 +48,9 @@ impl Hub {
         let mut c = self.read().await?;
         Ok(match p {
             Principal::Admin | Principal::Hub => store::sessions::list(&mut c, None, None).await?,
-            Principal::Server { server_id, .. } => store::sessions::list(&mut c, Some(*server_id), None).await?,
+            Principal::Server { server_id, .. } => {
+                store::sessions::list(&mut c, Some(*server_id), None).await?
+            }
             Principal::Session {
                 orchestrator: true,
                 project_id,
@@ -76,10 +83,16 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let server = self.resolve_server(&mut tx, p, &body.server_id).await?;
         if server.revoked {
-            return Err(HubError::Conflict(format!("server '{}' is revoked", server.name)));
+            return Err(HubError::Conflict(format!(
+                "server '{}' is revoked",
+                server.name
+            )));
         }
         let task = match &body.task_id {
-            Some(r) => Some(self.resolve_task(&mut tx, p, r, Some(server.project_id)).await?),
+            Some(r) => Some(
+                self.resolve_task(&mut tx, p, r, Some(server.project_id))
+                    .await?,
+            ),
             None => None,
         };
         if let Some(t) = &task {
@@ -90,7 +103,10 @@ impl Hub {
             {
                 return Ok(s);
             }
-            if t.server_id != Some(server.id) || t.status.is_terminal() || t.status == TaskStatus::Pending {
+            if t.server_id != Some(server.id)
+                || t.status.is_terminal()
+                || t.status == TaskStatus::Pending
+            {
                 return Err(HubError::Conflict(format!(
                     "{} is not assigned to {}: assign it first (orchestratia task assign {} --session {})",
                     t.reference(),
@@ -127,7 +143,13 @@ impl Hub {
             Some(t) => {
                 let token = self.session_token(&mut tx, t, &session, now).await?;
                 let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
-                (token, Some(super::flow::payload(t, inputs.get(&t.id).cloned().unwrap_or_default())))
+                (
+                    token,
+                    Some(super::flow::payload(
+                        t,
+                        inputs.get(&t.id).cloned().unwrap_or_default(),
+                    )),
+                )
             }
             None => (String::new(), None),
         };
@@ -149,7 +171,11 @@ impl Hub {
     /// A daemon connected: it is online; sessions it should run but never started are sent
     /// again; sessions it still runs that the hub ended are stopped; waiting tasks may now
     /// find a server.
-    pub async fn daemon_connected(&self, server_id: Uuid, running: &[RunningSession]) -> HubResult<()> {
+    pub async fn daemon_connected(
+        &self,
+        server_id: Uuid,
+        running: &[RunningSession],
+    ) -> HubResult<()> {
         self.daemon_heartbeat(server_id).await?;
         let mut tx = self.store.write().await?;
         let server = store::servers::get(&mut tx, server_id)
@@ -157,7 +183,9 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound("server vanished".into()))?;
         let mut out = Outbox::default();
         let now = now_ms();
-        for s in store::sessions::of_server_with_status(&mut tx, server_id, SessionStatus::Starting).await? {
+        for s in store::sessions::of_server_with_status(&mut tx, server_id, SessionStatus::Starting)
+            .await?
+        {
             if running.iter().any(|r| r.session_id == s.id) {
                 continue;
             }
@@ -174,7 +202,10 @@ impl Hub {
                 HubToDaemon::SessionStart(SessionStart {
                     session_id: s.id,
                     name: s.name.clone(),
-                    task: Some(super::flow::payload(&t, inputs.get(&t.id).cloned().unwrap_or_default())),
+                    task: Some(super::flow::payload(
+                        &t,
+                        inputs.get(&t.id).cloned().unwrap_or_default(),
+                    )),
                     working_dir: s.working_dir.clone(),
                     token,
                     hub_url: self.public_url.clone(),
@@ -183,7 +214,10 @@ impl Hub {
         }
         for r in running {
             let known = store::sessions::get(&mut tx, r.session_id).await?;
-            if known.as_ref().is_none_or(|s| s.status == SessionStatus::Ended || s.server_id != server_id) {
+            if known
+                .as_ref()
+                .is_none_or(|s| s.status == SessionStatus::Ended || s.server_id != server_id)
+            {
                 out.tell(
                     server_id,
                     HubToDaemon::SessionStop {
@@ -249,7 +283,12 @@ impl Hub {
     }
 
     /// A session of `server` as reported by its daemon; a daemon may only report its own.
-    async fn own_session(&self, c: &mut store::Conn, server: Uuid, session: Uuid) -> HubResult<Session> {
+    async fn own_session(
+        &self,
+        c: &mut store::Conn,
+        server: Uuid,
+        session: Uuid,
+    ) -> HubResult<Session> {
         match store::sessions::get(c, session).await? {
             Some(s) if s.server_id == server => Ok(s),
             _ => Err(bad!("session {session} is not a session of this server")),
@@ -257,7 +296,13 @@ impl Hub {
     }
 
     /// The agent process runs: the session is active and its task running.
-    pub async fn session_active(&self, server: Uuid, session: Uuid, pid: Option<i64>, tmux: Option<&str>) -> HubResult<()> {
+    pub async fn session_active(
+        &self,
+        server: Uuid,
+        session: Uuid,
+        pid: Option<i64>,
+        tmux: Option<&str>,
+    ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
         if s.status == SessionStatus::Ended {
@@ -273,7 +318,11 @@ impl Hub {
         if let Some(t) = &task
             && t.status == TaskStatus::Assigned
             && t.server_id == Some(server)
-            && let Ok(to) = next(t.status, Transition::Start, crate::engine::lifecycle::Actor::Hub)
+            && let Ok(to) = next(
+                t.status,
+                Transition::Start,
+                crate::engine::lifecycle::Actor::Hub,
+            )
         {
             store::tasks::transition(&mut tx, t.id, &[TaskStatus::Assigned], to, now_ms()).await?;
             out.task_event(
@@ -296,7 +345,12 @@ impl Hub {
     }
 
     /// The daemon reattached to a session that survived its restart (Flow 7).
-    pub async fn session_recovered(&self, server: Uuid, session: Uuid, tmux: &str) -> HubResult<()> {
+    pub async fn session_recovered(
+        &self,
+        server: Uuid,
+        session: Uuid,
+        tmux: &str,
+    ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
         if s.status == SessionStatus::Ended {
@@ -308,7 +362,12 @@ impl Hub {
             None => None,
         };
         let mut out = Outbox::default();
-        out.event(session_event(EventKind::SessionRecovered, &s, project, json!({"tmux": tmux, "session": s.name})));
+        out.event(session_event(
+            EventKind::SessionRecovered,
+            &s,
+            project,
+            json!({"tmux": tmux, "session": s.name}),
+        ));
         self.commit(tx, out).await?;
         Ok(())
     }
@@ -347,26 +406,42 @@ impl Hub {
             self.store.lock_project(&mut tx, t.project_id).await?;
             let screen: String = last_screen
                 .map(|s| {
-                    let lines: Vec<&str> = s.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+                    let lines: Vec<&str> = s
+                        .lines()
+                        .map(str::trim_end)
+                        .filter(|l| !l.is_empty())
+                        .collect();
                     let text = lines.join("\n");
                     let skip = text.chars().count().saturating_sub(MAX_SCREEN_REASON);
                     text.chars().skip(skip).collect()
                 })
                 .unwrap_or_default();
-            let code = exit_code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
+            let code = exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "unknown".into());
             let reason = if screen.is_empty() {
                 format!("the agent exited (code {code}) without completing the task")
             } else {
-                format!("the agent exited (code {code}) without completing the task; last screen:\n{screen}")
+                format!(
+                    "the agent exited (code {code}) without completing the task; last screen:\n{screen}"
+                )
             };
-            self.fail_in(&mut tx, &Principal::Hub, &t, &reason, &mut out).await?;
+            self.fail_in(&mut tx, &Principal::Hub, &t, &reason, &mut out)
+                .await?;
         }
         self.commit(tx, out).await?;
         Ok(())
     }
 
     /// A rendered screen: kept as the session's last screen and published live.
-    pub async fn session_screen(&self, server: Uuid, session: Uuid, lines: Vec<String>, cols: u16, rows: u16) -> HubResult<()> {
+    pub async fn session_screen(
+        &self,
+        server: Uuid,
+        session: Uuid,
+        lines: Vec<String>,
+        cols: u16,
+        rows: u16,
+    ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
         store::sessions::set_screen(&mut tx, s.id, &lines.join("\n")).await?;
@@ -382,7 +457,13 @@ impl Hub {
     }
 
     /// An output chunk or keyframe from a daemon: stored (chunks) and passed to watchers.
-    pub async fn session_frame(&self, server: Uuid, frame: Frame, raw: &[u8], known: &mut std::collections::HashSet<Uuid>) -> HubResult<()> {
+    pub async fn session_frame(
+        &self,
+        server: Uuid,
+        frame: Frame,
+        raw: &[u8],
+        known: &mut std::collections::HashSet<Uuid>,
+    ) -> HubResult<()> {
         if !known.contains(&frame.session_id) {
             let mut c = self.read().await?;
             self.own_session(&mut c, server, frame.session_id).await?;
@@ -390,7 +471,12 @@ impl Hub {
         }
         let fan = self.streams.offer(&frame, raw);
         if fan.need_keyframe {
-            self.daemons.send(server, &HubToDaemon::KeyframeRequest { session_id: frame.session_id });
+            self.daemons.send(
+                server,
+                &HubToDaemon::KeyframeRequest {
+                    session_id: frame.session_id,
+                },
+            );
         }
         if frame.kind == FrameKind::Output {
             let chunk = Chunk {

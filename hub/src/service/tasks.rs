@@ -3,8 +3,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use orchestratia_proto::api::{
-    AddDependency, CreateTask, Explanation, Graph, GraphEdge, GraphNode, RemoveDependency, TaskFilter,
-    UpdateTask,
+    AddDependency, CreateTask, Explanation, Graph, GraphEdge, GraphNode, RemoveDependency,
+    TaskFilter, UpdateTask,
 };
 use orchestratia_proto::taskref::TaskRef;
 use orchestratia_proto::time::now_ms;
@@ -15,7 +15,9 @@ use uuid::Uuid;
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
-use crate::engine::deps::{AddDecision, DepFacts, blocked_reason, decide_add, is_met, validate_new};
+use crate::engine::deps::{
+    AddDecision, DepFacts, blocked_reason, decide_add, is_met, validate_new,
+};
 use crate::engine::graph::{PhaseFacts, find_cycle, layers, phases};
 use crate::engine::matching::{Requirements, ServerFacts, rank};
 use crate::error::{HubError, HubResult};
@@ -51,13 +53,19 @@ impl Hub {
                 TaskRef::Number(_) => Err(bad!(
                     "{r} exists in several projects; name one with --project or use the task's id"
                 )),
-                _ => Err(bad!("'{r}' matches several tasks; give more characters of the id")),
+                _ => Err(bad!(
+                    "'{r}' matches several tasks; give more characters of the id"
+                )),
             },
         }
     }
 
     /// The blocked reason of each pending task among `tasks` that has unmet dependencies.
-    pub(crate) async fn blocked_reasons(&self, c: &mut Conn, tasks: &[TaskRecord]) -> HubResult<HashMap<Uuid, String>> {
+    pub(crate) async fn blocked_reasons(
+        &self,
+        c: &mut Conn,
+        tasks: &[TaskRecord],
+    ) -> HubResult<HashMap<Uuid, String>> {
         let pending: Vec<Uuid> = tasks
             .iter()
             .filter(|t| t.status == TaskStatus::Pending)
@@ -73,7 +81,10 @@ impl Hub {
     /// The API shape of tasks, with their derived blocked state.
     pub(crate) async fn to_tasks(&self, c: &mut Conn, recs: &[TaskRecord]) -> HubResult<Vec<Task>> {
         let mut reasons = self.blocked_reasons(c, recs).await?;
-        Ok(recs.iter().map(|r| r.to_task(reasons.remove(&r.id))).collect())
+        Ok(recs
+            .iter()
+            .map(|r| r.to_task(reasons.remove(&r.id)))
+            .collect())
     }
 
     pub(crate) async fn to_task(&self, c: &mut Conn, rec: &TaskRecord) -> HubResult<Task> {
@@ -98,14 +109,21 @@ impl Hub {
             .filter(|v| !v.is_null())
             .map(|v| validate::structured_spec(v, lim.max_spec))
             .transpose()?;
-        let repo = body.repo.as_deref().map(|r| validate::name("repo", r)).transpose()?;
+        let repo = body
+            .repo
+            .as_deref()
+            .map(|r| validate::name("repo", r))
+            .transpose()?;
         let os = body
             .os
             .as_deref()
             .map(|o| validate::name("os", o).map(|o| o.to_ascii_lowercase()))
             .transpose()?;
         let mut languages: Vec<String> = Vec::new();
-        let from_spec = structured.as_ref().map(validate::spec_languages).unwrap_or_default();
+        let from_spec = structured
+            .as_ref()
+            .map(validate::spec_languages)
+            .unwrap_or_default();
         for l in body.languages.iter().chain(from_spec.iter()) {
             let l = validate::name("language", l)?;
             if !languages.iter().any(|x| x.eq_ignore_ascii_case(&l)) {
@@ -127,7 +145,9 @@ impl Hub {
         }
 
         let mut tx = self.store.write().await?;
-        let project = self.default_project(&mut tx, p, body.project.as_deref()).await?;
+        let project = self
+            .default_project(&mut tx, p, body.project.as_deref())
+            .await?;
         p.require_manager(project.id, "creating a task")?;
         self.store.lock_project(&mut tx, project.id).await?;
         if let Some(a) = &body.agent {
@@ -168,7 +188,9 @@ impl Hub {
             title,
             spec,
             structured_spec: structured,
-            priority: body.priority.unwrap_or(orchestratia_proto::Priority::Medium),
+            priority: body
+                .priority
+                .unwrap_or(orchestratia_proto::Priority::Medium),
             repo,
             languages,
             agent: body.agent.as_ref().map(|a| a.trim().to_string()),
@@ -240,7 +262,12 @@ impl Hub {
     }
 
     /// Changes the editable fields of an open task.
-    pub async fn update_task(&self, p: &Principal, reference: &str, body: &UpdateTask) -> HubResult<Task> {
+    pub async fn update_task(
+        &self,
+        p: &Principal,
+        reference: &str,
+        body: &UpdateTask,
+    ) -> HubResult<Task> {
         let lim = &self.config.limits;
         let mut tx = self.store.write().await?;
         let mut t = self.resolve_task(&mut tx, p, reference, None).await?;
@@ -294,16 +321,28 @@ impl Hub {
         t.updated_at = now_ms();
         store::tasks::update_fields(&mut tx, &t).await?;
         let mut out = Outbox::default();
-        out.task_event(EventKind::TaskUpdated, &p.actor(), t.project_id, t.id, json!({"fields": changed}));
+        out.task_event(
+            EventKind::TaskUpdated,
+            &p.actor(),
+            t.project_id,
+            t.id,
+            json!({"fields": changed}),
+        );
         if let Some(server) = t.server_id
             && matches!(
                 t.status,
-                TaskStatus::Assigned | TaskStatus::Planning | TaskStatus::Running | TaskStatus::NeedsHuman
+                TaskStatus::Assigned
+                    | TaskStatus::Planning
+                    | TaskStatus::Running
+                    | TaskStatus::NeedsHuman
             )
         {
             let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
             let payload = super::flow::payload(&t, inputs.get(&t.id).cloned().unwrap_or_default());
-            out.tell(server, orchestratia_proto::ws::HubToDaemon::TaskUpdated { task: payload });
+            out.tell(
+                server,
+                orchestratia_proto::ws::HubToDaemon::TaskUpdated { task: payload },
+            );
         }
         self.commit(tx, out).await?;
         let mut c = self.read().await?;
@@ -320,7 +359,10 @@ impl Hub {
                     want_blocked = true;
                     statuses.push(TaskStatus::Pending);
                 } else {
-                    statuses.push(word.parse::<TaskStatus>().map_err(|e| bad!("{e}, blocked"))?);
+                    statuses.push(
+                        word.parse::<TaskStatus>()
+                            .map_err(|e| bad!("{e}, blocked"))?,
+                    );
                 }
             }
         }
@@ -362,7 +404,11 @@ impl Hub {
         let downs = store::deps::of_upstream(c, t.id).await?;
         let task = {
             let facts = facts_of(&ups);
-            t.to_task(if t.status == TaskStatus::Pending { blocked_reason(&facts) } else { None })
+            t.to_task(if t.status == TaskStatus::Pending {
+                blocked_reason(&facts)
+            } else {
+                None
+            })
         };
         let dep = |d: &DepRecord, other: Uuid| Dependency {
             id: d.id,
@@ -394,7 +440,12 @@ impl Hub {
     }
 
     /// Adds a dependency (or turns a `blocks` into `input` with a key), refusing cycles.
-    pub async fn add_dependency(&self, p: &Principal, reference: &str, body: &AddDependency) -> HubResult<TaskView> {
+    pub async fn add_dependency(
+        &self,
+        p: &Principal,
+        reference: &str,
+        body: &AddDependency,
+    ) -> HubResult<TaskView> {
         let key = body
             .contract_key
             .as_deref()
@@ -443,7 +494,9 @@ impl Hub {
             }
         }
         let has_key = match key {
-            Some(k) => store::contracts::of_task(&mut tx, up.id).await?.contains_key(k),
+            Some(k) => store::contracts::of_task(&mut tx, up.id)
+                .await?
+                .contains_key(k),
             None => false,
         };
         let met = is_met(up.status, body.dep_type, has_key);
@@ -466,7 +519,8 @@ impl Hub {
                 false
             }
             AddDecision::UpgradeToInput { dep_id } => {
-                store::deps::upgrade_to_input(&mut tx, dep_id, key.unwrap_or_default(), met, now).await?;
+                store::deps::upgrade_to_input(&mut tx, dep_id, key.unwrap_or_default(), met, now)
+                    .await?;
                 true
             }
         };
@@ -489,7 +543,12 @@ impl Hub {
     }
 
     /// Removes dependencies of a task on one upstream (all, or the one of a type/key).
-    pub async fn remove_dependency(&self, p: &Principal, reference: &str, body: &RemoveDependency) -> HubResult<TaskView> {
+    pub async fn remove_dependency(
+        &self,
+        p: &Principal,
+        reference: &str,
+        body: &RemoveDependency,
+    ) -> HubResult<TaskView> {
         let mut tx = self.store.write().await?;
         let down = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(down.project_id, "removing a dependency")?;
@@ -531,7 +590,12 @@ impl Hub {
 
     /// Releases a pending, never-released task whose dependencies are all met (and that has
     /// at least one): the cascade's rule applied after a dependency edit.
-    async fn release_if_ready(&self, c: &mut Conn, t: &TaskRecord, out: &mut Outbox) -> HubResult<()> {
+    async fn release_if_ready(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
         if t.status != TaskStatus::Pending || t.server_id.is_some() {
             return Ok(());
         }
@@ -595,7 +659,8 @@ impl Hub {
             .filter(|n| n.status == TaskStatus::Pending)
             .map(|n| n.layer)
             .max();
-        let mut layers_out: Vec<Vec<String>> = vec![Vec::new(); max_layer.map(|m| m as usize + 1).unwrap_or(0)];
+        let mut layers_out: Vec<Vec<String>> =
+            vec![Vec::new(); max_layer.map(|m| m as usize + 1).unwrap_or(0)];
         for n in nodes.iter().filter(|n| n.status == TaskStatus::Pending) {
             layers_out[n.layer as usize].push(n.reference.clone());
         }
@@ -630,7 +695,10 @@ impl Hub {
             task_id: t.id,
             task_reference: t.reference(),
             requirements: json!({"repo": req.repo, "languages": req.languages, "agent": req.agent, "os": req.os}),
-            winner: candidates.iter().find(|c| c.winner).map(|c| c.server.clone()),
+            winner: candidates
+                .iter()
+                .find(|c| c.winner)
+                .map(|c| c.server.clone()),
             candidates,
         })
     }

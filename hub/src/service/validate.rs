@@ -26,7 +26,10 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> HubResult<String> 
             "{field} is {n} characters; the limit is {max}"
         )));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return Err(bad!("{field} contains control characters"));
     }
     Ok(value.to_string())
@@ -37,8 +40,7 @@ pub fn name(field: &str, value: &str) -> HubResult<String> {
     let v = value.trim();
     let ok = !v.is_empty()
         && v.len() <= 64
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'#'));
     if ok {
         Ok(v.to_string())
@@ -87,7 +89,9 @@ pub fn structured_spec(v: &Value, max: usize) -> HubResult<Value> {
     if let Some(s) = obj.get("$schema")
         && s.as_str() != Some(TASK_SPEC_SCHEMA)
     {
-        return Err(bad!("structured spec $schema must be \"{TASK_SPEC_SCHEMA}\""));
+        return Err(bad!(
+            "structured spec $schema must be \"{TASK_SPEC_SCHEMA}\""
+        ));
     }
     if let Some(reqs) = obj.get("requirements") {
         let Some(list) = reqs.as_array() else {
@@ -114,11 +118,11 @@ pub fn structured_spec(v: &Value, max: usize) -> HubResult<Value> {
             return Err(bad!("structured spec: constraints must be an object"));
         };
         for (k, v) in map {
-            let ok = v
-                .as_array()
-                .is_some_and(|l| l.iter().all(Value::is_string));
+            let ok = v.as_array().is_some_and(|l| l.iter().all(Value::is_string));
             if !ok {
-                return Err(bad!("structured spec: constraints.{k} must be a list of strings"));
+                return Err(bad!(
+                    "structured spec: constraints.{k} must be a list of strings"
+                ));
             }
         }
     }
@@ -134,7 +138,12 @@ pub fn structured_spec(v: &Value, max: usize) -> HubResult<Value> {
 pub fn spec_languages(v: &Value) -> Vec<String> {
     v.pointer("/constraints/languages")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -160,7 +169,10 @@ mod tests {
     fn texts_and_names() {
         assert!(text("title", "  ", 10).is_err());
         assert_eq!(text("title", " ok ", 10).ok().as_deref(), Some("ok"));
-        assert!(matches!(text("title", "abcdefghijk", 10), Err(HubError::TooLarge(_))));
+        assert!(matches!(
+            text("title", "abcdefghijk", 10),
+            Err(HubError::TooLarge(_))
+        ));
         assert!(text("title", "a\u{7}b", 10).is_err());
         assert!(name("server name", "dev-backend").is_ok());
         assert!(name("server name", "dev backend").is_err());
@@ -177,18 +189,36 @@ mod tests {
         assert!(structured_spec(&json!([1]), 1000).is_err());
         assert!(structured_spec(&json!({"$schema": "other"}), 1000).is_err());
         assert!(structured_spec(&json!({"requirements": [{"priority": "must"}]}), 1000).is_err());
-        assert!(structured_spec(&json!({"requirements": [{"description": "x", "priority": "urgent"}]}), 1000).is_err());
+        assert!(
+            structured_spec(
+                &json!({"requirements": [{"description": "x", "priority": "urgent"}]}),
+                1000
+            )
+            .is_err()
+        );
         assert!(structured_spec(&json!({"constraints": {"languages": "rust"}}), 1000).is_err());
-        assert!(matches!(structured_spec(&ok, 10), Err(HubError::TooLarge(_))));
+        assert!(matches!(
+            structured_spec(&ok, 10),
+            Err(HubError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn waits() {
         let max = Duration::from_secs(300);
         assert_eq!(parse_wait(None, max).ok(), Some(Duration::ZERO));
-        assert_eq!(parse_wait(Some("30s"), max).ok(), Some(Duration::from_secs(30)));
-        assert_eq!(parse_wait(Some("250ms"), max).ok(), Some(Duration::from_millis(250)));
-        assert_eq!(parse_wait(Some("20"), max).ok(), Some(Duration::from_secs(20)));
+        assert_eq!(
+            parse_wait(Some("30s"), max).ok(),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_wait(Some("250ms"), max).ok(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_wait(Some("20"), max).ok(),
+            Some(Duration::from_secs(20))
+        );
         assert_eq!(parse_wait(Some("1h"), max).ok(), Some(max));
         assert!(parse_wait(Some("soon"), max).is_err());
     }

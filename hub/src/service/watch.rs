@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use orchestratia_proto::api::{EventPage, EventQuery};
 use orchestratia_proto::{
-    EventKind, Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
+    EventKind, Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan,
+    PlanStatus,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -24,7 +25,12 @@ use crate::store::events::EventFilter;
 impl Hub {
     /// Reads with `check` until it reports done or `wait` passes, re-reading whenever a bus
     /// message that `relevant` accepts arrives.
-    async fn wait_until<T, F, Fut>(&self, wait: Duration, mut check: F, relevant: impl Fn(&BusMessage) -> bool) -> HubResult<T>
+    async fn wait_until<T, F, Fut>(
+        &self,
+        wait: Duration,
+        mut check: F,
+        relevant: impl Fn(&BusMessage) -> bool,
+    ) -> HubResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = HubResult<(T, bool)>>,
@@ -53,7 +59,12 @@ impl Hub {
     }
 
     /// An intervention, waiting up to `wait` for it to be answered.
-    pub async fn wait_intervention(&self, p: &Principal, id: Uuid, wait: Option<&str>) -> HubResult<Intervention> {
+    pub async fn wait_intervention(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        wait: Option<&str>,
+    ) -> HubResult<Intervention> {
         let wait = self.wait_bound(wait)?;
         let task = self.intervention(p, id).await?.task_id;
         self.wait_until(
@@ -85,7 +96,12 @@ impl Hub {
     }
 
     /// A permission request, waiting up to `wait` for a decision.
-    pub async fn wait_permission(&self, p: &Principal, id: Uuid, wait: Option<&str>) -> HubResult<PermissionRequest> {
+    pub async fn wait_permission(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        wait: Option<&str>,
+    ) -> HubResult<PermissionRequest> {
         let wait = self.wait_bound(wait)?;
         let task = self.permission(p, id).await?.task_id;
         self.wait_until(
@@ -114,7 +130,8 @@ impl Hub {
         };
         if let Some(kinds) = q.kind.as_deref().filter(|k| !k.trim().is_empty()) {
             for k in kinds.split(',').map(str::trim) {
-                f.kinds.push(k.parse::<EventKind>().map_err(|e| bad!("{e}"))?);
+                f.kinds
+                    .push(k.parse::<EventKind>().map_err(|e| bad!("{e}"))?);
             }
         }
         {
@@ -140,13 +157,16 @@ impl Hub {
                         f.tasks.extend(task_id.iter().copied());
                     }
                     if f.tasks.is_empty() {
-                        return Err(HubError::Forbidden("this session has no task to follow".into()));
+                        return Err(HubError::Forbidden(
+                            "this session has no task to follow".into(),
+                        ));
                     }
                 }
                 Principal::Server { .. } => {
                     if f.tasks.is_empty() {
                         return Err(HubError::Forbidden(
-                            "a server token may only follow the events of its own tasks (?task=…)".into(),
+                            "a server token may only follow the events of its own tasks (?task=…)"
+                                .into(),
                         ));
                     }
                 }

@@ -9,7 +9,12 @@ use uuid::Uuid;
 use super::{BATCH, Conn, Result, json, placeholders, uuid};
 
 /// Stores the contracts a task published.
-pub async fn insert(c: &mut Conn, task: Uuid, contracts: &BTreeMap<String, Value>, now: i64) -> Result<()> {
+pub async fn insert(
+    c: &mut Conn,
+    task: Uuid,
+    contracts: &BTreeMap<String, Value>,
+    now: i64,
+) -> Result<()> {
     let items: Vec<(&String, &Value)> = contracts.iter().collect();
     for chunk in items.chunks(BATCH) {
         let values: Vec<String> = (0..chunk.len())
@@ -51,7 +56,10 @@ pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<BTreeMap<String, Contra
 }
 
 /// The resolved inputs of each given task: key → data, from its resolved `input` dependencies.
-pub async fn inputs_of(c: &mut Conn, tasks: &[Uuid]) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
+pub async fn inputs_of(
+    c: &mut Conn,
+    tasks: &[Uuid],
+) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
     let mut out: BTreeMap<Uuid, BTreeMap<String, Value>> = BTreeMap::new();
     for chunk in tasks.chunks(BATCH) {
         let sql = format!(

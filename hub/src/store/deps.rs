@@ -104,7 +104,13 @@ pub async fn between(c: &mut Conn, upstream: Uuid, downstream: Uuid) -> Result<V
 }
 
 /// Turns a `blocks` dependency into `input` with a key.
-pub async fn upgrade_to_input(c: &mut Conn, id: Uuid, key: &str, resolved: bool, now: i64) -> Result<()> {
+pub async fn upgrade_to_input(
+    c: &mut Conn,
+    id: Uuid,
+    key: &str,
+    resolved: bool,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE dependencies SET dep_type = 'input', contract_key = $2, resolved = $3, resolved_at = $4
          WHERE id = $1",
@@ -120,7 +126,10 @@ pub async fn upgrade_to_input(c: &mut Conn, id: Uuid, key: &str, resolved: bool,
 
 pub async fn delete(c: &mut Conn, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
-        let sql = format!("DELETE FROM dependencies WHERE id IN ({})", placeholders(1, chunk.len()));
+        let sql = format!(
+            "DELETE FROM dependencies WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(id.to_string());

@@ -79,7 +79,12 @@ pub async fn insert(c: &mut Conn, events: &[NewEvent], now: i64) -> Result<Vec<E
                 .bind(e.session_id.map(|u| u.to_string()))
                 .bind(e.details.to_string());
         }
-        let mut ids: Vec<i64> = q.fetch_all(&mut *c).await?.into_iter().map(|r| r.0).collect();
+        let mut ids: Vec<i64> = q
+            .fetch_all(&mut *c)
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         ids.sort_unstable();
         for (e, id) in chunk.iter().zip(ids) {
             out.push(Event {
@@ -121,7 +126,9 @@ pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
         let start = args.len() + 2;
         args.extend(f.tasks.iter().map(|t| t.to_string()));
         let list = placeholders(start, f.tasks.len());
-        conds.push(format!("(task_id IN ({list}) OR related_task_id IN ({list}))"));
+        conds.push(format!(
+            "(task_id IN ({list}) OR related_task_id IN ({list}))"
+        ));
     }
     if !f.kinds.is_empty() {
         let start = args.len() + 2;
@@ -138,7 +145,11 @@ pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
     for a in args {
         q = q.bind(a);
     }
-    q.fetch_all(c).await?.into_iter().map(Row::into_event).collect()
+    q.fetch_all(c)
+        .await?
+        .into_iter()
+        .map(Row::into_event)
+        .collect()
 }
 
 /// The timeline of one task, oldest first.
@@ -155,6 +166,8 @@ pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Event>> {
 
 /// The id of the newest event (0 when there is none).
 pub async fn last_id(c: &mut Conn) -> Result<i64> {
-    let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events").fetch_one(c).await?;
+    let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
+        .fetch_one(c)
+        .await?;
     Ok(id.unwrap_or(0))
 }

@@ -111,7 +111,13 @@ pub async fn interventions(
 }
 
 /// Answers a pending intervention; false when it was not pending.
-pub async fn answer_intervention(c: &mut Conn, id: Uuid, response: &str, by: &str, now: i64) -> Result<bool> {
+pub async fn answer_intervention(
+    c: &mut Conn,
+    id: Uuid,
+    response: &str,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE interventions SET status = 'answered', response = $2, answered_by = $3, answered_at = $4
          WHERE id = $1 AND status = 'pending'",
@@ -126,8 +132,13 @@ pub async fn answer_intervention(c: &mut Conn, id: Uuid, response: &str, by: &st
 }
 
 /// Pending interventions of a task, oldest first.
-pub async fn pending_interventions_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<InterventionRecord>> {
-    let sql = format!("{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.status = 'pending' ORDER BY i.created_at");
+pub async fn pending_interventions_of_task(
+    c: &mut Conn,
+    task: Uuid,
+) -> Result<Vec<InterventionRecord>> {
+    let sql = format!(
+        "{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.status = 'pending' ORDER BY i.created_at"
+    );
     let rows = sqlx::query_as::<_, InterventionRow>(sqlx::AssertSqlSafe(sql))
         .bind(task.to_string())
         .fetch_all(c)
@@ -172,7 +183,13 @@ const SELECT_PLAN: &str = "SELECT p.id, p.task_id, t.number AS task_number, t.ti
         p.content, p.status, p.feedback, p.decided_by, p.created_at, p.decided_at
     FROM plans p JOIN tasks t ON t.id = p.task_id";
 
-pub async fn insert_plan(c: &mut Conn, id: Uuid, task: Uuid, content: &str, now: i64) -> Result<()> {
+pub async fn insert_plan(
+    c: &mut Conn,
+    id: Uuid,
+    task: Uuid,
+    content: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO plans (id, task_id, content, status, created_at) VALUES ($1, $2, $3, 'submitted', $4)",
     )
@@ -377,14 +394,16 @@ pub async fn cancel_waiting_of_task(c: &mut Conn, task: Uuid, now: i64) -> Resul
 // ---- notes --------------------------------------------------------------------------------
 
 pub async fn insert_note(c: &mut Conn, n: &Note) -> Result<()> {
-    sqlx::query("INSERT INTO notes (id, task_id, actor, text, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(n.id.to_string())
-        .bind(n.task_id.to_string())
-        .bind(&n.actor)
-        .bind(&n.text)
-        .bind(n.created_at)
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "INSERT INTO notes (id, task_id, actor, text, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(n.id.to_string())
+    .bind(n.task_id.to_string())
+    .bind(&n.actor)
+    .bind(&n.text)
+    .bind(n.created_at)
+    .execute(c)
+    .await?;
     Ok(())
 }
 

@@ -100,13 +100,22 @@ pub async fn update_registration(c: &mut Conn, s: &Server) -> Result<()> {
     Ok(())
 }
 
-async fn fetch(c: &mut Conn, tail: &'static str, arg: Option<String>, since: i64) -> Result<Vec<ServerRecord>> {
+async fn fetch(
+    c: &mut Conn,
+    tail: &'static str,
+    arg: Option<String>,
+    since: i64,
+) -> Result<Vec<ServerRecord>> {
     let sql = format!("{SELECT} {tail}");
     let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(since);
     if let Some(a) = arg {
         q = q.bind(a);
     }
-    q.fetch_all(c).await?.into_iter().map(Row::into_record).collect()
+    q.fetch_all(c)
+        .await?
+        .into_iter()
+        .map(Row::into_record)
+        .collect()
 }
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Server>> {
@@ -117,16 +126,26 @@ pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Server>> {
 }
 
 pub async fn by_name(c: &mut Conn, name: &str) -> Result<Option<Server>> {
-    Ok(fetch(c, "WHERE s.name = $2", Some(name.to_string()), i64::MAX)
-        .await?
-        .pop()
-        .map(|r| r.server))
+    Ok(
+        fetch(c, "WHERE s.name = $2", Some(name.to_string()), i64::MAX)
+            .await?
+            .pop()
+            .map(|r| r.server),
+    )
 }
 
 /// All servers, or those of one project, by name.
 pub async fn list(c: &mut Conn, project: Option<Uuid>) -> Result<Vec<Server>> {
     let rows = match project {
-        Some(p) => fetch(c, "WHERE s.project_id = $2 ORDER BY s.name", Some(p.to_string()), i64::MAX).await?,
+        Some(p) => {
+            fetch(
+                c,
+                "WHERE s.project_id = $2 ORDER BY s.name",
+                Some(p.to_string()),
+                i64::MAX,
+            )
+            .await?
+        }
         None => fetch(c, "ORDER BY s.name", None, i64::MAX).await?,
     };
     Ok(rows.into_iter().map(|r| r.server).collect())
@@ -134,7 +153,13 @@ pub async fn list(c: &mut Conn, project: Option<Uuid>) -> Result<Vec<Server>> {
 
 /// The servers of a project with their recent successes since `since`, for matching.
 pub async fn candidates(c: &mut Conn, project: Uuid, since: i64) -> Result<Vec<ServerRecord>> {
-    fetch(c, "WHERE s.project_id = $2 ORDER BY s.name", Some(project.to_string()), since).await
+    fetch(
+        c,
+        "WHERE s.project_id = $2 ORDER BY s.name",
+        Some(project.to_string()),
+        since,
+    )
+    .await
 }
 
 /// Records a heartbeat; true when the server was offline until now.
@@ -175,10 +200,11 @@ pub async fn mark_stale_offline(c: &mut Conn, cutoff: i64) -> Result<Vec<(Uuid, 
 
 /// Marks a server offline now (its key was revoked).
 pub async fn set_offline(c: &mut Conn, id: Uuid) -> Result<bool> {
-    let r = sqlx::query("UPDATE servers SET status = 'offline' WHERE id = $1 AND status = 'online'")
-        .bind(id.to_string())
-        .execute(c)
-        .await?;
+    let r =
+        sqlx::query("UPDATE servers SET status = 'offline' WHERE id = $1 AND status = 'online'")
+            .bind(id.to_string())
+            .execute(c)
+            .await?;
     Ok(r.rows_affected() == 1)
 }
 

@@ -91,7 +91,11 @@ pub async fn find(c: &mut Conn, key: &str) -> Result<Option<Session>> {
 }
 
 /// Sessions, newest first: all, or of one server, or of one project.
-pub async fn list(c: &mut Conn, server: Option<Uuid>, project: Option<Uuid>) -> Result<Vec<Session>> {
+pub async fn list(
+    c: &mut Conn,
+    server: Option<Uuid>,
+    project: Option<Uuid>,
+) -> Result<Vec<Session>> {
     let (cond, arg) = match (server, project) {
         (Some(s), _) => ("WHERE x.server_id = $1", Some(s)),
         (None, Some(p)) => ("WHERE s.project_id = $1", Some(p)),
@@ -107,7 +111,8 @@ pub async fn list(c: &mut Conn, server: Option<Uuid>, project: Option<Uuid>) -> 
 
 /// Open (not ended) sessions of a task.
 pub async fn open_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Session>> {
-    let sql = format!("{SELECT} WHERE x.task_id = $1 AND x.status <> 'ended' ORDER BY x.started_at");
+    let sql =
+        format!("{SELECT} WHERE x.task_id = $1 AND x.status <> 'ended' ORDER BY x.started_at");
     let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
         .bind(task.to_string())
         .fetch_all(c)
@@ -126,7 +131,11 @@ pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Session>> {
 }
 
 /// Sessions of a server in one status.
-pub async fn of_server_with_status(c: &mut Conn, server: Uuid, status: SessionStatus) -> Result<Vec<Session>> {
+pub async fn of_server_with_status(
+    c: &mut Conn,
+    server: Uuid,
+    status: SessionStatus,
+) -> Result<Vec<Session>> {
     let sql = format!("{SELECT} WHERE x.server_id = $1 AND x.status = $2 ORDER BY x.started_at");
     let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
         .bind(server.to_string())
@@ -137,7 +146,12 @@ pub async fn of_server_with_status(c: &mut Conn, server: Uuid, status: SessionSt
 }
 
 /// The session runs: pid and tmux name known.
-pub async fn set_active(c: &mut Conn, id: Uuid, pid: Option<i64>, tmux: Option<&str>) -> Result<bool> {
+pub async fn set_active(
+    c: &mut Conn,
+    id: Uuid,
+    pid: Option<i64>,
+    tmux: Option<&str>,
+) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE sessions SET status = 'active', pid = COALESCE($2, pid), tmux = COALESCE($3, tmux)
          WHERE id = $1 AND status <> 'ended'",
@@ -194,10 +208,11 @@ pub async fn set_screen(c: &mut Conn, id: Uuid, screen: &str) -> Result<()> {
 
 /// The latest rendered screen of a session.
 pub async fn screen(c: &mut Conn, id: Uuid) -> Result<Option<String>> {
-    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT last_screen FROM sessions WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(c)
-        .await?;
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT last_screen FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(c)
+            .await?;
     Ok(row.and_then(|r| r.0))
 }
 
@@ -232,7 +247,10 @@ pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
         for ch in batch {
-            q = q.bind(ch.session_id.to_string()).bind(ch.seq).bind(ch.data.clone());
+            q = q
+                .bind(ch.session_id.to_string())
+                .bind(ch.seq)
+                .bind(ch.data.clone());
         }
         q.execute(&mut *c).await?;
     }

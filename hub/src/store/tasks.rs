@@ -212,7 +212,9 @@ pub async fn find(c: &mut Conn, project: Option<Uuid>, r: &TaskRef) -> Result<Ve
         TaskRef::Number(n) => ("t.number = CAST($1 AS BIGINT)", n.to_string()),
     };
     let sql = match project {
-        Some(_) => format!("{SELECT} WHERE {cond} AND t.project_id = $2 ORDER BY t.created_at LIMIT 3"),
+        Some(_) => {
+            format!("{SELECT} WHERE {cond} AND t.project_id = $2 ORDER BY t.created_at LIMIT 3")
+        }
         None => format!("{SELECT} WHERE {cond} ORDER BY t.created_at LIMIT 3"),
     };
     let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(arg);
@@ -252,7 +254,10 @@ pub async fn list(
     if !statuses.is_empty() {
         let start = args.len() + 1;
         args.extend(statuses.iter().map(|s| s.as_str().to_string()));
-        conds.push(format!("t.status IN ({})", placeholders(start, statuses.len())));
+        conds.push(format!(
+            "t.status IN ({})",
+            placeholders(start, statuses.len())
+        ));
     }
     let filter = if conds.is_empty() {
         String::new()
@@ -286,7 +291,13 @@ fn status_list(from: &[TaskStatus], start: usize) -> String {
 }
 
 /// Moves a task to `to` if it is in one of `from`; false when it was not.
-pub async fn transition(c: &mut Conn, id: Uuid, from: &[TaskStatus], to: TaskStatus, now: i64) -> Result<bool> {
+pub async fn transition(
+    c: &mut Conn,
+    id: Uuid,
+    from: &[TaskStatus],
+    to: TaskStatus,
+    now: i64,
+) -> Result<bool> {
     let sql = format!(
         "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1 AND status IN ({})",
         status_list(from, 4)
@@ -327,7 +338,13 @@ pub async fn assign(
 }
 
 /// Records that a cascade wave (or a manual assignment) released these tasks.
-pub async fn release(c: &mut Conn, ids: &[Uuid], phase: i64, released_by: Option<&str>, now: i64) -> Result<()> {
+pub async fn release(
+    c: &mut Conn,
+    ids: &[Uuid],
+    phase: i64,
+    released_by: Option<&str>,
+    now: i64,
+) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
         let sql = format!(
             "UPDATE tasks SET phase = $1, released_by = $2, updated_at = $3 WHERE id IN ({})",

@@ -153,6 +153,18 @@ pub async fn revoke_server(c: &mut Conn, server: Uuid, now: i64) -> Result<u64> 
     Ok(r.rows_affected())
 }
 
+/// Revokes the keys of a server (not its sessions' tokens: their agents keep working).
+pub async fn revoke_server_keys(c: &mut Conn, server: Uuid, now: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND kind = 'server' AND server_id = $1",
+    )
+    .bind(server.to_string())
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Revokes the tokens of one session.
 pub async fn revoke_session(c: &mut Conn, session: Uuid, now: i64) -> Result<()> {
     sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL")

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind, HubToConsole, HubToDaemon};
-use orchestratia_proto::{SessionStatus, ServerStatus};
+use orchestratia_proto::{ServerStatus, SessionStatus};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -21,7 +21,11 @@ use crate::service::Hub;
 use crate::store;
 
 /// Upgrades a request with an admin token to the console protocol.
-pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+pub async fn upgrade(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     match hub.authenticate(super::bearer(&headers)).await {
         Ok(p) => {
             if let Err(e) = p.require_admin("the console socket") {
@@ -32,12 +36,15 @@ pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: Result<WebS
     }
     match ws {
         Ok(ws) => ws.on_upgrade(move |socket| async move { run(hub, socket).await }),
-        Err(e) => HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text())).into_response(),
+        Err(e) => HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text()))
+            .into_response(),
     }
 }
 
 fn text(m: &HubToConsole) -> Option<Message> {
-    serde_json::to_string(m).ok().map(|t| Message::Text(t.into()))
+    serde_json::to_string(m)
+        .ok()
+        .map(|t| Message::Text(t.into()))
 }
 
 async fn run(hub: Hub, socket: WebSocket) {
@@ -111,12 +118,18 @@ async fn live_session(hub: &Hub, session: Uuid) -> Result<Uuid, String> {
     Ok(server.id)
 }
 
-async fn command(hub: &Hub, console_id: u64, tx: &mpsc::Sender<Outbound>, m: ConsoleToHub) -> Option<Message> {
+async fn command(
+    hub: &Hub,
+    console_id: u64,
+    tx: &mpsc::Sender<Outbound>,
+    m: ConsoleToHub,
+) -> Option<Message> {
     match m {
         ConsoleToHub::Subscribe { session_id } => match live_session(hub, session_id).await {
             Ok(server) => {
                 hub.streams.subscribe(session_id, console_id, tx.clone());
-                hub.daemons.send(server, &HubToDaemon::KeyframeRequest { session_id });
+                hub.daemons
+                    .send(server, &HubToDaemon::KeyframeRequest { session_id });
                 None
             }
             Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
@@ -125,14 +138,28 @@ async fn command(hub: &Hub, console_id: u64, tx: &mpsc::Sender<Outbound>, m: Con
             hub.streams.unsubscribe(session_id, console_id);
             None
         }
-        ConsoleToHub::Resize { session_id, cols, rows } => {
+        ConsoleToHub::Resize {
+            session_id,
+            cols,
+            rows,
+        } => {
             if cols == 0 || rows == 0 || cols > 1000 || rows > 1000 {
                 let e = HubError::BadRequest(format!("invalid size {cols}x{rows}"));
-                return text(&HubToConsole::Error { error: e.word().into(), detail: e.to_string() });
+                return text(&HubToConsole::Error {
+                    error: e.word().into(),
+                    detail: e.to_string(),
+                });
             }
             match live_session(hub, session_id).await {
                 Ok(server) => {
-                    hub.daemons.send(server, &HubToDaemon::SessionResize { session_id, cols, rows });
+                    hub.daemons.send(
+                        server,
+                        &HubToDaemon::SessionResize {
+                            session_id,
+                            cols,
+                            rows,
+                        },
+                    );
                     None
                 }
                 Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
@@ -144,13 +171,19 @@ async fn command(hub: &Hub, console_id: u64, tx: &mpsc::Sender<Outbound>, m: Con
 /// Keyboard input for a session, passed on to its daemon.
 async fn input(hub: &Hub, raw: &[u8]) -> Option<Message> {
     let Some(frame) = Frame::decode(raw).filter(|f| f.kind == FrameKind::Input) else {
-        return text(&HubToConsole::Error { error: "bad_request".into(), detail: "unreadable binary frame".into() });
+        return text(&HubToConsole::Error {
+            error: "bad_request".into(),
+            detail: "unreadable binary frame".into(),
+        });
     };
     match live_session(hub, frame.session_id).await {
         Ok(server) => {
             hub.daemons.send_frame(server, &frame);
             None
         }
-        Err(reason) => text(&HubToConsole::SessionUnavailable { session_id: frame.session_id, reason }),
+        Err(reason) => text(&HubToConsole::SessionUnavailable {
+            session_id: frame.session_id,
+            reason,
+        }),
     }
 }

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -20,17 +20,28 @@ use crate::error::HubError;
 use crate::service::Hub;
 
 /// Upgrades a request with a server key to the daemon protocol.
-pub async fn upgrade(State(hub): State<Hub>, headers: HeaderMap, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+pub async fn upgrade(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     let p = match hub.authenticate(super::bearer(&headers)).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let Principal::Server { server_id, name, .. } = p else {
-        return HubError::Forbidden("the daemon socket needs a server key (orc_…)".into()).into_response();
+    let Principal::Server {
+        server_id, name, ..
+    } = p
+    else {
+        return HubError::Forbidden("the daemon socket needs a server key (orc_…)".into())
+            .into_response();
     };
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) => return HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text())).into_response(),
+        Err(e) => {
+            return HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text()))
+                .into_response();
+        }
     };
     ws.max_message_size(16 * 1024 * 1024)
         .on_upgrade(move |socket| async move { run(hub, server_id, name, socket).await })
@@ -106,15 +117,33 @@ async fn handle(hub: &Hub, server: Uuid, m: DaemonToHub) -> Result<(), HubError>
     match m {
         DaemonToHub::Hello { sessions, .. } => hub.daemon_connected(server, &sessions).await,
         DaemonToHub::Heartbeat { .. } => hub.daemon_heartbeat(server).await,
-        DaemonToHub::SessionActive { session_id, pid, tmux } => {
-            hub.session_active(server, session_id, pid, tmux.as_deref()).await
+        DaemonToHub::SessionActive {
+            session_id,
+            pid,
+            tmux,
+        } => {
+            hub.session_active(server, session_id, pid, tmux.as_deref())
+                .await
         }
-        DaemonToHub::SessionRecovered { session_id, tmux } => hub.session_recovered(server, session_id, &tmux).await,
-        DaemonToHub::SessionEnded { session_id, exit_code, last_screen } => {
-            hub.session_ended(server, session_id, exit_code, last_screen.as_deref()).await
+        DaemonToHub::SessionRecovered { session_id, tmux } => {
+            hub.session_recovered(server, session_id, &tmux).await
         }
-        DaemonToHub::SessionScreen { session_id, lines, cols, rows } => {
-            hub.session_screen(server, session_id, lines, cols, rows).await
+        DaemonToHub::SessionEnded {
+            session_id,
+            exit_code,
+            last_screen,
+        } => {
+            hub.session_ended(server, session_id, exit_code, last_screen.as_deref())
+                .await
+        }
+        DaemonToHub::SessionScreen {
+            session_id,
+            lines,
+            cols,
+            rows,
+        } => {
+            hub.session_screen(server, session_id, lines, cols, rows)
+                .await
         }
         DaemonToHub::OutputLost { session_id, bytes } => {
             tracing::warn!(%session_id, bytes, "daemon dropped output while the hub was away");

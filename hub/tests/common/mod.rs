@@ -24,14 +24,22 @@ macro_rules! on_both_backends {
 
 /// Runs the CLI as the agent of a session (its token and task id in the environment).
 pub async fn as_worker(hub: &TestHub, s: &SessionStart, args: &[&str]) -> CliOutput {
-    let task = s.task.as_ref().map(|t| t.id.to_string()).unwrap_or_default();
-    hub.cli_as(&s.token, &[("ORCHESTRATIA_TASK_ID", &task)], args).await
+    let task = s
+        .task
+        .as_ref()
+        .map(|t| t.id.to_string())
+        .unwrap_or_default();
+    hub.cli_as(&s.token, &[("ORCHESTRATIA_TASK_ID", &task)], args)
+        .await
 }
 
 /// The id of a task by its reference, through the CLI.
 pub async fn task_id(hub: &TestHub, r: &str) -> uuid::Uuid {
     let v = hub.cli(&["task", "view", r, "--json"]).await.json();
-    v["id"].as_str().and_then(|s| s.parse().ok()).expect("task id")
+    v["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("task id")
 }
 
 /// Creates a task through the CLI and returns its reference.

@@ -1,0 +1,102 @@
+//! The CLI on its own: help, usage errors, an unreachable hub, and pipeline files refused
+//! before anything is sent.
+
+use orchestratia_testkit::run_cli;
+
+async fn run(args: &[&str]) -> orchestratia_testkit::CliOutput {
+    let dir = tempfile::tempdir().expect("dir");
+    // Port 1 on loopback: nothing listens there.
+    run_cli("http://127.0.0.1:1", "orcadm_x", dir.path(), &[], args).await
+}
+
+#[tokio::test]
+async fn help_lists_the_commands() {
+    let out = run(&["--help"]).await;
+    let text = out.ok();
+    for c in [
+        "project",
+        "server",
+        "task",
+        "session",
+        "pipeline",
+        "intervention",
+        "plan",
+        "permission",
+    ] {
+        assert!(text.contains(c), "{c} missing from --help");
+    }
+    let out = run(&["task", "--help"]).await;
+    for c in [
+        "create", "deps", "assign", "wait", "explain", "graph", "complete", "help", "plan", "note",
+    ] {
+        assert!(out.ok().contains(c), "task {c} missing from task --help");
+    }
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    assert_eq!(run(&["task", "create"]).await.code, 2, "missing --title");
+    assert_eq!(run(&["task", "frobnicate"]).await.code, 2);
+    let out = run(&["task", "complete", "--summary", "x"]).await;
+    assert!(out.fails(2).contains("ORCHESTRATIA_TASK_ID"));
+    let out = run(&[
+        "task",
+        "complete",
+        "--id",
+        "T1",
+        "--summary",
+        "x",
+        "--contract",
+        "nokey",
+    ])
+    .await;
+    assert!(out.fails(2).contains("KEY=@FILE or KEY=JSON"));
+    let out = run(&["task", "view", "not a ref"]).await;
+    assert!(out.fails(2).contains("invalid task reference"));
+}
+
+#[tokio::test]
+async fn an_unreachable_hub_is_one_line_and_exit_1() {
+    let out = run(&["task", "list"]).await;
+    let msg = out.fails(1);
+    assert!(
+        msg.contains("cannot reach the hub at http://127.0.0.1:1"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn pipeline_files_are_refused_whole_with_the_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "project: P\ntasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on: [a, ghost]\n",
+    )
+    .expect("write");
+    let out = run(&["pipeline", "apply", bad.to_str().unwrap_or_default()]).await;
+    let msg = out.fails(2);
+    assert!(
+        msg.contains("bad.yaml:7") && msg.contains("unknown task 'ghost'"),
+        "{msg}"
+    );
+    let cyc = dir.path().join("cycle.yaml");
+    std::fs::write(
+        &cyc,
+        "project: P\ntasks:\n  - name: a\n    title: A\n    depends_on: [b]\n  - name: b\n    title: B\n    depends_on: [a]\n",
+    )
+    .expect("write");
+    let msg = run(&["pipeline", "apply", cyc.to_str().unwrap_or_default()])
+        .await
+        .fails(2);
+    assert!(
+        msg.contains("cycle") && msg.contains("cycle.yaml:3"),
+        "{msg}"
+    );
+    let syntax = dir.path().join("syntax.yaml");
+    std::fs::write(&syntax, "tasks:\n  - name: a\n    title: [unclosed\n").expect("write");
+    let msg = run(&["pipeline", "apply", syntax.to_str().unwrap_or_default()])
+        .await
+        .fails(2);
+    assert!(msg.contains("syntax.yaml") && msg.contains("line"), "{msg}");
+}

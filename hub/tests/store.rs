@@ -1,0 +1,495 @@
+//! The store suite: the same checks on SQLite and on PostgreSQL (a fresh database per run).
+
+use std::collections::BTreeMap;
+
+use orchestratia_hub::store::deps::NewDep;
+use orchestratia_hub::store::events::{EventFilter, NewEvent};
+use orchestratia_hub::store::sessions::Chunk;
+use orchestratia_hub::store::tasks::TaskRecord;
+use orchestratia_hub::store::tokens::{Token, TokenKind};
+use orchestratia_hub::store::{self, Store};
+use orchestratia_proto::taskref::TaskRef;
+use orchestratia_proto::{
+    DepType, EventKind, Priority, Project, Server, ServerStatus, Session, SessionStatus, TaskStatus,
+};
+use orchestratia_testkit::PgDatabase;
+use serde_json::json;
+use uuid::Uuid;
+
+fn task(project: Uuid, number: i64, title: &str) -> TaskRecord {
+    TaskRecord {
+        id: Uuid::new_v4(),
+        project_id: project,
+        number,
+        title: title.into(),
+        spec: String::new(),
+        structured_spec: Some(json!({"requirements": []})),
+        priority: Priority::High,
+        repo: Some("r".into()),
+        languages: vec!["rust".into()],
+        agent: None,
+        os: None,
+        require_plan_approval: true,
+        orchestrator: false,
+        status: TaskStatus::Pending,
+        server_id: None,
+        server_name: None,
+        phase: None,
+        released_by: None,
+        wait_reason: None,
+        result: None,
+        pipeline_key: Some(format!("k{number}")),
+        created_by: "admin".into(),
+        created_at: 1,
+        updated_at: 1,
+        completed_at: None,
+    }
+}
+
+async fn suite(store: Store) {
+    let mut tx = store.write().await.expect("tx");
+    let p = Project {
+        id: Uuid::new_v4(),
+        name: "P".into(),
+        created_at: 5,
+    };
+    store::projects::insert(&mut tx, &p).await.expect("project");
+    assert_eq!(
+        store::projects::allocate_number(&mut tx, p.id)
+            .await
+            .expect("n"),
+        1
+    );
+    assert_eq!(
+        store::projects::allocate_number(&mut tx, p.id)
+            .await
+            .expect("n"),
+        2
+    );
+    assert_eq!(
+        store::projects::allocate_phase(&mut tx, p.id)
+            .await
+            .expect("phase"),
+        1
+    );
+
+    // Tasks round-trip every field, and are found by id, prefix and number.
+    let a = task(p.id, 1, "A");
+    let b = task(p.id, 2, "B");
+    store::tasks::insert(&mut tx, &a).await.expect("a");
+    store::tasks::insert(&mut tx, &b).await.expect("b");
+    assert_eq!(
+        store::tasks::get(&mut tx, a.id).await.expect("get"),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store::tasks::find(&mut tx, None, &TaskRef::Number(2))
+            .await
+            .expect("find")[0]
+            .id,
+        b.id
+    );
+    let prefix = a.id.to_string()[..8].to_string();
+    assert_eq!(
+        store::tasks::find(&mut tx, Some(p.id), &TaskRef::Prefix(prefix))
+            .await
+            .expect("find")[0]
+            .id,
+        a.id
+    );
+    assert!(
+        store::tasks::find(&mut tx, Some(Uuid::new_v4()), &TaskRef::Id(a.id))
+            .await
+            .expect("find")
+            .is_empty()
+    );
+    assert_eq!(
+        store::tasks::by_pipeline_key(&mut tx, p.id, "k2")
+            .await
+            .expect("key")
+            .map(|t| t.id),
+        Some(b.id)
+    );
+    tx.commit().await.expect("commit");
+    // A failed statement ends its transaction on PostgreSQL: try the duplicate in its own.
+    let mut tx = store.write().await.expect("tx");
+    let dup = store::tasks::insert(&mut tx, &task(p.id, 1, "again")).await;
+    assert!(
+        dup.is_err_and(|e| e.is_unique_violation()),
+        "task numbers are unique per project"
+    );
+    drop(tx);
+
+    // Guarded transitions: a second close does nothing.
+    let mut tx = store.write().await.expect("tx");
+    assert!(
+        store::tasks::transition(
+            &mut tx,
+            a.id,
+            &[TaskStatus::Pending],
+            TaskStatus::Running,
+            9
+        )
+        .await
+        .expect("t")
+    );
+    assert!(
+        !store::tasks::transition(
+            &mut tx,
+            a.id,
+            &[TaskStatus::Pending],
+            TaskStatus::Running,
+            9
+        )
+        .await
+        .expect("t")
+    );
+    assert!(
+        store::tasks::close(
+            &mut tx,
+            a.id,
+            &[TaskStatus::Running],
+            TaskStatus::Done,
+            &json!({"s": 1}),
+            10
+        )
+        .await
+        .expect("c")
+    );
+    assert!(
+        !store::tasks::close(
+            &mut tx,
+            a.id,
+            &[TaskStatus::Running],
+            TaskStatus::Done,
+            &json!({"s": 2}),
+            11
+        )
+        .await
+        .expect("c")
+    );
+    let listed = store::tasks::list(&mut tx, Some(p.id), &[TaskStatus::Done], None)
+        .await
+        .expect("list");
+    assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![a.id]);
+    assert_eq!(listed[0].result, Some(json!({"s": 1})));
+
+    // Dependencies, contracts and the cascade's view.
+    let dep = Uuid::new_v4();
+    store::deps::insert(
+        &mut tx,
+        &NewDep {
+            id: dep,
+            upstream: a.id,
+            downstream: b.id,
+            dep_type: DepType::Blocks,
+            contract_key: None,
+            resolved: false,
+            now: 3,
+        },
+    )
+    .await
+    .expect("dep");
+    store::deps::upgrade_to_input(&mut tx, dep, "api", false, 4)
+        .await
+        .expect("upgrade");
+    let pair = store::deps::between(&mut tx, a.id, b.id)
+        .await
+        .expect("between");
+    assert_eq!(
+        (
+            pair.len(),
+            pair[0].dep_type,
+            pair[0].contract_key.as_deref()
+        ),
+        (1, DepType::Input, Some("api"))
+    );
+    let mut contracts = BTreeMap::new();
+    contracts.insert("api".to_string(), json!({"paths": ["/x"]}));
+    store::contracts::insert(&mut tx, a.id, &contracts, 5)
+        .await
+        .expect("contracts");
+    let down = store::deps::downstream_of(&mut tx, a.id)
+        .await
+        .expect("downstream");
+    assert_eq!((down.len(), down[0].id, down[0].deps.len()), (1, b.id, 1));
+    assert_eq!(down[0].deps[0].upstream_status, TaskStatus::Done);
+    assert!(
+        store::contracts::inputs_of(&mut tx, &[b.id])
+            .await
+            .expect("inputs")
+            .is_empty(),
+        "not resolved yet"
+    );
+    store::deps::resolve(&mut tx, &[dep], 6)
+        .await
+        .expect("resolve");
+    let inputs = store::contracts::inputs_of(&mut tx, &[b.id])
+        .await
+        .expect("inputs");
+    assert_eq!(inputs[&b.id]["api"], json!({"paths": ["/x"]}));
+    assert_eq!(
+        store::contracts::of_task(&mut tx, a.id).await.expect("of")["api"].data,
+        json!({"paths": ["/x"]})
+    );
+    let edges = store::deps::edges_of_project(&mut tx, p.id)
+        .await
+        .expect("edges");
+    assert_eq!(
+        edges,
+        vec![(a.id, b.id, DepType::Input, Some("api".into()), true)]
+    );
+    tx.commit().await.expect("commit");
+
+    // Tokens: looked up by hash, consumed once.
+    let mut tx = store.write().await.expect("tx");
+    let tok = |hash: &str, kind| Token {
+        hash: hash.into(),
+        kind,
+        project_id: Some(p.id),
+        server_id: None,
+        task_id: None,
+        session_id: None,
+        orchestrator: false,
+        created_at: 1,
+        expires_at: Some(i64::MAX),
+        used_at: None,
+        revoked_at: None,
+        server_name: None,
+    };
+    store::tokens::insert(&mut tx, &tok("h1", TokenKind::Registration))
+        .await
+        .expect("token");
+    assert!(
+        store::tokens::consume(&mut tx, "h1", 2)
+            .await
+            .expect("consume")
+    );
+    assert!(
+        !store::tokens::consume(&mut tx, "h1", 3)
+            .await
+            .expect("consume")
+    );
+    assert_eq!(
+        store::tokens::lookup(&mut tx, "h1")
+            .await
+            .expect("lookup")
+            .and_then(|t| t.used_at),
+        Some(2)
+    );
+    assert!(
+        store::tokens::lookup(&mut tx, "nope")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    // Servers and sessions, heartbeats and staleness.
+    let s = Server {
+        id: Uuid::new_v4(),
+        project_id: p.id,
+        name: "srv".into(),
+        status: ServerStatus::Offline,
+        os: "linux".into(),
+        hostname: "h".into(),
+        repos: [("r".to_string(), "/r".to_string())].into_iter().collect(),
+        languages: vec!["rust".into()],
+        sessions: 0,
+        last_heartbeat: None,
+        revoked: false,
+        created_at: 1,
+    };
+    store::servers::insert(&mut tx, &s).await.expect("server");
+    assert!(
+        store::servers::heartbeat(&mut tx, s.id, 100)
+            .await
+            .expect("hb"),
+        "came online"
+    );
+    assert!(
+        !store::servers::heartbeat(&mut tx, s.id, 200)
+            .await
+            .expect("hb")
+    );
+    assert!(
+        store::servers::mark_stale_offline(&mut tx, 150)
+            .await
+            .expect("stale")
+            .is_empty()
+    );
+    assert_eq!(
+        store::servers::mark_stale_offline(&mut tx, 250)
+            .await
+            .expect("stale")
+            .len(),
+        1
+    );
+    let sess = Session {
+        id: Uuid::new_v4(),
+        name: "orc-abcdef".into(),
+        server_id: s.id,
+        server: "srv".into(),
+        task_id: Some(b.id),
+        task: Some("T2".into()),
+        status: SessionStatus::Starting,
+        pid: None,
+        tmux: None,
+        working_dir: Some("/r".into()),
+        exit_code: None,
+        waiting: false,
+        started_at: 7,
+        ended_at: None,
+    };
+    store::sessions::insert(&mut tx, &sess)
+        .await
+        .expect("session");
+    assert!(
+        store::sessions::set_active(&mut tx, sess.id, Some(42), Some("orc-abcdef"))
+            .await
+            .expect("active")
+    );
+    assert_eq!(
+        store::servers::get(&mut tx, s.id)
+            .await
+            .expect("get")
+            .map(|s| s.sessions),
+        Some(1)
+    );
+    let chunk = |seq: i64, d: &[u8]| Chunk {
+        session_id: sess.id,
+        seq,
+        data: d.to_vec(),
+    };
+    store::sessions::insert_chunks(&mut tx, &[chunk(1, b"a\x00\xff"), chunk(2, b"b")], 1)
+        .await
+        .expect("chunks");
+    store::sessions::insert_chunks(&mut tx, &[chunk(2, b"dup"), chunk(3, b"c")], 1)
+        .await
+        .expect("chunks again");
+    let got = store::sessions::chunks(&mut tx, sess.id, 0, 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        got,
+        vec![chunk(1, b"a\x00\xff"), chunk(2, b"b"), chunk(3, b"c")],
+        "a replayed chunk is not stored twice"
+    );
+    assert!(
+        store::sessions::set_ended(&mut tx, sess.id, Some(0), Some("bye"), 9)
+            .await
+            .expect("end")
+    );
+    assert!(
+        !store::sessions::set_ended(&mut tx, sess.id, Some(0), None, 9)
+            .await
+            .expect("end")
+    );
+    assert_eq!(
+        store::sessions::screen(&mut tx, sess.id)
+            .await
+            .expect("screen")
+            .as_deref(),
+        Some("bye")
+    );
+
+    // Events: ordered ids, filters, and the related task's timeline.
+    let ev = |kind, task: Uuid, related: Option<Uuid>| NewEvent {
+        kind,
+        actor: "hub".into(),
+        project_id: Some(p.id),
+        task_id: Some(task),
+        related_task_id: related,
+        server_id: None,
+        session_id: None,
+        details: json!({"k": "v"}),
+    };
+    let many: Vec<NewEvent> = (0..450)
+        .map(|_| ev(EventKind::TaskNoteAdded, a.id, None))
+        .collect();
+    let written = store::events::insert(&mut tx, &many, 50)
+        .await
+        .expect("events");
+    assert!(
+        written.windows(2).all(|w| w[0].id < w[1].id),
+        "ids grow in order, across batches"
+    );
+    store::events::insert(
+        &mut tx,
+        &[ev(EventKind::TaskUnblocked, a.id, Some(b.id))],
+        51,
+    )
+    .await
+    .expect("event");
+    let of_b = store::events::of_task(&mut tx, b.id).await.expect("of b");
+    assert_eq!(
+        of_b.iter().map(|e| e.event).collect::<Vec<_>>(),
+        vec![EventKind::TaskUnblocked]
+    );
+    let filtered = store::events::list(
+        &mut tx,
+        &EventFilter {
+            after: 0,
+            tasks: vec![b.id],
+            project: Some(p.id),
+            kinds: vec![EventKind::TaskUnblocked],
+            limit: 10,
+        },
+    )
+    .await
+    .expect("list");
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(
+        store::events::last_id(&mut tx).await.expect("last"),
+        filtered[0].id
+    );
+    tx.commit().await.expect("commit");
+
+    // A dropped transaction leaves nothing behind.
+    {
+        let mut tx = store.write().await.expect("tx");
+        store::tasks::insert(&mut tx, &task(p.id, 3, "rolled back"))
+            .await
+            .expect("insert");
+    }
+    let mut c = store.read().await.expect("read");
+    assert_eq!(
+        store::tasks::list(&mut c, Some(p.id), &[], None)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/hub.db").display()
+    );
+    suite(Store::open(&url).await.expect("open")).await;
+    // Migrations are idempotent: opening again works and keeps the data.
+    let again = Store::open(&url).await.expect("reopen");
+    let mut c = again.read().await.expect("read");
+    assert_eq!(
+        store::projects::list(&mut c).await.expect("projects").len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    suite(Store::open(&db.url).await.expect("open")).await;
+    let again = Store::open(&db.url).await.expect("reopen");
+    let mut c = again.read().await.expect("read");
+    assert_eq!(
+        store::projects::list(&mut c).await.expect("projects").len(),
+        1
+    );
+    drop(c);
+    again.close().await;
+}
