@@ -19,7 +19,7 @@ use crate::bad;
 use crate::engine::cascade::plan_completion;
 use crate::engine::deps::validate_contract_key;
 use crate::engine::lifecycle::{Transition, next};
-use crate::engine::matching::{ServerFacts, evaluate, no_winner_reason, rank};
+use crate::engine::matching::{evaluate, no_winner_reason, rank};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
 use crate::store::tasks::TaskRecord;
@@ -43,6 +43,26 @@ pub(crate) fn payload(t: &TaskRecord, resolved_inputs: BTreeMap<String, Value>) 
     }
 }
 
+/// A fresh token scoped to one session's task: the plaintext for the daemon and its record.
+fn session_token(t: &TaskRecord, s: &Session, now: i64) -> (String, Token) {
+    let (token, hash) = new_token(SESSION_TOKEN_PREFIX);
+    let record = Token {
+        hash,
+        kind: TokenKind::Session,
+        project_id: Some(t.project_id),
+        server_id: None,
+        task_id: Some(t.id),
+        session_id: Some(s.id),
+        orchestrator: t.orchestrator,
+        created_at: now,
+        expires_at: None,
+        used_at: None,
+        revoked_at: None,
+        server_name: None,
+    };
+    (token, record)
+}
+
 impl Hub {
     /// Assigns a task to a server by hand (`task assign ID --session NAME`); a session starts there.
     pub async fn assign_task(
@@ -54,7 +74,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(t.project_id, "assigning a task")?;
-        self.store.lock_project(&mut tx, t.project_id).await?;
+        tx.lock_project(t.project_id).await?;
         let server = self.resolve_server(&mut tx, p, server_key).await?;
         if server.project_id != t.project_id {
             return Err(bad!(
@@ -75,7 +95,7 @@ impl Hub {
                 t.reference()
             )));
         }
-        let facts = server_facts(&mut tx, t.project_id).await?;
+        let (facts, _) = server_facts(&mut tx, t.project_id).await?;
         let Some(f) = facts.iter().find(|f| f.id == server.id) else {
             return Err(HubError::NotFound(format!(
                 "server '{}' not found",
@@ -117,9 +137,7 @@ impl Hub {
         self.to_task(&mut c, &t).await
     }
 
-    /// Gives `t` to `server`: status, a new session with its scoped token, events, and the
-    /// `task_assigned` + `session_start` messages for the daemon. `auto` carries the cause and
-    /// score when the cascade chose the server.
+    /// Gives `t` to `server` (see [`Hub::assign_batch`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn assign_to(
         &self,
@@ -131,130 +149,125 @@ impl Hub {
         auto: Option<(Option<&TaskRecord>, i64)>,
         out: &mut Outbox,
     ) -> HubResult<Session> {
+        let cause = auto.and_then(|(c, _)| c);
+        let score = auto.map(|(_, s)| s);
+        let mut started = self
+            .assign_batch(c, vec![(t.clone(), server.clone(), inputs, score)], actor, cause, out)
+            .await?;
+        started
+            .pop()
+            .ok_or_else(|| HubError::Internal("no session was started".into()))
+    }
+
+    /// Gives tasks to servers in a few statements whatever their number: the status (assigned,
+    /// or planning when a plan must be approved), one session each with its scoped token, the
+    /// events, and the `task_assigned` + `session_start` messages for the daemons. A `score`
+    /// marks an assignment the cascade chose (`task_auto_assigned`, caused by `cause`).
+    pub(crate) async fn assign_batch(
+        &self,
+        c: &mut Conn,
+        items: Vec<(TaskRecord, Server, BTreeMap<String, Value>, Option<i64>)>,
+        actor: &str,
+        cause: Option<&TaskRecord>,
+        out: &mut Outbox,
+    ) -> HubResult<Vec<Session>> {
         let now = now_ms();
-        let target = if t.require_plan_approval {
-            TaskStatus::Planning
-        } else {
-            TaskStatus::Assigned
-        };
-        if !store::tasks::assign(
-            c,
-            t.id,
-            &[TaskStatus::Pending, TaskStatus::Assigned],
-            server.id,
-            target,
-            now,
-        )
-        .await?
-        {
-            return Err(HubError::Conflict(format!(
-                "{} changed while being assigned; retry",
-                t.reference()
-            )));
+        let mut groups: BTreeMap<(Uuid, bool), Vec<Uuid>> = BTreeMap::new();
+        for (t, s, ..) in &items {
+            groups.entry((s.id, t.require_plan_approval)).or_default().push(t.id);
         }
-        let session = Session {
-            id: Uuid::new_v4(),
-            name: format!("orc-{}", random_hex(6)),
-            server_id: server.id,
-            server: server.name.clone(),
-            task_id: Some(t.id),
-            task: Some(t.reference()),
-            status: SessionStatus::Starting,
-            pid: None,
-            tmux: None,
-            working_dir: t.repo.as_ref().and_then(|r| server.repos.get(r).cloned()),
-            exit_code: None,
-            waiting: false,
-            started_at: now,
-            ended_at: None,
-        };
-        store::sessions::insert(c, &session).await?;
-        let token = self.session_token(c, t, &session, now).await?;
-        if let Some((cause, score)) = auto {
-            let mut e = NewEvent {
-                kind: EventKind::TaskAutoAssigned,
-                actor: "hub".into(),
+        for ((server, planning), ids) in &groups {
+            let target = if *planning { TaskStatus::Planning } else { TaskStatus::Assigned };
+            let changed = store::tasks::assign_many(c, ids, &[TaskStatus::Pending, TaskStatus::Assigned], *server, target, now).await?;
+            if changed != ids.len() as u64 {
+                return Err(HubError::Conflict("a task changed while being assigned; retry".into()));
+            }
+        }
+        let mut sessions = Vec::with_capacity(items.len());
+        let mut tokens = Vec::with_capacity(items.len());
+        let mut plain = Vec::with_capacity(items.len());
+        for (t, server, _, _) in &items {
+            let session = Session {
+                id: Uuid::new_v4(),
+                name: format!("orc-{}", random_hex(6)),
+                server_id: server.id,
+                server: server.name.clone(),
+                task_id: Some(t.id),
+                task: Some(t.reference()),
+                status: SessionStatus::Starting,
+                pid: None,
+                tmux: None,
+                working_dir: t.repo.as_ref().and_then(|r| server.repos.get(r).cloned()),
+                exit_code: None,
+                waiting: false,
+                started_at: now,
+                ended_at: None,
+            };
+            let (token, record) = session_token(t, &session, now);
+            tokens.push(record);
+            plain.push(token);
+            sessions.push(session);
+        }
+        store::sessions::insert_many(c, &sessions).await?;
+        store::tokens::insert_many(c, &tokens).await?;
+        for (((t, server, inputs, score), session), token) in items.into_iter().zip(&sessions).zip(plain) {
+            if let Some(score) = score {
+                let mut e = NewEvent {
+                    kind: EventKind::TaskAutoAssigned,
+                    actor: "hub".into(),
+                    project_id: Some(t.project_id),
+                    task_id: Some(t.id),
+                    related_task_id: None,
+                    server_id: Some(server.id),
+                    session_id: Some(session.id),
+                    details: json!({"task": t.reference(), "agent": server.name, "score": score}),
+                };
+                if let Some(cause) = cause {
+                    e.task_id = Some(cause.id);
+                    e.related_task_id = Some(t.id);
+                }
+                out.event(e);
+            }
+            out.event(NewEvent {
+                kind: EventKind::TaskAssigned,
+                actor: actor.to_string(),
                 project_id: Some(t.project_id),
                 task_id: Some(t.id),
                 related_task_id: None,
                 server_id: Some(server.id),
                 session_id: Some(session.id),
-                details: json!({"task": t.reference(), "agent": server.name, "score": score}),
-            };
-            if let Some(cause) = cause {
-                e.task_id = Some(cause.id);
-                e.related_task_id = Some(t.id);
+                details: json!({"agent": server.name, "session": session.name}),
+            });
+            if t.require_plan_approval {
+                out.task_event(
+                    EventKind::TaskPlanning,
+                    "hub",
+                    t.project_id,
+                    t.id,
+                    json!({"agent": server.name, "reason": "require_plan_approval"}),
+                );
             }
-            out.event(e);
-        }
-        out.event(NewEvent {
-            kind: EventKind::TaskAssigned,
-            actor: actor.to_string(),
-            project_id: Some(t.project_id),
-            task_id: Some(t.id),
-            related_task_id: None,
-            server_id: Some(server.id),
-            session_id: Some(session.id),
-            details: json!({"agent": server.name, "session": session.name}),
-        });
-        if t.require_plan_approval {
-            out.task_event(
-                EventKind::TaskPlanning,
-                "hub",
-                t.project_id,
-                t.id,
-                json!({"agent": server.name, "reason": "require_plan_approval"}),
+            let task = payload(&t, inputs);
+            out.tell(server.id, HubToDaemon::TaskAssigned { task: task.clone(), session_id: session.id });
+            out.tell(
+                server.id,
+                HubToDaemon::SessionStart(SessionStart {
+                    session_id: session.id,
+                    name: session.name.clone(),
+                    task: Some(task),
+                    working_dir: session.working_dir.clone(),
+                    token,
+                    hub_url: self.public_url.clone(),
+                }),
             );
         }
-        let task = payload(t, inputs);
-        out.tell(
-            server.id,
-            HubToDaemon::TaskAssigned {
-                task: task.clone(),
-                session_id: session.id,
-            },
-        );
-        out.tell(
-            server.id,
-            HubToDaemon::SessionStart(SessionStart {
-                session_id: session.id,
-                name: session.name.clone(),
-                task: Some(task),
-                working_dir: session.working_dir.clone(),
-                token,
-                hub_url: self.public_url.clone(),
-            }),
-        );
-        Ok(session)
+        Ok(sessions)
     }
 
-    /// A token scoped to one session's task.
-    pub(crate) async fn session_token(
-        &self,
-        c: &mut Conn,
-        t: &TaskRecord,
-        s: &Session,
-        now: i64,
-    ) -> HubResult<String> {
-        let (token, hash) = new_token(SESSION_TOKEN_PREFIX);
-        store::tokens::insert(
-            c,
-            &Token {
-                hash,
-                kind: TokenKind::Session,
-                project_id: Some(t.project_id),
-                server_id: None,
-                task_id: Some(t.id),
-                session_id: Some(s.id),
-                orchestrator: t.orchestrator,
-                created_at: now,
-                expires_at: None,
-                used_at: None,
-                revoked_at: None,
-                server_name: None,
-            },
-        )
-        .await?;
+    /// A fresh token scoped to one session's task, stored.
+    pub(crate) async fn session_token(&self, c: &mut Conn, t: &TaskRecord, s: &Session, now: i64) -> HubResult<String> {
+        let (token, record) = session_token(t, s, now);
+        store::tokens::insert(c, &record).await?;
         Ok(token)
     }
 
@@ -307,14 +320,10 @@ impl Hub {
         out: &mut Outbox,
     ) -> HubResult<()> {
         tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.number.cmp(&b.number)));
-        let mut facts: Vec<ServerFacts> = server_facts(c, project).await?;
-        let servers: HashMap<Uuid, Server> = store::servers::list(c, Some(project))
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
+        let (mut facts, servers) = server_facts(c, project).await?;
         let ids: Vec<Uuid> = tasks.iter().map(|t| t.id).collect();
         let mut inputs = store::contracts::inputs_of(c, &ids).await?;
+        let mut batch = Vec::new();
         for t in tasks.iter() {
             let ranked = rank(&requirements(t), &facts);
             match ranked.iter().find(|c| c.winner) {
@@ -322,17 +331,7 @@ impl Hub {
                     let Some(server) = servers.get(&win.server_id) else {
                         continue;
                     };
-                    let score = win.score.unwrap_or_default();
-                    self.assign_to(
-                        c,
-                        t,
-                        server,
-                        inputs.remove(&t.id).unwrap_or_default(),
-                        "hub",
-                        Some((cause, score)),
-                        out,
-                    )
-                    .await?;
+                    batch.push((t.clone(), server.clone(), inputs.remove(&t.id).unwrap_or_default(), win.score));
                     // Later tasks of the same wave see this server's new load.
                     if let Some(f) = facts.iter_mut().find(|f| f.id == server.id) {
                         f.running += 1;
@@ -340,14 +339,12 @@ impl Hub {
                 }
                 None => {
                     let why = no_winner_reason(&ranked);
-                    store::tasks::set_wait_reason(
-                        c,
-                        t.id,
-                        Some(&format!("waiting for a server: {why}")),
-                    )
-                    .await?;
+                    store::tasks::set_wait_reason(c, t.id, Some(&format!("waiting for a server: {why}"))).await?;
                 }
             }
+        }
+        if !batch.is_empty() {
+            self.assign_batch(c, batch, "hub", cause, out).await?;
         }
         Ok(())
     }
@@ -355,7 +352,7 @@ impl Hub {
     /// Assigns the released tasks of a project still waiting for a server (a server came online).
     pub(crate) async fn assign_waiting(&self, project: Uuid) -> HubResult<()> {
         let mut tx = self.store.write().await?;
-        self.store.lock_project(&mut tx, project).await?;
+        tx.lock_project(project).await?;
         let waiting = store::tasks::waiting_for_server(&mut tx, project).await?;
         if waiting.is_empty() {
             return Ok(());
@@ -409,7 +406,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "complete")?;
-        self.store.lock_project(&mut tx, t.project_id).await?;
+        tx.lock_project(t.project_id).await?;
         // Re-read under the lock: a concurrent completion must see the closed task.
         let t = store::tasks::get(&mut tx, t.id)
             .await?
@@ -431,8 +428,9 @@ impl Hub {
             )));
         }
         store::contracts::insert(&mut tx, t.id, &body.contracts, now).await?;
-        store::humans::cancel_waiting_of_task(&mut tx, t.id, now).await?;
-        store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
+        if store::humans::cancel_waiting_of_task(&mut tx, t.id, t.status, now).await? > 0 {
+            store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
+        }
         let actor = p.actor();
         let mut out = Outbox::default();
         out.task_event(
@@ -442,8 +440,7 @@ impl Hub {
             t.id,
             json!({"result": result, "contracts": body.contracts.keys().collect::<Vec<_>>()}),
         );
-        self.status_update(&mut tx, &t, TaskStatus::Done, &mut out)
-            .await?;
+        self.status_update(&t, TaskStatus::Done, &mut out);
         for k in body.contracts.keys() {
             out.task_event(
                 EventKind::ContractFulfilled,
@@ -489,11 +486,12 @@ impl Hub {
         self.release_and_assign(&mut tx, t.project_id, ordered, Some(&t), &mut out)
             .await?;
         self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        let t = store::tasks::get(&mut c, t.id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("task vanished".into()))?;
-        self.to_task(&mut c, &t).await
+        let mut done = t;
+        done.status = TaskStatus::Done;
+        done.result = Some(result);
+        done.updated_at = now;
+        done.completed_at = Some(now);
+        Ok(done.to_task(None))
     }
 
     /// Fails a task with a reason; its downstream stays blocked until it is retried.
@@ -502,7 +500,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "fail")?;
-        self.store.lock_project(&mut tx, t.project_id).await?;
+        tx.lock_project(t.project_id).await?;
         let mut out = Outbox::default();
         self.fail_in(&mut tx, p, &t, &reason, &mut out).await?;
         self.commit(tx, out).await?;
@@ -540,8 +538,9 @@ impl Hub {
                 t.reference()
             )));
         }
-        store::humans::cancel_waiting_of_task(c, t.id, now).await?;
-        store::sessions::set_waiting_for_task(c, t.id, false).await?;
+        if store::humans::cancel_waiting_of_task(c, t.id, t.status, now).await? > 0 {
+            store::sessions::set_waiting_for_task(c, t.id, false).await?;
+        }
         out.task_event(
             EventKind::TaskFailed,
             &p.actor(),
@@ -549,7 +548,7 @@ impl Hub {
             t.id,
             json!({"reason": reason}),
         );
-        self.status_update(c, &t, TaskStatus::Failed, out).await?;
+        self.status_update(&t, TaskStatus::Failed, out);
         if matches!(p, Principal::Admin) {
             self.stop_sessions(c, &t, "the task was failed by an admin", out)
                 .await?;
@@ -562,7 +561,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(t.project_id, "cancelling a task")?;
-        self.store.lock_project(&mut tx, t.project_id).await?;
+        tx.lock_project(t.project_id).await?;
         next(t.status, Transition::Cancel, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let now = now_ms();
@@ -578,7 +577,7 @@ impl Hub {
                 t.reference()
             )));
         }
-        store::humans::cancel_waiting_of_task(&mut tx, t.id, now).await?;
+        store::humans::cancel_waiting_of_task(&mut tx, t.id, t.status, now).await?;
         let mut out = Outbox::default();
         out.task_event(
             EventKind::TaskCancelled,
@@ -587,8 +586,7 @@ impl Hub {
             t.id,
             json!({"from": t.status}),
         );
-        self.status_update(&mut tx, &t, TaskStatus::Cancelled, &mut out)
-            .await?;
+        self.status_update(&t, TaskStatus::Cancelled, &mut out);
         self.stop_sessions(&mut tx, &t, "the task was cancelled", &mut out)
             .await?;
         self.commit(tx, out).await?;
@@ -605,7 +603,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(t.project_id, "retrying a task")?;
-        self.store.lock_project(&mut tx, t.project_id).await?;
+        tx.lock_project(t.project_id).await?;
         next(t.status, Transition::Retry, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let now = now_ms();
@@ -654,6 +652,7 @@ impl Hub {
         for s in store::sessions::open_of_task(c, t.id).await? {
             store::sessions::set_ended(c, s.id, None, None, now).await?;
             store::tokens::revoke_session(c, s.id, now).await?;
+            out.revoked_tokens = true;
             out.event(NewEvent {
                 kind: EventKind::SessionEnded,
                 actor: "hub".into(),
@@ -675,15 +674,9 @@ impl Hub {
         Ok(())
     }
 
-    /// Emits `task_status_update` (done, failed, needs_human, cancelled) and pushes it to the
-    /// open orchestrator sessions of the project (Flow 9).
-    pub(crate) async fn status_update(
-        &self,
-        c: &mut Conn,
-        t: &TaskRecord,
-        status: TaskStatus,
-        out: &mut Outbox,
-    ) -> HubResult<()> {
+    /// Emits `task_status_update` (done, failed, needs_human, cancelled); after the commit it
+    /// is pushed to the open orchestrator sessions of the project (Flow 9).
+    pub(crate) fn status_update(&self, t: &TaskRecord, status: TaskStatus, out: &mut Outbox) {
         out.task_event(
             EventKind::TaskStatusUpdate,
             "hub",
@@ -691,20 +684,6 @@ impl Hub {
             t.id,
             json!({"task": t.reference(), "title": t.title, "status": status}),
         );
-        for s in store::sessions::orchestrator_sessions(c, t.project_id).await? {
-            if s.task_id == Some(t.id) {
-                continue;
-            }
-            out.tell(
-                s.server_id,
-                HubToDaemon::TaskStatusUpdate {
-                    session_id: s.id,
-                    task_id: t.id,
-                    reference: t.reference(),
-                    status,
-                },
-            );
-        }
-        Ok(())
+        out.status_updates.push((t.project_id, t.id, t.reference(), status));
     }
 }

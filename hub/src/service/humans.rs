@@ -82,8 +82,7 @@ impl Hub {
             t.id,
             json!({"question": question, "intervention_id": id}),
         );
-        self.status_update(&mut tx, &t, TaskStatus::NeedsHuman, &mut out)
-            .await?;
+        self.status_update(&t, TaskStatus::NeedsHuman, &mut out);
         self.commit(tx, out).await?;
         let mut c = self.read().await?;
         Ok(self.intervention_record(&mut c, id).await?.intervention)

@@ -44,7 +44,13 @@ pub struct Inner {
     /// The URL agents use to reach this hub.
     pub public_url: String,
     chunks: mpsc::Sender<store::sessions::Chunk>,
+    /// Recently verified tokens (hash → who, token expiry, when verified). Cleared whenever a
+    /// token is revoked, so a revocation takes effect at once on this hub.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, (Principal, Option<i64>, std::time::Instant)>>,
 }
+
+/// How long a verified token is trusted without reading the store again.
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::ops::Deref for Hub {
     type Target = Inner;
@@ -58,6 +64,10 @@ impl std::ops::Deref for Hub {
 pub(crate) struct Outbox {
     pub events: Vec<NewEvent>,
     pub daemon: Vec<(Uuid, HubToDaemon)>,
+    /// `(project, task, ref, status)` to push to the project's orchestrator sessions.
+    pub status_updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>,
+    /// Tokens were revoked: forget the verified ones.
+    pub revoked_tokens: bool,
 }
 
 impl Outbox {
@@ -105,6 +115,7 @@ impl Hub {
             config,
             public_url,
             chunks,
+            tokens: Default::default(),
         }));
         ChunkWriter::spawn(hub.store.clone(), rx);
         hub
@@ -121,7 +132,42 @@ impl Hub {
                 tracing::debug!(%server, "daemon not connected; message not delivered now");
             }
         }
+        if out.revoked_tokens {
+            self.forget_tokens();
+        }
+        if !out.status_updates.is_empty() {
+            self.push_status_updates(out.status_updates).await;
+        }
         Ok(events)
+    }
+
+    /// Tells the open orchestrator sessions of each project about status changes (best effort:
+    /// the events are stored, so `task wait` sees them regardless).
+    async fn push_status_updates(&self, updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>) {
+        let Ok(mut c) = self.store.read().await else { return };
+        let mut projects: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
+        projects.dedup();
+        for project in projects {
+            let Ok(sessions) = store::sessions::orchestrator_sessions(&mut c, project).await else {
+                continue;
+            };
+            for s in sessions {
+                for (_, task, reference, status) in updates.iter().filter(|u| u.0 == project) {
+                    if s.task_id == Some(*task) {
+                        continue;
+                    }
+                    self.daemons.send(
+                        s.server_id,
+                        &HubToDaemon::TaskStatusUpdate {
+                            session_id: s.id,
+                            task_id: *task,
+                            reference: reference.clone(),
+                            status: *status,
+                        },
+                    );
+                }
+            }
+        }
     }
 
     /// Resolves a bearer token to who presents it.
@@ -132,11 +178,18 @@ impl Hub {
                     .into(),
             ));
         };
+        let hash = hash_token(token);
+        let now = orchestratia_proto::time::now_ms();
+        if let Some((p, expires, at)) = self.tokens.lock().ok().and_then(|m| m.get(&hash).cloned())
+            && at.elapsed() < TOKEN_CACHE_TTL
+            && expires.is_none_or(|e| e > now)
+        {
+            return Ok(p);
+        }
         let mut c = self.store.read().await?;
-        let Some(t) = store::tokens::lookup(&mut c, &hash_token(token)).await? else {
+        let Some(t) = store::tokens::lookup(&mut c, &hash).await? else {
             return Err(HubError::Unauthorized("invalid token".into()));
         };
-        let now = orchestratia_proto::time::now_ms();
         if t.revoked_at.is_some() {
             return Err(HubError::Unauthorized("this token was revoked".into()));
         }
@@ -144,7 +197,7 @@ impl Hub {
             return Err(HubError::Unauthorized("this token has expired".into()));
         }
         let corrupt = || HubError::Internal("token record is incomplete".into());
-        match t.kind {
+        let principal = match t.kind {
             TokenKind::Admin => Ok(Principal::Admin),
             TokenKind::Server => Ok(Principal::Server {
                 server_id: t.server_id.ok_or_else(corrupt)?,
@@ -161,11 +214,25 @@ impl Hub {
             TokenKind::Registration => Err(HubError::Unauthorized(
                 "a registration token can only register a server (POST /servers/register)".into(),
             )),
+        }?;
+        if let Ok(mut m) = self.tokens.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(hash, (principal.clone(), t.expires_at, std::time::Instant::now()));
+        }
+        Ok(principal)
+    }
+
+    /// Forgets every verified token (after a revocation).
+    pub(crate) fn forget_tokens(&self) {
+        if let Ok(mut m) = self.tokens.lock() {
+            m.clear();
         }
     }
 
     /// A read connection.
-    pub(crate) async fn read(&self) -> HubResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+    pub(crate) async fn read(&self) -> HubResult<store::Conn> {
         Ok(self.store.read().await?)
     }
 }

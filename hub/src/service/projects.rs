@@ -274,7 +274,10 @@ impl Hub {
             },
         )
         .await?;
-        let mut out = Outbox::default();
+        let mut out = Outbox {
+            revoked_tokens: true,
+            ..Outbox::default()
+        };
         out.event(NewEvent {
             kind: EventKind::ServerRegistered,
             actor: format!("agent:{}", server.name),
@@ -342,7 +345,10 @@ impl Hub {
         store::tokens::revoke_server(&mut tx, server.id, now).await?;
         store::servers::set_revoked(&mut tx, server.id).await?;
         let was_online = store::servers::set_offline(&mut tx, server.id).await?;
-        let mut out = Outbox::default();
+        let mut out = Outbox {
+            revoked_tokens: true,
+            ..Outbox::default()
+        };
         if was_online {
             out.event(NewEvent {
                 kind: EventKind::ServerOffline,

@@ -195,6 +195,7 @@ impl Hub {
             };
             // The old token may be lost with the old connection: issue a fresh one.
             store::tokens::revoke_session(&mut tx, s.id, now).await?;
+            out.revoked_tokens = true;
             let token = self.session_token(&mut tx, &t, &s, now).await?;
             let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
             out.tell(
@@ -391,7 +392,10 @@ impl Hub {
             Some(t) => store::tasks::get(&mut tx, t).await?,
             None => None,
         };
-        let mut out = Outbox::default();
+        let mut out = Outbox {
+            revoked_tokens: true,
+            ..Outbox::default()
+        };
         out.event(session_event(
             EventKind::SessionEnded,
             &s,
@@ -403,7 +407,7 @@ impl Hub {
             && t.server_id == Some(server)
             && t.status != TaskStatus::Pending
         {
-            self.store.lock_project(&mut tx, t.project_id).await?;
+            tx.lock_project(t.project_id).await?;
             let screen: String = last_screen
                 .map(|s| {
                     let lines: Vec<&str> = s

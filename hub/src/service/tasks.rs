@@ -149,7 +149,7 @@ impl Hub {
             .default_project(&mut tx, p, body.project.as_deref())
             .await?;
         p.require_manager(project.id, "creating a task")?;
-        self.store.lock_project(&mut tx, project.id).await?;
+        tx.lock_project(project.id).await?;
         if let Some(a) = &body.agent {
             let a = validate::name("agent", a)?;
             match store::servers::by_name(&mut tx, &a).await? {
@@ -248,17 +248,31 @@ impl Hub {
                 json!({"upstream": up.reference(), "type": "blocks", "resolved": met}),
             );
         }
-        if !upstreams.is_empty() && all_met {
+        let released = !upstreams.is_empty() && all_met;
+        if released {
             // It depends only on finished work: the cascade releases it now.
             self.release_and_assign(&mut tx, project.id, vec![rec.clone()], None, &mut out)
                 .await?;
         }
         self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        let rec = store::tasks::get(&mut c, rec.id)
-            .await?
-            .ok_or_else(|| HubError::Internal("task vanished after creation".into()))?;
-        self.to_task(&mut c, &rec).await
+        if released {
+            let mut c = self.read().await?;
+            let rec = store::tasks::get(&mut c, rec.id)
+                .await?
+                .ok_or_else(|| HubError::Internal("task vanished after creation".into()))?;
+            return self.to_task(&mut c, &rec).await;
+        }
+        let facts: Vec<DepFacts> = upstreams
+            .iter()
+            .map(|u| DepFacts {
+                upstream_ref: u.reference(),
+                upstream_status: u.status,
+                dep_type: DepType::Blocks,
+                contract_key: None,
+                resolved: is_met(u.status, DepType::Blocks, false),
+            })
+            .collect();
+        Ok(rec.to_task(blocked_reason(&facts)))
     }
 
     /// Changes the editable fields of an open task.
@@ -454,7 +468,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let down = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(down.project_id, "adding a dependency")?;
-        self.store.lock_project(&mut tx, down.project_id).await?;
+        tx.lock_project(down.project_id).await?;
         let up = self
             .resolve_task(&mut tx, p, &body.depends_on, Some(down.project_id))
             .await?;
@@ -552,7 +566,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let down = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(down.project_id, "removing a dependency")?;
-        self.store.lock_project(&mut tx, down.project_id).await?;
+        tx.lock_project(down.project_id).await?;
         let up = self
             .resolve_task(&mut tx, p, &body.depends_on, Some(down.project_id))
             .await?;
@@ -689,7 +703,7 @@ impl Hub {
         let mut c = self.read().await?;
         let t = self.resolve_task(&mut c, p, reference, None).await?;
         let req = requirements(&t);
-        let servers = server_facts(&mut c, t.project_id).await?;
+        let (servers, _) = server_facts(&mut c, t.project_id).await?;
         let candidates = rank(&req, &servers);
         Ok(Explanation {
             task_id: t.id,
@@ -714,12 +728,15 @@ pub(crate) fn requirements(t: &TaskRecord) -> Requirements {
     }
 }
 
-/// The servers of a project as the matcher sees them.
-pub(crate) async fn server_facts(c: &mut Conn, project: Uuid) -> HubResult<Vec<ServerFacts>> {
+/// The servers of a project as the matcher sees them, and the servers themselves by id.
+pub(crate) async fn server_facts(
+    c: &mut Conn,
+    project: Uuid,
+) -> HubResult<(Vec<ServerFacts>, HashMap<Uuid, orchestratia_proto::Server>)> {
     let since = now_ms() - 24 * 3600 * 1000;
-    Ok(store::servers::candidates(c, project, since)
-        .await?
-        .into_iter()
+    let records = store::servers::candidates(c, project, since).await?;
+    let facts = records
+        .iter()
         .map(|r| ServerFacts {
             id: r.server.id,
             name: r.server.name.clone(),
@@ -731,7 +748,9 @@ pub(crate) async fn server_facts(c: &mut Conn, project: Uuid) -> HubResult<Vec<S
             running: r.server.sessions,
             recent_successes: r.recent_successes,
         })
-        .collect())
+        .collect();
+    let servers = records.into_iter().map(|r| (r.server.id, r.server)).collect();
+    Ok((facts, servers))
 }
 
 /// Dependency facts for the blocked reason, from stored dependencies seen from downstream.

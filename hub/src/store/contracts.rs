@@ -6,15 +6,11 @@ use orchestratia_proto::Contract;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{BATCH, Conn, Result, json, placeholders, uuid};
+use super::{BATCH, Conn, Param, Result, placeholders};
+use crate::params;
 
 /// Stores the contracts a task published.
-pub async fn insert(
-    c: &mut Conn,
-    task: Uuid,
-    contracts: &BTreeMap<String, Value>,
-    now: i64,
-) -> Result<()> {
+pub async fn insert(c: &mut Conn, task: Uuid, contracts: &BTreeMap<String, Value>, now: i64) -> Result<()> {
     let items: Vec<(&String, &Value)> = contracts.iter().collect();
     for chunk in items.chunks(BATCH) {
         let values: Vec<String> = (0..chunk.len())
@@ -24,31 +20,27 @@ pub async fn insert(
             "INSERT INTO contracts (task_id, key, data, created_at) VALUES {}",
             values.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(task.to_string())
-            .bind(now);
+        let mut args = params![task, now];
         for (k, v) in chunk {
-            q = q.bind(k.as_str()).bind(v.to_string());
+            args.push(Param::from(k.as_str()));
+            args.push(Param::from(v.to_string()));
         }
-        q.execute(&mut *c).await?;
+        c.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
 /// The contracts a task published, by key.
 pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<BTreeMap<String, Contract>> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT key, data FROM contracts WHERE task_id = $1 ORDER BY key")
-            .bind(task.to_string())
-            .fetch_all(c)
-            .await?;
-    rows.into_iter()
-        .map(|(k, d)| {
+    c.fetch("SELECT key, data FROM contracts WHERE task_id = $1 ORDER BY key", &params![task])
+        .await?
+        .iter()
+        .map(|r| {
             Ok((
-                k,
+                r.text("key")?,
                 Contract {
                     status: "fulfilled".into(),
-                    data: json(&d)?,
+                    data: r.json("data")?,
                 },
             ))
         })
@@ -56,10 +48,7 @@ pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<BTreeMap<String, Contra
 }
 
 /// The resolved inputs of each given task: key → data, from its resolved `input` dependencies.
-pub async fn inputs_of(
-    c: &mut Conn,
-    tasks: &[Uuid],
-) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
+pub async fn inputs_of(c: &mut Conn, tasks: &[Uuid]) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
     let mut out: BTreeMap<Uuid, BTreeMap<String, Value>> = BTreeMap::new();
     for chunk in tasks.chunks(BATCH) {
         let sql = format!(
@@ -69,12 +58,11 @@ pub async fn inputs_of(
              WHERE d.dep_type = 'input' AND d.resolved = 1 AND d.downstream_id IN ({})",
             placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for (t, k, d) in q.fetch_all(&mut *c).await? {
-            out.entry(uuid(&t)?).or_default().insert(k, json(&d)?);
+        let args: Vec<Param> = chunk.iter().map(|id| Param::from(*id)).collect();
+        for r in c.fetch(&sql, &args).await? {
+            out.entry(r.uuid("downstream_id")?)
+                .or_default()
+                .insert(r.text("contract_key")?, r.json("data")?);
         }
     }
     Ok(out)

@@ -1,12 +1,12 @@
 //! Dependencies between tasks: `blocks`, or `input` with a contract key.
 
-use orchestratia_proto::{DepType, TaskStatus};
-use sqlx::FromRow;
+use orchestratia_proto::{DepType, TaskStatus, task_ref};
 use uuid::Uuid;
 
-use super::{BATCH, Conn, Result, placeholders, uuid, word};
+use super::{BATCH, Conn, Param, Result, Row, placeholders};
 use crate::engine::cascade::{DepState, Downstream};
 use crate::engine::deps::PairDep;
+use crate::params;
 
 /// A stored dependency with the number, title and status of the task at its other end.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,33 +23,22 @@ pub struct DepRecord {
     pub other_status: TaskStatus,
 }
 
-#[derive(FromRow)]
-struct Row {
-    id: String,
-    upstream_id: String,
-    downstream_id: String,
-    dep_type: String,
-    contract_key: Option<String>,
-    resolved: i64,
-    other_number: i64,
-    other_title: String,
-    other_status: String,
+fn record(r: &Row) -> Result<DepRecord> {
+    Ok(DepRecord {
+        id: r.uuid("id")?,
+        upstream_id: r.uuid("upstream_id")?,
+        downstream_id: r.uuid("downstream_id")?,
+        dep_type: r.word("dep_type")?,
+        contract_key: r.opt_text("contract_key")?,
+        resolved: r.flag("resolved")?,
+        other_number: r.int("other_number")?,
+        other_title: r.text("other_title")?,
+        other_status: r.word("other_status")?,
+    })
 }
 
-impl Row {
-    fn into_record(self) -> Result<DepRecord> {
-        Ok(DepRecord {
-            id: uuid(&self.id)?,
-            upstream_id: uuid(&self.upstream_id)?,
-            downstream_id: uuid(&self.downstream_id)?,
-            dep_type: word(&self.dep_type)?,
-            contract_key: self.contract_key,
-            resolved: self.resolved != 0,
-            other_number: self.other_number,
-            other_title: self.other_title,
-            other_status: word(&self.other_status)?,
-        })
-    }
+fn records(rows: Vec<Row>) -> Result<Vec<DepRecord>> {
+    rows.iter().map(record).collect()
 }
 
 /// A new dependency.
@@ -64,77 +53,60 @@ pub struct NewDep {
 }
 
 pub async fn insert(c: &mut Conn, d: &NewDep) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "INSERT INTO dependencies (id, upstream_id, downstream_id, dep_type, contract_key, resolved,
                                    resolved_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &params![
+            d.id,
+            d.upstream,
+            d.downstream,
+            d.dep_type.as_str(),
+            &d.contract_key,
+            d.resolved,
+            d.resolved.then_some(d.now),
+            d.now
+        ],
     )
-    .bind(d.id.to_string())
-    .bind(d.upstream.to_string())
-    .bind(d.downstream.to_string())
-    .bind(d.dep_type.as_str())
-    .bind(&d.contract_key)
-    .bind(d.resolved as i64)
-    .bind(d.resolved.then_some(d.now))
-    .bind(d.now)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 /// The dependencies already stored between one upstream and one downstream.
 pub async fn between(c: &mut Conn, upstream: Uuid, downstream: Uuid) -> Result<Vec<PairDep>> {
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+    c.fetch(
         "SELECT id, dep_type, contract_key FROM dependencies
          WHERE upstream_id = $1 AND downstream_id = $2 ORDER BY created_at",
+        &params![upstream, downstream],
     )
-    .bind(upstream.to_string())
-    .bind(downstream.to_string())
-    .fetch_all(c)
-    .await?;
-    rows.into_iter()
-        .map(|(id, t, k)| {
-            Ok(PairDep {
-                id: uuid(&id)?,
-                dep_type: word(&t)?,
-                contract_key: k,
-            })
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(PairDep {
+            id: r.uuid("id")?,
+            dep_type: r.word("dep_type")?,
+            contract_key: r.opt_text("contract_key")?,
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// Turns a `blocks` dependency into `input` with a key.
-pub async fn upgrade_to_input(
-    c: &mut Conn,
-    id: Uuid,
-    key: &str,
-    resolved: bool,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
+pub async fn upgrade_to_input(c: &mut Conn, id: Uuid, key: &str, resolved: bool, now: i64) -> Result<()> {
+    c.execute(
         "UPDATE dependencies SET dep_type = 'input', contract_key = $2, resolved = $3, resolved_at = $4
          WHERE id = $1",
+        &params![id, key, resolved, resolved.then_some(now)],
     )
-    .bind(id.to_string())
-    .bind(key)
-    .bind(resolved as i64)
-    .bind(resolved.then_some(now))
-    .execute(c)
     .await?;
     Ok(())
 }
 
 pub async fn delete(c: &mut Conn, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
-        let sql = format!(
-            "DELETE FROM dependencies WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        q.execute(&mut *c).await?;
+        let sql = format!("DELETE FROM dependencies WHERE id IN ({})", placeholders(1, chunk.len()));
+        let args: Vec<Param> = chunk.iter().map(|id| Param::from(*id)).collect();
+        c.execute(&sql, &args).await?;
     }
     Ok(())
 }
@@ -146,41 +118,35 @@ pub async fn resolve(c: &mut Conn, ids: &[Uuid], now: i64) -> Result<()> {
             "UPDATE dependencies SET resolved = 1, resolved_at = $1 WHERE id IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        q.execute(&mut *c).await?;
+        let mut args = params![now];
+        args.extend(chunk.iter().map(|id| Param::from(*id)));
+        c.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
+const UPSTREAM_SIDE: &str = "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
+        u.number AS other_number, u.title AS other_title, u.status AS other_status
+    FROM dependencies d JOIN tasks u ON u.id = d.upstream_id";
+
 /// What a task depends on, with each upstream's number, title and status.
 pub async fn of_downstream(c: &mut Conn, downstream: Uuid) -> Result<Vec<DepRecord>> {
-    let rows = sqlx::query_as::<_, Row>(
-        "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                u.number AS other_number, u.title AS other_title, u.status AS other_status
-         FROM dependencies d JOIN tasks u ON u.id = d.upstream_id
-         WHERE d.downstream_id = $1 ORDER BY u.number, d.created_at",
-    )
-    .bind(downstream.to_string())
-    .fetch_all(c)
-    .await?;
-    rows.into_iter().map(Row::into_record).collect()
+    let sql = format!("{UPSTREAM_SIDE} WHERE d.downstream_id = $1 ORDER BY u.number, d.created_at");
+    records(c.fetch(&sql, &params![downstream]).await?)
 }
 
 /// What depends on a task, with each downstream's number, title and status.
 pub async fn of_upstream(c: &mut Conn, upstream: Uuid) -> Result<Vec<DepRecord>> {
-    let rows = sqlx::query_as::<_, Row>(
-        "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                t.number AS other_number, t.title AS other_title, t.status AS other_status
-         FROM dependencies d JOIN tasks t ON t.id = d.downstream_id
-         WHERE d.upstream_id = $1 ORDER BY t.number, d.created_at",
+    records(
+        c.fetch(
+            "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
+                    t.number AS other_number, t.title AS other_title, t.status AS other_status
+             FROM dependencies d JOIN tasks t ON t.id = d.downstream_id
+             WHERE d.upstream_id = $1 ORDER BY t.number, d.created_at",
+            &params![upstream],
+        )
+        .await?,
     )
-    .bind(upstream.to_string())
-    .fetch_all(c)
-    .await?;
-    rows.into_iter().map(Row::into_record).collect()
 }
 
 /// Every dependency of the given downstream tasks, with the upstream's state; the unit the
@@ -189,37 +155,13 @@ pub async fn of_downstreams(c: &mut Conn, downstream: &[Uuid]) -> Result<Vec<Dep
     let mut out = Vec::new();
     for chunk in downstream.chunks(BATCH) {
         let sql = format!(
-            "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                    u.number AS other_number, u.title AS other_title, u.status AS other_status
-             FROM dependencies d JOIN tasks u ON u.id = d.upstream_id
-             WHERE d.downstream_id IN ({}) ORDER BY u.number",
+            "{UPSTREAM_SIDE} WHERE d.downstream_id IN ({}) ORDER BY u.number",
             placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            out.push(r.into_record()?);
-        }
+        let args: Vec<Param> = chunk.iter().map(|id| Param::from(*id)).collect();
+        out.extend(records(c.fetch(&sql, &args).await?)?);
     }
     Ok(out)
-}
-
-/// Every dependency of the pending tasks of a project (for the blocked state of a listing).
-pub async fn of_pending_in_project(c: &mut Conn, project: Uuid) -> Result<Vec<DepRecord>> {
-    let rows = sqlx::query_as::<_, Row>(
-        "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                u.number AS other_number, u.title AS other_title, u.status AS other_status
-         FROM dependencies d
-         JOIN tasks t ON t.id = d.downstream_id
-         JOIN tasks u ON u.id = d.upstream_id
-         WHERE t.project_id = $1 AND t.status = 'pending' ORDER BY u.number",
-    )
-    .bind(project.to_string())
-    .fetch_all(c)
-    .await?;
-    rows.into_iter().map(Row::into_record).collect()
 }
 
 /// Every edge of a project: `(upstream, downstream, type, key, resolved)`.
@@ -227,68 +169,62 @@ pub async fn edges_of_project(
     c: &mut Conn,
     project: Uuid,
 ) -> Result<Vec<(Uuid, Uuid, DepType, Option<String>, bool)>> {
-    let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+    c.fetch(
         "SELECT d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved
          FROM dependencies d JOIN tasks t ON t.id = d.downstream_id
          WHERE t.project_id = $1 ORDER BY d.created_at",
+        &params![project],
     )
-    .bind(project.to_string())
-    .fetch_all(c)
-    .await?;
-    rows.into_iter()
-        .map(|(u, d, t, k, r)| Ok((uuid(&u)?, uuid(&d)?, word(&t)?, k, r != 0)))
-        .collect()
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.uuid("upstream_id")?,
+            r.uuid("downstream_id")?,
+            r.word("dep_type")?,
+            r.opt_text("contract_key")?,
+            r.flag("resolved")?,
+        ))
+    })
+    .collect()
 }
 
 /// The cascade's view of a completion: each task downstream of `upstream` with all of its
 /// dependencies and their upstreams' states. One query, proportional to the downstream edges.
 pub async fn downstream_of(c: &mut Conn, upstream: Uuid) -> Result<Vec<Downstream>> {
-    #[derive(FromRow)]
-    struct CascadeRow {
-        id: String,
-        upstream_id: String,
-        downstream_id: String,
-        dep_type: String,
-        contract_key: Option<String>,
-        resolved: i64,
-        up_number: i64,
-        up_status: String,
-        down_number: i64,
-        down_status: String,
-    }
-    let rows = sqlx::query_as::<_, CascadeRow>(
-        "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                u.number AS up_number, u.status AS up_status,
-                t.number AS down_number, t.status AS down_status
-         FROM dependencies d
-         JOIN tasks u ON u.id = d.upstream_id
-         JOIN tasks t ON t.id = d.downstream_id
-         WHERE d.downstream_id IN (SELECT downstream_id FROM dependencies WHERE upstream_id = $1)
-         ORDER BY t.number, u.number",
-    )
-    .bind(upstream.to_string())
-    .fetch_all(c)
-    .await?;
+    let rows = c
+        .fetch(
+            "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
+                    u.number AS up_number, u.status AS up_status,
+                    t.number AS down_number, t.status AS down_status
+             FROM dependencies d
+             JOIN tasks u ON u.id = d.upstream_id
+             JOIN tasks t ON t.id = d.downstream_id
+             WHERE d.downstream_id IN (SELECT downstream_id FROM dependencies WHERE upstream_id = $1)
+             ORDER BY t.number, u.number",
+            &params![upstream],
+        )
+        .await?;
     let mut out: Vec<Downstream> = Vec::new();
     for r in rows {
-        let down = uuid(&r.downstream_id)?;
+        let down = r.uuid("downstream_id")?;
         if out.last().map(|d| d.id) != Some(down) {
             out.push(Downstream {
                 id: down,
-                reference: orchestratia_proto::task_ref(r.down_number),
-                status: word(&r.down_status)?,
+                reference: task_ref(r.int("down_number")?),
+                status: r.word("down_status")?,
                 deps: Vec::new(),
             });
         }
         if let Some(last) = out.last_mut() {
             last.deps.push(DepState {
-                id: uuid(&r.id)?,
-                upstream: uuid(&r.upstream_id)?,
-                upstream_ref: orchestratia_proto::task_ref(r.up_number),
-                upstream_status: word(&r.up_status)?,
-                dep_type: word(&r.dep_type)?,
-                contract_key: r.contract_key,
-                resolved: r.resolved != 0,
+                id: r.uuid("id")?,
+                upstream: r.uuid("upstream_id")?,
+                upstream_ref: task_ref(r.int("up_number")?),
+                upstream_status: r.word("up_status")?,
+                dep_type: r.word("dep_type")?,
+                contract_key: r.opt_text("contract_key")?,
+                resolved: r.flag("resolved")?,
             });
         }
     }

@@ -4,27 +4,12 @@ use orchestratia_proto::{
     Intervention, InterventionStatus, Note, PermissionRequest, PermissionStatus, Plan, PlanStatus,
     TaskStatus, task_ref,
 };
-use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Conn, Result, json, uuid, uuid_opt, word};
+use super::{Conn, Result, Row};
+use crate::params;
 
 // ---- interventions ------------------------------------------------------------------------
-
-#[derive(FromRow)]
-struct InterventionRow {
-    id: String,
-    task_id: String,
-    task_number: i64,
-    task_title: String,
-    question: String,
-    status: String,
-    resume_status: String,
-    response: Option<String>,
-    answered_by: Option<String>,
-    created_at: i64,
-    answered_at: Option<i64>,
-}
 
 /// An intervention with the status its task resumes when answered.
 #[derive(Debug, Clone)]
@@ -33,24 +18,22 @@ pub struct InterventionRecord {
     pub resume_status: TaskStatus,
 }
 
-impl InterventionRow {
-    fn into_record(self) -> Result<InterventionRecord> {
-        Ok(InterventionRecord {
-            resume_status: word(&self.resume_status)?,
-            intervention: Intervention {
-                id: uuid(&self.id)?,
-                task_id: uuid(&self.task_id)?,
-                task_reference: task_ref(self.task_number),
-                task_title: self.task_title,
-                question: self.question,
-                status: word::<InterventionStatus>(&self.status)?,
-                response: self.response,
-                answered_by: self.answered_by,
-                created_at: self.created_at,
-                answered_at: self.answered_at,
-            },
-        })
-    }
+fn intervention_record(r: &Row) -> Result<InterventionRecord> {
+    Ok(InterventionRecord {
+        resume_status: r.word("resume_status")?,
+        intervention: Intervention {
+            id: r.uuid("id")?,
+            task_id: r.uuid("task_id")?,
+            task_reference: task_ref(r.int("task_number")?),
+            task_title: r.text("task_title")?,
+            question: r.text("question")?,
+            status: r.word::<InterventionStatus>("status")?,
+            response: r.opt_text("response")?,
+            answered_by: r.opt_text("answered_by")?,
+            created_at: r.int("created_at")?,
+            answered_at: r.opt_int("answered_at")?,
+        },
+    })
 }
 
 const SELECT_INTERVENTION: &str = "SELECT i.id, i.task_id, t.number AS task_number,
@@ -66,27 +49,22 @@ pub async fn insert_intervention(
     resume: TaskStatus,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "INSERT INTO interventions (id, task_id, question, status, resume_status, created_at)
          VALUES ($1, $2, $3, 'pending', $4, $5)",
+        &params![id, task, question, resume.as_str(), now],
     )
-    .bind(id.to_string())
-    .bind(task.to_string())
-    .bind(question)
-    .bind(resume.as_str())
-    .bind(now)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 pub async fn intervention(c: &mut Conn, id: Uuid) -> Result<Option<InterventionRecord>> {
     let sql = format!("{SELECT_INTERVENTION} WHERE i.id = $1");
-    let row = sqlx::query_as::<_, InterventionRow>(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(c)
-        .await?;
-    row.map(InterventionRow::into_record).transpose()
+    c.fetch_optional(&sql, &params![id])
+        .await?
+        .as_ref()
+        .map(intervention_record)
+        .transpose()
 }
 
 /// Interventions, newest first, optionally of one status, one task or one project.
@@ -101,114 +79,68 @@ pub async fn interventions(
             AND ($3 IS NULL OR t.project_id = $3)
          ORDER BY i.created_at DESC"
     );
-    let rows = sqlx::query_as::<_, InterventionRow>(sqlx::AssertSqlSafe(sql))
-        .bind(status.map(|s| s.as_str()))
-        .bind(task.map(|t| t.to_string()))
-        .bind(project.map(|p| p.to_string()))
-        .fetch_all(c)
-        .await?;
-    rows.into_iter().map(InterventionRow::into_record).collect()
+    c.fetch(&sql, &params![status.map(|s| s.as_str()), task, project])
+        .await?
+        .iter()
+        .map(intervention_record)
+        .collect()
 }
 
 /// Answers a pending intervention; false when it was not pending.
-pub async fn answer_intervention(
-    c: &mut Conn,
-    id: Uuid,
-    response: &str,
-    by: &str,
-    now: i64,
-) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE interventions SET status = 'answered', response = $2, answered_by = $3, answered_at = $4
-         WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(id.to_string())
-    .bind(response)
-    .bind(by)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+pub async fn answer_intervention(c: &mut Conn, id: Uuid, response: &str, by: &str, now: i64) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE interventions SET status = 'answered', response = $2, answered_by = $3, answered_at = $4
+             WHERE id = $1 AND status = 'pending'",
+            &params![id, response, by, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Pending interventions of a task, oldest first.
-pub async fn pending_interventions_of_task(
-    c: &mut Conn,
-    task: Uuid,
-) -> Result<Vec<InterventionRecord>> {
-    let sql = format!(
-        "{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.status = 'pending' ORDER BY i.created_at"
-    );
-    let rows = sqlx::query_as::<_, InterventionRow>(sqlx::AssertSqlSafe(sql))
-        .bind(task.to_string())
-        .fetch_all(c)
-        .await?;
-    rows.into_iter().map(InterventionRow::into_record).collect()
+pub async fn pending_interventions_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<InterventionRecord>> {
+    let sql = format!("{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.status = 'pending' ORDER BY i.created_at");
+    c.fetch(&sql, &params![task])
+        .await?
+        .iter()
+        .map(intervention_record)
+        .collect()
 }
 
 // ---- plans --------------------------------------------------------------------------------
 
-#[derive(FromRow)]
-struct PlanRow {
-    id: String,
-    task_id: String,
-    task_number: i64,
-    task_title: String,
-    content: String,
-    status: String,
-    feedback: Option<String>,
-    decided_by: Option<String>,
-    created_at: i64,
-    decided_at: Option<i64>,
-}
-
-impl PlanRow {
-    fn into_plan(self) -> Result<Plan> {
-        Ok(Plan {
-            id: uuid(&self.id)?,
-            task_id: uuid(&self.task_id)?,
-            task_reference: task_ref(self.task_number),
-            task_title: self.task_title,
-            content: self.content,
-            status: word::<PlanStatus>(&self.status)?,
-            feedback: self.feedback,
-            decided_by: self.decided_by,
-            created_at: self.created_at,
-            decided_at: self.decided_at,
-        })
-    }
+fn plan_of(r: &Row) -> Result<Plan> {
+    Ok(Plan {
+        id: r.uuid("id")?,
+        task_id: r.uuid("task_id")?,
+        task_reference: task_ref(r.int("task_number")?),
+        task_title: r.text("task_title")?,
+        content: r.text("content")?,
+        status: r.word::<PlanStatus>("status")?,
+        feedback: r.opt_text("feedback")?,
+        decided_by: r.opt_text("decided_by")?,
+        created_at: r.int("created_at")?,
+        decided_at: r.opt_int("decided_at")?,
+    })
 }
 
 const SELECT_PLAN: &str = "SELECT p.id, p.task_id, t.number AS task_number, t.title AS task_title,
         p.content, p.status, p.feedback, p.decided_by, p.created_at, p.decided_at
     FROM plans p JOIN tasks t ON t.id = p.task_id";
 
-pub async fn insert_plan(
-    c: &mut Conn,
-    id: Uuid,
-    task: Uuid,
-    content: &str,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
+pub async fn insert_plan(c: &mut Conn, id: Uuid, task: Uuid, content: &str, now: i64) -> Result<()> {
+    c.execute(
         "INSERT INTO plans (id, task_id, content, status, created_at) VALUES ($1, $2, $3, 'submitted', $4)",
+        &params![id, task, content, now],
     )
-    .bind(id.to_string())
-    .bind(task.to_string())
-    .bind(content)
-    .bind(now)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 pub async fn plan(c: &mut Conn, id: Uuid) -> Result<Option<Plan>> {
     let sql = format!("{SELECT_PLAN} WHERE p.id = $1");
-    let row = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(c)
-        .await?;
-    row.map(PlanRow::into_plan).transpose()
+    c.fetch_optional(&sql, &params![id]).await?.as_ref().map(plan_of).transpose()
 }
 
 /// Plans, newest first, optionally of one status, one task or one project.
@@ -223,13 +155,11 @@ pub async fn plans(
             AND ($3 IS NULL OR t.project_id = $3)
          ORDER BY p.created_at DESC"
     );
-    let rows = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(sql))
-        .bind(status.map(|s| s.as_str()))
-        .bind(task.map(|t| t.to_string()))
-        .bind(project.map(|p| p.to_string()))
-        .fetch_all(c)
-        .await?;
-    rows.into_iter().map(PlanRow::into_plan).collect()
+    c.fetch(&sql, &params![status.map(|s| s.as_str()), task, project])
+        .await?
+        .iter()
+        .map(plan_of)
+        .collect()
 }
 
 /// Decides a submitted plan; false when it was not waiting.
@@ -241,53 +171,32 @@ pub async fn decide_plan(
     by: &str,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE plans SET status = $2, feedback = $3, decided_by = $4, decided_at = $5
-         WHERE id = $1 AND status = 'submitted'",
-    )
-    .bind(id.to_string())
-    .bind(status.as_str())
-    .bind(feedback)
-    .bind(by)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let n = c
+        .execute(
+            "UPDATE plans SET status = $2, feedback = $3, decided_by = $4, decided_at = $5
+             WHERE id = $1 AND status = 'submitted'",
+            &params![id, status.as_str(), feedback, by, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 // ---- permission requests ------------------------------------------------------------------
 
-#[derive(FromRow)]
-struct PermissionRow {
-    id: String,
-    task_id: Option<String>,
-    task_number: Option<i64>,
-    session_id: Option<String>,
-    tool_name: String,
-    tool_input: String,
-    status: String,
-    reason: Option<String>,
-    decided_by: Option<String>,
-    created_at: i64,
-    decided_at: Option<i64>,
-}
-
-impl PermissionRow {
-    fn into_request(self) -> Result<PermissionRequest> {
-        Ok(PermissionRequest {
-            id: uuid(&self.id)?,
-            task_id: uuid_opt(&self.task_id)?,
-            task_reference: self.task_number.map(task_ref),
-            session_id: uuid_opt(&self.session_id)?,
-            tool_name: self.tool_name,
-            tool_input: json(&self.tool_input)?,
-            status: word::<PermissionStatus>(&self.status)?,
-            reason: self.reason,
-            decided_by: self.decided_by,
-            created_at: self.created_at,
-            decided_at: self.decided_at,
-        })
-    }
+fn permission_of(r: &Row) -> Result<PermissionRequest> {
+    Ok(PermissionRequest {
+        id: r.uuid("id")?,
+        task_id: r.opt_uuid("task_id")?,
+        task_reference: r.opt_int("task_number")?.map(task_ref),
+        session_id: r.opt_uuid("session_id")?,
+        tool_name: r.text("tool_name")?,
+        tool_input: r.json("tool_input")?,
+        status: r.word::<PermissionStatus>("status")?,
+        reason: r.opt_text("reason")?,
+        decided_by: r.opt_text("decided_by")?,
+        created_at: r.int("created_at")?,
+        decided_at: r.opt_int("decided_at")?,
+    })
 }
 
 const SELECT_PERMISSION: &str = "SELECT p.id, p.task_id, t.number AS task_number, p.session_id,
@@ -295,28 +204,22 @@ const SELECT_PERMISSION: &str = "SELECT p.id, p.task_id, t.number AS task_number
     FROM permission_requests p LEFT JOIN tasks t ON t.id = p.task_id";
 
 pub async fn insert_permission(c: &mut Conn, p: &PermissionRequest) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "INSERT INTO permission_requests (id, task_id, session_id, tool_name, tool_input, status, created_at)
          VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+        &params![p.id, p.task_id, p.session_id, &p.tool_name, p.tool_input.to_string(), p.created_at],
     )
-    .bind(p.id.to_string())
-    .bind(p.task_id.map(|u| u.to_string()))
-    .bind(p.session_id.map(|u| u.to_string()))
-    .bind(&p.tool_name)
-    .bind(p.tool_input.to_string())
-    .bind(p.created_at)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 pub async fn permission(c: &mut Conn, id: Uuid) -> Result<Option<PermissionRequest>> {
     let sql = format!("{SELECT_PERMISSION} WHERE p.id = $1");
-    let row = sqlx::query_as::<_, PermissionRow>(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(c)
-        .await?;
-    row.map(PermissionRow::into_request).transpose()
+    c.fetch_optional(&sql, &params![id])
+        .await?
+        .as_ref()
+        .map(permission_of)
+        .transpose()
 }
 
 /// Permission requests, newest first, optionally of one status or one project.
@@ -329,12 +232,11 @@ pub async fn permissions(
         "{SELECT_PERMISSION} WHERE ($1 IS NULL OR p.status = $1) AND ($2 IS NULL OR t.project_id = $2)
          ORDER BY p.created_at DESC"
     );
-    let rows = sqlx::query_as::<_, PermissionRow>(sqlx::AssertSqlSafe(sql))
-        .bind(status.map(|s| s.as_str()))
-        .bind(project.map(|p| p.to_string()))
-        .fetch_all(c)
-        .await?;
-    rows.into_iter().map(PermissionRow::into_request).collect()
+    c.fetch(&sql, &params![status.map(|s| s.as_str()), project])
+        .await?
+        .iter()
+        .map(permission_of)
+        .collect()
 }
 
 /// Decides a pending request; false when it was not pending.
@@ -346,83 +248,73 @@ pub async fn decide_permission(
     by: &str,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE permission_requests SET status = $2, reason = $3, decided_by = $4, decided_at = $5
-         WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(id.to_string())
-    .bind(status.as_str())
-    .bind(reason)
-    .bind(by)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let n = c
+        .execute(
+            "UPDATE permission_requests SET status = $2, reason = $3, decided_by = $4, decided_at = $5
+             WHERE id = $1 AND status = 'pending'",
+            &params![id, status.as_str(), reason, by, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Cancels everything still waiting for a human on a task (it closed); returns how many.
-pub async fn cancel_waiting_of_task(c: &mut Conn, task: Uuid, now: i64) -> Result<u64> {
-    let t = task.to_string();
-    let a = sqlx::query(
-        "UPDATE interventions SET status = 'cancelled', answered_at = $2 WHERE task_id = $1 AND status = 'pending'",
-    )
-    .bind(&t)
-    .bind(now)
-    .execute(&mut *c)
-    .await?
-    .rows_affected();
-    let b = sqlx::query(
-        "UPDATE plans SET status = 'cancelled', decided_at = $2 WHERE task_id = $1 AND status = 'submitted'",
-    )
-    .bind(&t)
-    .bind(now)
-    .execute(&mut *c)
-    .await?
-    .rows_affected();
-    let d = sqlx::query(
-        "UPDATE permission_requests SET status = 'cancelled', decided_at = $2, reason = 'the task closed'
-         WHERE task_id = $1 AND status = 'pending'",
-    )
-    .bind(&t)
-    .bind(now)
-    .execute(c)
-    .await?
-    .rows_affected();
-    Ok(a + b + d)
+/// `status` is the task's status before it closed: questions only wait in `needs_human` and
+/// plans only in `planning`, so the other tables are not touched on the hot path.
+pub async fn cancel_waiting_of_task(c: &mut Conn, task: Uuid, status: TaskStatus, now: i64) -> Result<u64> {
+    let mut n = 0;
+    if status == TaskStatus::NeedsHuman {
+        n += c
+            .execute(
+                "UPDATE interventions SET status = 'cancelled', answered_at = $2 WHERE task_id = $1 AND status = 'pending'",
+                &params![task, now],
+            )
+            .await?;
+    }
+    if status == TaskStatus::Planning || status == TaskStatus::NeedsHuman {
+        n += c
+            .execute(
+                "UPDATE plans SET status = 'cancelled', decided_at = $2 WHERE task_id = $1 AND status = 'submitted'",
+                &params![task, now],
+            )
+            .await?;
+    }
+    n += c
+        .execute(
+            "UPDATE permission_requests SET status = 'cancelled', decided_at = $2, reason = 'the task closed'
+             WHERE task_id = $1 AND status = 'pending'",
+            &params![task, now],
+        )
+        .await?;
+    Ok(n)
 }
 
 // ---- notes --------------------------------------------------------------------------------
 
 pub async fn insert_note(c: &mut Conn, n: &Note) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "INSERT INTO notes (id, task_id, actor, text, created_at) VALUES ($1, $2, $3, $4, $5)",
+        &params![n.id, n.task_id, &n.actor, &n.text, n.created_at],
     )
-    .bind(n.id.to_string())
-    .bind(n.task_id.to_string())
-    .bind(&n.actor)
-    .bind(&n.text)
-    .bind(n.created_at)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 pub async fn notes_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Note>> {
-    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+    c.fetch(
         "SELECT id, task_id, actor, text, created_at FROM notes WHERE task_id = $1 ORDER BY created_at",
+        &params![task],
     )
-    .bind(task.to_string())
-    .fetch_all(c)
-    .await?;
-    rows.into_iter()
-        .map(|(id, t, actor, text, at)| {
-            Ok(Note {
-                id: uuid(&id)?,
-                task_id: uuid(&t)?,
-                actor,
-                text,
-                created_at: at,
-            })
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Note {
+            id: r.uuid("id")?,
+            task_id: r.uuid("task_id")?,
+            actor: r.text("actor")?,
+            text: r.text("text")?,
+            created_at: r.int("created_at")?,
         })
-        .collect()
+    })
+    .collect()
 }

@@ -1,29 +1,10 @@
 //! Servers: registered agent daemons, their capabilities, status and heartbeats.
 
-use std::collections::BTreeMap;
-
 use orchestratia_proto::{Server, ServerStatus};
-use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Conn, Result, json, uuid, word};
-
-#[derive(FromRow)]
-struct Row {
-    id: String,
-    project_id: String,
-    name: String,
-    os: String,
-    hostname: String,
-    repos: String,
-    languages: String,
-    status: String,
-    last_heartbeat: Option<i64>,
-    revoked: i64,
-    created_at: i64,
-    sessions: i64,
-    recent_successes: i64,
-}
+use super::{Conn, Param, Result, Row};
+use crate::params;
 
 /// A server with the figures capability matching needs.
 #[derive(Debug, Clone)]
@@ -33,26 +14,24 @@ pub struct ServerRecord {
     pub recent_successes: i64,
 }
 
-impl Row {
-    fn into_record(self) -> Result<ServerRecord> {
-        Ok(ServerRecord {
-            server: Server {
-                id: uuid(&self.id)?,
-                project_id: uuid(&self.project_id)?,
-                name: self.name,
-                status: word::<ServerStatus>(&self.status)?,
-                os: self.os,
-                hostname: self.hostname,
-                repos: json::<BTreeMap<String, String>>(&self.repos)?,
-                languages: json::<Vec<String>>(&self.languages)?,
-                sessions: self.sessions,
-                last_heartbeat: self.last_heartbeat,
-                revoked: self.revoked != 0,
-                created_at: self.created_at,
-            },
-            recent_successes: self.recent_successes,
-        })
-    }
+fn record(r: &Row) -> Result<ServerRecord> {
+    Ok(ServerRecord {
+        server: Server {
+            id: r.uuid("id")?,
+            project_id: r.uuid("project_id")?,
+            name: r.text("name")?,
+            status: r.word::<ServerStatus>("status")?,
+            os: r.text("os")?,
+            hostname: r.text("hostname")?,
+            repos: r.json("repos")?,
+            languages: r.json("languages")?,
+            sessions: r.int("sessions")?,
+            last_heartbeat: r.opt_int("last_heartbeat")?,
+            revoked: r.flag("revoked")?,
+            created_at: r.int("created_at")?,
+        },
+        recent_successes: r.int("recent_successes")?,
+    })
 }
 
 const SELECT: &str = "SELECT s.id, s.project_id, s.name, s.os, s.hostname, s.repos, s.languages,
@@ -63,89 +42,70 @@ const SELECT: &str = "SELECT s.id, s.project_id, s.name, s.os, s.hostname, s.rep
     FROM servers s";
 
 pub async fn insert(c: &mut Conn, s: &Server) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "INSERT INTO servers (id, project_id, name, os, hostname, repos, languages, status,
                               last_heartbeat, revoked, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &params![
+            s.id,
+            s.project_id,
+            &s.name,
+            &s.os,
+            &s.hostname,
+            serde_json::to_string(&s.repos).unwrap_or_default(),
+            serde_json::to_string(&s.languages).unwrap_or_default(),
+            s.status.as_str(),
+            s.last_heartbeat,
+            s.revoked,
+            s.created_at
+        ],
     )
-    .bind(s.id.to_string())
-    .bind(s.project_id.to_string())
-    .bind(&s.name)
-    .bind(&s.os)
-    .bind(&s.hostname)
-    .bind(serde_json::to_string(&s.repos).unwrap_or_default())
-    .bind(serde_json::to_string(&s.languages).unwrap_or_default())
-    .bind(s.status.as_str())
-    .bind(s.last_heartbeat)
-    .bind(s.revoked as i64)
-    .bind(s.created_at)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 /// Re-registration of an existing name: new capabilities, not revoked any more.
 pub async fn update_registration(c: &mut Conn, s: &Server) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "UPDATE servers SET os = $2, hostname = $3, repos = $4, languages = $5, revoked = 0
          WHERE id = $1",
+        &params![
+            s.id,
+            &s.os,
+            &s.hostname,
+            serde_json::to_string(&s.repos).unwrap_or_default(),
+            serde_json::to_string(&s.languages).unwrap_or_default()
+        ],
     )
-    .bind(s.id.to_string())
-    .bind(&s.os)
-    .bind(&s.hostname)
-    .bind(serde_json::to_string(&s.repos).unwrap_or_default())
-    .bind(serde_json::to_string(&s.languages).unwrap_or_default())
-    .execute(c)
     .await?;
     Ok(())
 }
 
-async fn fetch(
-    c: &mut Conn,
-    tail: &'static str,
-    arg: Option<String>,
-    since: i64,
-) -> Result<Vec<ServerRecord>> {
+async fn fetch(c: &mut Conn, tail: &str, arg: Option<Param>, since: i64) -> Result<Vec<ServerRecord>> {
     let sql = format!("{SELECT} {tail}");
-    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(since);
-    if let Some(a) = arg {
-        q = q.bind(a);
-    }
-    q.fetch_all(c)
-        .await?
-        .into_iter()
-        .map(Row::into_record)
-        .collect()
+    let mut args = params![since];
+    args.extend(arg);
+    c.fetch(&sql, &args).await?.iter().map(record).collect()
 }
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Server>> {
-    Ok(fetch(c, "WHERE s.id = $2", Some(id.to_string()), i64::MAX)
+    Ok(fetch(c, "WHERE s.id = $2", Some(id.into()), i64::MAX)
         .await?
         .pop()
         .map(|r| r.server))
 }
 
 pub async fn by_name(c: &mut Conn, name: &str) -> Result<Option<Server>> {
-    Ok(
-        fetch(c, "WHERE s.name = $2", Some(name.to_string()), i64::MAX)
-            .await?
-            .pop()
-            .map(|r| r.server),
-    )
+    Ok(fetch(c, "WHERE s.name = $2", Some(name.into()), i64::MAX)
+        .await?
+        .pop()
+        .map(|r| r.server))
 }
 
 /// All servers, or those of one project, by name.
 pub async fn list(c: &mut Conn, project: Option<Uuid>) -> Result<Vec<Server>> {
     let rows = match project {
-        Some(p) => {
-            fetch(
-                c,
-                "WHERE s.project_id = $2 ORDER BY s.name",
-                Some(p.to_string()),
-                i64::MAX,
-            )
-            .await?
-        }
+        Some(p) => fetch(c, "WHERE s.project_id = $2 ORDER BY s.name", Some(p.into()), i64::MAX).await?,
         None => fetch(c, "ORDER BY s.name", None, i64::MAX).await?,
     };
     Ok(rows.into_iter().map(|r| r.server).collect())
@@ -153,31 +113,20 @@ pub async fn list(c: &mut Conn, project: Option<Uuid>) -> Result<Vec<Server>> {
 
 /// The servers of a project with their recent successes since `since`, for matching.
 pub async fn candidates(c: &mut Conn, project: Uuid, since: i64) -> Result<Vec<ServerRecord>> {
-    fetch(
-        c,
-        "WHERE s.project_id = $2 ORDER BY s.name",
-        Some(project.to_string()),
-        since,
-    )
-    .await
+    fetch(c, "WHERE s.project_id = $2 ORDER BY s.name", Some(project.into()), since).await
 }
 
 /// Records a heartbeat; true when the server was offline until now.
 pub async fn heartbeat(c: &mut Conn, id: Uuid, now: i64) -> Result<bool> {
-    let came_online = sqlx::query(
-        "UPDATE servers SET status = 'online', last_heartbeat = $2 WHERE id = $1 AND status <> 'online'",
-    )
-    .bind(id.to_string())
-    .bind(now)
-    .execute(&mut *c)
-    .await?
-    .rows_affected()
+    let came_online = c
+        .execute(
+            "UPDATE servers SET status = 'online', last_heartbeat = $2 WHERE id = $1 AND status <> 'online'",
+            &params![id, now],
+        )
+        .await?
         == 1;
     if !came_online {
-        sqlx::query("UPDATE servers SET last_heartbeat = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(now)
-            .execute(c)
+        c.execute("UPDATE servers SET last_heartbeat = $2 WHERE id = $1", &params![id, now])
             .await?;
     }
     Ok(came_online)
@@ -185,33 +134,27 @@ pub async fn heartbeat(c: &mut Conn, id: Uuid, now: i64) -> Result<bool> {
 
 /// Marks offline every online server not heard from since `cutoff`; returns them.
 pub async fn mark_stale_offline(c: &mut Conn, cutoff: i64) -> Result<Vec<(Uuid, Uuid, String)>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+    c.fetch(
         "UPDATE servers SET status = 'offline'
          WHERE status = 'online' AND (last_heartbeat IS NULL OR last_heartbeat < $1)
          RETURNING id, project_id, name",
+        &params![cutoff],
     )
-    .bind(cutoff)
-    .fetch_all(c)
-    .await?;
-    rows.into_iter()
-        .map(|(id, p, name)| Ok((uuid(&id)?, uuid(&p)?, name)))
-        .collect()
+    .await?
+    .iter()
+    .map(|r| Ok((r.uuid("id")?, r.uuid("project_id")?, r.text("name")?)))
+    .collect()
 }
 
 /// Marks a server offline now (its key was revoked).
 pub async fn set_offline(c: &mut Conn, id: Uuid) -> Result<bool> {
-    let r =
-        sqlx::query("UPDATE servers SET status = 'offline' WHERE id = $1 AND status = 'online'")
-            .bind(id.to_string())
-            .execute(c)
-            .await?;
-    Ok(r.rows_affected() == 1)
+    let n = c
+        .execute("UPDATE servers SET status = 'offline' WHERE id = $1 AND status = 'online'", &params![id])
+        .await?;
+    Ok(n == 1)
 }
 
 pub async fn set_revoked(c: &mut Conn, id: Uuid) -> Result<()> {
-    sqlx::query("UPDATE servers SET revoked = 1 WHERE id = $1")
-        .bind(id.to_string())
-        .execute(c)
-        .await?;
+    c.execute("UPDATE servers SET revoked = 1 WHERE id = $1", &params![id]).await?;
     Ok(())
 }

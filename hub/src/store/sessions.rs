@@ -1,48 +1,32 @@
 //! Sessions (agent processes in terminals on servers) and their numbered output chunks.
 
 use orchestratia_proto::{Session, SessionStatus, task_ref};
-use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{BATCH, Conn, Result, uuid, uuid_opt, word};
+use super::{BATCH, Conn, Param, Result, Row, placeholders};
+use crate::params;
 
-#[derive(FromRow)]
-struct Row {
-    id: String,
-    name: String,
-    server_id: String,
-    server_name: String,
-    task_id: Option<String>,
-    task_number: Option<i64>,
-    status: String,
-    pid: Option<i64>,
-    tmux: Option<String>,
-    working_dir: Option<String>,
-    exit_code: Option<i64>,
-    waiting: i64,
-    started_at: i64,
-    ended_at: Option<i64>,
+fn session(r: &Row) -> Result<Session> {
+    Ok(Session {
+        id: r.uuid("id")?,
+        name: r.text("name")?,
+        server_id: r.uuid("server_id")?,
+        server: r.text("server_name")?,
+        task_id: r.opt_uuid("task_id")?,
+        task: r.opt_int("task_number")?.map(task_ref),
+        status: r.word::<SessionStatus>("status")?,
+        pid: r.opt_int("pid")?,
+        tmux: r.opt_text("tmux")?,
+        working_dir: r.opt_text("working_dir")?,
+        exit_code: r.opt_int("exit_code")?,
+        waiting: r.flag("waiting")?,
+        started_at: r.int("started_at")?,
+        ended_at: r.opt_int("ended_at")?,
+    })
 }
 
-impl Row {
-    fn into_session(self) -> Result<Session> {
-        Ok(Session {
-            id: uuid(&self.id)?,
-            name: self.name,
-            server_id: uuid(&self.server_id)?,
-            server: self.server_name,
-            task_id: uuid_opt(&self.task_id)?,
-            task: self.task_number.map(task_ref),
-            status: word::<SessionStatus>(&self.status)?,
-            pid: self.pid,
-            tmux: self.tmux,
-            working_dir: self.working_dir,
-            exit_code: self.exit_code,
-            waiting: self.waiting != 0,
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-        })
-    }
+fn sessions(rows: Vec<Row>) -> Result<Vec<Session>> {
+    rows.iter().map(session).collect()
 }
 
 const SELECT: &str = "SELECT x.id, x.name, x.server_id, s.name AS server_name, x.task_id,
@@ -50,128 +34,92 @@ const SELECT: &str = "SELECT x.id, x.name, x.server_id, s.name AS server_name, x
         x.started_at, x.ended_at
     FROM sessions x JOIN servers s ON s.id = x.server_id LEFT JOIN tasks t ON t.id = x.task_id";
 
-fn sessions(rows: Vec<Row>) -> Result<Vec<Session>> {
-    rows.into_iter().map(Row::into_session).collect()
+pub async fn insert(c: &mut Conn, s: &Session) -> Result<()> {
+    insert_many(c, std::slice::from_ref(s)).await
 }
 
-pub async fn insert(c: &mut Conn, s: &Session) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id, name, server_id, task_id, status, working_dir, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(s.id.to_string())
-    .bind(&s.name)
-    .bind(s.server_id.to_string())
-    .bind(s.task_id.map(|u| u.to_string()))
-    .bind(s.status.as_str())
-    .bind(&s.working_dir)
-    .bind(s.started_at)
-    .execute(c)
-    .await?;
+/// Stores several new sessions in batches (a cascade wave starts one per released task).
+pub async fn insert_many(c: &mut Conn, list: &[Session]) -> Result<()> {
+    for chunk in list.chunks(BATCH / 7) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + 7 * i, 7)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO sessions (id, name, server_id, task_id, status, working_dir, started_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut args: Vec<Param> = Vec::with_capacity(chunk.len() * 7);
+        for s in chunk {
+            args.extend(params![s.id, &s.name, s.server_id, s.task_id, s.status.as_str(), &s.working_dir, s.started_at]);
+        }
+        c.execute(&sql, &args).await?;
+    }
     Ok(())
 }
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Session>> {
     let sql = format!("{SELECT} WHERE x.id = $1");
-    let row = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(c)
-        .await?;
-    row.map(Row::into_session).transpose()
-}
-
-/// A session by id or by name (`orc-xxxxxx`).
-pub async fn find(c: &mut Conn, key: &str) -> Result<Option<Session>> {
-    let sql = format!("{SELECT} WHERE x.id = $1 OR x.name = $1");
-    let row = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(key)
-        .fetch_optional(c)
-        .await?;
-    row.map(Row::into_session).transpose()
+    c.fetch_optional(&sql, &params![id]).await?.as_ref().map(session).transpose()
 }
 
 /// Sessions, newest first: all, or of one server, or of one project.
-pub async fn list(
-    c: &mut Conn,
-    server: Option<Uuid>,
-    project: Option<Uuid>,
-) -> Result<Vec<Session>> {
-    let (cond, arg) = match (server, project) {
-        (Some(s), _) => ("WHERE x.server_id = $1", Some(s)),
-        (None, Some(p)) => ("WHERE s.project_id = $1", Some(p)),
-        (None, None) => ("", None),
+pub async fn list(c: &mut Conn, server: Option<Uuid>, project: Option<Uuid>) -> Result<Vec<Session>> {
+    let (cond, args) = match (server, project) {
+        (Some(s), _) => ("WHERE x.server_id = $1", params![s]),
+        (None, Some(p)) => ("WHERE s.project_id = $1", params![p]),
+        (None, None) => ("", Vec::new()),
     };
     let sql = format!("{SELECT} {cond} ORDER BY x.started_at DESC, x.name");
-    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
-    if let Some(a) = arg {
-        q = q.bind(a.to_string());
-    }
-    sessions(q.fetch_all(c).await?)
+    sessions(c.fetch(&sql, &args).await?)
 }
 
 /// Open (not ended) sessions of a task.
 pub async fn open_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Session>> {
-    let sql =
-        format!("{SELECT} WHERE x.task_id = $1 AND x.status <> 'ended' ORDER BY x.started_at");
-    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(task.to_string())
-        .fetch_all(c)
-        .await?;
-    sessions(rows)
+    let sql = format!("{SELECT} WHERE x.task_id = $1 AND x.status <> 'ended' ORDER BY x.started_at");
+    sessions(c.fetch(&sql, &params![task]).await?)
 }
 
 /// All sessions of a task, oldest first.
 pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Session>> {
     let sql = format!("{SELECT} WHERE x.task_id = $1 ORDER BY x.started_at");
-    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(task.to_string())
-        .fetch_all(c)
-        .await?;
-    sessions(rows)
+    sessions(c.fetch(&sql, &params![task]).await?)
 }
 
 /// Sessions of a server in one status.
-pub async fn of_server_with_status(
-    c: &mut Conn,
-    server: Uuid,
-    status: SessionStatus,
-) -> Result<Vec<Session>> {
+pub async fn of_server_with_status(c: &mut Conn, server: Uuid, status: SessionStatus) -> Result<Vec<Session>> {
     let sql = format!("{SELECT} WHERE x.server_id = $1 AND x.status = $2 ORDER BY x.started_at");
-    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(server.to_string())
-        .bind(status.as_str())
-        .fetch_all(c)
-        .await?;
-    sessions(rows)
+    sessions(c.fetch(&sql, &params![server, status.as_str()]).await?)
+}
+
+/// Open sessions of the orchestrator tasks of a project (they receive status updates).
+pub async fn orchestrator_sessions(c: &mut Conn, project: Uuid) -> Result<Vec<Session>> {
+    let sql = format!(
+        "{SELECT} WHERE t.orchestrator = 1 AND t.project_id = $1 AND x.status <> 'ended' ORDER BY x.started_at"
+    );
+    sessions(c.fetch(&sql, &params![project]).await?)
 }
 
 /// The session runs: pid and tmux name known.
-pub async fn set_active(
-    c: &mut Conn,
-    id: Uuid,
-    pid: Option<i64>,
-    tmux: Option<&str>,
-) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE sessions SET status = 'active', pid = COALESCE($2, pid), tmux = COALESCE($3, tmux)
-         WHERE id = $1 AND status <> 'ended'",
-    )
-    .bind(id.to_string())
-    .bind(pid)
-    .bind(tmux)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+pub async fn set_active(c: &mut Conn, id: Uuid, pid: Option<i64>, tmux: Option<&str>) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE sessions SET status = 'active', pid = COALESCE($2, pid), tmux = COALESCE($3, tmux)
+             WHERE id = $1 AND status <> 'ended'",
+            &params![id, pid, tmux],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Sets the status of an open session.
 pub async fn set_status(c: &mut Conn, id: Uuid, status: SessionStatus) -> Result<bool> {
-    let r = sqlx::query("UPDATE sessions SET status = $2 WHERE id = $1 AND status <> 'ended'")
-        .bind(id.to_string())
-        .bind(status.as_str())
-        .execute(c)
+    let n = c
+        .execute(
+            "UPDATE sessions SET status = $2 WHERE id = $1 AND status <> 'ended'",
+            &params![id, status.as_str()],
+        )
         .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(n == 1)
 }
 
 /// Ends a session; false when it had already ended.
@@ -182,47 +130,41 @@ pub async fn set_ended(
     last_screen: Option<&str>,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE sessions SET status = 'ended', exit_code = $2, last_screen = COALESCE($3, last_screen),
-                             ended_at = $4, waiting = 0
-         WHERE id = $1 AND status <> 'ended'",
-    )
-    .bind(id.to_string())
-    .bind(exit_code)
-    .bind(last_screen)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let n = c
+        .execute(
+            "UPDATE sessions SET status = 'ended', exit_code = $2, last_screen = COALESCE($3, last_screen),
+                                 ended_at = $4, waiting = 0
+             WHERE id = $1 AND status <> 'ended'",
+            &params![id, exit_code, last_screen, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Remembers the latest rendered screen of a session.
 pub async fn set_screen(c: &mut Conn, id: Uuid, screen: &str) -> Result<()> {
-    sqlx::query("UPDATE sessions SET last_screen = $2 WHERE id = $1")
-        .bind(id.to_string())
-        .bind(screen)
-        .execute(c)
+    c.execute("UPDATE sessions SET last_screen = $2 WHERE id = $1", &params![id, screen])
         .await?;
     Ok(())
 }
 
 /// The latest rendered screen of a session.
 pub async fn screen(c: &mut Conn, id: Uuid) -> Result<Option<String>> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT last_screen FROM sessions WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(c)
-            .await?;
-    Ok(row.and_then(|r| r.0))
+    Ok(c
+        .fetch_optional("SELECT last_screen FROM sessions WHERE id = $1", &params![id])
+        .await?
+        .map(|r| r.opt_text("last_screen"))
+        .transpose()?
+        .flatten())
 }
 
 /// Marks whether the agent of the open sessions of a task waits for a human.
 pub async fn set_waiting_for_task(c: &mut Conn, task: Uuid, waiting: bool) -> Result<()> {
-    sqlx::query("UPDATE sessions SET waiting = $2 WHERE task_id = $1 AND status <> 'ended'")
-        .bind(task.to_string())
-        .bind(waiting as i64)
-        .execute(c)
-        .await?;
+    c.execute(
+        "UPDATE sessions SET waiting = $2 WHERE task_id = $1 AND status <> 'ended' AND waiting <> $2",
+        &params![task, waiting],
+    )
+    .await?;
     Ok(())
 }
 
@@ -236,7 +178,7 @@ pub struct Chunk {
 
 /// Stores chunks in batches; a chunk already stored (same session and seq) is kept as it was.
 pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<()> {
-    for batch in chunks.chunks(BATCH) {
+    for batch in chunks.chunks(BATCH / 3) {
         let values: Vec<String> = (0..batch.len())
             .map(|i| format!("(${}, ${}, ${}, $1)", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
             .collect();
@@ -245,46 +187,29 @@ pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<(
              ON CONFLICT (session_id, seq) DO NOTHING",
             values.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        let mut args = params![now];
         for ch in batch {
-            q = q
-                .bind(ch.session_id.to_string())
-                .bind(ch.seq)
-                .bind(ch.data.clone());
+            args.extend(params![ch.session_id, ch.seq, ch.data.clone()]);
         }
-        q.execute(&mut *c).await?;
+        c.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
 /// Stored chunks of a session after `after_seq`, oldest first, up to `limit`.
 pub async fn chunks(c: &mut Conn, session: Uuid, after_seq: i64, limit: i64) -> Result<Vec<Chunk>> {
-    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+    c.fetch(
         "SELECT seq, data FROM session_chunks WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        &params![session, after_seq, limit],
     )
-    .bind(session.to_string())
-    .bind(after_seq)
-    .bind(limit)
-    .fetch_all(c)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, data)| Chunk {
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Chunk {
             session_id: session,
-            seq,
-            data,
+            seq: r.int("seq")?,
+            data: r.blob("data")?,
         })
-        .collect())
-}
-
-/// Open sessions of the orchestrator tasks of a project (they receive status updates).
-pub async fn orchestrator_sessions(c: &mut Conn, project: Uuid) -> Result<Vec<Session>> {
-    let sql = format!(
-        "{SELECT} WHERE t.orchestrator = 1 AND t.project_id = $1 AND x.status <> 'ended' ORDER BY x.started_at"
-    );
-    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(project.to_string())
-        .fetch_all(c)
-        .await?;
-    sessions(rows)
+    })
+    .collect()
 }

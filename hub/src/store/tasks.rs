@@ -3,10 +3,10 @@
 use orchestratia_proto::taskref::TaskRef;
 use orchestratia_proto::{Priority, Task, TaskStatus, task_ref};
 use serde_json::Value;
-use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{BATCH, Conn, Result, json, placeholders, uuid, uuid_opt, word};
+use super::{BATCH, Conn, Param, Result, Row, placeholders};
+use crate::params;
 
 /// A stored task, with the name of its server.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,65 +85,34 @@ impl TaskRecord {
     }
 }
 
-#[derive(FromRow)]
-struct Row {
-    id: String,
-    project_id: String,
-    number: i64,
-    title: String,
-    spec: String,
-    structured_spec: Option<String>,
-    priority: String,
-    repo: Option<String>,
-    languages: String,
-    agent: Option<String>,
-    os: Option<String>,
-    require_plan_approval: i64,
-    orchestrator: i64,
-    status: String,
-    server_id: Option<String>,
-    server_name: Option<String>,
-    phase: Option<i64>,
-    released_by: Option<String>,
-    wait_reason: Option<String>,
-    result: Option<String>,
-    pipeline_key: Option<String>,
-    created_by: String,
-    created_at: i64,
-    updated_at: i64,
-    completed_at: Option<i64>,
-}
-
-impl Row {
-    fn into_record(self) -> Result<TaskRecord> {
-        Ok(TaskRecord {
-            id: uuid(&self.id)?,
-            project_id: uuid(&self.project_id)?,
-            number: self.number,
-            title: self.title,
-            spec: self.spec,
-            structured_spec: self.structured_spec.as_deref().map(json).transpose()?,
-            priority: word(&self.priority)?,
-            repo: self.repo,
-            languages: json(&self.languages)?,
-            agent: self.agent,
-            os: self.os,
-            require_plan_approval: self.require_plan_approval != 0,
-            orchestrator: self.orchestrator != 0,
-            status: word(&self.status)?,
-            server_id: uuid_opt(&self.server_id)?,
-            server_name: self.server_name,
-            phase: self.phase,
-            released_by: self.released_by,
-            wait_reason: self.wait_reason,
-            result: self.result.as_deref().map(json).transpose()?,
-            pipeline_key: self.pipeline_key,
-            created_by: self.created_by,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            completed_at: self.completed_at,
-        })
-    }
+fn record(r: &Row) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        id: r.uuid("id")?,
+        project_id: r.uuid("project_id")?,
+        number: r.int("number")?,
+        title: r.text("title")?,
+        spec: r.text("spec")?,
+        structured_spec: r.opt_json("structured_spec")?,
+        priority: r.word::<Priority>("priority")?,
+        repo: r.opt_text("repo")?,
+        languages: r.json("languages")?,
+        agent: r.opt_text("agent")?,
+        os: r.opt_text("os")?,
+        require_plan_approval: r.flag("require_plan_approval")?,
+        orchestrator: r.flag("orchestrator")?,
+        status: r.word::<TaskStatus>("status")?,
+        server_id: r.opt_uuid("server_id")?,
+        server_name: r.opt_text("server_name")?,
+        phase: r.opt_int("phase")?,
+        released_by: r.opt_text("released_by")?,
+        wait_reason: r.opt_text("wait_reason")?,
+        result: r.opt_json("result")?,
+        pipeline_key: r.opt_text("pipeline_key")?,
+        created_by: r.text("created_by")?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+        completed_at: r.opt_int("completed_at")?,
+    })
 }
 
 const SELECT: &str = "SELECT t.id, t.project_id, t.number, t.title, t.spec, t.structured_spec,
@@ -153,85 +122,78 @@ const SELECT: &str = "SELECT t.id, t.project_id, t.number, t.title, t.spec, t.st
     FROM tasks t LEFT JOIN servers s ON s.id = t.server_id";
 
 fn records(rows: Vec<Row>) -> Result<Vec<TaskRecord>> {
-    rows.into_iter().map(Row::into_record).collect()
+    rows.iter().map(record).collect()
 }
 
 pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "INSERT INTO tasks (id, project_id, number, title, spec, structured_spec, priority, repo,
                             languages, agent, os, require_plan_approval, orchestrator, status,
                             server_id, phase, released_by, wait_reason, result, pipeline_key,
                             created_by, created_at, updated_at, completed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                  $19, $20, $21, $22, $23, $24)",
+        &params![
+            t.id,
+            t.project_id,
+            t.number,
+            &t.title,
+            &t.spec,
+            t.structured_spec.as_ref().map(Value::to_string),
+            t.priority.as_str(),
+            &t.repo,
+            serde_json::to_string(&t.languages).unwrap_or_default(),
+            &t.agent,
+            &t.os,
+            t.require_plan_approval,
+            t.orchestrator,
+            t.status.as_str(),
+            t.server_id,
+            t.phase,
+            &t.released_by,
+            &t.wait_reason,
+            t.result.as_ref().map(Value::to_string),
+            &t.pipeline_key,
+            &t.created_by,
+            t.created_at,
+            t.updated_at,
+            t.completed_at
+        ],
     )
-    .bind(t.id.to_string())
-    .bind(t.project_id.to_string())
-    .bind(t.number)
-    .bind(&t.title)
-    .bind(&t.spec)
-    .bind(t.structured_spec.as_ref().map(Value::to_string))
-    .bind(t.priority.as_str())
-    .bind(&t.repo)
-    .bind(serde_json::to_string(&t.languages).unwrap_or_default())
-    .bind(&t.agent)
-    .bind(&t.os)
-    .bind(t.require_plan_approval as i64)
-    .bind(t.orchestrator as i64)
-    .bind(t.status.as_str())
-    .bind(t.server_id.map(|u| u.to_string()))
-    .bind(t.phase)
-    .bind(&t.released_by)
-    .bind(&t.wait_reason)
-    .bind(t.result.as_ref().map(Value::to_string))
-    .bind(&t.pipeline_key)
-    .bind(&t.created_by)
-    .bind(t.created_at)
-    .bind(t.updated_at)
-    .bind(t.completed_at)
-    .execute(c)
     .await?;
     Ok(())
 }
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<TaskRecord>> {
     let sql = format!("{SELECT} WHERE t.id = $1");
-    let row = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(c)
-        .await?;
-    row.map(Row::into_record).transpose()
+    c.fetch_optional(&sql, &params![id]).await?.as_ref().map(record).transpose()
 }
 
 /// Tasks matching a reference (up to 3, enough to tell "unique" from "ambiguous"), within a
 /// project when one is given.
 pub async fn find(c: &mut Conn, project: Option<Uuid>, r: &TaskRef) -> Result<Vec<TaskRecord>> {
-    let (cond, arg): (&str, String) = match r {
-        TaskRef::Id(id) => ("t.id = $1", id.to_string()),
-        TaskRef::Prefix(p) => ("t.id LIKE $1", format!("{p}%")),
-        TaskRef::Number(n) => ("t.number = CAST($1 AS BIGINT)", n.to_string()),
+    let (cond, arg): (&str, Param) = match r {
+        TaskRef::Id(id) => ("t.id = $1", (*id).into()),
+        TaskRef::Prefix(p) => ("t.id LIKE $1", format!("{p}%").into()),
+        TaskRef::Number(n) => ("t.number = $1", (*n).into()),
     };
-    let sql = match project {
-        Some(_) => {
-            format!("{SELECT} WHERE {cond} AND t.project_id = $2 ORDER BY t.created_at LIMIT 3")
-        }
-        None => format!("{SELECT} WHERE {cond} ORDER BY t.created_at LIMIT 3"),
+    let (sql, args) = match project {
+        Some(p) => (
+            format!("{SELECT} WHERE {cond} AND t.project_id = $2 ORDER BY t.created_at LIMIT 3"),
+            vec![arg, p.into()],
+        ),
+        None => (format!("{SELECT} WHERE {cond} ORDER BY t.created_at LIMIT 3"), vec![arg]),
     };
-    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(arg);
-    if let Some(p) = project {
-        q = q.bind(p.to_string());
-    }
-    records(q.fetch_all(c).await?)
+    records(c.fetch(&sql, &args).await?)
 }
 
 pub async fn by_pipeline_key(c: &mut Conn, project: Uuid, key: &str) -> Result<Option<TaskRecord>> {
     let sql = format!("{SELECT} WHERE t.project_id = $1 AND t.pipeline_key = $2");
-    let row = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(project.to_string())
-        .bind(key)
-        .fetch_optional(c)
-        .await?;
-    row.map(Row::into_record).transpose()
+    c.fetch_optional(&sql, &params![project, key])
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
 }
 
 /// Tasks filtered by project, statuses (any of) and server, ordered by project and number.
@@ -242,22 +204,19 @@ pub async fn list(
     server: Option<Uuid>,
 ) -> Result<Vec<TaskRecord>> {
     let mut conds = Vec::new();
-    let mut args: Vec<String> = Vec::new();
+    let mut args: Vec<Param> = Vec::new();
     if let Some(p) = project {
-        args.push(p.to_string());
+        args.push(p.into());
         conds.push(format!("t.project_id = ${}", args.len()));
     }
     if let Some(s) = server {
-        args.push(s.to_string());
+        args.push(s.into());
         conds.push(format!("t.server_id = ${}", args.len()));
     }
     if !statuses.is_empty() {
         let start = args.len() + 1;
-        args.extend(statuses.iter().map(|s| s.as_str().to_string()));
-        conds.push(format!(
-            "t.status IN ({})",
-            placeholders(start, statuses.len())
-        ));
+        args.extend(statuses.iter().map(|s| Param::from(s.as_str())));
+        conds.push(format!("t.status IN ({})", placeholders(start, statuses.len())));
     }
     let filter = if conds.is_empty() {
         String::new()
@@ -265,11 +224,7 @@ pub async fn list(
         format!("WHERE {}", conds.join(" AND "))
     };
     let sql = format!("{SELECT} {filter} ORDER BY t.project_id, t.number");
-    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
-    for a in args {
-        q = q.bind(a);
-    }
-    records(q.fetch_all(c).await?)
+    records(c.fetch(&sql, &args).await?)
 }
 
 /// Several tasks by id (any order).
@@ -277,97 +232,71 @@ pub async fn many(c: &mut Conn, ids: &[Uuid]) -> Result<Vec<TaskRecord>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(BATCH) {
         let sql = format!("{SELECT} WHERE t.id IN ({})", placeholders(1, chunk.len()));
-        let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        out.extend(records(q.fetch_all(&mut *c).await?)?);
+        let args: Vec<Param> = chunk.iter().map(|id| Param::from(*id)).collect();
+        out.extend(records(c.fetch(&sql, &args).await?)?);
     }
     Ok(out)
 }
 
-fn status_list(from: &[TaskStatus], start: usize) -> String {
-    placeholders(start, from.len())
+fn statuses(from: &[TaskStatus]) -> impl Iterator<Item = Param> + '_ {
+    from.iter().map(|s| Param::from(s.as_str()))
 }
 
 /// Moves a task to `to` if it is in one of `from`; false when it was not.
-pub async fn transition(
-    c: &mut Conn,
-    id: Uuid,
-    from: &[TaskStatus],
-    to: TaskStatus,
-    now: i64,
-) -> Result<bool> {
+pub async fn transition(c: &mut Conn, id: Uuid, from: &[TaskStatus], to: TaskStatus, now: i64) -> Result<bool> {
     let sql = format!(
         "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1 AND status IN ({})",
-        status_list(from, 4)
+        placeholders(4, from.len())
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .bind(to.as_str())
-        .bind(now);
-    for s in from {
-        q = q.bind(s.as_str());
-    }
-    Ok(q.execute(c).await?.rows_affected() == 1)
+    let mut args = params![id, to.as_str(), now];
+    args.extend(statuses(from));
+    Ok(c.execute(&sql, &args).await? == 1)
 }
 
-/// Gives a task to a server with status `to` (assigned or planning), if it is in one of `from`.
-pub async fn assign(
+/// Gives tasks to a server with status `to` (assigned or planning), each only if it is in one
+/// of `from`; returns how many changed.
+pub async fn assign_many(
     c: &mut Conn,
-    id: Uuid,
+    ids: &[Uuid],
     from: &[TaskStatus],
     server: Uuid,
     to: TaskStatus,
     now: i64,
-) -> Result<bool> {
-    let sql = format!(
-        "UPDATE tasks SET status = $2, server_id = $3, wait_reason = NULL, updated_at = $4
-         WHERE id = $1 AND status IN ({})",
-        status_list(from, 5)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .bind(to.as_str())
-        .bind(server.to_string())
-        .bind(now);
-    for s in from {
-        q = q.bind(s.as_str());
+) -> Result<u64> {
+    let mut changed = 0;
+    for chunk in ids.chunks(BATCH) {
+        let base = 4 + from.len();
+        let sql = format!(
+            "UPDATE tasks SET status = $1, server_id = $2, wait_reason = NULL, updated_at = $3
+             WHERE status IN ({}) AND id IN ({})",
+            placeholders(4, from.len()),
+            placeholders(base, chunk.len())
+        );
+        let mut args = params![to.as_str(), server, now];
+        args.extend(statuses(from));
+        args.extend(chunk.iter().map(|id| Param::from(*id)));
+        changed += c.execute(&sql, &args).await?;
     }
-    Ok(q.execute(c).await?.rows_affected() == 1)
+    Ok(changed)
 }
 
 /// Records that a cascade wave (or a manual assignment) released these tasks.
-pub async fn release(
-    c: &mut Conn,
-    ids: &[Uuid],
-    phase: i64,
-    released_by: Option<&str>,
-    now: i64,
-) -> Result<()> {
+pub async fn release(c: &mut Conn, ids: &[Uuid], phase: i64, released_by: Option<&str>, now: i64) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
         let sql = format!(
             "UPDATE tasks SET phase = $1, released_by = $2, updated_at = $3 WHERE id IN ({})",
             placeholders(4, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(phase)
-            .bind(released_by)
-            .bind(now);
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        q.execute(&mut *c).await?;
+        let mut args = params![phase, released_by, now];
+        args.extend(chunk.iter().map(|id| Param::from(*id)));
+        c.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
 /// Notes why a released task still has no server.
 pub async fn set_wait_reason(c: &mut Conn, id: Uuid, reason: Option<&str>) -> Result<()> {
-    sqlx::query("UPDATE tasks SET wait_reason = $2 WHERE id = $1")
-        .bind(id.to_string())
-        .bind(reason)
-        .execute(c)
+    c.execute("UPDATE tasks SET wait_reason = $2 WHERE id = $1", &params![id, reason])
         .await?;
     Ok(())
 }
@@ -384,63 +313,53 @@ pub async fn close(
     let sql = format!(
         "UPDATE tasks SET status = $2, result = $3, updated_at = $4, completed_at = $4
          WHERE id = $1 AND status IN ({})",
-        status_list(from, 5)
+        placeholders(5, from.len())
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .bind(to.as_str())
-        .bind(result.to_string())
-        .bind(now);
-    for s in from {
-        q = q.bind(s.as_str());
-    }
-    Ok(q.execute(c).await?.rows_affected() == 1)
+    let mut args = params![id, to.as_str(), result.to_string(), now];
+    args.extend(statuses(from));
+    Ok(c.execute(&sql, &args).await? == 1)
 }
 
 /// Puts a failed or cancelled task back to pending, clearing its server and result.
 pub async fn reset_for_retry(c: &mut Conn, id: Uuid, now: i64) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE tasks SET status = 'pending', server_id = NULL, result = NULL, wait_reason = NULL,
-                          completed_at = NULL, updated_at = $2
-         WHERE id = $1 AND status IN ('failed', 'cancelled')",
-    )
-    .bind(id.to_string())
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let n = c
+        .execute(
+            "UPDATE tasks SET status = 'pending', server_id = NULL, result = NULL, wait_reason = NULL,
+                              completed_at = NULL, updated_at = $2
+             WHERE id = $1 AND status IN ('failed', 'cancelled')",
+            &params![id, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Writes the editable fields of a task.
 pub async fn update_fields(c: &mut Conn, t: &TaskRecord) -> Result<()> {
-    sqlx::query(
+    c.execute(
         "UPDATE tasks SET title = $2, spec = $3, structured_spec = $4, priority = $5, repo = $6,
                           languages = $7, agent = $8, updated_at = $9
          WHERE id = $1",
+        &params![
+            t.id,
+            &t.title,
+            &t.spec,
+            t.structured_spec.as_ref().map(Value::to_string),
+            t.priority.as_str(),
+            &t.repo,
+            serde_json::to_string(&t.languages).unwrap_or_default(),
+            &t.agent,
+            t.updated_at
+        ],
     )
-    .bind(t.id.to_string())
-    .bind(&t.title)
-    .bind(&t.spec)
-    .bind(t.structured_spec.as_ref().map(Value::to_string))
-    .bind(t.priority.as_str())
-    .bind(&t.repo)
-    .bind(serde_json::to_string(&t.languages).unwrap_or_default())
-    .bind(&t.agent)
-    .bind(t.updated_at)
-    .execute(c)
     .await?;
     Ok(())
 }
 
-/// Released pending tasks of a project still waiting for a server, by priority then number.
+/// Released pending tasks of a project still waiting for a server, by number.
 pub async fn waiting_for_server(c: &mut Conn, project: Uuid) -> Result<Vec<TaskRecord>> {
     let sql = format!(
         "{SELECT} WHERE t.project_id = $1 AND t.status = 'pending' AND t.phase IS NOT NULL
                   AND t.server_id IS NULL ORDER BY t.number"
     );
-    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(project.to_string())
-        .fetch_all(c)
-        .await?;
-    records(rows)
+    records(c.fetch(&sql, &params![project]).await?)
 }
