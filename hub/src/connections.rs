@@ -76,6 +76,10 @@ impl Daemons {
 
     /// Sends a control message; false when the daemon is not connected.
     pub fn send(&self, server: Uuid, msg: &HubToDaemon) -> bool {
+        // Serialize only for a connected daemon: a cascade wave may address thousands.
+        if !self.is_connected(server) {
+            return false;
+        }
         match serde_json::to_string(msg) {
             Ok(text) => self.push(server, Outbound::Text(text)),
             Err(_) => false,

@@ -68,6 +68,7 @@ impl HubError {
 impl From<StoreError> for HubError {
     fn from(e: StoreError) -> Self {
         if e.is_unique_violation() {
+            tracing::warn!(error = %e, "unique constraint refused a write");
             return HubError::Conflict("a concurrent request created the same thing; retry".into());
         }
         tracing::error!(error = %e, "store error");

@@ -24,7 +24,9 @@ CREATE TABLE tokens (
     used_at      BIGINT,
     revoked_at   BIGINT
 );
-CREATE INDEX tokens_server ON tokens (server_id);
+-- Partial indexes: most tokens have no server, admin tokens no session.
+CREATE INDEX tokens_server ON tokens (server_id) WHERE server_id IS NOT NULL;
+CREATE INDEX tokens_session ON tokens (session_id) WHERE session_id IS NOT NULL;
 
 CREATE TABLE servers (
     id             TEXT PRIMARY KEY,
@@ -68,8 +70,10 @@ CREATE TABLE tasks (
     UNIQUE (project_id, number)
 );
 CREATE UNIQUE INDEX tasks_pipeline_key ON tasks (project_id, pipeline_key) WHERE pipeline_key IS NOT NULL;
-CREATE INDEX tasks_status ON tasks (project_id, status);
-CREATE INDEX tasks_server ON tasks (server_id, status);
+-- A project's tasks are found through UNIQUE (project_id, number). The indexes below are
+-- partial so that a status change (the cascade's hot path) touches as few pages as possible.
+CREATE INDEX tasks_done ON tasks (server_id, completed_at) WHERE status = 'done';
+CREATE INDEX tasks_orchestrators ON tasks (project_id) WHERE orchestrator = 1;
 
 CREATE TABLE dependencies (
     id            TEXT PRIMARY KEY,
@@ -107,7 +111,8 @@ CREATE TABLE sessions (
     started_at  BIGINT NOT NULL,
     ended_at    BIGINT
 );
-CREATE INDEX sessions_server ON sessions (server_id, status);
+CREATE INDEX sessions_server ON sessions (server_id);
+CREATE INDEX sessions_open ON sessions (server_id) WHERE status IN ('starting', 'active', 'recovering');
 CREATE INDEX sessions_task ON sessions (task_id);
 
 -- Terminal output as numbered chunks (not one event per keystroke).
@@ -186,5 +191,5 @@ CREATE TABLE events (
     details    TEXT NOT NULL
 );
 CREATE INDEX events_task ON events (task_id, id);
-CREATE INDEX events_related ON events (related_task_id, id);
+CREATE INDEX events_related ON events (related_task_id, id) WHERE related_task_id IS NOT NULL;
 CREATE INDEX events_project ON events (project_id, id);

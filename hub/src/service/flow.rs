@@ -183,13 +183,14 @@ impl Hub {
                 return Err(HubError::Conflict("a task changed while being assigned; retry".into()));
             }
         }
+        let names = self.session_names(c, items.len()).await?;
         let mut sessions = Vec::with_capacity(items.len());
         let mut tokens = Vec::with_capacity(items.len());
         let mut plain = Vec::with_capacity(items.len());
-        for (t, server, _, _) in &items {
+        for ((t, server, _, _), name) in items.iter().zip(names) {
             let session = Session {
-                id: Uuid::new_v4(),
-                name: format!("orc-{}", random_hex(6)),
+                id: Uuid::now_v7(),
+                name,
                 server_id: server.id,
                 server: server.name.clone(),
                 task_id: Some(t.id),
@@ -247,6 +248,11 @@ impl Hub {
                     json!({"agent": server.name, "reason": "require_plan_approval"}),
                 );
             }
+            // A daemon that is not connected gets its starting sessions again when it
+            // connects (`daemon_connected`): build messages only for connected ones.
+            if !self.daemons.is_connected(server.id) {
+                continue;
+            }
             let task = payload(&t, inputs);
             out.tell(server.id, HubToDaemon::TaskAssigned { task: task.clone(), session_id: session.id });
             out.tell(
@@ -262,6 +268,27 @@ impl Hub {
             );
         }
         Ok(sessions)
+    }
+
+    /// `n` new session names (`orc-` + 6 hex), none of them taken: with 16.7 million names,
+    /// collisions are rare but certain over a long-lived hub's history.
+    pub(crate) async fn session_names(&self, c: &mut Conn, n: usize) -> HubResult<Vec<String>> {
+        let mut names: Vec<String> = Vec::with_capacity(n);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10 {
+            while names.len() < n {
+                let name = format!("orc-{}", random_hex(6));
+                if seen.insert(name.clone()) {
+                    names.push(name);
+                }
+            }
+            let taken = store::sessions::names_taken(c, &names).await?;
+            if taken.is_empty() {
+                return Ok(names);
+            }
+            names.retain(|n| !taken.contains(n));
+        }
+        Err(HubError::Internal("could not find free session names".into()))
     }
 
     /// A fresh token scoped to one session's task, stored.

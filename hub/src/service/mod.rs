@@ -13,7 +13,7 @@ mod watch;
 use std::sync::Arc;
 
 use orchestratia_proto::ws::HubToDaemon;
-use orchestratia_proto::{Event, EventKind};
+use orchestratia_proto::EventKind;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -122,11 +122,11 @@ impl Hub {
     }
 
     /// Writes the outbox's events in `tx`, commits, then publishes and tells daemons.
-    pub(crate) async fn commit(&self, mut tx: Tx, out: Outbox) -> HubResult<Vec<Event>> {
+    pub(crate) async fn commit(&self, mut tx: Tx, out: Outbox) -> HubResult<()> {
         let now = orchestratia_proto::time::now_ms();
         let events = store::events::insert(&mut tx, &out.events, now).await?;
         tx.commit().await?;
-        self.bus.publish(events.clone());
+        self.bus.publish(events);
         for (server, msg) in out.daemon {
             if !self.daemons.send(server, &msg) {
                 tracing::debug!(%server, "daemon not connected; message not delivered now");
@@ -138,7 +138,7 @@ impl Hub {
         if !out.status_updates.is_empty() {
             self.push_status_updates(out.status_updates).await;
         }
-        Ok(events)
+        Ok(())
     }
 
     /// Tells the open orchestrator sessions of each project about status changes (best effort:

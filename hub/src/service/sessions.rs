@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{Hub, Outbox, validate};
-use crate::auth::{Principal, random_hex};
+use crate::auth::Principal;
 use crate::bad;
 use crate::bus::BusMessage;
 use crate::engine::lifecycle::{Transition, next};
@@ -117,9 +117,10 @@ impl Hub {
             }
         }
         let now = now_ms();
+        let name = self.session_names(&mut tx, 1).await?.pop().unwrap_or_default();
         let session = Session {
-            id: Uuid::new_v4(),
-            name: format!("orc-{}", random_hex(6)),
+            id: Uuid::now_v7(),
+            name,
             server_id: server.id,
             server: server.name.clone(),
             task_id: task.as_ref().map(|t| t.id),

@@ -230,7 +230,7 @@ impl Hub {
             store::deps::insert(
                 &mut tx,
                 &NewDep {
-                    id: Uuid::new_v4(),
+                    id: Uuid::now_v7(),
                     upstream: up.id,
                     downstream: rec.id,
                     dep_type: DepType::Blocks,
@@ -520,7 +520,7 @@ impl Hub {
                 store::deps::insert(
                     &mut tx,
                     &NewDep {
-                        id: Uuid::new_v4(),
+                        id: Uuid::now_v7(),
                         upstream: up.id,
                         downstream: down.id,
                         dep_type: body.dep_type,

@@ -44,9 +44,9 @@ pub async fn insert(c: &mut Conn, events: &[NewEvent], now: i64) -> Result<Vec<E
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, {})", placeholders(2 + i * 8, 8)))
             .collect();
-        let sql = format!(
+        let insert = format!(
             "INSERT INTO events (at, event, actor, project_id, task_id, related_task_id, server_id, session_id, details)
-             VALUES {} RETURNING id",
+             VALUES {}",
             values.join(", ")
         );
         let mut args = params![now];
@@ -62,12 +62,23 @@ pub async fn insert(c: &mut Conn, events: &[NewEvent], now: i64) -> Result<Vec<E
                 e.details.to_string()
             ]);
         }
-        let mut ids: Vec<i64> = c
-            .fetch(&sql, &args)
-            .await?
-            .iter()
-            .map(|r| r.int("id"))
-            .collect::<Result<_>>()?;
+        // SQLite gives the rows of one insert consecutive rowids (events are never deleted, so
+        // each is the largest plus one): the last one tells them all, cheaper than RETURNING.
+        let probe = c.last_insert_rowid();
+        let mut ids: Vec<i64> = match probe {
+            Some(_) => {
+                c.execute(&insert, &args).await?;
+                let last = c.last_insert_rowid().unwrap_or_default();
+                let n = chunk.len() as i64;
+                (last - n + 1..=last).collect()
+            }
+            None => c
+                .fetch(&format!("{insert} RETURNING id"), &args)
+                .await?
+                .iter()
+                .map(|r| r.int("id"))
+                .collect::<Result<_>>()?,
+        };
         ids.sort_unstable();
         for (e, id) in chunk.iter().zip(ids) {
             out.push(Event {

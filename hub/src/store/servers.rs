@@ -36,9 +36,21 @@ fn record(r: &Row) -> Result<ServerRecord> {
 
 const SELECT: &str = "SELECT s.id, s.project_id, s.name, s.os, s.hostname, s.repos, s.languages,
         s.status, s.last_heartbeat, s.revoked, s.created_at,
-        (SELECT COUNT(*) FROM sessions x WHERE x.server_id = s.id AND x.status <> 'ended') AS sessions,
+        (SELECT COUNT(*) FROM sessions x WHERE x.server_id = s.id
+                                          AND x.status IN ('starting', 'active', 'recovering')) AS sessions,
         (SELECT COUNT(*) FROM tasks t WHERE t.server_id = s.id AND t.status = 'done'
                                         AND t.completed_at > $1) AS recent_successes
+    FROM servers s";
+
+/// The same for matching, which runs on every cascade step: the counts stop where they stop
+/// changing the score (load at 100 sessions, recent successes at 5), so their cost does not
+/// grow with a server's history.
+const SELECT_CANDIDATES: &str = "SELECT s.id, s.project_id, s.name, s.os, s.hostname, s.repos, s.languages,
+        s.status, s.last_heartbeat, s.revoked, s.created_at,
+        (SELECT COUNT(*) FROM (SELECT 1 FROM sessions x WHERE x.server_id = s.id
+                               AND x.status IN ('starting', 'active', 'recovering') LIMIT 100) AS open_sessions) AS sessions,
+        (SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE t.server_id = s.id AND t.status = 'done'
+                               AND t.completed_at > $1 LIMIT 5) AS recent) AS recent_successes
     FROM servers s";
 
 pub async fn insert(c: &mut Conn, s: &Server) -> Result<()> {
@@ -82,7 +94,7 @@ pub async fn update_registration(c: &mut Conn, s: &Server) -> Result<()> {
 }
 
 async fn fetch(c: &mut Conn, tail: &str, arg: Option<Param>, since: i64) -> Result<Vec<ServerRecord>> {
-    let sql = format!("{SELECT} {tail}");
+    let sql = format!("{} {tail}", if since == i64::MAX { SELECT } else { SELECT_CANDIDATES });
     let mut args = params![since];
     args.extend(arg);
     c.fetch(&sql, &args).await?.iter().map(record).collect()

@@ -57,6 +57,19 @@ pub async fn insert_many(c: &mut Conn, list: &[Session]) -> Result<()> {
     Ok(())
 }
 
+/// Which of these names are taken already.
+pub async fn names_taken(c: &mut Conn, names: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for chunk in names.chunks(BATCH) {
+        let sql = format!("SELECT name FROM sessions WHERE name IN ({})", placeholders(1, chunk.len()));
+        let args: Vec<Param> = chunk.iter().map(Param::from).collect();
+        for r in c.fetch(&sql, &args).await? {
+            out.push(r.text("name")?);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Session>> {
     let sql = format!("{SELECT} WHERE x.id = $1");
     c.fetch_optional(&sql, &params![id]).await?.as_ref().map(session).transpose()
@@ -93,8 +106,10 @@ pub async fn of_server_with_status(c: &mut Conn, server: Uuid, status: SessionSt
 
 /// Open sessions of the orchestrator tasks of a project (they receive status updates).
 pub async fn orchestrator_sessions(c: &mut Conn, project: Uuid) -> Result<Vec<Session>> {
+    // Starts from the (few) orchestrator tasks of the project: indexes tasks_orchestrators, sessions_task.
     let sql = format!(
-        "{SELECT} WHERE t.orchestrator = 1 AND t.project_id = $1 AND x.status <> 'ended' ORDER BY x.started_at"
+        "{SELECT} WHERE x.task_id IN (SELECT id FROM tasks WHERE project_id = $1 AND orchestrator = 1)
+                    AND x.status <> 'ended' ORDER BY x.started_at"
     );
     sessions(c.fetch(&sql, &params![project]).await?)
 }
