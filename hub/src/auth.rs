@@ -13,12 +13,23 @@ use crate::store::tasks::TaskRecord;
 
 /// A fresh token with `prefix` and its hash.
 pub fn new_token(prefix: &str) -> (String, String) {
-    let mut bytes = [0u8; 32];
+    new_tokens(prefix, 1).pop().unwrap_or_default()
+}
+
+/// `n` fresh tokens with `prefix` and their hashes, from one read of the OS random source (a
+/// cascade wave gives every new session a token).
+pub fn new_tokens(prefix: &str, n: usize) -> Vec<(String, String)> {
+    let mut bytes = vec![0u8; 32 * n];
     // The OS random source failing is not something a request can cause or recover from.
     getrandom::fill(&mut bytes).expect("the OS random number generator failed");
-    let token = format!("{prefix}{}", hex::encode(bytes));
-    let hash = hash_token(&token);
-    (token, hash)
+    bytes
+        .chunks(32)
+        .map(|b| {
+            let token = format!("{prefix}{}", hex::encode(b));
+            let hash = hash_token(&token);
+            (token, hash)
+        })
+        .collect()
 }
 
 /// The stored form of a token.
@@ -26,13 +37,21 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// `n` random hex characters (session names).
-pub fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n.div_ceil(2)];
+/// `count` strings of `n` random hex characters each (session names), from one read of the OS
+/// random source.
+pub fn random_hex(n: usize, count: usize) -> Vec<String> {
+    let per = n.div_ceil(2);
+    let mut bytes = vec![0u8; per * count];
     getrandom::fill(&mut bytes).expect("the OS random number generator failed");
-    let mut s = hex::encode(bytes);
-    s.truncate(n);
-    s
+    bytes
+        .chunks(per.max(1))
+        .take(count)
+        .map(|b| {
+            let mut s = hex::encode(b);
+            s.truncate(n);
+            s
+        })
+        .collect()
 }
 
 /// Who is asking.
@@ -200,7 +219,10 @@ mod tests {
         assert_eq!(h.len(), 64);
         let (t2, _) = new_token("orc_");
         assert_ne!(t, t2);
-        assert_eq!(random_hex(6).len(), 6);
+        let names = random_hex(6, 3);
+        assert_eq!(names.len(), 3);
+        assert!(names.iter().all(|n| n.len() == 6));
+        assert_eq!(new_tokens("orcses_", 4).len(), 4);
     }
 
     #[test]

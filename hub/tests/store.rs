@@ -406,7 +406,7 @@ async fn suite(store: Store) {
     let many: Vec<NewEvent> = (0..450)
         .map(|_| ev(EventKind::TaskNoteAdded, a.id, None))
         .collect();
-    let written = store::events::insert(&mut tx, &many, 50)
+    let written = store::events::insert(&mut tx, many, 50)
         .await
         .expect("events");
     assert!(
@@ -415,7 +415,7 @@ async fn suite(store: Store) {
     );
     store::events::insert(
         &mut tx,
-        &[ev(EventKind::TaskUnblocked, a.id, Some(b.id))],
+        vec![ev(EventKind::TaskUnblocked, a.id, Some(b.id))],
         51,
     )
     .await
@@ -483,7 +483,13 @@ async fn concurrent_writes(store: Store) {
             tx.commit().await.expect("commit");
             // Read-your-writes from another connection, right after the commit returns.
             let mut c = store.read().await.expect("read");
-            assert!(store::projects::get(&mut c, p.id).await.expect("get").is_some(), "committed c{i} is visible");
+            assert!(
+                store::projects::get(&mut c, p.id)
+                    .await
+                    .expect("get")
+                    .is_some(),
+                "committed c{i} is visible"
+            );
             Some(p.id)
         }));
     }
@@ -502,22 +508,43 @@ async fn concurrent_writes(store: Store) {
         .filter(|n| n.starts_with('c'))
         .collect();
     assert_eq!(names.len(), committed);
-    assert!(names.iter().all(|n| n[1..].parse::<i64>().is_ok_and(|i| i % 5 != 0)), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n[1..].parse::<i64>().is_ok_and(|i| i % 5 != 0)),
+        "{names:?}"
+    );
     // A writer left nothing open: a lone write still works.
     let mut tx = store.write().await.expect("tx");
-    store::projects::insert(&mut tx, &Project { id: Uuid::new_v4(), name: "after".into(), created_at: 0 }).await.expect("insert");
+    store::projects::insert(
+        &mut tx,
+        &Project {
+            id: Uuid::new_v4(),
+            name: "after".into(),
+            created_at: 0,
+        },
+    )
+    .await
+    .expect("insert");
     tx.commit().await.expect("commit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_concurrent_writes() {
     let dir = tempfile::tempdir().expect("dir");
-    concurrent_writes(Store::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await.expect("open")).await;
+    concurrent_writes(
+        Store::open(&format!("sqlite://{}", dir.path().join("c.db").display()))
+            .await
+            .expect("open"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_writes() {
-    let Some(db) = PgDatabase::create().await else { return };
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
     let store = Store::open(&db.url).await.expect("open");
     concurrent_writes(store.clone()).await;
     store.close().await;

@@ -4,7 +4,11 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "orchestratia-console", version, about = "The Orchestratia operator console (not built yet)")]
+#[command(
+    name = "orchestratia-console",
+    version,
+    about = "The Orchestratia operator console (not built yet)"
+)]
 struct Cli {
     /// Hub URL.
     #[arg(long)]

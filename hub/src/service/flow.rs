@@ -2,6 +2,7 @@
 //! failure, cancellation and retry.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use orchestratia_proto::api::CompleteTask;
 use orchestratia_proto::time::now_ms;
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use super::tasks::{requirements, server_facts};
 use super::{Hub, Outbox, validate};
-use crate::auth::{Principal, new_token, random_hex};
+use crate::auth::{Principal, new_token, new_tokens, random_hex};
 use crate::bad;
 use crate::engine::cascade::plan_completion;
 use crate::engine::deps::validate_contract_key;
@@ -43,10 +44,18 @@ pub(crate) fn payload(t: &TaskRecord, resolved_inputs: BTreeMap<String, Value>) 
     }
 }
 
-/// A fresh token scoped to one session's task: the plaintext for the daemon and its record.
-fn session_token(t: &TaskRecord, s: &Session, now: i64) -> (String, Token) {
-    let (token, hash) = new_token(SESSION_TOKEN_PREFIX);
-    let record = Token {
+/// A task to give to a server, with its resolved inputs and, when the cascade chose the
+/// server, its score.
+pub(crate) type Assignment = (
+    TaskRecord,
+    Arc<Server>,
+    BTreeMap<String, Value>,
+    Option<i64>,
+);
+
+/// The stored record of a token scoped to one session's task.
+fn token_record(t: &TaskRecord, s: &Session, hash: String, now: i64) -> Token {
+    Token {
         hash,
         kind: TokenKind::Session,
         project_id: Some(t.project_id),
@@ -59,8 +68,7 @@ fn session_token(t: &TaskRecord, s: &Session, now: i64) -> (String, Token) {
         used_at: None,
         revoked_at: None,
         server_name: None,
-    };
-    (token, record)
+    }
 }
 
 impl Hub {
@@ -152,7 +160,13 @@ impl Hub {
         let cause = auto.and_then(|(c, _)| c);
         let score = auto.map(|(_, s)| s);
         let mut started = self
-            .assign_batch(c, vec![(t.clone(), server.clone(), inputs, score)], actor, cause, out)
+            .assign_batch(
+                c,
+                vec![(t.clone(), Arc::new(server.clone()), inputs, score)],
+                actor,
+                cause,
+                out,
+            )
             .await?;
         started
             .pop()
@@ -166,7 +180,7 @@ impl Hub {
     pub(crate) async fn assign_batch(
         &self,
         c: &mut Conn,
-        items: Vec<(TaskRecord, Server, BTreeMap<String, Value>, Option<i64>)>,
+        items: Vec<Assignment>,
         actor: &str,
         cause: Option<&TaskRecord>,
         out: &mut Outbox,
@@ -174,20 +188,38 @@ impl Hub {
         let now = now_ms();
         let mut groups: BTreeMap<(Uuid, bool), Vec<Uuid>> = BTreeMap::new();
         for (t, s, ..) in &items {
-            groups.entry((s.id, t.require_plan_approval)).or_default().push(t.id);
+            groups
+                .entry((s.id, t.require_plan_approval))
+                .or_default()
+                .push(t.id);
         }
         for ((server, planning), ids) in &groups {
-            let target = if *planning { TaskStatus::Planning } else { TaskStatus::Assigned };
-            let changed = store::tasks::assign_many(c, ids, &[TaskStatus::Pending, TaskStatus::Assigned], *server, target, now).await?;
+            let target = if *planning {
+                TaskStatus::Planning
+            } else {
+                TaskStatus::Assigned
+            };
+            let changed = store::tasks::assign_many(
+                c,
+                ids,
+                &[TaskStatus::Pending, TaskStatus::Assigned],
+                *server,
+                target,
+                now,
+            )
+            .await?;
             if changed != ids.len() as u64 {
-                return Err(HubError::Conflict("a task changed while being assigned; retry".into()));
+                return Err(HubError::Conflict(
+                    "a task changed while being assigned; retry".into(),
+                ));
             }
         }
         let names = self.session_names(c, items.len()).await?;
         let mut sessions = Vec::with_capacity(items.len());
         let mut tokens = Vec::with_capacity(items.len());
         let mut plain = Vec::with_capacity(items.len());
-        for ((t, server, _, _), name) in items.iter().zip(names) {
+        let fresh = new_tokens(SESSION_TOKEN_PREFIX, items.len());
+        for (((t, server, _, _), name), (token, hash)) in items.iter().zip(names).zip(fresh) {
             let session = Session {
                 id: Uuid::now_v7(),
                 name,
@@ -204,14 +236,15 @@ impl Hub {
                 started_at: now,
                 ended_at: None,
             };
-            let (token, record) = session_token(t, &session, now);
-            tokens.push(record);
+            tokens.push(token_record(t, &session, hash, now));
             plain.push(token);
             sessions.push(session);
         }
         store::sessions::insert_many(c, &sessions).await?;
         store::tokens::insert_many(c, &tokens).await?;
-        for (((t, server, inputs, score), session), token) in items.into_iter().zip(&sessions).zip(plain) {
+        for (((t, server, inputs, score), session), token) in
+            items.into_iter().zip(&sessions).zip(plain)
+        {
             if let Some(score) = score {
                 let mut e = NewEvent {
                     kind: EventKind::TaskAutoAssigned,
@@ -254,7 +287,13 @@ impl Hub {
                 continue;
             }
             let task = payload(&t, inputs);
-            out.tell(server.id, HubToDaemon::TaskAssigned { task: task.clone(), session_id: session.id });
+            out.tell(
+                server.id,
+                HubToDaemon::TaskAssigned {
+                    task: task.clone(),
+                    session_id: session.id,
+                },
+            );
             out.tell(
                 server.id,
                 HubToDaemon::SessionStart(SessionStart {
@@ -277,9 +316,11 @@ impl Hub {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10 {
             while names.len() < n {
-                let name = format!("orc-{}", random_hex(6));
-                if seen.insert(name.clone()) {
-                    names.push(name);
+                for hex in random_hex(6, n - names.len()) {
+                    let name = format!("orc-{hex}");
+                    if seen.insert(name.clone()) {
+                        names.push(name);
+                    }
                 }
             }
             let taken = store::sessions::names_taken(c, &names).await?;
@@ -288,13 +329,21 @@ impl Hub {
             }
             names.retain(|n| !taken.contains(n));
         }
-        Err(HubError::Internal("could not find free session names".into()))
+        Err(HubError::Internal(
+            "could not find free session names".into(),
+        ))
     }
 
     /// A fresh token scoped to one session's task, stored.
-    pub(crate) async fn session_token(&self, c: &mut Conn, t: &TaskRecord, s: &Session, now: i64) -> HubResult<String> {
-        let (token, record) = session_token(t, s, now);
-        store::tokens::insert(c, &record).await?;
+    pub(crate) async fn session_token(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        s: &Session,
+        now: i64,
+    ) -> HubResult<String> {
+        let (token, hash) = new_token(SESSION_TOKEN_PREFIX);
+        store::tokens::insert(c, &token_record(t, s, hash, now)).await?;
         Ok(token)
     }
 
@@ -342,23 +391,29 @@ impl Hub {
         &self,
         c: &mut Conn,
         project: Uuid,
-        tasks: &mut [TaskRecord],
+        tasks: &mut Vec<TaskRecord>,
         cause: Option<&TaskRecord>,
         out: &mut Outbox,
     ) -> HubResult<()> {
         tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.number.cmp(&b.number)));
+        let tasks = std::mem::take(tasks);
         let (mut facts, servers) = server_facts(c, project).await?;
+        let servers: HashMap<Uuid, Arc<Server>> = servers
+            .into_iter()
+            .map(|(id, s)| (id, Arc::new(s)))
+            .collect();
         let ids: Vec<Uuid> = tasks.iter().map(|t| t.id).collect();
         let mut inputs = store::contracts::inputs_of(c, &ids).await?;
         let mut batch = Vec::new();
-        for t in tasks.iter() {
-            let ranked = rank(&requirements(t), &facts);
+        for t in tasks {
+            let ranked = rank(&requirements(&t), &facts);
             match ranked.iter().find(|c| c.winner) {
                 Some(win) => {
                     let Some(server) = servers.get(&win.server_id) else {
                         continue;
                     };
-                    batch.push((t.clone(), server.clone(), inputs.remove(&t.id).unwrap_or_default(), win.score));
+                    let inputs = inputs.remove(&t.id).unwrap_or_default();
+                    batch.push((t, server.clone(), inputs, win.score));
                     // Later tasks of the same wave see this server's new load.
                     if let Some(f) = facts.iter_mut().find(|f| f.id == server.id) {
                         f.running += 1;
@@ -366,7 +421,12 @@ impl Hub {
                 }
                 None => {
                     let why = no_winner_reason(&ranked);
-                    store::tasks::set_wait_reason(c, t.id, Some(&format!("waiting for a server: {why}"))).await?;
+                    store::tasks::set_wait_reason(
+                        c,
+                        t.id,
+                        Some(&format!("waiting for a server: {why}")),
+                    )
+                    .await?;
                 }
             }
         }
@@ -503,11 +563,15 @@ impl Hub {
                                 "still_waiting": still.get(&r.downstream)}),
             });
         }
-        let unblocked = store::tasks::many(&mut tx, &plan.unblocked).await?;
+        let mut unblocked: HashMap<Uuid, TaskRecord> = store::tasks::many(&mut tx, &plan.unblocked)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
         let mut ordered: Vec<TaskRecord> = plan
             .unblocked
             .iter()
-            .filter_map(|id| unblocked.iter().find(|u| u.id == *id).cloned())
+            .filter_map(|id| unblocked.remove(id))
             .collect();
         ordered.retain(|u| u.status == TaskStatus::Pending && u.server_id.is_none());
         self.release_and_assign(&mut tx, t.project_id, ordered, Some(&t), &mut out)
@@ -711,6 +775,7 @@ impl Hub {
             t.id,
             json!({"task": t.reference(), "title": t.title, "status": status}),
         );
-        out.status_updates.push((t.project_id, t.id, t.reference(), status));
+        out.status_updates
+            .push((t.project_id, t.id, t.reference(), status));
     }
 }

@@ -12,8 +12,8 @@ mod watch;
 
 use std::sync::Arc;
 
-use orchestratia_proto::ws::HubToDaemon;
 use orchestratia_proto::EventKind;
+use orchestratia_proto::ws::HubToDaemon;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -46,8 +46,11 @@ pub struct Inner {
     chunks: mpsc::Sender<store::sessions::Chunk>,
     /// Recently verified tokens (hash → who, token expiry, when verified). Cleared whenever a
     /// token is revoked, so a revocation takes effect at once on this hub.
-    tokens: std::sync::Mutex<std::collections::HashMap<String, (Principal, Option<i64>, std::time::Instant)>>,
+    tokens: std::sync::Mutex<std::collections::HashMap<String, VerifiedToken>>,
 }
+
+/// A verified token: who it is, when it expires, when it was verified.
+type VerifiedToken = (Principal, Option<i64>, std::time::Instant);
 
 /// How long a verified token is trusted without reading the store again.
 const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -124,7 +127,7 @@ impl Hub {
     /// Writes the outbox's events in `tx`, commits, then publishes and tells daemons.
     pub(crate) async fn commit(&self, mut tx: Tx, out: Outbox) -> HubResult<()> {
         let now = orchestratia_proto::time::now_ms();
-        let events = store::events::insert(&mut tx, &out.events, now).await?;
+        let events = store::events::insert(&mut tx, out.events, now).await?;
         tx.commit().await?;
         self.bus.publish(events);
         for (server, msg) in out.daemon {
@@ -143,8 +146,13 @@ impl Hub {
 
     /// Tells the open orchestrator sessions of each project about status changes (best effort:
     /// the events are stored, so `task wait` sees them regardless).
-    async fn push_status_updates(&self, updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>) {
-        let Ok(mut c) = self.store.read().await else { return };
+    async fn push_status_updates(
+        &self,
+        updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>,
+    ) {
+        let Ok(mut c) = self.store.read().await else {
+            return;
+        };
         let mut projects: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
         projects.dedup();
         for project in projects {
@@ -219,7 +227,10 @@ impl Hub {
             if m.len() > 10_000 {
                 m.clear();
             }
-            m.insert(hash, (principal.clone(), t.expires_at, std::time::Instant::now()));
+            m.insert(
+                hash,
+                (principal.clone(), t.expires_at, std::time::Instant::now()),
+            );
         }
         Ok(principal)
     }

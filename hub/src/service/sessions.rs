@@ -117,7 +117,11 @@ impl Hub {
             }
         }
         let now = now_ms();
-        let name = self.session_names(&mut tx, 1).await?.pop().unwrap_or_default();
+        let name = self
+            .session_names(&mut tx, 1)
+            .await?
+            .pop()
+            .unwrap_or_default();
         let session = Session {
             id: Uuid::now_v7(),
             name,

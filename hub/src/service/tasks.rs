@@ -749,7 +749,10 @@ pub(crate) async fn server_facts(
             recent_successes: r.recent_successes,
         })
         .collect();
-    let servers = records.into_iter().map(|r| (r.server.id, r.server)).collect();
+    let servers = records
+        .into_iter()
+        .map(|r| (r.server.id, r.server))
+        .collect();
     Ok((facts, servers))
 }
 

@@ -10,7 +10,12 @@ use super::{BATCH, Conn, Param, Result, placeholders};
 use crate::params;
 
 /// Stores the contracts a task published.
-pub async fn insert(c: &mut Conn, task: Uuid, contracts: &BTreeMap<String, Value>, now: i64) -> Result<()> {
+pub async fn insert(
+    c: &mut Conn,
+    task: Uuid,
+    contracts: &BTreeMap<String, Value>,
+    now: i64,
+) -> Result<()> {
     let items: Vec<(&String, &Value)> = contracts.iter().collect();
     for chunk in items.chunks(BATCH) {
         let values: Vec<String> = (0..chunk.len())
@@ -20,7 +25,7 @@ pub async fn insert(c: &mut Conn, task: Uuid, contracts: &BTreeMap<String, Value
             "INSERT INTO contracts (task_id, key, data, created_at) VALUES {}",
             values.join(", ")
         );
-        let mut args = params![task, now];
+        let mut args = params![task, now].to_vec();
         for (k, v) in chunk {
             args.push(Param::from(k.as_str()));
             args.push(Param::from(v.to_string()));
@@ -32,23 +37,29 @@ pub async fn insert(c: &mut Conn, task: Uuid, contracts: &BTreeMap<String, Value
 
 /// The contracts a task published, by key.
 pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<BTreeMap<String, Contract>> {
-    c.fetch("SELECT key, data FROM contracts WHERE task_id = $1 ORDER BY key", &params![task])
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.text("key")?,
-                Contract {
-                    status: "fulfilled".into(),
-                    data: r.json("data")?,
-                },
-            ))
-        })
-        .collect()
+    c.fetch(
+        "SELECT key, data FROM contracts WHERE task_id = $1 ORDER BY key",
+        &params![task],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.text("key")?,
+            Contract {
+                status: "fulfilled".into(),
+                data: r.json("data")?,
+            },
+        ))
+    })
+    .collect()
 }
 
 /// The resolved inputs of each given task: key → data, from its resolved `input` dependencies.
-pub async fn inputs_of(c: &mut Conn, tasks: &[Uuid]) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
+pub async fn inputs_of(
+    c: &mut Conn,
+    tasks: &[Uuid],
+) -> Result<BTreeMap<Uuid, BTreeMap<String, Value>>> {
     let mut out: BTreeMap<Uuid, BTreeMap<String, Value>> = BTreeMap::new();
     for chunk in tasks.chunks(BATCH) {
         let sql = format!(

@@ -92,7 +92,13 @@ pub async fn between(c: &mut Conn, upstream: Uuid, downstream: Uuid) -> Result<V
 }
 
 /// Turns a `blocks` dependency into `input` with a key.
-pub async fn upgrade_to_input(c: &mut Conn, id: Uuid, key: &str, resolved: bool, now: i64) -> Result<()> {
+pub async fn upgrade_to_input(
+    c: &mut Conn,
+    id: Uuid,
+    key: &str,
+    resolved: bool,
+    now: i64,
+) -> Result<()> {
     c.execute(
         "UPDATE dependencies SET dep_type = 'input', contract_key = $2, resolved = $3, resolved_at = $4
          WHERE id = $1",
@@ -104,7 +110,10 @@ pub async fn upgrade_to_input(c: &mut Conn, id: Uuid, key: &str, resolved: bool,
 
 pub async fn delete(c: &mut Conn, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
-        let sql = format!("DELETE FROM dependencies WHERE id IN ({})", placeholders(1, chunk.len()));
+        let sql = format!(
+            "DELETE FROM dependencies WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
         let args: Vec<Param> = chunk.iter().map(|id| Param::from(*id)).collect();
         c.execute(&sql, &args).await?;
     }
@@ -118,14 +127,15 @@ pub async fn resolve(c: &mut Conn, ids: &[Uuid], now: i64) -> Result<()> {
             "UPDATE dependencies SET resolved = 1, resolved_at = $1 WHERE id IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut args = params![now];
+        let mut args = params![now].to_vec();
         args.extend(chunk.iter().map(|id| Param::from(*id)));
         c.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
-const UPSTREAM_SIDE: &str = "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
+const UPSTREAM_SIDE: &str =
+    "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
         u.number AS other_number, u.title AS other_title, u.status AS other_status
     FROM dependencies d JOIN tasks u ON u.id = d.upstream_id";
 

@@ -35,12 +35,15 @@ fn event(r: &Row) -> Result<Event> {
     })
 }
 
-const COLUMNS: &str = "id, at, event, actor, project_id, task_id, related_task_id, server_id, session_id, details";
+const COLUMNS: &str =
+    "id, at, event, actor, project_id, task_id, related_task_id, server_id, session_id, details";
 
 /// Appends events (in batches) and returns them with their ids.
-pub async fn insert(c: &mut Conn, events: &[NewEvent], now: i64) -> Result<Vec<Event>> {
+pub async fn insert(c: &mut Conn, events: Vec<NewEvent>, now: i64) -> Result<Vec<Event>> {
     let mut out = Vec::with_capacity(events.len());
-    for chunk in events.chunks(BATCH / 8) {
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<NewEvent> = events.by_ref().take(BATCH / 8).collect();
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, {})", placeholders(2 + i * 8, 8)))
             .collect();
@@ -49,8 +52,8 @@ pub async fn insert(c: &mut Conn, events: &[NewEvent], now: i64) -> Result<Vec<E
              VALUES {}",
             values.join(", ")
         );
-        let mut args = params![now];
-        for e in chunk {
+        let mut args = params![now].to_vec();
+        for e in &chunk {
             args.extend(params![
                 e.kind.as_str(),
                 &e.actor,
@@ -80,18 +83,18 @@ pub async fn insert(c: &mut Conn, events: &[NewEvent], now: i64) -> Result<Vec<E
                 .collect::<Result<_>>()?,
         };
         ids.sort_unstable();
-        for (e, id) in chunk.iter().zip(ids) {
+        for (e, id) in chunk.into_iter().zip(ids) {
             out.push(Event {
                 id,
                 at: now,
                 event: e.kind,
-                actor: e.actor.clone(),
+                actor: e.actor,
                 project_id: e.project_id,
                 task_id: e.task_id,
                 related_task_id: e.related_task_id,
                 server_id: e.server_id,
                 session_id: e.session_id,
-                details: e.details.clone(),
+                details: e.details,
             });
         }
     }
@@ -111,7 +114,7 @@ pub struct EventFilter {
 /// Events after `after` matching the filter, oldest first.
 pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
     let mut conds = vec!["id > $1".to_string()];
-    let mut args: Vec<Param> = params![f.after];
+    let mut args: Vec<Param> = params![f.after].to_vec();
     if let Some(p) = f.project {
         args.push(p.into());
         conds.push(format!("project_id = ${}", args.len()));
@@ -120,7 +123,9 @@ pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
         let start = args.len() + 1;
         args.extend(f.tasks.iter().map(|t| Param::from(*t)));
         let list = placeholders(start, f.tasks.len());
-        conds.push(format!("(task_id IN ({list}) OR related_task_id IN ({list}))"));
+        conds.push(format!(
+            "(task_id IN ({list}) OR related_task_id IN ({list}))"
+        ));
     }
     if !f.kinds.is_empty() {
         let start = args.len() + 1;
@@ -137,14 +142,19 @@ pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
 
 /// The timeline of one task (its own events and those about it), oldest first.
 pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Event>> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE task_id = $1 OR related_task_id = $1 ORDER BY id");
-    c.fetch(&sql, &params![task]).await?.iter().map(event).collect()
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE task_id = $1 OR related_task_id = $1 ORDER BY id"
+    );
+    c.fetch(&sql, &params![task])
+        .await?
+        .iter()
+        .map(event)
+        .collect()
 }
 
 /// The id of the newest event (0 when there is none).
 pub async fn last_id(c: &mut Conn) -> Result<i64> {
-    Ok(c
-        .fetch_one("SELECT COALESCE(MAX(id), 0) AS id FROM events", &[])
+    c.fetch_one("SELECT COALESCE(MAX(id), 0) AS id FROM events", &[])
         .await?
-        .int("id")?)
+        .int("id")
 }

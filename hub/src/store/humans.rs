@@ -87,7 +87,13 @@ pub async fn interventions(
 }
 
 /// Answers a pending intervention; false when it was not pending.
-pub async fn answer_intervention(c: &mut Conn, id: Uuid, response: &str, by: &str, now: i64) -> Result<bool> {
+pub async fn answer_intervention(
+    c: &mut Conn,
+    id: Uuid,
+    response: &str,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
     let n = c
         .execute(
             "UPDATE interventions SET status = 'answered', response = $2, answered_by = $3, answered_at = $4
@@ -99,8 +105,13 @@ pub async fn answer_intervention(c: &mut Conn, id: Uuid, response: &str, by: &st
 }
 
 /// Pending interventions of a task, oldest first.
-pub async fn pending_interventions_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<InterventionRecord>> {
-    let sql = format!("{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.status = 'pending' ORDER BY i.created_at");
+pub async fn pending_interventions_of_task(
+    c: &mut Conn,
+    task: Uuid,
+) -> Result<Vec<InterventionRecord>> {
+    let sql = format!(
+        "{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.status = 'pending' ORDER BY i.created_at"
+    );
     c.fetch(&sql, &params![task])
         .await?
         .iter()
@@ -129,7 +140,13 @@ const SELECT_PLAN: &str = "SELECT p.id, p.task_id, t.number AS task_number, t.ti
         p.content, p.status, p.feedback, p.decided_by, p.created_at, p.decided_at
     FROM plans p JOIN tasks t ON t.id = p.task_id";
 
-pub async fn insert_plan(c: &mut Conn, id: Uuid, task: Uuid, content: &str, now: i64) -> Result<()> {
+pub async fn insert_plan(
+    c: &mut Conn,
+    id: Uuid,
+    task: Uuid,
+    content: &str,
+    now: i64,
+) -> Result<()> {
     c.execute(
         "INSERT INTO plans (id, task_id, content, status, created_at) VALUES ($1, $2, $3, 'submitted', $4)",
         &params![id, task, content, now],
@@ -140,7 +157,11 @@ pub async fn insert_plan(c: &mut Conn, id: Uuid, task: Uuid, content: &str, now:
 
 pub async fn plan(c: &mut Conn, id: Uuid) -> Result<Option<Plan>> {
     let sql = format!("{SELECT_PLAN} WHERE p.id = $1");
-    c.fetch_optional(&sql, &params![id]).await?.as_ref().map(plan_of).transpose()
+    c.fetch_optional(&sql, &params![id])
+        .await?
+        .as_ref()
+        .map(plan_of)
+        .transpose()
 }
 
 /// Plans, newest first, optionally of one status, one task or one project.
@@ -261,7 +282,12 @@ pub async fn decide_permission(
 /// Cancels everything still waiting for a human on a task (it closed); returns how many.
 /// `status` is the task's status before it closed: questions only wait in `needs_human` and
 /// plans only in `planning`, so the other tables are not touched on the hot path.
-pub async fn cancel_waiting_of_task(c: &mut Conn, task: Uuid, status: TaskStatus, now: i64) -> Result<u64> {
+pub async fn cancel_waiting_of_task(
+    c: &mut Conn,
+    task: Uuid,
+    status: TaskStatus,
+    now: i64,
+) -> Result<u64> {
     let mut n = 0;
     if status == TaskStatus::NeedsHuman {
         n += c

@@ -155,10 +155,10 @@ impl From<Option<Uuid>> for Param {
     }
 }
 
-/// Builds a parameter list: `params![id, name, 3]`.
+/// Builds a parameter array: `&params![id, name, 3]` (`.to_vec()` to extend it).
 #[macro_export]
 macro_rules! params {
-    ($($p:expr),* $(,)?) => { vec![$($crate::store::Param::from($p)),*] };
+    ($($p:expr),* $(,)?) => { [$($crate::store::Param::from($p)),*] };
 }
 
 /// A value read from a row.
@@ -292,8 +292,14 @@ impl Conn {
         match &mut self.0 {
             ConnKind::Sqlite(c) => sqlite_execute(c, sql, params),
             ConnKind::SqliteWrite(w) => sqlite_execute(&w.conn, sql, params),
-            ConnKind::PgTx(tx) => Ok(pg_query(sql, params).execute(&mut **tx).await?.rows_affected()),
-            ConnKind::Pg(c) => Ok(pg_query(sql, params).execute(&mut **c).await?.rows_affected()),
+            ConnKind::PgTx(tx) => Ok(pg_query(sql, params)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()),
+            ConnKind::Pg(c) => Ok(pg_query(sql, params)
+                .execute(&mut **c)
+                .await?
+                .rows_affected()),
             ConnKind::Closed => Err(closed()),
         }
     }
@@ -323,8 +329,11 @@ impl Conn {
     /// SQLite has one writer already).
     pub async fn lock_project(&mut self, project: Uuid) -> Result<()> {
         if matches!(self.0, ConnKind::PgTx(_)) {
-            self.execute("SELECT id FROM projects WHERE id = $1 FOR UPDATE", &params![project])
-                .await?;
+            self.execute(
+                "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
+                &params![project],
+            )
+            .await?;
         }
         Ok(())
     }
@@ -337,6 +346,7 @@ impl Conn {
 fn numbered_params(sql: &str) -> Vec<usize> {
     let bytes = sql.as_bytes();
     let mut order: Vec<usize> = Vec::new();
+    let mut seen: Vec<bool> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -354,10 +364,14 @@ fn numbered_params(sql: &str) -> Vec<usize> {
                 while end < bytes.len() && bytes[end].is_ascii_digit() {
                     end += 1;
                 }
-                if let Ok(n) = sql[start..end].parse::<usize>()
-                    && !order.contains(&n)
-                {
-                    order.push(n);
+                if let Ok(n) = sql[start..end].parse::<usize>() {
+                    if seen.len() <= n {
+                        seen.resize(n + 1, false);
+                    }
+                    if !seen[n] {
+                        seen[n] = true;
+                        order.push(n);
+                    }
                 }
                 i = end.max(i + 1);
             }
@@ -367,7 +381,11 @@ fn numbered_params(sql: &str) -> Vec<usize> {
     order
 }
 
-fn sqlite_bind(stmt: &mut rusqlite::CachedStatement<'_>, sql: &str, params: &[Param]) -> Result<()> {
+fn sqlite_bind(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    sql: &str,
+    params: &[Param],
+) -> Result<()> {
     let order = numbered_params(sql);
     if order.len() != stmt.parameter_count() {
         return Err(StoreError::Corrupt(format!(
@@ -385,7 +403,9 @@ fn sqlite_bind(stmt: &mut rusqlite::CachedStatement<'_>, sql: &str, params: &[Pa
             Param::Int(v) => stmt.raw_bind_parameter(idx, v)?,
             Param::Text(v) => stmt.raw_bind_parameter(idx, v)?,
             Param::Blob(v) => stmt.raw_bind_parameter(idx, v)?,
-            Param::NullInt | Param::NullText => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
+            Param::NullInt | Param::NullText => {
+                stmt.raw_bind_parameter(idx, rusqlite::types::Null)?
+            }
         }
     }
     Ok(())
@@ -394,7 +414,8 @@ fn sqlite_bind(stmt: &mut rusqlite::CachedStatement<'_>, sql: &str, params: &[Pa
 fn sqlite_fetch(c: &rusqlite::Connection, sql: &str, params: &[Param]) -> Result<Vec<Row>> {
     let mut stmt = c.prepare_cached(sql)?;
     sqlite_bind(&mut stmt, sql, params)?;
-    let names: Arc<Vec<String>> = Arc::new(stmt.column_names().iter().map(|s| s.to_string()).collect());
+    let names: Arc<Vec<String>> =
+        Arc::new(stmt.column_names().iter().map(|s| s.to_string()).collect());
     let n = names.len();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -445,8 +466,18 @@ async fn pg_fetch(c: &mut sqlx::PgConnection, sql: &str, params: &[Param]) -> Re
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
-    let names: Arc<Vec<String>> = Arc::new(first.columns().iter().map(|c| c.name().to_string()).collect());
-    let kinds: Vec<String> = first.columns().iter().map(|c| c.type_info().name().to_string()).collect();
+    let names: Arc<Vec<String>> = Arc::new(
+        first
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
+    );
+    let kinds: Vec<String> = first
+        .columns()
+        .iter()
+        .map(|c| c.type_info().name().to_string())
+        .collect();
     rows.iter()
         .map(|r| {
             let vals = kinds
@@ -455,11 +486,21 @@ async fn pg_fetch(c: &mut sqlx::PgConnection, sql: &str, params: &[Param]) -> Re
                 .map(|(i, k)| {
                     Ok(match k.as_str() {
                         "INT8" => r.try_get::<Option<i64>, _>(i)?.map_or(Val::Null, Val::Int),
-                        "INT4" => r.try_get::<Option<i32>, _>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
-                        "INT2" => r.try_get::<Option<i16>, _>(i)?.map_or(Val::Null, |v| Val::Int(v.into())),
-                        "BOOL" => r.try_get::<Option<bool>, _>(i)?.map_or(Val::Null, |v| Val::Int(v as i64)),
-                        "BYTEA" => r.try_get::<Option<Vec<u8>>, _>(i)?.map_or(Val::Null, Val::Blob),
-                        _ => r.try_get::<Option<String>, _>(i)?.map_or(Val::Null, Val::Text),
+                        "INT4" => r
+                            .try_get::<Option<i32>, _>(i)?
+                            .map_or(Val::Null, |v| Val::Int(v.into())),
+                        "INT2" => r
+                            .try_get::<Option<i16>, _>(i)?
+                            .map_or(Val::Null, |v| Val::Int(v.into())),
+                        "BOOL" => r
+                            .try_get::<Option<bool>, _>(i)?
+                            .map_or(Val::Null, |v| Val::Int(v as i64)),
+                        "BYTEA" => r
+                            .try_get::<Option<Vec<u8>>, _>(i)?
+                            .map_or(Val::Null, Val::Blob),
+                        _ => r
+                            .try_get::<Option<String>, _>(i)?
+                            .map_or(Val::Null, Val::Text),
                     })
                 })
                 .collect::<Result<Vec<Val>>>()?;
@@ -492,10 +533,9 @@ impl Tx {
                 let (done, wait) = oneshot::channel();
                 w.waiting.push(done);
                 drop(w);
-                let db = self
-                    .sqlite
-                    .take()
-                    .ok_or_else(|| StoreError::Corrupt("a SQLite transaction without its store".into()))?;
+                let db = self.sqlite.take().ok_or_else(|| {
+                    StoreError::Corrupt("a SQLite transaction without its store".into())
+                })?;
                 Writer::flush(&db).await;
                 match wait.await {
                     Ok(Ok(())) => Ok(()),
@@ -591,7 +631,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
     }
 }
 
@@ -606,7 +648,8 @@ pub fn default_sqlite_path() -> PathBuf {
 /// Turns a `--db` value into a URL: `postgres://…` and `sqlite:…` pass through; a bare path
 /// becomes a SQLite file URL.
 pub fn normalize_url(db: &str) -> String {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.starts_with("sqlite:") {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.starts_with("sqlite:")
+    {
         db.to_string()
     } else {
         format!("sqlite://{db}")
@@ -635,7 +678,8 @@ impl Store {
             reason,
         };
         if url.starts_with("sqlite:") {
-            let path = sqlite_path(&url).ok_or_else(|| open_err("a SQLite file path is needed".into()))?;
+            let path =
+                sqlite_path(&url).ok_or_else(|| open_err("a SQLite file path is needed".into()))?;
             if let Some(parent) = path.parent()
                 && !parent.as_os_str().is_empty()
             {
@@ -672,7 +716,8 @@ impl Store {
                 pools: Arc::new(Pools::Sqlite(db)),
             })
         } else {
-            let opts = sqlx::postgres::PgConnectOptions::from_str(&url).map_err(|e| open_err(e.to_string()))?;
+            let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
+                .map_err(|e| open_err(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
@@ -705,7 +750,9 @@ impl Store {
                     }
                 }
                 let i = db.next.fetch_add(1, Ordering::Relaxed) % db.readers.len();
-                Ok(Conn(ConnKind::Sqlite(db.readers[i].clone().lock_owned().await)))
+                Ok(Conn(ConnKind::Sqlite(
+                    db.readers[i].clone().lock_owned().await,
+                )))
             }
             Pools::Postgres(p) => Ok(Conn(ConnKind::Pg(p.acquire().await?))),
         }
@@ -831,22 +878,36 @@ mod tests {
     fn urls() {
         assert_eq!(normalize_url("/tmp/x.db"), "sqlite:///tmp/x.db");
         assert_eq!(normalize_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc"), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(placeholders(3, 3), "$3, $4, $5");
     }
 
     #[test]
     fn parameters_are_numbered_by_first_appearance() {
-        assert_eq!(numbered_params("SELECT $2, $1, $2, '$9', $10"), vec![2, 1, 10]);
-        assert_eq!(numbered_params("INSERT INTO t VALUES ($1, $3), ($1, $4)"), vec![1, 3, 4]);
+        assert_eq!(
+            numbered_params("SELECT $2, $1, $2, '$9', $10"),
+            vec![2, 1, 10]
+        );
+        assert_eq!(
+            numbered_params("INSERT INTO t VALUES ($1, $3), ($1, $4)"),
+            vec![1, 3, 4]
+        );
     }
 
     #[tokio::test]
     async fn sqlite_binds_numbered_parameters_by_name() {
         let c = rusqlite::Connection::open_in_memory().expect("db");
         // $2 appears before $1: binding must follow the numbers, not the order of appearance.
-        let rows = sqlite_fetch(&c, "SELECT $2 AS b, $1 AS a, $2 AS b2", &params![1i64, "two"]).expect("fetch");
+        let rows = sqlite_fetch(
+            &c,
+            "SELECT $2 AS b, $1 AS a, $2 AS b2",
+            &params![1i64, "two"],
+        )
+        .expect("fetch");
         assert_eq!(rows[0].text("b").ok().as_deref(), Some("two"));
         assert_eq!(rows[0].int("a").ok(), Some(1));
         assert_eq!(rows[0].text("b2").ok().as_deref(), Some("two"));

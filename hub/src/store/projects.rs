@@ -24,27 +24,36 @@ pub async fn insert(c: &mut Conn, p: &Project) -> Result<()> {
 }
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Project>> {
-    c.fetch_optional("SELECT id, name, created_at FROM projects WHERE id = $1", &params![id])
-        .await?
-        .as_ref()
-        .map(project)
-        .transpose()
+    c.fetch_optional(
+        "SELECT id, name, created_at FROM projects WHERE id = $1",
+        &params![id],
+    )
+    .await?
+    .as_ref()
+    .map(project)
+    .transpose()
 }
 
 pub async fn by_name(c: &mut Conn, name: &str) -> Result<Option<Project>> {
-    c.fetch_optional("SELECT id, name, created_at FROM projects WHERE name = $1", &params![name])
-        .await?
-        .as_ref()
-        .map(project)
-        .transpose()
+    c.fetch_optional(
+        "SELECT id, name, created_at FROM projects WHERE name = $1",
+        &params![name],
+    )
+    .await?
+    .as_ref()
+    .map(project)
+    .transpose()
 }
 
 pub async fn list(c: &mut Conn) -> Result<Vec<Project>> {
-    c.fetch("SELECT id, name, created_at FROM projects ORDER BY created_at, name", &[])
-        .await?
-        .iter()
-        .map(project)
-        .collect()
+    c.fetch(
+        "SELECT id, name, created_at FROM projects ORDER BY created_at, name",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(project)
+    .collect()
 }
 
 /// Takes the next task number of the project (`T1`, `T2`, …).

@@ -93,9 +93,21 @@ pub async fn update_registration(c: &mut Conn, s: &Server) -> Result<()> {
     Ok(())
 }
 
-async fn fetch(c: &mut Conn, tail: &str, arg: Option<Param>, since: i64) -> Result<Vec<ServerRecord>> {
-    let sql = format!("{} {tail}", if since == i64::MAX { SELECT } else { SELECT_CANDIDATES });
-    let mut args = params![since];
+async fn fetch(
+    c: &mut Conn,
+    tail: &str,
+    arg: Option<Param>,
+    since: i64,
+) -> Result<Vec<ServerRecord>> {
+    let sql = format!(
+        "{} {tail}",
+        if since == i64::MAX {
+            SELECT
+        } else {
+            SELECT_CANDIDATES
+        }
+    );
+    let mut args = params![since].to_vec();
     args.extend(arg);
     c.fetch(&sql, &args).await?.iter().map(record).collect()
 }
@@ -117,7 +129,15 @@ pub async fn by_name(c: &mut Conn, name: &str) -> Result<Option<Server>> {
 /// All servers, or those of one project, by name.
 pub async fn list(c: &mut Conn, project: Option<Uuid>) -> Result<Vec<Server>> {
     let rows = match project {
-        Some(p) => fetch(c, "WHERE s.project_id = $2 ORDER BY s.name", Some(p.into()), i64::MAX).await?,
+        Some(p) => {
+            fetch(
+                c,
+                "WHERE s.project_id = $2 ORDER BY s.name",
+                Some(p.into()),
+                i64::MAX,
+            )
+            .await?
+        }
         None => fetch(c, "ORDER BY s.name", None, i64::MAX).await?,
     };
     Ok(rows.into_iter().map(|r| r.server).collect())
@@ -125,7 +145,13 @@ pub async fn list(c: &mut Conn, project: Option<Uuid>) -> Result<Vec<Server>> {
 
 /// The servers of a project with their recent successes since `since`, for matching.
 pub async fn candidates(c: &mut Conn, project: Uuid, since: i64) -> Result<Vec<ServerRecord>> {
-    fetch(c, "WHERE s.project_id = $2 ORDER BY s.name", Some(project.into()), since).await
+    fetch(
+        c,
+        "WHERE s.project_id = $2 ORDER BY s.name",
+        Some(project.into()),
+        since,
+    )
+    .await
 }
 
 /// Records a heartbeat; true when the server was offline until now.
@@ -138,8 +164,11 @@ pub async fn heartbeat(c: &mut Conn, id: Uuid, now: i64) -> Result<bool> {
         .await?
         == 1;
     if !came_online {
-        c.execute("UPDATE servers SET last_heartbeat = $2 WHERE id = $1", &params![id, now])
-            .await?;
+        c.execute(
+            "UPDATE servers SET last_heartbeat = $2 WHERE id = $1",
+            &params![id, now],
+        )
+        .await?;
     }
     Ok(came_online)
 }
@@ -161,12 +190,16 @@ pub async fn mark_stale_offline(c: &mut Conn, cutoff: i64) -> Result<Vec<(Uuid, 
 /// Marks a server offline now (its key was revoked).
 pub async fn set_offline(c: &mut Conn, id: Uuid) -> Result<bool> {
     let n = c
-        .execute("UPDATE servers SET status = 'offline' WHERE id = $1 AND status = 'online'", &params![id])
+        .execute(
+            "UPDATE servers SET status = 'offline' WHERE id = $1 AND status = 'online'",
+            &params![id],
+        )
         .await?;
     Ok(n == 1)
 }
 
 pub async fn set_revoked(c: &mut Conn, id: Uuid) -> Result<()> {
-    c.execute("UPDATE servers SET revoked = 1 WHERE id = $1", &params![id]).await?;
+    c.execute("UPDATE servers SET revoked = 1 WHERE id = $1", &params![id])
+        .await?;
     Ok(())
 }

@@ -50,7 +50,15 @@ pub async fn insert_many(c: &mut Conn, list: &[Session]) -> Result<()> {
         );
         let mut args: Vec<Param> = Vec::with_capacity(chunk.len() * 7);
         for s in chunk {
-            args.extend(params![s.id, &s.name, s.server_id, s.task_id, s.status.as_str(), &s.working_dir, s.started_at]);
+            args.extend(params![
+                s.id,
+                &s.name,
+                s.server_id,
+                s.task_id,
+                s.status.as_str(),
+                &s.working_dir,
+                s.started_at
+            ]);
         }
         c.execute(&sql, &args).await?;
     }
@@ -61,7 +69,10 @@ pub async fn insert_many(c: &mut Conn, list: &[Session]) -> Result<()> {
 pub async fn names_taken(c: &mut Conn, names: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for chunk in names.chunks(BATCH) {
-        let sql = format!("SELECT name FROM sessions WHERE name IN ({})", placeholders(1, chunk.len()));
+        let sql = format!(
+            "SELECT name FROM sessions WHERE name IN ({})",
+            placeholders(1, chunk.len())
+        );
         let args: Vec<Param> = chunk.iter().map(Param::from).collect();
         for r in c.fetch(&sql, &args).await? {
             out.push(r.text("name")?);
@@ -72,14 +83,22 @@ pub async fn names_taken(c: &mut Conn, names: &[String]) -> Result<Vec<String>> 
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Session>> {
     let sql = format!("{SELECT} WHERE x.id = $1");
-    c.fetch_optional(&sql, &params![id]).await?.as_ref().map(session).transpose()
+    c.fetch_optional(&sql, &params![id])
+        .await?
+        .as_ref()
+        .map(session)
+        .transpose()
 }
 
 /// Sessions, newest first: all, or of one server, or of one project.
-pub async fn list(c: &mut Conn, server: Option<Uuid>, project: Option<Uuid>) -> Result<Vec<Session>> {
+pub async fn list(
+    c: &mut Conn,
+    server: Option<Uuid>,
+    project: Option<Uuid>,
+) -> Result<Vec<Session>> {
     let (cond, args) = match (server, project) {
-        (Some(s), _) => ("WHERE x.server_id = $1", params![s]),
-        (None, Some(p)) => ("WHERE s.project_id = $1", params![p]),
+        (Some(s), _) => ("WHERE x.server_id = $1", params![s].to_vec()),
+        (None, Some(p)) => ("WHERE s.project_id = $1", params![p].to_vec()),
         (None, None) => ("", Vec::new()),
     };
     let sql = format!("{SELECT} {cond} ORDER BY x.started_at DESC, x.name");
@@ -88,7 +107,8 @@ pub async fn list(c: &mut Conn, server: Option<Uuid>, project: Option<Uuid>) -> 
 
 /// Open (not ended) sessions of a task.
 pub async fn open_of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Session>> {
-    let sql = format!("{SELECT} WHERE x.task_id = $1 AND x.status <> 'ended' ORDER BY x.started_at");
+    let sql =
+        format!("{SELECT} WHERE x.task_id = $1 AND x.status <> 'ended' ORDER BY x.started_at");
     sessions(c.fetch(&sql, &params![task]).await?)
 }
 
@@ -99,7 +119,11 @@ pub async fn of_task(c: &mut Conn, task: Uuid) -> Result<Vec<Session>> {
 }
 
 /// Sessions of a server in one status.
-pub async fn of_server_with_status(c: &mut Conn, server: Uuid, status: SessionStatus) -> Result<Vec<Session>> {
+pub async fn of_server_with_status(
+    c: &mut Conn,
+    server: Uuid,
+    status: SessionStatus,
+) -> Result<Vec<Session>> {
     let sql = format!("{SELECT} WHERE x.server_id = $1 AND x.status = $2 ORDER BY x.started_at");
     sessions(c.fetch(&sql, &params![server, status.as_str()]).await?)
 }
@@ -115,7 +139,12 @@ pub async fn orchestrator_sessions(c: &mut Conn, project: Uuid) -> Result<Vec<Se
 }
 
 /// The session runs: pid and tmux name known.
-pub async fn set_active(c: &mut Conn, id: Uuid, pid: Option<i64>, tmux: Option<&str>) -> Result<bool> {
+pub async fn set_active(
+    c: &mut Conn,
+    id: Uuid,
+    pid: Option<i64>,
+    tmux: Option<&str>,
+) -> Result<bool> {
     let n = c
         .execute(
             "UPDATE sessions SET status = 'active', pid = COALESCE($2, pid), tmux = COALESCE($3, tmux)
@@ -158,19 +187,24 @@ pub async fn set_ended(
 
 /// Remembers the latest rendered screen of a session.
 pub async fn set_screen(c: &mut Conn, id: Uuid, screen: &str) -> Result<()> {
-    c.execute("UPDATE sessions SET last_screen = $2 WHERE id = $1", &params![id, screen])
-        .await?;
+    c.execute(
+        "UPDATE sessions SET last_screen = $2 WHERE id = $1",
+        &params![id, screen],
+    )
+    .await?;
     Ok(())
 }
 
 /// The latest rendered screen of a session.
 pub async fn screen(c: &mut Conn, id: Uuid) -> Result<Option<String>> {
-    Ok(c
-        .fetch_optional("SELECT last_screen FROM sessions WHERE id = $1", &params![id])
-        .await?
-        .map(|r| r.opt_text("last_screen"))
-        .transpose()?
-        .flatten())
+    Ok(c.fetch_optional(
+        "SELECT last_screen FROM sessions WHERE id = $1",
+        &params![id],
+    )
+    .await?
+    .map(|r| r.opt_text("last_screen"))
+    .transpose()?
+    .flatten())
 }
 
 /// Marks whether the agent of the open sessions of a task waits for a human.
@@ -202,7 +236,7 @@ pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<(
              ON CONFLICT (session_id, seq) DO NOTHING",
             values.join(", ")
         );
-        let mut args = params![now];
+        let mut args = params![now].to_vec();
         for ch in batch {
             args.extend(params![ch.session_id, ch.seq, ch.data.clone()]);
         }

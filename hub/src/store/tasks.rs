@@ -166,7 +166,11 @@ pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<TaskRecord>> {
     let sql = format!("{SELECT} WHERE t.id = $1");
-    c.fetch_optional(&sql, &params![id]).await?.as_ref().map(record).transpose()
+    c.fetch_optional(&sql, &params![id])
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
 }
 
 /// Tasks matching a reference (up to 3, enough to tell "unique" from "ambiguous"), within a
@@ -182,7 +186,10 @@ pub async fn find(c: &mut Conn, project: Option<Uuid>, r: &TaskRef) -> Result<Ve
             format!("{SELECT} WHERE {cond} AND t.project_id = $2 ORDER BY t.created_at LIMIT 3"),
             vec![arg, p.into()],
         ),
-        None => (format!("{SELECT} WHERE {cond} ORDER BY t.created_at LIMIT 3"), vec![arg]),
+        None => (
+            format!("{SELECT} WHERE {cond} ORDER BY t.created_at LIMIT 3"),
+            vec![arg],
+        ),
     };
     records(c.fetch(&sql, &args).await?)
 }
@@ -216,7 +223,10 @@ pub async fn list(
     if !statuses.is_empty() {
         let start = args.len() + 1;
         args.extend(statuses.iter().map(|s| Param::from(s.as_str())));
-        conds.push(format!("t.status IN ({})", placeholders(start, statuses.len())));
+        conds.push(format!(
+            "t.status IN ({})",
+            placeholders(start, statuses.len())
+        ));
     }
     let filter = if conds.is_empty() {
         String::new()
@@ -243,12 +253,18 @@ fn statuses(from: &[TaskStatus]) -> impl Iterator<Item = Param> + '_ {
 }
 
 /// Moves a task to `to` if it is in one of `from`; false when it was not.
-pub async fn transition(c: &mut Conn, id: Uuid, from: &[TaskStatus], to: TaskStatus, now: i64) -> Result<bool> {
+pub async fn transition(
+    c: &mut Conn,
+    id: Uuid,
+    from: &[TaskStatus],
+    to: TaskStatus,
+    now: i64,
+) -> Result<bool> {
     let sql = format!(
         "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1 AND status IN ({})",
         placeholders(4, from.len())
     );
-    let mut args = params![id, to.as_str(), now];
+    let mut args = params![id, to.as_str(), now].to_vec();
     args.extend(statuses(from));
     Ok(c.execute(&sql, &args).await? == 1)
 }
@@ -272,7 +288,7 @@ pub async fn assign_many(
             placeholders(4, from.len()),
             placeholders(base, chunk.len())
         );
-        let mut args = params![to.as_str(), server, now];
+        let mut args = params![to.as_str(), server, now].to_vec();
         args.extend(statuses(from));
         args.extend(chunk.iter().map(|id| Param::from(*id)));
         changed += c.execute(&sql, &args).await?;
@@ -281,13 +297,19 @@ pub async fn assign_many(
 }
 
 /// Records that a cascade wave (or a manual assignment) released these tasks.
-pub async fn release(c: &mut Conn, ids: &[Uuid], phase: i64, released_by: Option<&str>, now: i64) -> Result<()> {
+pub async fn release(
+    c: &mut Conn,
+    ids: &[Uuid],
+    phase: i64,
+    released_by: Option<&str>,
+    now: i64,
+) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
         let sql = format!(
             "UPDATE tasks SET phase = $1, released_by = $2, updated_at = $3 WHERE id IN ({})",
             placeholders(4, chunk.len())
         );
-        let mut args = params![phase, released_by, now];
+        let mut args = params![phase, released_by, now].to_vec();
         args.extend(chunk.iter().map(|id| Param::from(*id)));
         c.execute(&sql, &args).await?;
     }
@@ -296,8 +318,11 @@ pub async fn release(c: &mut Conn, ids: &[Uuid], phase: i64, released_by: Option
 
 /// Notes why a released task still has no server.
 pub async fn set_wait_reason(c: &mut Conn, id: Uuid, reason: Option<&str>) -> Result<()> {
-    c.execute("UPDATE tasks SET wait_reason = $2 WHERE id = $1", &params![id, reason])
-        .await?;
+    c.execute(
+        "UPDATE tasks SET wait_reason = $2 WHERE id = $1",
+        &params![id, reason],
+    )
+    .await?;
     Ok(())
 }
 
@@ -315,7 +340,7 @@ pub async fn close(
          WHERE id = $1 AND status IN ({})",
         placeholders(5, from.len())
     );
-    let mut args = params![id, to.as_str(), result.to_string(), now];
+    let mut args = params![id, to.as_str(), result.to_string(), now].to_vec();
     args.extend(statuses(from));
     Ok(c.execute(&sql, &args).await? == 1)
 }

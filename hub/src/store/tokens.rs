@@ -66,6 +66,7 @@ fn values(t: &Token) -> Vec<Param> {
         t.created_at,
         t.expires_at
     ]
+    .to_vec()
 }
 
 const COLUMNS: &str = "(hash, kind, project_id, server_id, task_id, session_id, orchestrator, created_at, expires_at)";
