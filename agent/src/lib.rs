@@ -1,6 +1,7 @@
-//! The agent side of Orchestratia: the `orchestratia` CLI (and, next, the daemon).
+//! The agent side of Orchestratia: the `orchestratia` CLI and the `orchestratia-agent` daemon.
 
 pub mod cli;
+pub mod daemon;
 
 /// Restores the default SIGPIPE action so that `orchestratia … | head` ends quietly like any
 /// Unix tool instead of panicking on a closed pipe.

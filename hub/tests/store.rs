@@ -356,6 +356,7 @@ async fn suite(store: Store) {
         Some(1)
     );
     let chunk = |seq: i64, d: &[u8]| Chunk {
+        keyframe: false,
         session_id: sess.id,
         seq,
         data: d.to_vec(),

@@ -115,13 +115,16 @@ CREATE INDEX sessions_server ON sessions (server_id);
 CREATE INDEX sessions_open ON sessions (server_id) WHERE status IN ('starting', 'active', 'recovering');
 CREATE INDEX sessions_task ON sessions (task_id);
 
--- Terminal output as numbered chunks (not one event per keystroke).
+-- Terminal output as numbered chunks (not one event per keystroke), and keyframes: the screen
+-- as escape sequences, valid after output chunk `seq` (kind 1 output, 3 keyframe). Past the
+-- per-session bound the oldest go, cut at a keyframe, so a replay starts on a clean screen.
 CREATE TABLE session_chunks (
     session_id TEXT NOT NULL REFERENCES sessions (id),
     seq        BIGINT NOT NULL,
+    kind       BIGINT NOT NULL,
     data       BLOB NOT NULL,
     at         BIGINT NOT NULL,
-    PRIMARY KEY (session_id, seq)
+    PRIMARY KEY (session_id, seq, kind)
 );
 
 CREATE TABLE interventions (

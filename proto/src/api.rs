@@ -352,3 +352,24 @@ pub struct Graph {
     pub phases: Vec<GraphPhase>,
     pub all_done: bool,
 }
+
+/// What an agent is doing, as its Claude Code hooks tell (`Notification`, `Stop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentActivity {
+    /// It waits for input (a permission prompt, an idle prompt).
+    Waiting,
+    /// It finished its turn.
+    Idle,
+    /// It works.
+    Working,
+}
+
+/// Body of `POST /tasks/{id}/agent-state`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AgentState {
+    pub state: AgentActivity,
+    /// What the agent said (the notification's message), if anything.
+    #[serde(default)]
+    pub message: Option<String>,
+}

@@ -308,6 +308,10 @@ impl HubClient {
             .await
     }
 
+    pub async fn agent_state(&self, task: &str, body: &AgentState) -> Result<Session, ClientError> {
+        self.post(&format!("/tasks/{}/agent-state", enc(task)), body).await
+    }
+
     pub async fn note(&self, task: &str, text: &str) -> Result<Note, ClientError> {
         let body = AddNote { text: text.into() };
         self.post(&format!("/tasks/{}/notes", enc(task)), &body)

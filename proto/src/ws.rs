@@ -110,6 +110,9 @@ pub enum HubToDaemon {
     },
     /// A task's spec changed while it runs.
     TaskUpdated { task: TaskPayload },
+    /// Answer to `hello` for each session the daemon still runs: the last output chunk the hub
+    /// has, so numbering continues after it across a daemon restart.
+    Resume { session_id: Uuid, last_seq: u64 },
     /// The hub refused a message.
     Error { error: String, detail: String },
 }

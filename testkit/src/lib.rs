@@ -3,6 +3,7 @@
 //! plays daemons over the real WebSocket. Everything it starts is stopped when dropped, also
 //! when a test fails.
 
+pub mod agent;
 pub mod daemon;
 pub mod pg;
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub use agent::{DaemonOptions, TestDaemon};
 pub use daemon::SimDaemon;
 pub use pg::PgDatabase;
 

@@ -3,6 +3,7 @@
 //! commands and JSON fields are a public interface (INTERFACE.md).
 
 mod admin;
+pub mod hook;
 mod pipeline;
 mod print;
 mod tasks;
@@ -81,6 +82,16 @@ enum Command {
     Permission(PermissionCmd),
     /// Print the event log (optionally following it).
     Events(EventsArgs),
+    /// Hooks for agents (run by the agent, not by people).
+    #[command(subcommand)]
+    Hook(HookCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum HookCmd {
+    /// A Claude Code hook: reads the hook event on stdin, answers on stdout in Claude Code's
+    /// format (permission prompts wait for an admin's decision in Orchestratia).
+    ClaudeCode,
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,6 +289,9 @@ enum TaskCmd {
         id: Option<String>,
         text: String,
     },
+    /// Print the inputs this session's task received from upstream tasks (from
+    /// $ORCHESTRATIA_TASK_FILE; no hub needed): all as JSON, or one KEY's data.
+    Inputs { key: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -480,5 +494,12 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Plan(c) => admin::plan(ctx, c).await,
         Command::Permission(c) => admin::permission(ctx, c).await,
         Command::Events(a) => admin::events(ctx, a).await,
+        Command::Hook(HookCmd::ClaudeCode) => {
+            let input = hook::read_stdin();
+            if let Some(out) = hook::claude_code(&ctx.client, &input).await {
+                println!("{out}");
+            }
+            Ok(())
+        }
     }
 }

@@ -60,6 +60,7 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::approve_plan))
         .routes(routes!(tasks::reject_plan))
         .routes(routes!(tasks::note))
+        .routes(routes!(tasks::agent_state))
         .routes(routes!(humans::interventions))
         .routes(routes!(humans::intervention))
         .routes(routes!(humans::respond))

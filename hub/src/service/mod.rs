@@ -44,6 +44,8 @@ pub struct Inner {
     /// The URL agents use to reach this hub.
     pub public_url: String,
     chunks: mpsc::Sender<store::sessions::Chunk>,
+    /// The last output chunk number received per session (ahead of the batched writer).
+    last_seqs: std::sync::Mutex<std::collections::HashMap<Uuid, i64>>,
     /// Recently verified tokens (hash → who, token expiry, when verified). Cleared whenever a
     /// token is revoked, so a revocation takes effect at once on this hub.
     tokens: std::sync::Mutex<std::collections::HashMap<String, VerifiedToken>>,
@@ -118,9 +120,10 @@ impl Hub {
             config,
             public_url,
             chunks,
+            last_seqs: Default::default(),
             tokens: Default::default(),
         }));
-        ChunkWriter::spawn(hub.store.clone(), rx);
+        ChunkWriter::spawn(hub.store.clone(), rx, hub.config.limits.max_session_bytes);
         hub
     }
 

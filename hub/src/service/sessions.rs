@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use orchestratia_proto::api::CreateSession;
+use orchestratia_proto::api::{AgentActivity, AgentState, CreateSession};
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon, RunningSession, SessionStart};
 use orchestratia_proto::{EventKind, Session, SessionStatus, TaskStatus};
@@ -220,6 +220,13 @@ impl Hub {
         }
         for r in running {
             let known = store::sessions::get(&mut tx, r.session_id).await?;
+            if known
+                .as_ref()
+                .is_some_and(|s| s.status != SessionStatus::Ended && s.server_id == server_id)
+            {
+                let last_seq = self.last_seq(r.session_id).await?.max(0) as u64;
+                out.tell(server_id, HubToDaemon::Resume { session_id: r.session_id, last_seq });
+            }
             if known
                 .as_ref()
                 .is_none_or(|s| s.status == SessionStatus::Ended || s.server_id != server_id)
@@ -442,6 +449,46 @@ impl Hub {
         Ok(())
     }
 
+    /// The agent's hooks say it waits for input, finished its turn, or works again.
+    pub async fn agent_state(&self, p: &Principal, reference: &str, body: &AgentState) -> HubResult<Session> {
+        let message = body
+            .message
+            .as_deref()
+            .map(|m| validate::optional_text("message", m, 10_000))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let t = self.resolve_task(&mut tx, p, reference, None).await?;
+        p.require_work_on(&t, "report the agent state of")?;
+        let session = match p {
+            Principal::Session { session_id: Some(id), .. } => store::sessions::get(&mut tx, *id).await?,
+            _ => store::sessions::open_of_task(&mut tx, t.id).await?.pop(),
+        };
+        let Some(session) = session.filter(|s| s.status != SessionStatus::Ended) else {
+            return Err(HubError::Conflict(format!("{} has no open session", t.reference())));
+        };
+        let waiting = body.state == AgentActivity::Waiting;
+        store::sessions::set_waiting(&mut tx, session.id, waiting).await?;
+        let mut out = Outbox::default();
+        if body.state != AgentActivity::Working {
+            let kind = if waiting { EventKind::AgentWaiting } else { EventKind::AgentIdle };
+            out.event(NewEvent {
+                kind,
+                actor: p.actor(),
+                project_id: Some(t.project_id),
+                task_id: Some(t.id),
+                related_task_id: None,
+                server_id: Some(session.server_id),
+                session_id: Some(session.id),
+                details: json!({"session": session.name, "message": message}),
+            });
+        }
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::sessions::get(&mut c, session.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("session vanished".into()))
+    }
+
     /// A rendered screen: kept as the session's last screen and published live.
     pub async fn session_screen(
         &self,
@@ -487,27 +534,47 @@ impl Hub {
                 },
             );
         }
-        if frame.kind == FrameKind::Output {
-            let chunk = Chunk {
-                session_id: frame.session_id,
-                seq: frame.seq as i64,
-                data: frame.data,
-            };
-            if self.chunks.send(chunk).await.is_err() {
-                return Err(HubError::Internal("the chunk writer stopped".into()));
-            }
+        if frame.kind == FrameKind::Output
+            && let Ok(mut seqs) = self.last_seqs.lock()
+        {
+            let last = seqs.entry(frame.session_id).or_insert(0);
+            *last = (*last).max(frame.seq as i64);
+        }
+        let chunk = Chunk {
+            session_id: frame.session_id,
+            seq: frame.seq as i64,
+            keyframe: frame.kind == FrameKind::Keyframe,
+            data: frame.data,
+        };
+        if self.chunks.send(chunk).await.is_err() {
+            return Err(HubError::Internal("the chunk writer stopped".into()));
         }
         Ok(())
     }
+
+    /// The last output chunk number received for a session, here or in the store: a daemon
+    /// that reattaches continues after it (no chunk lost, none numbered twice).
+    pub(crate) async fn last_seq(&self, session: Uuid) -> HubResult<i64> {
+        let here = self
+            .last_seqs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&session).copied())
+            .unwrap_or(0);
+        let mut c = self.read().await?;
+        Ok(here.max(store::sessions::last_seq(&mut c, session).await?))
+    }
 }
 
-/// Writes output chunks to the store in batches, off the socket's path.
+/// Writes output chunks and keyframes to the store in batches, off the socket's path, and
+/// keeps each session's recording under its bound.
 pub struct ChunkWriter;
 
 impl ChunkWriter {
     /// Starts the writer; it stops when every sender is gone.
-    pub fn spawn(store: Store, mut rx: mpsc::Receiver<Chunk>) {
+    pub fn spawn(store: Store, mut rx: mpsc::Receiver<Chunk>, max_session_bytes: u64) {
         tokio::spawn(async move {
+            let mut sizes: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
             let mut batch: Vec<Chunk> = Vec::with_capacity(256);
             while let Some(first) = rx.recv().await {
                 batch.push(first);
@@ -522,18 +589,43 @@ impl ChunkWriter {
                         _ = &mut deadline => break,
                     }
                 }
-                let result = async {
-                    let mut tx = store.write().await?;
-                    store::sessions::insert_chunks(&mut tx, &batch, now_ms()).await?;
-                    tx.commit().await?;
-                    Ok::<(), store::StoreError>(())
-                }
-                .await;
+                let result = Self::write(&store, &batch, &mut sizes, max_session_bytes as i64).await;
                 if let Err(e) = result {
                     tracing::warn!(error = %e, chunks = batch.len(), "could not store output chunks");
                 }
                 batch.clear();
             }
         });
+    }
+
+    async fn write(
+        store: &Store,
+        batch: &[Chunk],
+        sizes: &mut std::collections::HashMap<Uuid, i64>,
+        max: i64,
+    ) -> Result<(), store::StoreError> {
+        let mut tx = store.write().await?;
+        store::sessions::insert_chunks(&mut tx, batch, now_ms()).await?;
+        let mut touched: Vec<Uuid> = batch.iter().map(|c| c.session_id).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for session in touched {
+            let added: i64 = batch
+                .iter()
+                .filter(|c| c.session_id == session)
+                .map(|c| c.data.len() as i64)
+                .sum();
+            let size = match sizes.get(&session) {
+                Some(n) => n + added,
+                None => store::sessions::stored_bytes(&mut tx, session).await?,
+            };
+            let size = if size > max {
+                store::sessions::trim(&mut tx, session, max).await?
+            } else {
+                size
+            };
+            sizes.insert(session, size);
+        }
+        tx.commit().await
     }
 }

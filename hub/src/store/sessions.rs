@@ -207,6 +207,13 @@ pub async fn screen(c: &mut Conn, id: Uuid) -> Result<Option<String>> {
     .flatten())
 }
 
+/// Marks whether the agent of one session waits for input.
+pub async fn set_waiting(c: &mut Conn, session: Uuid, waiting: bool) -> Result<()> {
+    c.execute("UPDATE sessions SET waiting = $2 WHERE id = $1", &params![session, waiting])
+        .await?;
+    Ok(())
+}
+
 /// Marks whether the agent of the open sessions of a task waits for a human.
 pub async fn set_waiting_for_task(c: &mut Conn, task: Uuid, waiting: bool) -> Result<()> {
     c.execute(
@@ -217,38 +224,46 @@ pub async fn set_waiting_for_task(c: &mut Conn, task: Uuid, waiting: bool) -> Re
     Ok(())
 }
 
-/// One numbered chunk of terminal output.
+/// One numbered piece of a session's recording: terminal output, or a keyframe (the screen
+/// as escape sequences, valid after output chunk `seq`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     pub session_id: Uuid,
     pub seq: i64,
+    pub keyframe: bool,
     pub data: Vec<u8>,
 }
 
-/// Stores chunks in batches; a chunk already stored (same session and seq) is kept as it was.
+fn kind(keyframe: bool) -> i64 {
+    if keyframe { 3 } else { 1 }
+}
+
+/// Stores chunks in batches; one already stored (same session, seq and kind) is kept as it was.
 pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<()> {
-    for batch in chunks.chunks(BATCH / 3) {
+    for batch in chunks.chunks(BATCH / 4) {
         let values: Vec<String> = (0..batch.len())
-            .map(|i| format!("(${}, ${}, ${}, $1)", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
+            .map(|i| format!("({}, $1)", placeholders(2 + 4 * i, 4)))
             .collect();
         let sql = format!(
-            "INSERT INTO session_chunks (session_id, seq, data, at) VALUES {}
-             ON CONFLICT (session_id, seq) DO NOTHING",
+            "INSERT INTO session_chunks (session_id, seq, kind, data, at) VALUES {}
+             ON CONFLICT (session_id, seq, kind) DO NOTHING",
             values.join(", ")
         );
         let mut args = params![now].to_vec();
         for ch in batch {
-            args.extend(params![ch.session_id, ch.seq, ch.data.clone()]);
+            args.extend(params![ch.session_id, ch.seq, kind(ch.keyframe), ch.data.clone()]);
         }
         c.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
-/// Stored chunks of a session after `after_seq`, oldest first, up to `limit`.
+/// A session's recording after output chunk `after_seq`, in replay order (a keyframe comes
+/// after the chunk it follows), up to `limit`.
 pub async fn chunks(c: &mut Conn, session: Uuid, after_seq: i64, limit: i64) -> Result<Vec<Chunk>> {
     c.fetch(
-        "SELECT seq, data FROM session_chunks WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        "SELECT seq, kind, data FROM session_chunks WHERE session_id = $1 AND seq > $2
+         ORDER BY seq, kind LIMIT $3",
         &params![session, after_seq, limit],
     )
     .await?
@@ -257,8 +272,73 @@ pub async fn chunks(c: &mut Conn, session: Uuid, after_seq: i64, limit: i64) -> 
         Ok(Chunk {
             session_id: session,
             seq: r.int("seq")?,
+            keyframe: r.int("kind")? == 3,
             data: r.blob("data")?,
         })
     })
     .collect()
+}
+
+/// The highest output chunk number stored for a session (0 when none).
+pub async fn last_seq(c: &mut Conn, session: Uuid) -> Result<i64> {
+    c.fetch_one(
+        "SELECT COALESCE(MAX(seq), 0) AS seq FROM session_chunks WHERE session_id = $1 AND kind = 1",
+        &params![session],
+    )
+    .await?
+    .int("seq")
+}
+
+/// Bytes stored for a session.
+pub async fn stored_bytes(c: &mut Conn, session: Uuid) -> Result<i64> {
+    c.fetch_one(
+        "SELECT COALESCE(SUM(LENGTH(data)), 0) AS n FROM session_chunks WHERE session_id = $1",
+        &params![session],
+    )
+    .await?
+    .int("n")
+}
+
+/// Keeps a session's recording under `max_bytes`: drops everything before the earliest
+/// keyframe from which the rest fits, so a replay still starts on a clean screen. Returns the
+/// bytes kept. Without a keyframe to cut at, nothing is dropped.
+pub async fn trim(c: &mut Conn, session: Uuid, max_bytes: i64) -> Result<i64> {
+    let rows = c
+        .fetch(
+            "SELECT seq, kind, LENGTH(data) AS n FROM session_chunks WHERE session_id = $1 ORDER BY seq, kind",
+            &params![session],
+        )
+        .await?;
+    let sizes: Vec<(i64, bool, i64)> = rows
+        .iter()
+        .map(|r| Ok((r.int("seq")?, r.int("kind")? == 3, r.int("n")?)))
+        .collect::<Result<_>>()?;
+    let total: i64 = sizes.iter().map(|s| s.2).sum();
+    if total <= max_bytes {
+        return Ok(total);
+    }
+    // Walk forward: the first keyframe from which what follows fits.
+    let mut before = 0i64;
+    for (seq, keyframe, n) in &sizes {
+        if *keyframe && total - before <= max_bytes {
+            c.execute(
+                "DELETE FROM session_chunks WHERE session_id = $1 AND (seq < $2 OR (seq = $2 AND kind = 1))",
+                &params![session, *seq],
+            )
+            .await?;
+            return Ok(total - before);
+        }
+        before += n;
+    }
+    // No keyframe lets it fit: cut at the last one.
+    if let Some((seq, _, _)) = sizes.iter().rev().find(|s| s.1) {
+        let kept: i64 = sizes.iter().filter(|s| s.0 > *seq || (s.0 == *seq && s.1)).map(|s| s.2).sum();
+        c.execute(
+            "DELETE FROM session_chunks WHERE session_id = $1 AND (seq < $2 OR (seq = $2 AND kind = 1))",
+            &params![session, *seq],
+        )
+        .await?;
+        return Ok(kept);
+    }
+    Ok(total)
 }

@@ -1,0 +1,144 @@
+//! `orchestratia hook claude-code`: Claude Code runs this on its hook events (settings written
+//! by the daemon). A permission prompt (`PermissionRequest`, or `PreToolUse` where a policy
+//! mediates every tool call) becomes a permission request on the hub; the hook waits for the
+//! admin's decision and answers in Claude Code's format. `Notification` and `Stop` tell the hub
+//! that the agent waits for input or finished its turn.
+//!
+//! It never fails open by accident: Claude Code lets a tool run when a hook exits with an error,
+//! so every failure on a permission event is answered as a deny with the reason, exit 0.
+
+use std::io::Read;
+use std::time::Duration;
+
+use orchestratia_proto::PermissionStatus;
+use orchestratia_proto::api::{AgentActivity, AgentState, RequestPermission};
+use orchestratia_proto::client::HubClient;
+use serde_json::{Value, json};
+
+/// The largest hook event read from stdin.
+const MAX_INPUT: u64 = 4 * 1024 * 1024;
+/// How long the hub may stay unreachable while a decision is awaited.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(120);
+
+/// The answer for a permission event: `allow` or `deny` with a reason.
+pub fn answer(event: &str, allow: bool, reason: &str) -> Value {
+    match event {
+        "PreToolUse" => json!({"hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": if allow { "allow" } else { "deny" },
+            "permissionDecisionReason": reason,
+        }}),
+        _ => {
+            let decision = if allow {
+                json!({"behavior": "allow"})
+            } else {
+                json!({"behavior": "deny", "message": reason})
+            };
+            json!({"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}})
+        }
+    }
+}
+
+/// Runs the hook; returns what to print on stdout (nothing for events that need no answer).
+pub async fn claude_code(client: &HubClient, input: &str) -> Option<Value> {
+    let event: Value = match serde_json::from_str(input) {
+        Ok(v) => v,
+        Err(e) => {
+            // Without knowing the event, deny in the PermissionRequest shape (the default hook).
+            return Some(answer("PermissionRequest", false, &format!("orchestratia: unreadable hook input: {e}")));
+        }
+    };
+    let name = event.get("hook_event_name").and_then(Value::as_str).unwrap_or_default();
+    let task = std::env::var("ORCHESTRATIA_TASK_ID").ok().filter(|t| !t.is_empty());
+    match name {
+        "PermissionRequest" | "PreToolUse" => {
+            let (allow, reason) = decide(client, &event, task).await;
+            Some(answer(name, allow, &reason))
+        }
+        "Notification" | "Stop" => {
+            if let Some(task) = task {
+                let message = event
+                    .get("message")
+                    .or_else(|| event.get("last_assistant_message"))
+                    .and_then(Value::as_str)
+                    .map(|m| m.chars().take(2000).collect());
+                let state = if name == "Notification" { AgentActivity::Waiting } else { AgentActivity::Idle };
+                if let Err(e) = client.agent_state(&task, &AgentState { state, message }).await {
+                    eprintln!("orchestratia: could not report the agent's state: {e}");
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Files the request and waits for the decision; any failure is a deny with its reason.
+async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (bool, String) {
+    let tool_name = event.get("tool_name").and_then(Value::as_str).unwrap_or("unknown tool").to_string();
+    let tool_input = event.get("tool_input").cloned().unwrap_or(Value::Null);
+    let req = RequestPermission {
+        task,
+        tool_name,
+        tool_input,
+    };
+    let filed = match client.request_permission(&req).await {
+        Ok(r) => r,
+        Err(e) => return (false, format!("denied: the Orchestratia hub could not be asked ({e})")),
+    };
+    let mut unreachable_since: Option<tokio::time::Instant> = None;
+    loop {
+        match client.permission(filed.id, Some(Duration::from_secs(25))).await {
+            Ok(r) => {
+                unreachable_since = None;
+                match r.status {
+                    PermissionStatus::Pending => continue,
+                    PermissionStatus::Allowed => {
+                        let who = r.decided_by.unwrap_or_else(|| "an admin".into());
+                        return (true, format!("allowed by {who} in Orchestratia"));
+                    }
+                    PermissionStatus::Denied => {
+                        let why = r.reason.unwrap_or_else(|| "no reason given".into());
+                        return (false, format!("denied in Orchestratia: {why}"));
+                    }
+                    PermissionStatus::Cancelled => {
+                        let why = r.reason.unwrap_or_else(|| "cancelled".into());
+                        return (false, format!("the permission request was cancelled: {why}"));
+                    }
+                }
+            }
+            Err(e) if e.is_transport() => {
+                let since = *unreachable_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() > UNREACHABLE_FOR {
+                    return (false, format!("denied: the Orchestratia hub stopped answering ({e})"));
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return (false, format!("denied: {e}")),
+        }
+    }
+}
+
+/// Reads the event from stdin (bounded).
+pub fn read_stdin() -> String {
+    let mut s = String::new();
+    let _ = std::io::stdin().take(MAX_INPUT).read_to_string(&mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_in_claude_codes_format() {
+        let a = answer("PermissionRequest", true, "ok");
+        assert_eq!(a["hookSpecificOutput"]["decision"]["behavior"], "allow");
+        let d = answer("PermissionRequest", false, "no");
+        assert_eq!(d["hookSpecificOutput"]["decision"], json!({"behavior": "deny", "message": "no"}));
+        let p = answer("PreToolUse", false, "no");
+        assert_eq!(p["hookSpecificOutput"]["permissionDecision"], "deny");
+        assert_eq!(p["hookSpecificOutput"]["permissionDecisionReason"], "no");
+        assert_eq!(p["hookSpecificOutput"]["hookEventName"], "PreToolUse");
+    }
+}

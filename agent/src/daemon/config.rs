@@ -1,0 +1,201 @@
+//! The daemon's config.yaml: where the hub is, this server's key and name, its repos and
+//! languages, and how it runs agents. Written (mode 0600) by `--register`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How sessions are run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerKind {
+    /// tmux when it is installed, else a plain PTY.
+    #[default]
+    Auto,
+    /// Each agent in its own tmux session: it survives a daemon crash.
+    Tmux,
+    /// A plain PTY: no persistence across daemon restarts.
+    Pty,
+}
+
+/// The daemon's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub hub_url: String,
+    pub api_key: String,
+    pub name: String,
+    #[serde(default)]
+    pub server_id: Option<Uuid>,
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
+    /// Repository name → path on this machine.
+    #[serde(default)]
+    pub repos: BTreeMap<String, String>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Run by `sh -c` in the repo's directory with the ORCHESTRATIA_* environment. When it is
+    /// Claude Code (`claude`), the task's prompt is passed as its argument and its permission
+    /// hooks are installed in the working directory.
+    #[serde(default = "default_agent_command")]
+    pub agent_command: String,
+    #[serde(default)]
+    pub runner: RunnerKind,
+    /// Session files, the tmux socket and recovery state (default: beside this file).
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// Working directory of a task that names no repo this server has (default: home).
+    #[serde(default)]
+    pub default_dir: Option<PathBuf>,
+    /// After a restart, how long reattached sessions stay `recovering` before `active`.
+    #[serde(default = "default_grace")]
+    pub recovery_grace_secs: u64,
+    /// Output kept while the hub cannot be reached; past it the oldest is dropped and counted.
+    #[serde(default = "default_buffer")]
+    pub output_buffer_mib: u64,
+}
+
+fn default_agent_command() -> String {
+    "claude".to_string()
+}
+
+fn default_grace() -> u64 {
+    15
+}
+
+fn default_buffer() -> u64 {
+    32
+}
+
+impl AgentConfig {
+    /// A fresh config for a newly registered server.
+    pub fn new(hub_url: &str, api_key: &str, name: &str) -> AgentConfig {
+        AgentConfig {
+            hub_url: hub_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            name: name.to_string(),
+            server_id: None,
+            project_id: None,
+            repos: BTreeMap::new(),
+            languages: Vec::new(),
+            agent_command: default_agent_command(),
+            runner: RunnerKind::Auto,
+            state_dir: None,
+            default_dir: None,
+            recovery_grace_secs: default_grace(),
+            output_buffer_mib: default_buffer(),
+        }
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read {} (register first: orchestratia-agent --register orcreg_… --hub URL --name NAME)",
+                path.display()
+            )
+        })?;
+        yaml_serde::from_str(&text).with_context(|| format!("{} is not a valid config", path.display()))
+    }
+
+    /// Writes the config, readable only by its owner.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let text = yaml_serde::to_string(self)?;
+        write_private(path, &text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The state directory for a config at `config_path`.
+    pub fn state_dir(&self, config_path: &Path) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(|| {
+            let dir = config_path.parent().unwrap_or(Path::new("."));
+            let stem = config_path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("config");
+            dir.join(format!("{stem}.state"))
+        })
+    }
+
+    /// Whether the agent command is Claude Code.
+    pub fn is_claude(&self) -> bool {
+        is_claude_command(&self.agent_command)
+    }
+}
+
+/// True when a command's program is `claude`.
+pub fn is_claude_command(cmd: &str) -> bool {
+    cmd.split_whitespace()
+        .next()
+        .and_then(|p| Path::new(p).file_name())
+        .is_some_and(|n| n == "claude")
+}
+
+/// The default config path: `~/.config/orchestratia/config.yaml`.
+pub fn default_path() -> anyhow::Result<PathBuf> {
+    orchestratia_proto::client::agent_config_file()
+        .context("no home or XDG_CONFIG_HOME: pass --config PATH")
+}
+
+/// Writes a file readable only by its owner (atomically, through a temporary file).
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_defaults() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.yaml");
+        let mut c = AgentConfig::new("http://h:1/", "orc_x", "dev-01");
+        c.repos.insert("api".into(), "/srv/api".into());
+        c.save(&path).expect("save");
+        assert_eq!(AgentConfig::load(&path).expect("load"), c);
+        assert_eq!(c.hub_url, "http://h:1");
+        assert_eq!(c.state_dir(&path), dir.path().join("config.state"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let minimal: AgentConfig = yaml_serde::from_str("hub_url: x\napi_key: y\nname: z\n").expect("parse");
+        assert_eq!(minimal.agent_command, "claude");
+        assert_eq!(minimal.recovery_grace_secs, 15);
+    }
+
+    #[test]
+    fn knows_claude() {
+        assert!(is_claude_command("claude"));
+        assert!(is_claude_command("/usr/local/bin/claude --model x"));
+        assert!(!is_claude_command("sh worker.sh"));
+    }
+}
