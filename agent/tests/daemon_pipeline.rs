@@ -29,7 +29,10 @@ fn events_of(v: &Value, name: &str) -> Vec<Value> {
 }
 
 fn at(e: &Value) -> i64 {
-    e["at"].as_str().and_then(orchestratia_proto::time::parse_rfc3339).unwrap_or_default()
+    e["at"]
+        .as_str()
+        .and_then(orchestratia_proto::time::parse_rfc3339)
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,7 +41,9 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
         eprintln!("skipping: tmux is not installed");
         return;
     }
-    let Some(hub) = TestHub::start(Backend::Sqlite).await else { return };
+    let Some(hub) = TestHub::start(Backend::Sqlite).await else {
+        return;
+    };
     hub.cli(&["project", "create", PROJECT]).await.ok();
     let backend = TestDaemon::start(
         &hub,
@@ -46,7 +51,12 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
             project: PROJECT,
             name: "dev-backend",
             repos: &[
-                "api-gateway", "core-service", "web-dashboard", "search-engine", "payment-service", "deploy-infra",
+                "api-gateway",
+                "core-service",
+                "web-dashboard",
+                "search-engine",
+                "payment-service",
+                "deploy-infra",
                 "marketing-site",
             ],
             languages: &["rust", "ts"],
@@ -67,14 +77,32 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
     .await;
     eventually(20, "both servers online", || async {
         let s = hub.cli(&["server", "list", "--json"]).await.json();
-        let online = s.as_array().into_iter().flatten().filter(|x| x["status"] == "online").count();
+        let online = s
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x["status"] == "online")
+            .count();
         (online == 2).then_some(())
     })
     .await;
 
     hub.cli(&["pipeline", "apply", &pipeline()]).await.ok();
-    hub.cli(&["task", "assign", "T1", "--session", "dev-backend"]).await.ok();
-    let waited = hub.cli(&["task", "wait", "T5", "T6", "T7", "--timeout", "90s", "--json"]).await;
+    hub.cli(&["task", "assign", "T1", "--session", "dev-backend"])
+        .await
+        .ok();
+    let waited = hub
+        .cli(&[
+            "task",
+            "wait",
+            "T5",
+            "T6",
+            "T7",
+            "--timeout",
+            "90s",
+            "--json",
+        ])
+        .await;
     if waited.code != 0 {
         panic!(
             "the pipeline did not finish: {}\n{}\nbackend log:\n{}\ndesktop log:\n{}",
@@ -85,8 +113,18 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
         );
     }
     let list = hub.cli(&["task", "list", "--json"]).await.json();
-    let statuses: Vec<&str> = list.as_array().into_iter().flatten().filter_map(|t| t["status"].as_str()).collect();
-    assert_eq!(statuses, vec!["done"; 7], "{}", hub.cli(&["task", "list"]).await.stdout);
+    let statuses: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["done"; 7],
+        "{}",
+        hub.cli(&["task", "list"]).await.stdout
+    );
     let g = hub.cli(&["task", "graph", "--json"]).await.json();
     assert_eq!(g["all_done"], true);
     assert_eq!(g["phases"].as_array().map(Vec::len), Some(5));
@@ -96,7 +134,12 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
         async move { hub.cli(&["task", "view", r, "--json"]).await.json() }
     };
     // T7 ran on dev-desktop, the rest on dev-backend.
-    for (r, server) in [("T1", "dev-backend"), ("T2", "dev-backend"), ("T6", "dev-backend"), ("T7", "dev-desktop")] {
+    for (r, server) in [
+        ("T1", "dev-backend"),
+        ("T2", "dev-backend"),
+        ("T6", "dev-backend"),
+        ("T7", "dev-desktop"),
+    ] {
         assert_eq!(view(r).await["server"], server, "{r}");
     }
     // T2, T3 and T4 ran at the same time: each started before any of them finished.
@@ -104,21 +147,45 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
     let mut ends = Vec::new();
     for r in ["T2", "T3", "T4"] {
         let v = view(r).await;
-        starts.push(events_of(&v, "task_started").first().map(at).unwrap_or(i64::MAX));
+        starts.push(
+            events_of(&v, "task_started")
+                .first()
+                .map(at)
+                .unwrap_or(i64::MAX),
+        );
         ends.push(events_of(&v, "task_completed").first().map(at).unwrap_or(0));
     }
     let last_start = starts.iter().copied().max().unwrap_or(i64::MAX);
     let first_end = ends.iter().copied().min().unwrap_or(0);
-    assert!(last_start < first_end, "T2-T4 overlap: starts {starts:?}, ends {ends:?}");
+    assert!(
+        last_start < first_end,
+        "T2-T4 overlap: starts {starts:?}, ends {ends:?}"
+    );
     // T2's worker read api_schema from its task file.
     let t2 = view("T2").await;
-    let notes: Vec<&str> = t2["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
-    assert!(notes.iter().any(|n| n.starts_with("input api_schema:") && n.contains("\"2.5\"")), "{notes:?}");
+    let notes: Vec<&str> = t2["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("input api_schema:") && n.contains("\"2.5\"")),
+        "{notes:?}"
+    );
     // Every session ended and left no tmux session behind.
     eventually(20, "sessions ended", || async {
         let s = hub.cli(&["session", "list", "--json"]).await.json();
-        let open = s.as_array().into_iter().flatten().filter(|x| x["status"] != "ended").count();
-        (open == 0 && backend.orc_sessions().is_empty() && desktop.orc_sessions().is_empty()).then_some(())
+        let open = s
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x["status"] != "ended")
+            .count();
+        (open == 0 && backend.orc_sessions().is_empty() && desktop.orc_sessions().is_empty())
+            .then_some(())
     })
     .await;
 }

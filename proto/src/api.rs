@@ -373,3 +373,41 @@ pub struct AgentState {
     #[serde(default)]
     pub message: Option<String>,
 }
+
+/// One piece of a session's recording: output chunk `seq`, or the keyframe valid after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordingChunk {
+    pub seq: u64,
+    pub keyframe: bool,
+    /// The bytes, base64 (standard alphabet).
+    pub data: String,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: i64,
+}
+
+impl RecordingChunk {
+    /// The decoded bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.data)
+            .unwrap_or_default()
+    }
+}
+
+/// A page of a session's recording, in replay order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Recording {
+    pub session_id: Uuid,
+    pub chunks: Vec<RecordingChunk>,
+    /// Pass as `after` for the next page (`None`: this was the last).
+    pub next_after: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
+pub struct RecordingQuery {
+    /// Only what follows output chunk `after`.
+    pub after: Option<u64>,
+    pub limit: Option<i64>,
+}

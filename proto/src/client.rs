@@ -309,7 +309,8 @@ impl HubClient {
     }
 
     pub async fn agent_state(&self, task: &str, body: &AgentState) -> Result<Session, ClientError> {
-        self.post(&format!("/tasks/{}/agent-state", enc(task)), body).await
+        self.post(&format!("/tasks/{}/agent-state", enc(task)), body)
+            .await
     }
 
     pub async fn note(&self, task: &str, text: &str) -> Result<Note, ClientError> {
@@ -437,6 +438,34 @@ impl HubClient {
 
     pub async fn create_session(&self, body: &CreateSession) -> Result<Session, ClientError> {
         self.post("/sessions", body).await
+    }
+
+    /// A page of a session's recording after output chunk `after`.
+    pub async fn recording(
+        &self,
+        session: &str,
+        after: u64,
+        limit: i64,
+    ) -> Result<Recording, ClientError> {
+        self.get(&format!(
+            "/sessions/{}/recording?after={after}&limit={limit}",
+            enc(session)
+        ))
+        .await
+    }
+
+    /// A session's whole recording.
+    pub async fn recording_all(&self, session: &str) -> Result<Vec<RecordingChunk>, ClientError> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.recording(session, after, 2000).await?;
+            out.extend(page.chunks);
+            match page.next_after {
+                Some(n) => after = n,
+                None => return Ok(out),
+            }
+        }
     }
 
     pub async fn sessions(&self) -> Result<Vec<Session>, ClientError> {

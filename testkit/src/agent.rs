@@ -65,7 +65,12 @@ impl TestDaemon {
     pub async fn start(hub: &TestHub, o: DaemonOptions<'_>) -> TestDaemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("config.yaml");
-        let token = hub.admin().registration_token(o.project).await.expect("token").token;
+        let token = hub
+            .admin()
+            .registration_token(o.project)
+            .await
+            .expect("token")
+            .token;
         let mut args: Vec<String> = vec![
             "--register".into(),
             token,
@@ -97,7 +102,11 @@ impl TestDaemon {
             .output()
             .await
             .expect("run orchestratia-agent --register");
-        assert!(out.status.success(), "registration failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "registration failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Tests do not wait 15 s for a recovered session to turn active.
         let mut text = std::fs::read_to_string(&config).expect("config");
         text.push_str(&format!("recovery_grace_secs: {}\n", o.recovery_grace_secs));
@@ -162,7 +171,10 @@ impl TestDaemon {
 
     /// The tmux sessions whose names start with `orc-`.
     pub fn orc_sessions(&self) -> Vec<String> {
-        self.tmux_sessions().into_iter().filter(|s| s.starts_with("orc-")).collect()
+        self.tmux_sessions()
+            .into_iter()
+            .filter(|s| s.starts_with("orc-"))
+            .collect()
     }
 }
 
@@ -175,7 +187,10 @@ fn tmux_sessions(socket: &Path) -> Vec<String> {
         .stderr(Stdio::null())
         .output();
     match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect(),
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -277,6 +277,19 @@ pub async fn run_cli(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> CliOutput {
+    run_cli_stdin(url, token, home, env, args, None).await
+}
+
+/// [`run_cli`] with `stdin` fed to the command.
+pub async fn run_cli_stdin(
+    url: &str,
+    token: &str,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> CliOutput {
+    use tokio::io::AsyncWriteExt;
     let mut cmd = Command::new(bin("orchestratia"));
     cmd.args(args)
         .env("ORCHESTRATIA_HUB", url)
@@ -284,15 +297,26 @@ pub async fn run_cli(
         .env("XDG_CONFIG_HOME", home.join("cli-config"))
         .env_remove("ORCHESTRATIA_TASK_ID")
         .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+    let mut child = cmd.spawn().expect("run orchestratia");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let _ = pipe.write_all(text.as_bytes()).await;
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
         .await
         .expect("the CLI did not finish within 2 minutes")
-        .expect("run orchestratia");
+        .expect("wait for orchestratia");
     CliOutput {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -134,8 +134,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if cli.hub.is_some() || cli.name.is_some() || !cli.repos.is_empty() || !cli.languages.is_empty() {
-        return Err(UsageError("--hub, --name, --repo and --lang go with --register".into()).into());
+    if cli.hub.is_some() || cli.name.is_some() || !cli.repos.is_empty() || !cli.languages.is_empty()
+    {
+        return Err(
+            UsageError("--hub, --name, --repo and --lang go with --register".into()).into(),
+        );
     }
     daemon::run(&config_path).await
 }

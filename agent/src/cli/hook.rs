@@ -45,11 +45,20 @@ pub async fn claude_code(client: &HubClient, input: &str) -> Option<Value> {
         Ok(v) => v,
         Err(e) => {
             // Without knowing the event, deny in the PermissionRequest shape (the default hook).
-            return Some(answer("PermissionRequest", false, &format!("orchestratia: unreadable hook input: {e}")));
+            return Some(answer(
+                "PermissionRequest",
+                false,
+                &format!("orchestratia: unreadable hook input: {e}"),
+            ));
         }
     };
-    let name = event.get("hook_event_name").and_then(Value::as_str).unwrap_or_default();
-    let task = std::env::var("ORCHESTRATIA_TASK_ID").ok().filter(|t| !t.is_empty());
+    let name = event
+        .get("hook_event_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let task = std::env::var("ORCHESTRATIA_TASK_ID")
+        .ok()
+        .filter(|t| !t.is_empty());
     match name {
         "PermissionRequest" | "PreToolUse" => {
             let (allow, reason) = decide(client, &event, task).await;
@@ -62,8 +71,15 @@ pub async fn claude_code(client: &HubClient, input: &str) -> Option<Value> {
                     .or_else(|| event.get("last_assistant_message"))
                     .and_then(Value::as_str)
                     .map(|m| m.chars().take(2000).collect());
-                let state = if name == "Notification" { AgentActivity::Waiting } else { AgentActivity::Idle };
-                if let Err(e) = client.agent_state(&task, &AgentState { state, message }).await {
+                let state = if name == "Notification" {
+                    AgentActivity::Waiting
+                } else {
+                    AgentActivity::Idle
+                };
+                if let Err(e) = client
+                    .agent_state(&task, &AgentState { state, message })
+                    .await
+                {
                     eprintln!("orchestratia: could not report the agent's state: {e}");
                 }
             }
@@ -75,7 +91,11 @@ pub async fn claude_code(client: &HubClient, input: &str) -> Option<Value> {
 
 /// Files the request and waits for the decision; any failure is a deny with its reason.
 async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (bool, String) {
-    let tool_name = event.get("tool_name").and_then(Value::as_str).unwrap_or("unknown tool").to_string();
+    let tool_name = event
+        .get("tool_name")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown tool")
+        .to_string();
     let tool_input = event.get("tool_input").cloned().unwrap_or(Value::Null);
     let req = RequestPermission {
         task,
@@ -84,11 +104,19 @@ async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (boo
     };
     let filed = match client.request_permission(&req).await {
         Ok(r) => r,
-        Err(e) => return (false, format!("denied: the Orchestratia hub could not be asked ({e})")),
+        Err(e) => {
+            return (
+                false,
+                format!("denied: the Orchestratia hub could not be asked ({e})"),
+            );
+        }
     };
     let mut unreachable_since: Option<tokio::time::Instant> = None;
     loop {
-        match client.permission(filed.id, Some(Duration::from_secs(25))).await {
+        match client
+            .permission(filed.id, Some(Duration::from_secs(25)))
+            .await
+        {
             Ok(r) => {
                 unreachable_since = None;
                 match r.status {
@@ -103,14 +131,20 @@ async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (boo
                     }
                     PermissionStatus::Cancelled => {
                         let why = r.reason.unwrap_or_else(|| "cancelled".into());
-                        return (false, format!("the permission request was cancelled: {why}"));
+                        return (
+                            false,
+                            format!("the permission request was cancelled: {why}"),
+                        );
                     }
                 }
             }
             Err(e) if e.is_transport() => {
                 let since = *unreachable_since.get_or_insert_with(tokio::time::Instant::now);
                 if since.elapsed() > UNREACHABLE_FOR {
-                    return (false, format!("denied: the Orchestratia hub stopped answering ({e})"));
+                    return (
+                        false,
+                        format!("denied: the Orchestratia hub stopped answering ({e})"),
+                    );
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -135,7 +169,10 @@ mod tests {
         let a = answer("PermissionRequest", true, "ok");
         assert_eq!(a["hookSpecificOutput"]["decision"]["behavior"], "allow");
         let d = answer("PermissionRequest", false, "no");
-        assert_eq!(d["hookSpecificOutput"]["decision"], json!({"behavior": "deny", "message": "no"}));
+        assert_eq!(
+            d["hookSpecificOutput"]["decision"],
+            json!({"behavior": "deny", "message": "no"})
+        );
         let p = answer("PreToolUse", false, "no");
         assert_eq!(p["hookSpecificOutput"]["permissionDecision"], "deny");
         assert_eq!(p["hookSpecificOutput"]["permissionDecisionReason"], "no");

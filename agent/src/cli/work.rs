@@ -163,16 +163,21 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             })
         }
         TaskCmd::Inputs { key } => {
-            let path = std::env::var("ORCHESTRATIA_TASK_FILE")
-                .map_err(|_| usage("no task file: run inside a session (ORCHESTRATIA_TASK_FILE)"))?;
-            let text = std::fs::read_to_string(&path).map_err(|e| usage(format!("cannot read {path}: {e}")))?;
-            let task: Value = serde_json::from_str(&text).map_err(|e| usage(format!("{path}: {e}")))?;
+            let path = std::env::var("ORCHESTRATIA_TASK_FILE").map_err(|_| {
+                usage("no task file: run inside a session (ORCHESTRATIA_TASK_FILE)")
+            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| usage(format!("cannot read {path}: {e}")))?;
+            let task: Value =
+                serde_json::from_str(&text).map_err(|e| usage(format!("{path}: {e}")))?;
             let inputs = task.get("resolved_inputs").cloned().unwrap_or(Value::Null);
             let out = match key {
-                Some(k) => inputs
-                    .get(&k)
-                    .cloned()
-                    .ok_or_else(|| usage(format!("no input '{k}' (this task received: {})", keys_of(&inputs))))?,
+                Some(k) => inputs.get(&k).cloned().ok_or_else(|| {
+                    usage(format!(
+                        "no input '{k}' (this task received: {})",
+                        keys_of(&inputs)
+                    ))
+                })?,
                 None => inputs,
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
@@ -183,8 +188,15 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
 }
 
 fn keys_of(v: &Value) -> String {
-    let keys: Vec<&str> = v.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
-    if keys.is_empty() { "none".into() } else { keys.join(", ") }
+    let keys: Vec<&str> = v
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        "none".into()
+    } else {
+        keys.join(", ")
+    }
 }
 
 #[cfg(test)]

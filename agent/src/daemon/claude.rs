@@ -23,7 +23,10 @@ pub fn settings_path(dir: &Path) -> PathBuf {
 
 /// `existing` with our hook command added to each of [`EVENTS`].
 pub fn merged(existing: Option<&Value>, command: &str) -> Value {
-    let mut v = existing.cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    let mut v = existing
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
     let entry = json!({"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": TIMEOUT_SECS}]});
     if let Some(obj) = v.as_object_mut() {
         let hooks = obj.entry("hooks").or_insert_with(|| json!({}));
@@ -73,13 +76,16 @@ impl Settings {
         let path = settings_path(dir);
         let created_dir = !path.parent().is_some_and(Path::exists);
         let original = std::fs::read_to_string(&path).ok();
-        let parsed = original.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let parsed = original
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok());
         if original.is_some() && parsed.is_none() {
             anyhow::bail!("{} is not valid JSON; not touching it", path.display());
         }
         let v = merged(parsed.as_ref(), command);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&path, serde_json::to_string_pretty(&v)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
@@ -136,9 +142,12 @@ mod tests {
         let before_text = serde_json::to_string(&before).expect("json");
         std::fs::write(&path, &before_text).expect("write");
         let s = Settings::default();
-        s.acquire(dir.path(), "/bin/orchestratia hook claude-code").expect("acquire");
-        s.acquire(dir.path(), "/bin/orchestratia hook claude-code").expect("second session");
-        let now: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        s.acquire(dir.path(), "/bin/orchestratia hook claude-code")
+            .expect("acquire");
+        s.acquire(dir.path(), "/bin/orchestratia hook claude-code")
+            .expect("second session");
+        let now: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         let pr = now["hooks"]["PermissionRequest"].as_array().expect("list");
         assert_eq!(pr.len(), 2, "the existing hook is kept");
         assert_eq!(pr[0]["hooks"][0]["command"], "mine");
@@ -146,7 +155,12 @@ mod tests {
         assert_eq!(now["permissions"]["allow"][0], "Bash(ls)");
         assert!(now["hooks"]["Stop"].is_array() && now["hooks"]["Notification"].is_array());
         s.release(dir.path());
-        assert!(std::fs::read_to_string(&path).expect("read").contains("orchestratia"), "one session still runs");
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .contains("orchestratia"),
+            "one session still runs"
+        );
         s.release(dir.path());
         assert_eq!(std::fs::read_to_string(&path).expect("read"), before_text);
     }

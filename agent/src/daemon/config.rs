@@ -97,7 +97,8 @@ impl AgentConfig {
                 path.display()
             )
         })?;
-        yaml_serde::from_str(&text).with_context(|| format!("{} is not a valid config", path.display()))
+        yaml_serde::from_str(&text)
+            .with_context(|| format!("{} is not a valid config", path.display()))
     }
 
     /// Writes the config, readable only by its owner.
@@ -187,7 +188,8 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let minimal: AgentConfig = yaml_serde::from_str("hub_url: x\napi_key: y\nname: z\n").expect("parse");
+        let minimal: AgentConfig =
+            yaml_serde::from_str("hub_url: x\napi_key: y\nname: z\n").expect("parse");
         assert_eq!(minimal.agent_command, "claude");
         assert_eq!(minimal.recovery_grace_secs, 15);
     }

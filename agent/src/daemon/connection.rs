@@ -30,7 +30,12 @@ pub fn jittered(base: Duration) -> Duration {
 }
 
 /// Runs until the key is refused (or the process stops).
-pub async fn run(hub_url: &str, api_key: &str, manager: Arc<Manager>, outbox: Arc<Outbox>) -> anyhow::Result<()> {
+pub async fn run(
+    hub_url: &str,
+    api_key: &str,
+    manager: Arc<Manager>,
+    outbox: Arc<Outbox>,
+) -> anyhow::Result<()> {
     let client = HubClient::new(hub_url, Some(api_key.to_string()));
     let url = client.ws_url(DAEMON_WS_PATH);
     let mut backoff = Duration::from_millis(500);
@@ -68,7 +73,8 @@ enum ConnectError {
     Other(String),
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(url: &str, api_key: &str) -> Result<Ws, ConnectError> {
     let mut req = url
@@ -88,7 +94,10 @@ async fn connect(url: &str, api_key: &str) -> Result<Ws, ConnectError> {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            Err(ConnectError::Refused(format!("HTTP {}: {body}", resp.status())))
+            Err(ConnectError::Refused(format!(
+                "HTTP {}: {body}",
+                resp.status()
+            )))
         }
         Ok(Err(e)) => Err(ConnectError::Other(e.to_string())),
     }
@@ -170,7 +179,10 @@ mod tests {
     fn jitter_stays_around_the_base() {
         for _ in 0..100 {
             let d = jittered(Duration::from_secs(2));
-            assert!(d >= Duration::from_secs(1) && d <= Duration::from_secs(3), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(1) && d <= Duration::from_secs(3),
+                "{d:?}"
+            );
         }
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use orchestratia_proto::ws::{DaemonToHub, Frame, FrameKind, HubToDaemon, RunningSession, SessionStart};
+use orchestratia_proto::ws::{
+    DaemonToHub, Frame, FrameKind, HubToDaemon, RunningSession, SessionStart,
+};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -30,14 +32,21 @@ impl Manager {
         tokio::spawn(async move {
             while let Some(id) = ended.recv().await {
                 let Some(m) = weak.upgrade() else { break };
-                m.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                m.sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
             }
         });
         m
     }
 
     fn get(&self, id: Uuid) -> Option<Handle> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     fn send(&self, id: Uuid, cmd: Cmd) {
@@ -66,7 +75,11 @@ impl Manager {
     /// Starts a session unless it already runs.
     pub fn start(self: &Arc<Self>, s: SessionStart) {
         if self.get(s.session_id).is_some()
-            || !self.starting.lock().unwrap_or_else(|e| e.into_inner()).insert(s.session_id)
+            || !self
+                .starting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(s.session_id)
         {
             return;
         }
@@ -77,7 +90,10 @@ impl Manager {
             match session::start(m.env.clone(), s).await {
                 Ok(h) => {
                     tracing::info!(session = %name, "session started");
-                    m.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id, h);
+                    m.sessions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, h);
                 }
                 Err(e) => {
                     tracing::warn!(session = %name, error = %e, "could not start the session");
@@ -88,18 +104,25 @@ impl Manager {
                     });
                 }
             }
-            m.starting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            m.starting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
         });
     }
 
     /// After a restart: reattach the sessions tmux kept, report the ones that ended meanwhile.
     pub async fn recover(self: &Arc<Self>) {
         let dir = self.env.state_dir.join("sessions");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
         let alive: Vec<String> = match &self.env.tmux {
             Some(t) => {
                 let t = t.clone();
-                tokio::task::spawn_blocking(move || t.list_sessions()).await.unwrap_or_default()
+                tokio::task::spawn_blocking(move || t.list_sessions())
+                    .await
+                    .unwrap_or_default()
             }
             None => Vec::new(),
         };
@@ -114,7 +137,10 @@ impl Manager {
                 match session::recover(self.env.clone(), state.clone()).await {
                     Ok(h) => {
                         tracing::info!(session = %name, "reattached");
-                        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(h.id, h);
+                        self.sessions
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(h.id, h);
                         continue;
                     }
                     Err(e) => tracing::warn!(session = %name, error = %e, "could not reattach"),
@@ -138,14 +164,25 @@ impl Manager {
     pub fn dispatch(self: &Arc<Self>, msg: HubToDaemon) {
         match msg {
             HubToDaemon::SessionStart(s) => self.start(s),
-            HubToDaemon::SessionStop { session_id, reason } => self.send(session_id, Cmd::Stop(reason)),
-            HubToDaemon::SessionResize { session_id, cols, rows } => {
-                self.send(session_id, Cmd::Resize { cols, rows })
+            HubToDaemon::SessionStop { session_id, reason } => {
+                self.send(session_id, Cmd::Stop(reason))
             }
+            HubToDaemon::SessionResize {
+                session_id,
+                cols,
+                rows,
+            } => self.send(session_id, Cmd::Resize { cols, rows }),
             HubToDaemon::KeyframeRequest { session_id } => self.send(session_id, Cmd::Keyframe),
-            HubToDaemon::Resume { session_id, last_seq } => self.send(session_id, Cmd::Resume(last_seq)),
-            HubToDaemon::Error { error, detail } => tracing::warn!(%error, %detail, "the hub refused a message"),
-            HubToDaemon::TaskAssigned { task, .. } => tracing::info!(task = %task.reference, "task assigned"),
+            HubToDaemon::Resume {
+                session_id,
+                last_seq,
+            } => self.send(session_id, Cmd::Resume(last_seq)),
+            HubToDaemon::Error { error, detail } => {
+                tracing::warn!(%error, %detail, "the hub refused a message")
+            }
+            HubToDaemon::TaskAssigned { task, .. } => {
+                tracing::info!(task = %task.reference, "task assigned")
+            }
             other => tracing::debug!(?other, "message from the hub"),
         }
     }

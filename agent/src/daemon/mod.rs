@@ -25,7 +25,8 @@ use config::{AgentConfig, RunnerKind};
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = AgentConfig::load(config_path)?;
     let state_dir = config.state_dir(config_path);
-    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
     let use_tmux = match config.runner {
         RunnerKind::Tmux => {
             anyhow::ensure!(tmux::available(), "runner: tmux, but tmux is not installed");
@@ -35,14 +36,18 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         RunnerKind::Auto => tmux::available(),
     };
     if !use_tmux {
-        tracing::warn!("tmux is not installed: sessions run in plain PTYs and will not survive a daemon restart");
+        tracing::warn!(
+            "tmux is not installed: sessions run in plain PTYs and will not survive a daemon restart"
+        );
     }
     let cli = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("orchestratia")))
         .filter(|p| p.exists())
         .unwrap_or_else(|| "orchestratia".into());
-    let outbox = Arc::new(outbox::Outbox::new((config.output_buffer_mib as usize) * 1024 * 1024));
+    let outbox = Arc::new(outbox::Outbox::new(
+        (config.output_buffer_mib as usize) * 1024 * 1024,
+    ));
     let (ended_tx, ended_rx) = mpsc::unbounded_channel();
     let env = Arc::new(session::Env {
         outbox: outbox.clone(),

@@ -135,7 +135,10 @@ mod tests {
         o.frame(frame(s, 2, 10));
         o.frame(frame(s, 3, 10));
         assert_eq!(o.take_lost().get(&s), Some(&10));
-        assert!(matches!(o.pop(), Some(Out::Control(_))), "control messages are never dropped");
+        assert!(
+            matches!(o.pop(), Some(Out::Control(_))),
+            "control messages are never dropped"
+        );
         let seqs: Vec<u64> = std::iter::from_fn(|| o.pop())
             .filter_map(|m| match m {
                 Out::Frame(f) => Some(f.seq),

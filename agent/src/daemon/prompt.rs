@@ -19,7 +19,10 @@ pub fn render(t: &TaskPayload) -> String {
             p.push_str("## Requirements\n\n");
             for r in reqs {
                 let prio = r.get("priority").and_then(Value::as_str).unwrap_or("must");
-                let d = r.get("description").and_then(Value::as_str).unwrap_or_default();
+                let d = r
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 p.push_str(&format!("- [{prio}] {d}\n"));
             }
             p.push('\n');
@@ -29,7 +32,12 @@ pub fn render(t: &TaskPayload) -> String {
         {
             p.push_str("## Constraints\n\n");
             for (k, v) in c {
-                let items: Vec<&str> = v.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                let items: Vec<&str> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
                 p.push_str(&format!("- {k}: {}\n", items.join(", ")));
             }
             p.push('\n');
@@ -73,14 +81,18 @@ mod tests {
             reference: "T2".into(),
             title: "Implement API".into(),
             spec: "Implement it.".into(),
-            structured_spec: Some(json!({"requirements": [{"description": "All endpoints", "priority": "must"}],
-                                          "constraints": {"languages": ["python"]}})),
+            structured_spec: Some(
+                json!({"requirements": [{"description": "All endpoints", "priority": "must"}],
+                                          "constraints": {"languages": ["python"]}}),
+            ),
             priority: "high".into(),
             repo: Some("api".into()),
             languages: vec![],
             require_plan_approval: true,
             orchestrator: false,
-            resolved_inputs: [("api_schema".to_string(), json!({"endpoints": []}))].into_iter().collect(),
+            resolved_inputs: [("api_schema".to_string(), json!({"endpoints": []}))]
+                .into_iter()
+                .collect(),
         };
         let p = render(&t);
         assert!(p.starts_with("# T2: Implement API"));

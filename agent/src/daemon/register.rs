@@ -38,9 +38,15 @@ pub fn parse_repos(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>>
         let abs = std::fs::canonicalize(dir)
             .map_err(|e| usage(format!("--repo {name}: {}: {e}", dir.display())))?;
         if !abs.is_dir() {
-            return Err(usage(format!("--repo {name}: {} is not a directory", abs.display())));
+            return Err(usage(format!(
+                "--repo {name}: {} is not a directory",
+                abs.display()
+            )));
         }
-        if repos.insert(name.to_string(), abs.display().to_string()).is_some() {
+        if repos
+            .insert(name.to_string(), abs.display().to_string())
+            .is_some()
+        {
             return Err(usage(format!("--repo {name} is given twice")));
         }
     }
@@ -49,13 +55,20 @@ pub fn parse_repos(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>>
 
 /// Registers with the hub and writes the config; prints what to do next.
 pub async fn register(r: Registration<'_>, config_path: &Path) -> anyhow::Result<AgentConfig> {
-    if !r.token.starts_with(orchestratia_proto::REGISTRATION_TOKEN_PREFIX) {
-        return Err(usage("--register needs an orcreg_… token (orchestratia server token --project NAME)"));
+    if !r
+        .token
+        .starts_with(orchestratia_proto::REGISTRATION_TOKEN_PREFIX)
+    {
+        return Err(usage(
+            "--register needs an orcreg_… token (orchestratia server token --project NAME)",
+        ));
     }
     let repos = parse_repos(r.repos)?;
     let hub = r.hub.trim_end_matches('/');
     if !(hub.starts_with("http://") || hub.starts_with("https://")) {
-        return Err(usage(format!("--hub {hub}: expected an http:// or https:// URL")));
+        return Err(usage(format!(
+            "--hub {hub}: expected an http:// or https:// URL"
+        )));
     }
     let hostname = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
@@ -80,8 +93,11 @@ pub async fn register(r: Registration<'_>, config_path: &Path) -> anyhow::Result
     if let Some(runner) = r.runner {
         config.runner = runner;
     }
-    config
-        .save(config_path)
-        .with_context(|| format!("registered as {}, but the config could not be written", registered.name))?;
+    config.save(config_path).with_context(|| {
+        format!(
+            "registered as {}, but the config could not be written",
+            registered.name
+        )
+    })?;
     Ok(config)
 }

@@ -41,7 +41,11 @@ mod tests {
 
     #[test]
     fn keeps_agents_alive_across_restarts() {
-        let u = unit(Path::new("/usr/bin/orchestratia-agent"), Path::new("/etc/orc/config.yaml"), "dev");
+        let u = unit(
+            Path::new("/usr/bin/orchestratia-agent"),
+            Path::new("/etc/orc/config.yaml"),
+            "dev",
+        );
         assert!(u.contains("KillMode=process"));
         assert!(u.contains("ExecStart=/usr/bin/orchestratia-agent --config /etc/orc/config.yaml"));
         assert!(u.contains("User=dev"));

@@ -56,7 +56,10 @@ pub struct Env {
 #[derive(Debug)]
 pub enum Cmd {
     Input(Vec<u8>),
-    Resize { cols: u16, rows: u16 },
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
     Keyframe,
     Stop(String),
     /// The hub's last stored chunk: continue numbering after it.
@@ -117,7 +120,11 @@ impl Files {
 
     /// The agent's exit status, once it exited.
     pub fn exit_code(&self) -> Option<i64> {
-        std::fs::read_to_string(self.exit()).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.exit())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     pub fn save_state(&self, s: &State) {
@@ -146,16 +153,27 @@ fn script(files: &Files, tmux: Option<&Tmux>, name: &str, bin_dir: &Path) -> Str
     let exit = sh_quote(&files.exit().to_string_lossy());
     let exit_tmp = sh_quote(&format!("{}.tmp", files.exit().to_string_lossy()));
     let mut s = format!("#!/bin/sh\n# Orchestratia session {name}.\n");
-    s.push_str(&format!("PATH={}:\"$PATH\"; export PATH\n", sh_quote(&bin_dir.to_string_lossy())));
+    s.push_str(&format!(
+        "PATH={}:\"$PATH\"; export PATH\n",
+        sh_quote(&bin_dir.to_string_lossy())
+    ));
     if let Some(t) = tmux {
         let sock = sh_quote(&t.socket().to_string_lossy());
-        s.push_str(&format!("tmux -S {sock} wait-for {}\n", sh_quote(&format!("{name}-go"))));
+        s.push_str(&format!(
+            "tmux -S {sock} wait-for {}\n",
+            sh_quote(&format!("{name}-go"))
+        ));
     }
     s.push_str("sh -c \"$ORCHESTRATIA_AGENT_COMMAND\"\ncode=$?\n");
-    s.push_str(&format!("printf '%s\\n' \"$code\" > {exit_tmp} && mv {exit_tmp} {exit}\n"));
+    s.push_str(&format!(
+        "printf '%s\\n' \"$code\" > {exit_tmp} && mv {exit_tmp} {exit}\n"
+    ));
     if let Some(t) = tmux {
         let sock = sh_quote(&t.socket().to_string_lossy());
-        s.push_str(&format!("tmux -S {sock} wait-for {}\n", sh_quote(&format!("{name}-release"))));
+        s.push_str(&format!(
+            "tmux -S {sock} wait-for {}\n",
+            sh_quote(&format!("{name}-release"))
+        ));
     }
     s.push_str("exit $code\n");
     s
@@ -177,9 +195,18 @@ fn environment(env: &Env, s: &SessionStart, files: &Files) -> Vec<(String, Strin
         ("ORCHESTRATIA_HUB".to_string(), s.hub_url.clone()),
         ("ORCHESTRATIA_TOKEN".to_string(), s.token.clone()),
         ("ORCHESTRATIA_SESSION".to_string(), s.name.clone()),
-        ("ORCHESTRATIA_TASK_FILE".to_string(), files.task().to_string_lossy().into_owned()),
-        ("ORCHESTRATIA_PROMPT_FILE".to_string(), files.prompt().to_string_lossy().into_owned()),
-        ("ORCHESTRATIA_AGENT_COMMAND".to_string(), agent_command(&env.config)),
+        (
+            "ORCHESTRATIA_TASK_FILE".to_string(),
+            files.task().to_string_lossy().into_owned(),
+        ),
+        (
+            "ORCHESTRATIA_PROMPT_FILE".to_string(),
+            files.prompt().to_string_lossy().into_owned(),
+        ),
+        (
+            "ORCHESTRATIA_AGENT_COMMAND".to_string(),
+            agent_command(&env.config),
+        ),
     ];
     if let Some(t) = &s.task {
         vars.push(("ORCHESTRATIA_TASK_ID".to_string(), t.id.to_string()));
@@ -194,7 +221,10 @@ fn working_dir(env: &Env, s: &SessionStart) -> Result<PathBuf, String> {
         return if p.is_dir() {
             Ok(p)
         } else {
-            Err(format!("the working directory {dir} does not exist on {}", env.config.name))
+            Err(format!(
+                "the working directory {dir} does not exist on {}",
+                env.config.name
+            ))
         };
     }
     Ok(env
@@ -222,8 +252,16 @@ struct Terminal {
     input: std::sync::mpsc::Sender<Vec<u8>>,
 }
 
-fn open_terminal(argv: &[String], cwd: &Path, vars: &[(String, String)], cols: u16, rows: u16) -> anyhow::Result<Terminal> {
-    let pair = native_pty_system().openpty(pty_size(cols, rows)).context("opening a PTY")?;
+fn open_terminal(
+    argv: &[String],
+    cwd: &Path,
+    vars: &[(String, String)],
+    cols: u16,
+    rows: u16,
+) -> anyhow::Result<Terminal> {
+    let pair = native_pty_system()
+        .openpty(pty_size(cols, rows))
+        .context("opening a PTY")?;
     let mut cmd = CommandBuilder::new(&argv[0]);
     cmd.args(&argv[1..]);
     cmd.cwd(cwd);
@@ -232,7 +270,10 @@ fn open_terminal(argv: &[String], cwd: &Path, vars: &[(String, String)], cols: u
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let child = pair.slave.spawn_command(cmd).context("starting the terminal's process")?;
+    let child = pair
+        .slave
+        .spawn_command(cmd)
+        .context("starting the terminal's process")?;
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().context("PTY reader")?;
     let mut writer = pair.master.take_writer().context("PTY writer")?;
@@ -259,7 +300,11 @@ fn open_terminal(argv: &[String], cwd: &Path, vars: &[(String, String)], cols: u
         .name("pty-write".into())
         .spawn(move || {
             while let Ok(bytes) = in_rx.recv() {
-                if writer.write_all(&bytes).and_then(|_| writer.flush()).is_err() {
+                if writer
+                    .write_all(&bytes)
+                    .and_then(|_| writer.flush())
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -274,9 +319,14 @@ fn open_terminal(argv: &[String], cwd: &Path, vars: &[(String, String)], cols: u
 }
 
 /// Runs a blocking tmux call off the async threads.
-async fn tmux_call<T: Send + 'static>(t: &Tmux, f: impl FnOnce(&Tmux) -> T + Send + 'static) -> anyhow::Result<T> {
+async fn tmux_call<T: Send + 'static>(
+    t: &Tmux,
+    f: impl FnOnce(&Tmux) -> T + Send + 'static,
+) -> anyhow::Result<T> {
     let t = t.clone();
-    tokio::task::spawn_blocking(move || f(&t)).await.context("tmux call")
+    tokio::task::spawn_blocking(move || f(&t))
+        .await
+        .context("tmux call")
 }
 
 /// Starts a session the hub asked for.
@@ -293,7 +343,8 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
             anyhow::bail!(reason);
         }
     };
-    std::fs::create_dir_all(&files.dir).with_context(|| format!("creating {}", files.dir.display()))?;
+    std::fs::create_dir_all(&files.dir)
+        .with_context(|| format!("creating {}", files.dir.display()))?;
     let task: Option<&TaskPayload> = s.task.as_ref();
     if let Some(t) = task {
         std::fs::write(files.task(), serde_json::to_string_pretty(t)?)?;
@@ -302,7 +353,10 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
         std::fs::write(files.prompt(), "An interactive session.\n")?;
     }
     let bin_dir = env.cli.parent().map(Path::to_path_buf).unwrap_or_default();
-    std::fs::write(files.script(), script(&files, env.tmux.as_ref(), &s.name, &bin_dir))?;
+    std::fs::write(
+        files.script(),
+        script(&files, env.tmux.as_ref(), &s.name, &bin_dir),
+    )?;
     let claude = env.config.is_claude();
     if claude {
         let command = format!("{} hook claude-code", sh_quote(&env.cli.to_string_lossy()));
@@ -324,8 +378,16 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
     files.save_state(&state);
     let (terminal, pid) = match &env.tmux {
         Some(t) => {
-            let (name, dir2, vars2, cmd) = (s.name.clone(), dir.clone(), vars.clone(), script_cmd.clone());
-            tmux_call(t, move |t| t.new_session(&name, &dir2, COLS, ROWS, &vars2, &cmd)).await??;
+            let (name, dir2, vars2, cmd) = (
+                s.name.clone(),
+                dir.clone(),
+                vars.clone(),
+                script_cmd.clone(),
+            );
+            tmux_call(t, move |t| {
+                t.new_session(&name, &dir2, COLS, ROWS, &vars2, &cmd)
+            })
+            .await??;
             let term = open_terminal(&t.attach_argv(&s.name), &dir, &[], COLS, ROWS)?;
             let go = format!("{}-go", s.name);
             tmux_call(t, move |t| t.signal(&go)).await??;
@@ -334,7 +396,10 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
             (term, pid)
         }
         None => {
-            let argv = vec!["sh".to_string(), files.script().to_string_lossy().into_owned()];
+            let argv = vec![
+                "sh".to_string(),
+                files.script().to_string_lossy().into_owned(),
+            ];
             let term = open_terminal(&argv, &dir, &vars, COLS, ROWS)?;
             let pid = term.child.process_id().map(i64::from);
             (term, pid)
@@ -358,7 +423,13 @@ pub async fn recover(env: Arc<Env>, state: State) -> anyhow::Result<Handle> {
         let command = format!("{} hook claude-code", sh_quote(&env.cli.to_string_lossy()));
         let _ = env.claude.acquire(&state.working_dir, &command);
     }
-    let terminal = open_terminal(&tmux.attach_argv(&state.name), &state.working_dir, &[], COLS, ROWS)?;
+    let terminal = open_terminal(
+        &tmux.attach_argv(&state.name),
+        &state.working_dir,
+        &[],
+        COLS,
+        ROWS,
+    )?;
     // If the daemon died before letting the agent start, let it start now.
     let go = format!("{}-go", state.name);
     tmux_call(&tmux, move |t| t.signal(&go)).await??;
@@ -369,7 +440,15 @@ pub async fn recover(env: Arc<Env>, state: State) -> anyhow::Result<Handle> {
         tmux: state.name.clone(),
     });
     let grace = Instant::now() + Duration::from_secs(env.config.recovery_grace_secs);
-    Ok(spawn_actor(env, files, state, terminal, pid, Some(grace), true))
+    Ok(spawn_actor(
+        env,
+        files,
+        state,
+        terminal,
+        pid,
+        Some(grace),
+        true,
+    ))
 }
 
 fn spawn_actor(
@@ -507,7 +586,9 @@ impl Actor {
         if self.released || self.files.exit_code().is_none() {
             return;
         }
-        let Some(t) = self.env.tmux.clone() else { return };
+        let Some(t) = self.env.tmux.clone() else {
+            return;
+        };
         let name = self.state.name.clone();
         if let Ok(Ok(screen)) = tmux_call(&t, move |t| t.capture(&name)).await {
             self.final_screen = Some(screen);
@@ -603,15 +684,26 @@ impl Actor {
 
     /// After the client ended while the tmux session (and the agent) still run: attach again.
     async fn reattach(&mut self, terminal: &mut Terminal) -> bool {
-        let Some(t) = self.env.tmux.clone() else { return false };
+        let Some(t) = self.env.tmux.clone() else {
+            return false;
+        };
         if self.files.exit_code().is_some() && self.released {
             return false;
         }
         let name = self.state.name.clone();
-        if !tmux_call(&t, move |t| t.has_session(&name)).await.unwrap_or(false) {
+        if !tmux_call(&t, move |t| t.has_session(&name))
+            .await
+            .unwrap_or(false)
+        {
             return false;
         }
-        match open_terminal(&t.attach_argv(&self.state.name), &self.state.working_dir, &[], self.cols, self.rows) {
+        match open_terminal(
+            &t.attach_argv(&self.state.name),
+            &self.state.working_dir,
+            &[],
+            self.cols,
+            self.rows,
+        ) {
             Ok(term) => {
                 *terminal = term;
                 true
@@ -635,7 +727,10 @@ impl Actor {
                     .flatten()
             }
         };
-        let last_screen = self.final_screen.clone().unwrap_or_else(|| self.screen_lines().join("\n"));
+        let last_screen = self
+            .final_screen
+            .clone()
+            .unwrap_or_else(|| self.screen_lines().join("\n"));
         self.env.outbox.control(DaemonToHub::SessionEnded {
             session_id: self.id(),
             exit_code,
@@ -687,7 +782,10 @@ mod tests {
     #[test]
     fn claude_gets_the_prompt_as_argument() {
         let mut c = AgentConfig::new("http://h", "k", "n");
-        assert_eq!(agent_command(&c), "claude \"$(cat \"$ORCHESTRATIA_PROMPT_FILE\")\"");
+        assert_eq!(
+            agent_command(&c),
+            "claude \"$(cat \"$ORCHESTRATIA_PROMPT_FILE\")\""
+        );
         c.agent_command = "sh worker.sh".into();
         assert_eq!(agent_command(&c), "sh worker.sh");
     }

@@ -41,7 +41,10 @@ impl Tmux {
         &self.socket
     }
 
-    fn run<'a>(&'a self, cmd: impl Into<TmuxCommand<'a>>) -> anyhow::Result<(bool, String, String)> {
+    fn run<'a>(
+        &'a self,
+        cmd: impl Into<TmuxCommand<'a>>,
+    ) -> anyhow::Result<(bool, String, String)> {
         let out = TmuxCmd::new()
             .socket_path(self.socket.to_string_lossy().into_owned())
             .add_command(cmd)
@@ -89,10 +92,19 @@ impl Tmux {
         let cmd = cmd.shell_command(command);
         self.check("new-session", cmd)?;
         // The stream is the pane alone: no status line; keep enough history for recovery.
-        self.check("set-option", SetOption::new().target_pane(name).option("status").value("off"))?;
         self.check(
             "set-option",
-            SetOption::new().target_pane(name).option("history-limit").value("10000"),
+            SetOption::new()
+                .target_pane(name)
+                .option("status")
+                .value("off"),
+        )?;
+        self.check(
+            "set-option",
+            SetOption::new()
+                .target_pane(name)
+                .option("history-limit")
+                .value("10000"),
         )?;
         Ok(())
     }
@@ -114,7 +126,8 @@ impl Tmux {
 
     /// Kills a session (its processes get SIGHUP).
     pub fn kill_session(&self, name: &str) -> anyhow::Result<()> {
-        self.check("kill-session", KillSession::new().target_session(name)).map(|_| ())
+        self.check("kill-session", KillSession::new().target_session(name))
+            .map(|_| ())
     }
 
     /// Stops the whole server.
@@ -124,18 +137,28 @@ impl Tmux {
 
     /// Wakes whoever waits on `channel` (or the next one to wait).
     pub fn signal(&self, channel: &str) -> anyhow::Result<()> {
-        self.check("wait-for -S", WaitFor::new().woken().channel(channel)).map(|_| ())
+        self.check("wait-for -S", WaitFor::new().woken().channel(channel))
+            .map(|_| ())
     }
 
     /// The pane's text as it is on screen now.
     pub fn capture(&self, name: &str) -> anyhow::Result<String> {
-        self.check("capture-pane", CapturePane::new().stdout().target_pane(name))
+        self.check(
+            "capture-pane",
+            CapturePane::new().stdout().target_pane(name),
+        )
     }
 
     /// The pid of the pane's process.
     pub fn pane_pid(&self, name: &str) -> Option<i64> {
         let out = self
-            .check("display-message", DisplayMessage::new().print().target_pane(name).message("#{pane_pid}"))
+            .check(
+                "display-message",
+                DisplayMessage::new()
+                    .print()
+                    .target_pane(name)
+                    .message("#{pane_pid}"),
+            )
             .ok()?;
         out.trim().parse().ok()
     }
@@ -166,11 +189,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let t = Tmux::new(&dir.path().join("sock"));
         let other = Tmux::new(&dir.path().join("other"));
-        t.new_session("orc-test01", dir.path(), 80, 24, &[("ORC_X".into(), "1".into())], "sleep 30")
-            .expect("new session");
+        t.new_session(
+            "orc-test01",
+            dir.path(),
+            80,
+            24,
+            &[("ORC_X".into(), "1".into())],
+            "sleep 30",
+        )
+        .expect("new session");
         assert!(t.has_session("orc-test01"));
         assert_eq!(t.list_sessions(), vec!["orc-test01"]);
-        assert!(other.list_sessions().is_empty(), "another socket sees nothing");
+        assert!(
+            other.list_sessions().is_empty(),
+            "another socket sees nothing"
+        );
         assert!(t.pane_pid("orc-test01").is_some());
         t.kill_session("orc-test01").expect("kill");
         assert!(!t.has_session("orc-test01"));

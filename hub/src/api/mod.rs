@@ -72,6 +72,7 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(humans::deny))
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::get))
+        .routes(routes!(sessions::recording))
         .routes(routes!(sessions::events))
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new(

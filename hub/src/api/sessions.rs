@@ -48,3 +48,15 @@ pub async fn events(
 ) -> Result<Json<EventPage>, HubError> {
     Ok(Json(hub.events(&p, &q).await?))
 }
+
+/// A page of a session's recording: output chunks and keyframes in replay order (base64).
+#[utoipa::path(get, path = "/sessions/{id}/recording", tag = "sessions", params(("id" = String, Path), orchestratia_proto::api::RecordingQuery),
+    responses((status = 200, body = orchestratia_proto::api::Recording), (status = 404, body = ErrorBody)))]
+pub async fn recording(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<orchestratia_proto::api::RecordingQuery>,
+) -> Result<Json<orchestratia_proto::api::Recording>, HubError> {
+    Ok(Json(hub.recording(&p, &id, q.after, q.limit).await?))
+}

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use orchestratia_proto::api::{AgentActivity, AgentState, CreateSession};
+use orchestratia_proto::api::{
+    AgentActivity, AgentState, CreateSession, Recording, RecordingChunk,
+};
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon, RunningSession, SessionStart};
 use orchestratia_proto::{EventKind, Session, SessionStatus, TaskStatus};
@@ -69,6 +71,45 @@ impl Hub {
             .into_iter()
             .find(|s| s.id.to_string() == key || s.name == key)
             .ok_or_else(|| HubError::NotFound(format!("session '{key}' not found")))
+    }
+
+    /// A page of a session's recording (output chunks and keyframes), for replay and export.
+    pub async fn recording(
+        &self,
+        p: &Principal,
+        key: &str,
+        after: Option<u64>,
+        limit: Option<i64>,
+    ) -> HubResult<Recording> {
+        let session = self.session(p, key).await?;
+        let limit = limit.unwrap_or(1000);
+        if !(1..=5000).contains(&limit) {
+            return Err(bad!("limit must be between 1 and 5000"));
+        }
+        let mut c = self.read().await?;
+        let rows = store::sessions::recording(&mut c, session.id, after.unwrap_or(0) as i64, limit)
+            .await?;
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let full = rows.len() as i64 >= limit;
+        let next_after = if full {
+            rows.last().map(|(c, _)| c.seq as u64)
+        } else {
+            None
+        };
+        Ok(Recording {
+            session_id: session.id,
+            chunks: rows
+                .into_iter()
+                .map(|(c, at)| RecordingChunk {
+                    seq: c.seq as u64,
+                    keyframe: c.keyframe,
+                    data: engine.encode(&c.data),
+                    at,
+                })
+                .collect(),
+            next_after,
+        })
     }
 
     /// Starts a session on a server (seed Flow 2 `POST /sessions`). For a task that already
@@ -225,7 +266,13 @@ impl Hub {
                 .is_some_and(|s| s.status != SessionStatus::Ended && s.server_id == server_id)
             {
                 let last_seq = self.last_seq(r.session_id).await?.max(0) as u64;
-                out.tell(server_id, HubToDaemon::Resume { session_id: r.session_id, last_seq });
+                out.tell(
+                    server_id,
+                    HubToDaemon::Resume {
+                        session_id: r.session_id,
+                        last_seq,
+                    },
+                );
             }
             if known
                 .as_ref()
@@ -450,7 +497,12 @@ impl Hub {
     }
 
     /// The agent's hooks say it waits for input, finished its turn, or works again.
-    pub async fn agent_state(&self, p: &Principal, reference: &str, body: &AgentState) -> HubResult<Session> {
+    pub async fn agent_state(
+        &self,
+        p: &Principal,
+        reference: &str,
+        body: &AgentState,
+    ) -> HubResult<Session> {
         let message = body
             .message
             .as_deref()
@@ -460,17 +512,27 @@ impl Hub {
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "report the agent state of")?;
         let session = match p {
-            Principal::Session { session_id: Some(id), .. } => store::sessions::get(&mut tx, *id).await?,
+            Principal::Session {
+                session_id: Some(id),
+                ..
+            } => store::sessions::get(&mut tx, *id).await?,
             _ => store::sessions::open_of_task(&mut tx, t.id).await?.pop(),
         };
         let Some(session) = session.filter(|s| s.status != SessionStatus::Ended) else {
-            return Err(HubError::Conflict(format!("{} has no open session", t.reference())));
+            return Err(HubError::Conflict(format!(
+                "{} has no open session",
+                t.reference()
+            )));
         };
         let waiting = body.state == AgentActivity::Waiting;
         store::sessions::set_waiting(&mut tx, session.id, waiting).await?;
         let mut out = Outbox::default();
         if body.state != AgentActivity::Working {
-            let kind = if waiting { EventKind::AgentWaiting } else { EventKind::AgentIdle };
+            let kind = if waiting {
+                EventKind::AgentWaiting
+            } else {
+                EventKind::AgentIdle
+            };
             out.event(NewEvent {
                 kind,
                 actor: p.actor(),
@@ -589,7 +651,8 @@ impl ChunkWriter {
                         _ = &mut deadline => break,
                     }
                 }
-                let result = Self::write(&store, &batch, &mut sizes, max_session_bytes as i64).await;
+                let result =
+                    Self::write(&store, &batch, &mut sizes, max_session_bytes as i64).await;
                 if let Err(e) = result {
                     tracing::warn!(error = %e, chunks = batch.len(), "could not store output chunks");
                 }

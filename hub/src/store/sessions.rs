@@ -209,8 +209,11 @@ pub async fn screen(c: &mut Conn, id: Uuid) -> Result<Option<String>> {
 
 /// Marks whether the agent of one session waits for input.
 pub async fn set_waiting(c: &mut Conn, session: Uuid, waiting: bool) -> Result<()> {
-    c.execute("UPDATE sessions SET waiting = $2 WHERE id = $1", &params![session, waiting])
-        .await?;
+    c.execute(
+        "UPDATE sessions SET waiting = $2 WHERE id = $1",
+        &params![session, waiting],
+    )
+    .await?;
     Ok(())
 }
 
@@ -251,7 +254,12 @@ pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<(
         );
         let mut args = params![now].to_vec();
         for ch in batch {
-            args.extend(params![ch.session_id, ch.seq, kind(ch.keyframe), ch.data.clone()]);
+            args.extend(params![
+                ch.session_id,
+                ch.seq,
+                kind(ch.keyframe),
+                ch.data.clone()
+            ]);
         }
         c.execute(&sql, &args).await?;
     }
@@ -277,6 +285,52 @@ pub async fn chunks(c: &mut Conn, session: Uuid, after_seq: i64, limit: i64) -> 
         })
     })
     .collect()
+}
+
+/// A page of a session's recording after output chunk `after`, in replay order, with the time
+/// each piece was stored. A page never ends between a chunk and the keyframe that follows it.
+pub async fn recording(
+    c: &mut Conn,
+    session: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(Chunk, i64)>> {
+    let read = |r: &Row| -> Result<(Chunk, i64)> {
+        Ok((
+            Chunk {
+                session_id: session,
+                seq: r.int("seq")?,
+                keyframe: r.int("kind")? == 3,
+                data: r.blob("data")?,
+            },
+            r.int("at")?,
+        ))
+    };
+    let mut out: Vec<(Chunk, i64)> = c
+        .fetch(
+            "SELECT seq, kind, data, at FROM session_chunks WHERE session_id = $1 AND seq > $2
+             ORDER BY seq, kind LIMIT $3",
+            &params![session, after, limit],
+        )
+        .await?
+        .iter()
+        .map(read)
+        .collect::<Result<_>>()?;
+    if let Some((last, _)) = out.last()
+        && !last.keyframe
+    {
+        let seq = last.seq;
+        let more = c
+            .fetch(
+                "SELECT seq, kind, data, at FROM session_chunks WHERE session_id = $1 AND seq = $2 AND kind = 3",
+                &params![session, seq],
+            )
+            .await?;
+        for r in &more {
+            out.push(read(r)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The highest output chunk number stored for a session (0 when none).
@@ -332,7 +386,11 @@ pub async fn trim(c: &mut Conn, session: Uuid, max_bytes: i64) -> Result<i64> {
     }
     // No keyframe lets it fit: cut at the last one.
     if let Some((seq, _, _)) = sizes.iter().rev().find(|s| s.1) {
-        let kept: i64 = sizes.iter().filter(|s| s.0 > *seq || (s.0 == *seq && s.1)).map(|s| s.2).sum();
+        let kept: i64 = sizes
+            .iter()
+            .filter(|s| s.0 > *seq || (s.0 == *seq && s.1))
+            .map(|s| s.2)
+            .sum();
         c.execute(
             "DELETE FROM session_chunks WHERE session_id = $1 AND (seq < $2 OR (seq = $2 AND kind = 1))",
             &params![session, *seq],
