@@ -355,3 +355,75 @@ async fn claude_code_settings_are_merged_and_restored() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_goes_away_and_comes_back_loses_and_repeats_nothing() {
+    if !tmux_available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let Some(mut hub) = hub_with_project(Duration::from_secs(5)).await else {
+        return;
+    };
+    let d = TestDaemon::start(
+        &hub,
+        DaemonOptions {
+            repos: &["app"],
+            ..Default::default()
+        },
+    )
+    .await;
+    online(&hub, "dev-01").await;
+    hub.cli(&[
+        "task",
+        "create",
+        "--title",
+        "long",
+        "--repo",
+        "app",
+        "--spec",
+        "worker: ticks 16",
+    ])
+    .await
+    .ok();
+    hub.cli(&["task", "assign", "T1", "--session", "dev-01"])
+        .await
+        .ok();
+    let v = status_is(&hub, "T1", "running", 20).await;
+    let session = session_of(&v);
+    eventually(20, "some output", || async {
+        recording(&hub, &session)
+            .await
+            .1
+            .contains("tick 2")
+            .then_some(())
+    })
+    .await;
+
+    hub.kill().await;
+    // The worker keeps printing while the hub is away; the daemon buffers it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    hub.restart().await;
+    online(&hub, "dev-01").await;
+    status_is(&hub, "T1", "done", 40).await;
+
+    let (chunks, text) = recording(&hub, &session).await;
+    let seqs: Vec<u64> = chunks
+        .iter()
+        .filter(|c| !c.keyframe)
+        .map(|c| c.seq)
+        .collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "no chunk lost or repeated across the outage");
+    for i in 1..=16 {
+        assert_eq!(
+            text.matches(&format!("tick {i}\r\n")).count(),
+            1,
+            "tick {i} is in the recording exactly once:\n{text}"
+        );
+    }
+    eventually(10, "no tmux session left", || async {
+        d.orc_sessions().is_empty().then_some(())
+    })
+    .await;
+}
