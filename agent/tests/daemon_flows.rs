@@ -414,7 +414,10 @@ async fn a_hub_that_goes_away_and_comes_back_loses_and_repeats_nothing() {
         .map(|c| c.seq)
         .collect();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-    assert_eq!(seqs, expected, "no chunk lost or repeated across the outage");
+    assert_eq!(
+        seqs, expected,
+        "no chunk lost or repeated across the outage"
+    );
     for i in 1..=16 {
         assert_eq!(
             text.matches(&format!("tick {i}\r\n")).count(),

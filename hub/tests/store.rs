@@ -375,6 +375,61 @@ async fn suite(store: Store) {
         vec![chunk(1, b"a\x00\xff"), chunk(2, b"b"), chunk(3, b"c")],
         "a replayed chunk is not stored twice"
     );
+
+    // The recording's bound: the cut falls on a keyframe, so a replay starts on a clean screen.
+    let keyframe = |seq: i64, d: &[u8]| Chunk {
+        keyframe: true,
+        ..chunk(seq, d)
+    };
+    store::sessions::insert_chunks(
+        &mut tx,
+        &[keyframe(3, b"KKKK"), chunk(4, b"dddd"), chunk(5, b"ee")],
+        1,
+    )
+    .await
+    .expect("more chunks");
+    assert_eq!(
+        store::sessions::stored_bytes(&mut tx, sess.id)
+            .await
+            .expect("bytes"),
+        15
+    );
+    assert_eq!(
+        store::sessions::trim(&mut tx, sess.id, 20)
+            .await
+            .expect("trim"),
+        15,
+        "under the bound nothing goes"
+    );
+    assert_eq!(
+        store::sessions::trim(&mut tx, sess.id, 10)
+            .await
+            .expect("trim"),
+        10,
+        "over the bound the oldest go, up to the keyframe from which the rest fits"
+    );
+    let kept = store::sessions::chunks(&mut tx, sess.id, 0, 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        kept,
+        vec![keyframe(3, b"KKKK"), chunk(4, b"dddd"), chunk(5, b"ee")],
+        "the replay starts with the keyframe"
+    );
+    assert_eq!(
+        store::sessions::trim(&mut tx, sess.id, 3)
+            .await
+            .expect("trim"),
+        10,
+        "the last keyframe is never cut away"
+    );
+    assert_eq!(
+        store::sessions::chunks(&mut tx, sess.id, 0, 10)
+            .await
+            .expect("read")
+            .len(),
+        3
+    );
     assert!(
         store::sessions::set_ended(&mut tx, sess.id, Some(0), Some("bye"), 9)
             .await

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+use orchestratia_proto::client::HubClient;
+
 use crate::{TestHub, bin};
 
 /// The scripted worker (examples/workers/scripted.sh).
@@ -63,10 +65,15 @@ impl Default for DaemonOptions<'_> {
 impl TestDaemon {
     /// Registers (with the real `--register`) and starts a daemon.
     pub async fn start(hub: &TestHub, o: DaemonOptions<'_>) -> TestDaemon {
+        Self::start_at(&hub.url, &hub.admin(), o).await
+    }
+
+    /// Registers and starts a daemon against any hub (`admin` holds an admin token), such as
+    /// one running in the same process as a benchmark.
+    pub async fn start_at(url: &str, admin: &HubClient, o: DaemonOptions<'_>) -> TestDaemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("config.yaml");
-        let token = hub
-            .admin()
+        let token = admin
             .registration_token(o.project)
             .await
             .expect("token")
@@ -75,7 +82,7 @@ impl TestDaemon {
             "--register".into(),
             token,
             "--hub".into(),
-            hub.url.clone(),
+            url.to_string(),
             "--name".into(),
             o.name.into(),
             "--config".into(),
