@@ -1,28 +1,140 @@
-//! `orchestratia-console`: the full-screen operator console. Its issue comes after the hub's
-//! and the daemon's; until then this binary says so and points at the CLI.
+//! `orchestratia-console`: the operator console, and `demo`, the whole system on one machine.
+//!
+//! Called through a link named `orchestratia`, this binary is the `orchestratia` CLI: the demo
+//! puts such a link first on its workers' PATH, so it needs no other binary built.
 
-use clap::Parser;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use orchestratia_console::{demo, headless};
 
 #[derive(Parser)]
 #[command(
     name = "orchestratia-console",
     version,
-    about = "The Orchestratia operator console (not built yet)"
+    about = "The Orchestratia operator console",
+    after_help = "Try it with no hub and no LLM:\n  \
+orchestratia-console demo --headless   the e-commerce pipeline end to end, printing the timeline"
 )]
 struct Cli {
-    /// Hub URL.
-    #[arg(long)]
+    /// Hub URL (default: ORCHESTRATIA_HUB, the config file, http://127.0.0.1:8600).
+    #[arg(long, global = true)]
     hub: Option<String>,
-    /// Admin token.
-    #[arg(long)]
+    /// Admin token (default: ORCHESTRATIA_TOKEN, the admin token file the hub wrote).
+    #[arg(long, global = true)]
     token: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let _ = Cli::parse();
-    eprintln!(
-        "orchestratia-console is not built yet. Meanwhile the CLI shows the same picture:\n  \
-         orchestratia task list | orchestratia task graph | orchestratia events --follow"
+#[derive(Subcommand)]
+enum Command {
+    /// An embedded hub, two local daemons and scripted workers running the seed's 7-task
+    /// e-commerce pipeline.
+    Demo {
+        /// No screen: print the timeline, answer the plan and the question through the API,
+        /// exit 0 when every task is done.
+        #[arg(long)]
+        headless: bool,
+        /// Give up (exit 1) when the pipeline is not done after this long.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+}
+
+fn main() {
+    let called_as = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if called_as == "orchestratia" {
+        orchestratia_agent::restore_sigpipe();
+        let code = runtime.block_on(orchestratia_agent::cli::main());
+        std::process::exit(code);
+    }
+    let cli = Cli::parse();
+    let code = runtime.block_on(run(cli));
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Some(Command::Demo { headless, timeout }) => {
+            if headless {
+                demo_headless(timeout).await
+            } else {
+                eprintln!("error: the interactive console is not built yet; run `demo --headless`");
+                2
+            }
+        }
+        None => {
+            eprintln!(
+                "error: the interactive console is not built yet. Meanwhile: orchestratia-console demo --headless, \
+                 or the CLI (orchestratia task list | task graph | events --follow)"
+            );
+            2
+        }
+    }
+}
+
+async fn demo_headless(timeout: Duration) -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    println!(
+        "Orchestratia demo, headless: no screen; the plan and the question are answered by the demo itself."
     );
-    std::process::exit(1);
+    let say = |s: &str| println!("demo: {s}");
+    let d = tokio::select! {
+        d = demo::Demo::start(&say) => d,
+        _ = tokio::signal::ctrl_c() => return 130,
+    };
+    let d = match d {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: the demo could not start: {e:#}");
+            return 1;
+        }
+    };
+    let outcome = tokio::select! {
+        o = headless::run(&d.admin, timeout) => Some(o),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let code = match outcome {
+        Some(Ok(o)) => {
+            println!(
+                "ALL DONE: {} tasks in {:.1} s",
+                o.tasks,
+                o.elapsed.as_secs_f64()
+            );
+            if let Ok(g) = d.admin.graph(Some(demo::PROJECT)).await {
+                print!("\n{}", orchestratia_agent::cli::print::graph(&g));
+            }
+            0
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+        None => 130,
+    };
+    d.stop().await;
+    code
 }

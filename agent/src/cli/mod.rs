@@ -4,8 +4,8 @@
 
 mod admin;
 pub mod hook;
-mod pipeline;
-mod print;
+pub mod pipeline;
+pub mod print;
 mod tasks;
 mod work;
 
@@ -417,7 +417,7 @@ struct EventsArgs {
 }
 
 /// What every command needs: the client and how to print.
-pub(crate) struct Ctx {
+pub struct Ctx {
     pub client: HubClient,
     pub json: bool,
 }

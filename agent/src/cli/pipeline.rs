@@ -192,7 +192,8 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
     Ok(order)
 }
 
-pub(crate) async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Result<()> {
+/// Applies the pipeline file at `path` (see the module comment).
+pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     let file: PipelineFile =

@@ -55,6 +55,9 @@ pub struct AgentConfig {
     /// Output kept while the hub cannot be reached; past it the oldest is dropped and counted.
     #[serde(default = "default_buffer")]
     pub output_buffer_mib: u64,
+    /// The `orchestratia` CLI that sessions call (default: beside the daemon, else on PATH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli_path: Option<PathBuf>,
 }
 
 fn default_agent_command() -> String {
@@ -86,6 +89,7 @@ impl AgentConfig {
             default_dir: None,
             recovery_grace_secs: default_grace(),
             output_buffer_mib: default_buffer(),
+            cli_path: None,
         }
     }
 

@@ -40,11 +40,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             "tmux is not installed: sessions run in plain PTYs and will not survive a daemon restart"
         );
     }
-    let cli = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("orchestratia")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "orchestratia".into());
+    let cli = config.cli_path.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("orchestratia")))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| "orchestratia".into())
+    });
     let outbox = Arc::new(outbox::Outbox::new(
         (config.output_buffer_mib as usize) * 1024 * 1024,
     ));

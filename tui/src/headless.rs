@@ -1,0 +1,146 @@
+//! `orchestratia-console demo --headless`: the demo with no screen. It prints the event
+//! timeline as it happens, and where the console would wait for a human it answers through
+//! the same API (and says so): the plan is approved, the question answered. It ends when every
+//! task is done (Ok), or with the reason it cannot get there (a failed task, the time limit).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use orchestratia_agent::cli::print::details;
+use orchestratia_proto::api::{EventQuery, TaskFilter};
+use orchestratia_proto::client::HubClient;
+use orchestratia_proto::{Event, EventKind, InterventionStatus, Task, TaskStatus};
+use uuid::Uuid;
+
+use crate::demo::PROJECT;
+
+/// What the headless demo answers when a worker asks its question.
+pub const ANSWER: &str = "The ISO code (EUR, USD): the dashboard is used across countries.";
+
+/// How the headless run ended well.
+#[derive(Debug)]
+pub struct Outcome {
+    pub tasks: usize,
+    pub elapsed: Duration,
+}
+
+/// Follows the project's events until every task is done, answering for the human.
+pub async fn run(admin: &HubClient, timeout: Duration) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut refs: HashMap<Uuid, String> = HashMap::new();
+    let mut cursor = 0i64;
+    loop {
+        let page = admin
+            .events(&EventQuery {
+                after: Some(cursor),
+                project: Some(PROJECT.into()),
+                limit: Some(500),
+                wait: Some("2s".into()),
+                ..Default::default()
+            })
+            .await?;
+        cursor = page.cursor.max(cursor);
+        if page
+            .events
+            .iter()
+            .any(|e| e.task_id.is_some_and(|t| !refs.contains_key(&t)))
+        {
+            refs = task_refs(&tasks(admin).await?);
+        }
+        for e in &page.events {
+            println!("{}", line(e, &refs));
+            act(admin, e, &refs).await?;
+        }
+        let all = tasks(admin).await?;
+        if let Some(failed) = all.iter().find(|t| t.status == TaskStatus::Failed) {
+            anyhow::bail!(
+                "{} {} failed: {}",
+                failed.reference,
+                failed.title,
+                failed.result.as_ref().map(details).unwrap_or_default()
+            );
+        }
+        if !all.is_empty() && all.iter().all(|t| t.status == TaskStatus::Done) {
+            return Ok(Outcome {
+                tasks: all.len(),
+                elapsed: started.elapsed(),
+            });
+        }
+        if Instant::now() >= deadline {
+            let open: Vec<String> = all
+                .iter()
+                .filter(|t| t.status != TaskStatus::Done)
+                .map(|t| format!("{} ({})", t.reference, t.status))
+                .collect();
+            anyhow::bail!(
+                "not done after {}: {}",
+                humantime::format_duration(timeout),
+                open.join(", ")
+            );
+        }
+    }
+}
+
+async fn tasks(admin: &HubClient) -> anyhow::Result<Vec<Task>> {
+    Ok(admin
+        .tasks(&TaskFilter {
+            project: Some(PROJECT.into()),
+            ..Default::default()
+        })
+        .await?)
+}
+
+fn task_refs(tasks: &[Task]) -> HashMap<Uuid, String> {
+    tasks.iter().map(|t| (t.id, t.reference.clone())).collect()
+}
+
+/// One timeline line: time, task, event, actor, details.
+fn line(e: &Event, refs: &HashMap<Uuid, String>) -> String {
+    let time = orchestratia_proto::time::format_ms(e.at);
+    let time = time.get(11..23).unwrap_or(&time).to_string();
+    let task = |id: Option<Uuid>| {
+        id.and_then(|t| refs.get(&t).cloned())
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut subject = task(e.task_id);
+    if e.related_task_id.is_some() {
+        subject = format!("{subject}→{}", task(e.related_task_id));
+    }
+    format!(
+        "{time}  {subject:<7} {:<20} {:<18} {}",
+        e.event.to_string(),
+        e.actor,
+        details(&e.details)
+    )
+}
+
+/// Where the console would wait for a human, answer through the API.
+async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyhow::Result<()> {
+    let Some(task) = e.task_id else {
+        return Ok(());
+    };
+    let reference = refs.get(&task).cloned().unwrap_or_else(|| task.to_string());
+    match e.event {
+        EventKind::TaskPlanSubmitted => {
+            println!(
+                "  >> headless demo: approving {reference}'s plan (in the console: `a` in the Inbox)"
+            );
+            admin.approve_plan(&task.to_string()).await?;
+        }
+        EventKind::TaskNeedsHuman => {
+            let pending = admin
+                .interventions(Some(InterventionStatus::Pending.as_str()))
+                .await?;
+            for i in pending.iter().filter(|i| i.task_id == task) {
+                println!(
+                    "  >> headless demo: answering {reference}'s question \"{}\" with \"{ANSWER}\" (in the console: `i`)",
+                    i.question
+                );
+                admin.respond(&i.id.to_string(), ANSWER).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

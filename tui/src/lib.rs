@@ -1,0 +1,4 @@
+//! The Orchestratia operator console and the one-command demo.
+
+pub mod demo;
+pub mod headless;

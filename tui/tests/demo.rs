@@ -1,0 +1,135 @@
+//! The README's main command, headless: the real console binary starts an embedded hub, two
+//! real daemons with scripted workers in tmux, runs the seed's 7-task pipeline to ALL DONE,
+//! approving the plan and answering the question itself, and cleans up after itself.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// A TMPDIR of the test's own: whatever the demo leaves there (tmux servers on their sockets)
+/// is killed when the test ends, even when it fails.
+struct Sandbox(tempfile::TempDir);
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        kill_tmux_servers(self.0.path());
+    }
+}
+
+fn kill_tmux_servers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            kill_tmux_servers(&p);
+        } else if p.extension().is_some_and(|x| x == "sock") {
+            let _ = std::process::Command::new("tmux")
+                .arg("-S")
+                .arg(&p)
+                .arg("kill-server")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn tmux_available() -> bool {
+    std::process::Command::new("tmux")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_demo_runs_the_pipeline_to_all_done() {
+    if !tmux_available() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "tmux is missing in CI (.ci/run installs it)"
+        );
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let sandbox = Sandbox(tempfile::tempdir().expect("temp dir"));
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestratia-console"));
+    cmd.args(["demo", "--headless", "--timeout", "120s"])
+        .env("TMPDIR", sandbox.0.path())
+        .env_remove("ORCHESTRATIA_HUB")
+        .env_remove("ORCHESTRATIA_TOKEN")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
+        .await
+        .expect("the demo ends within its own time limit")
+        .expect("the demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+
+    assert!(stdout.contains("ALL DONE: 7 tasks"), "{stdout}");
+    assert!(
+        stdout.contains("headless demo: approving T3's plan"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("headless demo: answering T4's question"),
+        "{stdout}"
+    );
+    // The answer reached the worker, which noted it on its task.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("task_note_added") && l.contains("answer: The ISO code")),
+        "{stdout}"
+    );
+    // The timeline shows the cascade, the contract and T7 on dev-desktop.
+    for needle in [
+        "contract_fulfilled",
+        "T1→T2   task_unblocked",
+        "task_plan_approved",
+        "intervention_responded",
+        "agent=dev-desktop",
+    ] {
+        assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");
+    }
+    // The five phases of the seed's Flow 6.
+    for phase in [
+        "phase 1   T1 ",
+        "phase 2   T2 T3 T4 ",
+        "phase 3   T5 T7 ",
+        "phase 4   T6 ",
+        "phase 5 ",
+    ] {
+        assert!(stdout.contains(phase), "no '{phase}' in:\n{stdout}");
+    }
+    // It cleaned up: its temp dir is gone and no tmux server of its own is left.
+    let left: Vec<_> = std::fs::read_dir(sandbox.0.path())
+        .expect("sandbox")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("orchestratia-demo."))
+        .collect();
+    assert!(left.is_empty(), "the demo left {left:?}");
+}
+
+#[tokio::test]
+async fn a_bad_flag_is_a_usage_error() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchestratia-console"))
+        .args(["demo", "--timeout", "soon"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--timeout"));
+}
