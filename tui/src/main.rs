@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use orchestratia_console::{demo, headless};
+use orchestratia_console::{console, demo, headless};
+use orchestratia_proto::client::{HubClient, discover};
 
 #[derive(Parser)]
 #[command(
@@ -14,7 +15,8 @@ use orchestratia_console::{demo, headless};
     version,
     about = "The Orchestratia operator console",
     after_help = "Try it with no hub and no LLM:\n  \
-orchestratia-console demo --headless   the e-commerce pipeline end to end, printing the timeline"
+orchestratia-console demo              the e-commerce pipeline end to end, on screen (? shows the keys)\n  \
+orchestratia-console demo --headless   the same with no screen, printing the timeline"
 )]
 struct Cli {
     /// Hub URL (default: ORCHESTRATIA_HUB, the config file, http://127.0.0.1:8600).
@@ -23,6 +25,9 @@ struct Cli {
     /// Admin token (default: ORCHESTRATIA_TOKEN, the admin token file the hub wrote).
     #[arg(long, global = true)]
     token: Option<String>,
+    /// The project whose graph the Graph view draws (default: the newest).
+    #[arg(long, global = true)]
+    project: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -73,22 +78,63 @@ fn main() {
 
 async fn run(cli: Cli) -> i32 {
     match cli.command {
-        Some(Command::Demo { headless, timeout }) => {
-            if headless {
-                demo_headless(timeout).await
-            } else {
-                eprintln!("error: the interactive console is not built yet; run `demo --headless`");
-                2
+        Some(Command::Demo {
+            headless: true,
+            timeout,
+        }) => demo_headless(timeout).await,
+        Some(Command::Demo {
+            headless: false, ..
+        }) => demo_console().await,
+        None => {
+            let (hub, token) = discover(cli.hub.as_deref(), cli.token.as_deref());
+            let client = HubClient::new(&hub, token);
+            match console::run(client, cli.project).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    1
+                }
             }
         }
-        None => {
-            eprintln!(
-                "error: the interactive console is not built yet. Meanwhile: orchestratia-console demo --headless, \
-                 or the CLI (orchestratia task list | task graph | events --follow)"
-            );
-            2
-        }
     }
+}
+
+/// The demo with the console on screen; the daemons' logs go to a file in the demo's dir.
+async fn demo_console() -> i32 {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        eprintln!("error: the console needs a terminal; use `demo --headless` without one");
+        return 2;
+    }
+    println!("Orchestratia demo: starting an embedded hub and two daemons…");
+    let say = |s: &str| println!("demo: {s}");
+    let d = match demo::Demo::start(&say).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: the demo could not start: {e:#}");
+            return 1;
+        }
+    };
+    let log = d.dir.path().join("demo.log");
+    if let Ok(file) = std::fs::File::create(&log) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
+    let code = match console::run(d.admin.clone(), Some(demo::PROJECT.into())).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    d.stop().await;
+    code
 }
 
 async fn demo_headless(timeout: Duration) -> i32 {

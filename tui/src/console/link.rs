@@ -1,0 +1,152 @@
+//! The console's link to the hub: the REST snapshot, and the console WebSocket (events,
+//! session screens, session streams) kept up with reconnects. What arrives becomes a `Msg` for
+//! the app; what the app sends (subscriptions, keystrokes, resizes) goes through `Outgoing`.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use orchestratia_proto::api::{Graph, TaskFilter};
+use orchestratia_proto::client::HubClient;
+use orchestratia_proto::ws::{CONSOLE_WS_PATH, ConsoleToHub, Frame, HubToConsole};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::model::Snapshot;
+
+/// What the link tells the app.
+#[derive(Debug)]
+pub enum Msg {
+    /// The WebSocket is up (again).
+    Connected,
+    /// The WebSocket went down, with the reason; the link retries by itself.
+    Disconnected(String),
+    Hub(HubToConsole),
+    Frame(Frame),
+    /// A fresh snapshot.
+    Snapshot(Box<Snapshot>),
+    /// A task opened in the Tasks view, read in full.
+    TaskView(Box<orchestratia_proto::TaskView>),
+    /// A REST read or a decision failed.
+    Error(String),
+    /// A decision went through (shown in the status line).
+    Done(String),
+}
+
+/// What the app sends to the hub over the WebSocket.
+#[derive(Debug)]
+pub enum Outgoing {
+    Control(ConsoleToHub),
+    Frame(Frame),
+}
+
+/// Reads everything the console shows over REST.
+pub async fn snapshot(client: &HubClient, project: Option<&str>) -> anyhow::Result<Snapshot> {
+    let projects = client.projects().await?;
+    let project = project.map(str::to_string).or_else(|| {
+        // The newest project that has work in it is the one to draw.
+        projects
+            .iter()
+            .max_by_key(|p| p.created_at)
+            .map(|p| p.name.clone())
+    });
+    let graph: Option<Graph> = match &project {
+        Some(p) => client.graph(Some(p)).await.ok(),
+        None => None,
+    };
+    Ok(Snapshot {
+        servers: client.servers().await?,
+        tasks: client.tasks(&TaskFilter::default()).await?,
+        sessions: client.sessions().await?,
+        plans: client.plans(None).await?,
+        permissions: client.permissions(None).await?,
+        interventions: client.interventions(None).await?,
+        graph,
+        projects,
+    })
+}
+
+/// Keeps the console WebSocket up until `out` closes: connects, forwards what arrives, sends
+/// what the app queues, and on a drop says so and reconnects with a growing pause.
+pub async fn run(
+    client: HubClient,
+    tx: mpsc::UnboundedSender<Msg>,
+    mut out: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match connect(&client).await {
+            Ok(ws) => {
+                pause = Duration::from_millis(500);
+                if tx.send(Msg::Connected).is_err() {
+                    return;
+                }
+                let (mut sink, mut stream) = ws.split();
+                let reason = loop {
+                    tokio::select! {
+                        m = stream.next() => match m {
+                            Some(Ok(Message::Text(t))) => {
+                                if let Ok(h) = serde_json::from_str::<HubToConsole>(&t)
+                                    && tx.send(Msg::Hub(h)).is_err() {
+                                    return;
+                                }
+                            }
+                            Some(Ok(Message::Binary(b))) => {
+                                if let Some(f) = Frame::decode(&b)
+                                    && tx.send(Msg::Frame(f)).is_err() {
+                                    return;
+                                }
+                            }
+                            Some(Ok(Message::Close(_))) | None => break "the hub closed the connection".to_string(),
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => break e.to_string(),
+                        },
+                        o = out.recv() => {
+                            let msg = match o {
+                                None => return,
+                                Some(Outgoing::Control(c)) => match serde_json::to_string(&c) {
+                                    Ok(s) => Message::Text(s.into()),
+                                    Err(_) => continue,
+                                },
+                                Some(Outgoing::Frame(f)) => Message::Binary(f.encode().into()),
+                            };
+                            if let Err(e) = sink.send(msg).await {
+                                break e.to_string();
+                            }
+                        }
+                    }
+                };
+                if tx.send(Msg::Disconnected(reason)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                if tx.send(Msg::Disconnected(format!("{e:#}"))).is_err() {
+                    return;
+                }
+            }
+        }
+        // Keystrokes typed while the hub is away are dropped, not replayed later.
+        while out.try_recv().is_ok() {}
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(client: &HubClient) -> anyhow::Result<Ws> {
+    let mut req = client.ws_url(CONSOLE_WS_PATH).into_client_request()?;
+    if let Some(t) = client.token() {
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {t}").parse()?);
+    }
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out connecting to the hub"))??;
+    Ok(ws)
+}

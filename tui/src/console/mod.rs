@@ -1,0 +1,248 @@
+//! The full-screen console: one App (`app.rs`) that turns keys into actions and draws itself
+//! (`views/`), a link to the hub (`link.rs`) that feeds it, and this runtime, which owns the
+//! terminal (restored on exit and on panic), carries actions out and redraws when something
+//! changed.
+
+pub mod app;
+pub mod link;
+pub mod model;
+pub mod screen;
+pub mod views;
+
+use std::time::Duration;
+
+use orchestratia_proto::client::HubClient;
+use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use app::{Action, App};
+use link::{Msg, Outgoing};
+
+/// How long after an event the console reads the hub's state again (events come in bursts).
+const REFRESH_DELAY: Duration = Duration::from_millis(200);
+/// Ages on screen ("4s ago") move on at this pace even when nothing happens.
+const TICK: Duration = Duration::from_secs(5);
+
+/// Whether colours are on: off when NO_COLOR is set to anything non-empty.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs the console against `client` (an admin) until `q`.
+pub async fn run(client: HubClient, project: Option<String>) -> anyhow::Result<()> {
+    // Checked before the screen is taken, so a bad token is one clear line.
+    client
+        .whoami()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the hub at {}: {e}", client.base()))?;
+    let mut terminal = ratatui::init();
+    let result = run_loop(&mut terminal, client, project).await;
+    ratatui::restore();
+    result
+}
+
+async fn run_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    client: HubClient,
+    project: Option<String>,
+) -> anyhow::Result<()> {
+    let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Outgoing>();
+    let (key_tx, mut key_rx) = mpsc::unbounded_channel::<TermEvent>();
+    tokio::spawn(link::run(client.clone(), msg_tx.clone(), out_rx));
+    // crossterm's reads block: one thread reads the terminal and hands events over.
+    std::thread::spawn(move || {
+        while let Ok(ev) = event::read() {
+            if key_tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut app = App::new(color_enabled());
+    let exec = Exec {
+        client,
+        msg: msg_tx,
+        out: out_tx,
+        project,
+    };
+    exec.refresh();
+    let mut refresh_at: Option<Instant> = None;
+    let mut dirty = true;
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        if dirty {
+            app.now = orchestratia_proto::time::now_ms();
+            terminal.draw(|f| views::draw(f, &mut app))?;
+            dirty = false;
+            if let Some((cols, rows)) = app.pending_area.take() {
+                for a in app.set_session_area(cols, rows) {
+                    exec.run(a, &app);
+                }
+            }
+        }
+        let actions = tokio::select! {
+            Some(ev) = key_rx.recv() => {
+                dirty = true;
+                match ev {
+                    TermEvent::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k),
+                    _ => Vec::new(),
+                }
+            }
+            Some(m) = msg_rx.recv() => {
+                dirty = true;
+                let is_event = matches!(m, Msg::Hub(orchestratia_proto::ws::HubToConsole::Event { .. })
+                    | Msg::Connected | Msg::Done(_) | Msg::Hub(orchestratia_proto::ws::HubToConsole::Resync { .. }));
+                if is_event && refresh_at.is_none() {
+                    refresh_at = Some(Instant::now() + REFRESH_DELAY);
+                }
+                app.on_msg(m)
+            }
+            _ = async { tokio::time::sleep_until(refresh_at.unwrap_or_else(Instant::now)).await }, if refresh_at.is_some() => {
+                refresh_at = None;
+                exec.refresh();
+                if let Some(t) = app.task_open {
+                    exec.run(Action::OpenTask { task: t }, &app);
+                }
+                Vec::new()
+            }
+            _ = tick.tick() => {
+                dirty = true;
+                Vec::new()
+            }
+        };
+        for a in actions {
+            if a == Action::Quit {
+                return Ok(());
+            }
+            exec.run(a, &app);
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Carries actions out: REST calls on their own tasks (answers come back as `Msg`s), stream
+/// control and keystrokes over the WebSocket.
+struct Exec {
+    client: HubClient,
+    msg: mpsc::UnboundedSender<Msg>,
+    out: mpsc::UnboundedSender<Outgoing>,
+    project: Option<String>,
+}
+
+impl Exec {
+    fn refresh(&self) {
+        let (client, tx, project) = (self.client.clone(), self.msg.clone(), self.project.clone());
+        tokio::spawn(async move {
+            let m = match link::snapshot(&client, project.as_deref()).await {
+                Ok(s) => Msg::Snapshot(Box::new(s)),
+                Err(e) => Msg::Error(format!("{e:#}")),
+            };
+            let _ = tx.send(m);
+        });
+    }
+
+    fn run(&self, a: Action, app: &App) {
+        let reference = |task: uuid::Uuid| {
+            app.model
+                .task(task)
+                .map(|t| t.reference.clone())
+                .unwrap_or_else(|| task.to_string())
+        };
+        match a {
+            Action::Quit => {}
+            Action::ApprovePlan { task } => {
+                let r = reference(task);
+                self.call(format!("approved {r}'s plan"), move |c| async move {
+                    c.approve_plan(&task.to_string()).await.map(|_| ())
+                });
+            }
+            Action::RejectPlan { task, feedback } => {
+                let r = reference(task);
+                self.call(format!("rejected {r}'s plan"), move |c| async move {
+                    c.reject_plan(&task.to_string(), &feedback)
+                        .await
+                        .map(|_| ())
+                });
+            }
+            Action::Allow { id } => {
+                self.call("allowed".into(), move |c| async move {
+                    c.allow_permission(&id.to_string()).await.map(|_| ())
+                });
+            }
+            Action::Deny { id } => {
+                self.call("denied".into(), move |c| async move {
+                    c.deny_permission(&id.to_string(), Some("denied from the console"))
+                        .await
+                        .map(|_| ())
+                });
+            }
+            Action::Answer { id, text } => {
+                self.call("answer sent".into(), move |c| async move {
+                    c.respond(&id.to_string(), &text).await.map(|_| ())
+                });
+            }
+            Action::OpenTask { task } => {
+                let (client, tx) = (self.client.clone(), self.msg.clone());
+                tokio::spawn(async move {
+                    let m = match client.task(&task.to_string()).await {
+                        Ok(v) => Msg::TaskView(Box::new(v)),
+                        Err(e) => Msg::Error(e.to_string()),
+                    };
+                    let _ = tx.send(m);
+                });
+            }
+            Action::Watch { session, previous } => {
+                if let Some(p) = previous {
+                    let _ = self.out.send(Outgoing::Control(ConsoleToHub::Unsubscribe {
+                        session_id: p,
+                    }));
+                }
+                let _ = self.out.send(Outgoing::Control(ConsoleToHub::Subscribe {
+                    session_id: session,
+                }));
+            }
+            Action::Input { session, bytes } => {
+                let _ = self.out.send(Outgoing::Frame(Frame {
+                    kind: FrameKind::Input,
+                    session_id: session,
+                    seq: 0,
+                    data: bytes,
+                }));
+            }
+            Action::Resize {
+                session,
+                cols,
+                rows,
+            } => {
+                let _ = self.out.send(Outgoing::Control(ConsoleToHub::Resize {
+                    session_id: session,
+                    cols,
+                    rows,
+                }));
+            }
+        }
+    }
+
+    /// A decision over REST; its outcome shows in the status line, and the state is read
+    /// again so the decision shows at once.
+    fn call<F, Fut>(&self, done: String, f: F)
+    where
+        F: FnOnce(HubClient) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), orchestratia_proto::client::ClientError>>
+            + Send,
+    {
+        let (client, tx) = (self.client.clone(), self.msg.clone());
+        tokio::spawn(async move {
+            let m = match f(client).await {
+                Ok(()) => Msg::Done(done),
+                Err(e) => Msg::Error(e.to_string()),
+            };
+            let _ = tx.send(m);
+        });
+    }
+}

@@ -1,0 +1,99 @@
+//! A session's terminal as the console draws it: a vt100 parser fed by a keyframe and then
+//! the numbered output chunks after it. A chunk from before the keyframe, or one seen already,
+//! is skipped, so a resubscription (after a reconnect) starts clean and repeats nothing.
+
+use orchestratia_proto::ws::{Frame, FrameKind};
+
+/// Scrollback lines kept for PgUp/PgDn.
+const SCROLLBACK: usize = 5_000;
+
+/// One session's screen.
+pub struct SessionScreen {
+    pub parser: vt100::Parser,
+    /// The last output chunk applied (the keyframe's when it came last).
+    pub last_seq: u64,
+    /// Whether a keyframe arrived: until then the screen is not trustworthy.
+    pub synced: bool,
+}
+
+impl SessionScreen {
+    /// An empty screen of this size.
+    pub fn new(rows: u16, cols: u16) -> SessionScreen {
+        SessionScreen {
+            parser: vt100::Parser::new(rows.max(1), cols.max(1), SCROLLBACK),
+            last_seq: 0,
+            synced: false,
+        }
+    }
+
+    /// Applies a frame of this session; returns whether the screen changed.
+    pub fn apply(&mut self, f: &Frame) -> bool {
+        match f.kind {
+            FrameKind::Keyframe => {
+                let (rows, cols) = self.parser.screen().size();
+                self.parser = vt100::Parser::new(rows, cols, SCROLLBACK);
+                self.parser.process(&f.data);
+                self.last_seq = f.seq;
+                self.synced = true;
+                true
+            }
+            FrameKind::Output if self.synced && f.seq > self.last_seq => {
+                self.parser.process(&f.data);
+                self.last_seq = f.seq;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Resizes the screen (the session is asked to resize too, and sends a keyframe).
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        self.parser.screen_mut().set_size(rows.max(1), cols.max(1));
+    }
+
+    /// Scrolls back `lines` from the bottom (0: live).
+    pub fn scroll_to(&mut self, lines: usize) {
+        self.parser.screen_mut().set_scrollback(lines);
+    }
+
+    /// How far back the view is scrolled.
+    pub fn scrollback(&self) -> usize {
+        self.parser.screen().scrollback()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn frame(kind: FrameKind, seq: u64, data: &str) -> Frame {
+        Frame {
+            kind,
+            session_id: Uuid::nil(),
+            seq,
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    fn row(s: &SessionScreen, r: u16) -> String {
+        s.parser
+            .screen()
+            .rows(0, 20)
+            .nth(r as usize)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn output_before_a_keyframe_is_ignored_and_duplicates_are_skipped() {
+        let mut s = SessionScreen::new(4, 20);
+        assert!(!s.apply(&frame(FrameKind::Output, 1, "early")));
+        assert!(s.apply(&frame(FrameKind::Keyframe, 1, "\x1b[H\x1b[2Jhello")));
+        assert!(s.apply(&frame(FrameKind::Output, 2, " world")));
+        assert!(!s.apply(&frame(FrameKind::Output, 2, " again")));
+        assert_eq!(row(&s, 0), "hello world");
+        // A new keyframe replaces the screen whole.
+        assert!(s.apply(&frame(FrameKind::Keyframe, 2, "\x1b[H\x1b[2Jfresh")));
+        assert_eq!(row(&s, 0), "fresh");
+    }
+}
