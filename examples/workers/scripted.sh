@@ -11,6 +11,8 @@
 #   worker: plan TEXT           submit TEXT as the plan until it is approved (a rejection's
 #                               feedback is added to the next version)
 #   worker: input KEY           print the input KEY received from upstream and note it
+#   worker: permission COMMAND  ask to run COMMAND as Claude Code would, through
+#                               `orchestratia hook claude-code` (blocks for allow / deny)
 #   worker: contract KEY=JSON   publish this contract on completion
 #   worker: fail REASON         report the task failed, and stop
 #   worker: exit CODE           exit without reporting (the hub fails the task with the screen)
@@ -60,6 +62,18 @@ while IFS= read -r step; do
             value=$(orchestratia task inputs "$arg") || exit 1
             echo "input $arg: $value"
             orchestratia task note "input $arg: $(printf '%s' "$value" | tr -d '\n')" >/dev/null ;;
+        permission)
+            esc=$(printf '%s' "$arg" | sed 's/\\/\\\\/g; s/"/\\"/g')
+            printf '{"session_id":"scripted","cwd":"%s","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"%s"}}\n' \
+                "$PWD" "$esc" > "$work/hook.json"
+            echo "asking permission to run: $arg"
+            decision=$(orchestratia hook claude-code < "$work/hook.json")
+            case $decision in
+                *'"allow"'*) echo "permission allowed: $arg" ;;
+                *) echo "permission denied: $arg ($decision)"
+                   orchestratia task fail --reason "permission denied: $arg" >/dev/null
+                   exit 0 ;;
+            esac ;;
         contract)
             printf '%s\n' "$arg" >> "$work/contracts" ;;
         fail)

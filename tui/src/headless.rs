@@ -1,6 +1,7 @@
 //! `orchestratia-console demo --headless`: the demo with no screen. It prints the event
 //! timeline as it happens, and where the console would wait for a human it answers through
-//! the same API (and says so): the plan is approved, the question answered. It ends when every
+//! the same API (and says so): the permission is allowed, the plan approved, the question
+//! answered. It ends when every
 //! task is done (Ok), or with the reason it cannot get there (a failed task, the time limit).
 
 use std::collections::HashMap;
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 use orchestratia_agent::cli::print::details;
 use orchestratia_proto::api::{EventQuery, TaskFilter};
 use orchestratia_proto::client::HubClient;
-use orchestratia_proto::{Event, EventKind, InterventionStatus, Task, TaskStatus};
+use orchestratia_proto::{
+    Event, EventKind, InterventionStatus, PermissionStatus, Task, TaskStatus,
+};
 use uuid::Uuid;
 
 use crate::demo::PROJECT;
@@ -127,6 +130,19 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
                 "  >> headless demo: approving {reference}'s plan (in the console: `a` in the Inbox)"
             );
             admin.approve_plan(&task.to_string()).await?;
+        }
+        EventKind::PermissionRequested => {
+            let pending = admin
+                .permissions(Some(PermissionStatus::Pending.as_str()))
+                .await?;
+            for p in pending.iter().filter(|p| p.task_id == Some(task)) {
+                println!(
+                    "  >> headless demo: allowing {reference}'s {} `{}` (in the console: `y`)",
+                    p.tool_name,
+                    crate::console::model::tool_input_text(&p.tool_input)
+                );
+                admin.allow_permission(&p.id.to_string()).await?;
+            }
         }
         EventKind::TaskNeedsHuman => {
             let pending = admin

@@ -82,6 +82,10 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
         "{stdout}"
     );
     assert!(
+        stdout.contains("headless demo: allowing T2's Bash `cargo test -p gateway"),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains("headless demo: answering T4's question"),
         "{stdout}"
     );
@@ -98,6 +102,7 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
         "T1→T2   task_unblocked",
         "task_plan_approved",
         "intervention_responded",
+        "permission_decided",
         "agent=dev-desktop",
     ] {
         assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");

@@ -112,6 +112,8 @@ pub struct App {
     /// The task opened with Enter (Tasks view), once read.
     pub task_open: Option<Uuid>,
     pub task_view: Option<TaskView>,
+    /// How far the open task's detail is scrolled down (lines).
+    pub detail_scroll: u16,
     /// Tasks view: show only this status (`blocked` for blocked pending tasks).
     pub filter: Option<String>,
     /// The session shown large in the Sessions view.
@@ -142,6 +144,7 @@ impl App {
             selected: [0; 5],
             task_open: None,
             task_view: None,
+            detail_scroll: 0,
             filter: None,
             focused: None,
             screens: HashMap::new(),
@@ -277,6 +280,23 @@ impl App {
                 self.status = None;
                 Vec::new()
             }
+            KeyCode::Down
+            | KeyCode::Char('j')
+            | KeyCode::PageDown
+            | KeyCode::PageUp
+            | KeyCode::Up
+            | KeyCode::Char('k')
+                if self.task_open.is_some() =>
+            {
+                let d: i32 = match key.code {
+                    KeyCode::PageDown => 10,
+                    KeyCode::PageUp => -10,
+                    KeyCode::Down | KeyCode::Char('j') => 1,
+                    _ => -1,
+                };
+                self.detail_scroll = (i32::from(self.detail_scroll) + d).clamp(0, 10_000) as u16;
+                Vec::new()
+            }
             KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
             KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
             KeyCode::Home | KeyCode::Char('g') => {
@@ -361,6 +381,7 @@ impl App {
                     return Vec::new();
                 };
                 self.task_open = Some(t);
+                self.detail_scroll = 0;
                 vec![Action::OpenTask { task: t }]
             }
             View::Graph => {
@@ -375,6 +396,7 @@ impl App {
                 };
                 self.view = View::Tasks;
                 self.task_open = Some(id);
+                self.detail_scroll = 0;
                 vec![Action::OpenTask { task: id }]
             }
             View::Inbox => {
@@ -383,6 +405,7 @@ impl App {
                 };
                 self.view = View::Tasks;
                 self.task_open = Some(t);
+                self.detail_scroll = 0;
                 vec![Action::OpenTask { task: t }]
             }
             View::Sessions => {

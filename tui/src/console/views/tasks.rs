@@ -145,7 +145,7 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for e in &v.events {
         let time = orchestratia_proto::time::format_ms(e.at);
         lines.push(Line::raw(format!(
-            "  {}  {:<20} {:<16} {}",
+            "  {}  {:<22} {:<17} {}",
             time.get(11..19).unwrap_or(&time),
             e.event.to_string(),
             e.actor,
@@ -153,11 +153,14 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )));
     }
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::TOP)
-                .title(" task (Esc back) "),
-        ),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((app.detail_scroll, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(" task (Esc back · j/k PgUp/PgDn scroll) "),
+            ),
         area,
     );
 }
