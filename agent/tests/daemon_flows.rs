@@ -118,6 +118,41 @@ async fn flow_4_a_question_reaches_a_human_and_the_answer_reaches_the_worker() {
         text.contains("answer: Use JWT with refresh tokens"),
         "the worker printed the answer: {text}"
     );
+    // The recording exports as asciicast v2.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cast = dir.path().join("s.cast");
+    let name = session_of(&v);
+    let out = hub
+        .cli(&[
+            "session",
+            "export",
+            &name,
+            "-o",
+            &cast.to_string_lossy(),
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(out["session"], name.as_str());
+    let text = std::fs::read_to_string(&cast).expect("cast file");
+    let header: Value =
+        serde_json::from_str(text.lines().next().unwrap_or_default()).expect("header");
+    assert_eq!(header["version"], 2);
+    let played: String = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).expect("event line");
+            assert_eq!(e[1], "o");
+            e[2].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(
+        played.contains("answer: Use JWT with refresh tokens"),
+        "{played}"
+    );
+    let missing = hub.cli(&["session", "export", "orc-nope00"]).await;
+    assert_eq!(missing.code, 2, "an unknown session is a usage error");
     eventually(10, "no tmux session left", || async {
         d.orc_sessions().is_empty().then_some(())
     })

@@ -251,6 +251,66 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
     }
 }
 
+/// Writes a session's recording as asciicast v2.
+pub(crate) async fn export_session(
+    ctx: &Ctx,
+    id: &str,
+    output: Option<std::path::PathBuf>,
+    cols: u16,
+    rows: u16,
+) -> anyhow::Result<()> {
+    if cols == 0 || rows == 0 {
+        return Err(super::usage("--cols and --rows must be at least 1"));
+    }
+    let session = ctx
+        .client
+        .sessions()
+        .await?
+        .into_iter()
+        .find(|s| s.name == id || s.id.to_string() == id)
+        .ok_or_else(|| {
+            super::usage(format!(
+                "no session '{id}' (see: orchestratia session list)"
+            ))
+        })?;
+    let chunks = ctx.client.recording_all(&session.id.to_string()).await?;
+    let title = format!(
+        "{} ({} on {})",
+        session.name,
+        session.task.as_deref().unwrap_or("interactive"),
+        session.server
+    );
+    let cast = super::cast::asciicast(
+        &chunks,
+        &super::cast::CastInfo {
+            cols,
+            rows,
+            title: &title,
+        },
+    );
+    let path = output.unwrap_or_else(|| format!("{}.cast", session.name).into());
+    let events = cast.lines().count().saturating_sub(1);
+    if path.as_os_str() == "-" {
+        print!("{cast}");
+        return Ok(());
+    }
+    std::fs::write(&path, &cast)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    let summary = serde_json::json!({
+        "session": session.name,
+        "file": path.display().to_string(),
+        "events": events,
+        "bytes": cast.len(),
+    });
+    ctx.out(&summary, |_| {
+        println!(
+            "wrote {} ({events} output events); replay: asciinema play {}",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 /// Prints the event log; with --follow keeps printing as events happen.
 pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
     if a.follow && ctx.json {

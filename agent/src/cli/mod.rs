@@ -3,6 +3,7 @@
 //! commands and JSON fields are a public interface (INTERFACE.md).
 
 mod admin;
+pub mod cast;
 pub mod hook;
 pub mod pipeline;
 pub mod print;
@@ -341,6 +342,21 @@ enum TaskPlanCmd {
 enum SessionCmd {
     /// List sessions.
     List,
+    /// Write a session's recording as an asciicast v2 file (asciinema's format) to share or
+    /// replay with `asciinema play FILE`.
+    Export {
+        /// The session: its name (orc-…) or id.
+        id: String,
+        /// Where to write it (default: NAME.cast; `-` for stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The terminal width in the file's header (sessions start at 120).
+        #[arg(long, default_value_t = 120)]
+        cols: u16,
+        /// The terminal height in the file's header (sessions start at 40).
+        #[arg(long, default_value_t = 40)]
+        rows: u16,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -487,6 +503,12 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Server(c) => admin::server(ctx, c).await,
         Command::Task(c) => tasks::task(ctx, c).await,
         Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
+        Command::Session(SessionCmd::Export {
+            id,
+            output,
+            cols,
+            rows,
+        }) => admin::export_session(ctx, &id, output, cols, rows).await,
         Command::Pipeline(PipelineCmd::Apply { file, project }) => {
             pipeline::apply(ctx, &file, project.as_deref()).await
         }
