@@ -86,7 +86,7 @@ pub struct Registered {
 }
 
 /// Body of `POST /tasks`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CreateTask {
     pub title: String,
     /// Project id or name; defaults to the caller's project or the only project.
@@ -287,7 +287,7 @@ pub struct Candidate {
     pub winner: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Explanation {
     pub task_id: Uuid,
     #[serde(rename = "task_ref")]

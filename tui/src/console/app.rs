@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use orchestratia_proto::TaskView;
 use orchestratia_proto::ws::{Frame, HubToConsole};
+use orchestratia_proto::{SessionStatus, TaskView};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use uuid::Uuid;
 
+use super::forms::{AssignPicker, Outcome, TaskForm};
 use super::link::Msg;
 use super::model::{InboxItem, Model, graph_order};
 use super::screen::SessionScreen;
@@ -77,9 +78,23 @@ pub enum Action {
         session: Uuid,
         previous: Option<Uuid>,
     },
+    /// Draw an ended session from its stored recording (and stop streaming the previous one).
+    Replay {
+        session: Uuid,
+        previous: Option<Uuid>,
+    },
     Input {
         session: Uuid,
         bytes: Vec<u8>,
+    },
+    CreateTask(Box<orchestratia_proto::api::CreateTask>),
+    /// Read the hub's ranking of servers for a task (the assign picker shows it).
+    Explain {
+        task: Uuid,
+    },
+    Assign {
+        task: Uuid,
+        server: String,
     },
     Resize {
         session: Uuid,
@@ -122,6 +137,10 @@ pub struct App {
     /// Keys go to the focused session (Ctrl-] detaches).
     pub attached: bool,
     pub prompt: Option<Prompt>,
+    /// `c`: the create-task form.
+    pub form: Option<TaskForm>,
+    /// `A`: the assign picker.
+    pub picker: Option<AssignPicker>,
     pub help: bool,
     /// The last outcome or error, shown above the footer.
     pub status: Option<String>,
@@ -150,6 +169,8 @@ impl App {
             screens: HashMap::new(),
             attached: false,
             prompt: None,
+            form: None,
+            picker: None,
             help: false,
             status: None,
             now: 0,
@@ -211,6 +232,20 @@ impl App {
         t
     }
 
+    /// The task selected in the Tasks or Graph view.
+    fn selected_task(&self) -> Option<Uuid> {
+        match self.view {
+            View::Tasks => self.visible_tasks().get(self.sel()).map(|t| t.id),
+            View::Graph => self
+                .model
+                .snap
+                .graph
+                .as_ref()
+                .and_then(|g| graph_order(g).get(self.sel()).map(|n| n.id)),
+            _ => None,
+        }
+    }
+
     /// The selected Inbox item.
     pub fn selected_inbox(&self) -> Option<InboxItem> {
         self.model.inbox().into_iter().nth(self.selected[4])
@@ -239,6 +274,43 @@ impl App {
 
     /// Handles one key.
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        if let Some(form) = self.form.as_mut() {
+            return match form.on_key(key) {
+                Outcome::Open => {
+                    self.status = None;
+                    Vec::new()
+                }
+                Outcome::Invalid(why) => {
+                    self.status = Some(why);
+                    Vec::new()
+                }
+                Outcome::Create(body) => {
+                    self.form = None;
+                    vec![Action::CreateTask(body)]
+                }
+                _ => {
+                    self.form = None;
+                    Vec::new()
+                }
+            };
+        }
+        if let Some(picker) = self.picker.as_mut() {
+            return match picker.on_key(key) {
+                Outcome::Open => Vec::new(),
+                Outcome::Invalid(why) => {
+                    self.status = Some(why);
+                    Vec::new()
+                }
+                Outcome::Assign { task, server } => {
+                    self.picker = None;
+                    vec![Action::Assign { task, server }]
+                }
+                _ => {
+                    self.picker = None;
+                    Vec::new()
+                }
+            };
+        }
         if self.prompt.is_some() {
             return self.on_prompt_key(key);
         }
@@ -320,6 +392,24 @@ impl App {
                 Vec::new()
             }
             KeyCode::Char(c @ ('a' | 'r' | 'y' | 'n' | 'i')) => self.decide(c),
+            KeyCode::Char('c') => {
+                let project = self.model.snap.graph.as_ref().map(|g| g.project.clone());
+                self.form = Some(TaskForm::new(project));
+                Vec::new()
+            }
+            KeyCode::Char('A') => {
+                let Some(task) = self.task_open.or_else(|| self.selected_task()) else {
+                    self.status = Some("select a task to assign (Tasks or Graph view)".into());
+                    return Vec::new();
+                };
+                let reference = self
+                    .model
+                    .task(task)
+                    .map(|t| t.reference.clone())
+                    .unwrap_or_default();
+                self.picker = Some(AssignPicker::new(task, reference));
+                vec![Action::Explain { task }]
+            }
             _ => Vec::new(),
         }
     }
@@ -349,7 +439,13 @@ impl App {
         if self.view != View::Sessions {
             return Vec::new();
         }
-        let Some(s) = self.model.sessions_in_order().get(self.sel()).map(|s| s.id) else {
+        // The row just chosen (not the focused one's, which `sel` gives).
+        let Some((s, ended)) = self
+            .model
+            .sessions_in_order()
+            .get(self.selected[3])
+            .map(|s| (s.id, s.status == SessionStatus::Ended))
+        else {
             return Vec::new();
         };
         if self.focused == Some(s) {
@@ -360,6 +456,13 @@ impl App {
         self.screens.insert(s, SessionScreen::new(rows, cols));
         if let Some(p) = previous {
             self.screens.remove(&p);
+        }
+        if ended {
+            // Nothing streams from an ended session: replay its stored recording.
+            return vec![Action::Replay {
+                session: s,
+                previous,
+            }];
         }
         vec![
             Action::Watch {
@@ -412,7 +515,7 @@ impl App {
                 let live = self
                     .focused
                     .and_then(|f| self.model.snap.sessions.iter().find(|s| s.id == f))
-                    .is_some_and(|s| s.status != orchestratia_proto::SessionStatus::Ended);
+                    .is_some_and(|s| s.status != SessionStatus::Ended);
                 if live {
                     self.attached = true;
                     self.status = Some("attached: keys go to the session; Ctrl-] detaches".into());
@@ -593,6 +696,17 @@ impl App {
                 self.model.set_snapshot(*s);
                 if self.view == View::Sessions && self.focused.is_none() {
                     return self.after_move();
+                }
+            }
+            Msg::Recording(session, chunks) => {
+                if let Some(sc) = self.screens.get_mut(&session) {
+                    sc.replay(&chunks);
+                }
+            }
+            Msg::Explanation(e) => {
+                if let Some(p) = self.picker.as_mut().filter(|p| p.task == e.task_id) {
+                    p.selected = e.candidates.iter().position(|c| c.winner).unwrap_or(0);
+                    p.explanation = Some(*e);
                 }
             }
             Msg::TaskView(v) => {

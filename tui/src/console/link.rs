@@ -25,6 +25,10 @@ pub enum Msg {
     Frame(Frame),
     /// A fresh snapshot.
     Snapshot(Box<Snapshot>),
+    /// A session's stored recording, for replay.
+    Recording(uuid::Uuid, Vec<orchestratia_proto::api::RecordingChunk>),
+    /// The hub's ranking of servers for a task.
+    Explanation(Box<orchestratia_proto::api::Explanation>),
     /// A task opened in the Tasks view, read in full.
     TaskView(Box<orchestratia_proto::TaskView>),
     /// A REST read or a decision failed.

@@ -4,6 +4,7 @@
 //! changed.
 
 pub mod app;
+pub mod forms;
 pub mod link;
 pub mod model;
 pub mod screen;
@@ -205,6 +206,50 @@ impl Exec {
                 let _ = self.out.send(Outgoing::Control(ConsoleToHub::Subscribe {
                     session_id: session,
                 }));
+            }
+            Action::Replay { session, previous } => {
+                if let Some(p) = previous {
+                    let _ = self.out.send(Outgoing::Control(ConsoleToHub::Unsubscribe {
+                        session_id: p,
+                    }));
+                }
+                let (client, tx) = (self.client.clone(), self.msg.clone());
+                tokio::spawn(async move {
+                    let m = match client.recording_all(&session.to_string()).await {
+                        Ok(chunks) => Msg::Recording(session, chunks),
+                        Err(e) => Msg::Error(format!("cannot read the recording: {e}")),
+                    };
+                    let _ = tx.send(m);
+                });
+            }
+            Action::CreateTask(body) => {
+                let (client, tx) = (self.client.clone(), self.msg.clone());
+                tokio::spawn(async move {
+                    let m = match client.create_task(&body).await {
+                        Ok(t) => Msg::Done(format!(
+                            "created {} {} ({})",
+                            t.reference, t.title, t.status
+                        )),
+                        Err(e) => Msg::Error(e.to_string()),
+                    };
+                    let _ = tx.send(m);
+                });
+            }
+            Action::Explain { task } => {
+                let (client, tx) = (self.client.clone(), self.msg.clone());
+                tokio::spawn(async move {
+                    let m = match client.explain(&task.to_string()).await {
+                        Ok(e) => Msg::Explanation(Box::new(e)),
+                        Err(e) => Msg::Error(e.to_string()),
+                    };
+                    let _ = tx.send(m);
+                });
+            }
+            Action::Assign { task, server } => {
+                let r = reference(task);
+                self.call(format!("assigned {r} to {server}"), move |c| async move {
+                    c.assign(&task.to_string(), &server).await.map(|_| ())
+                });
             }
             Action::Input { session, bytes } => {
                 let _ = self.out.send(Outgoing::Frame(Frame {

@@ -1,6 +1,7 @@
 //! A session's terminal as the console draws it: a vt100 parser fed by a keyframe and then
 //! the numbered output chunks after it. A chunk from before the keyframe, or one seen already,
-//! is skipped, so a resubscription (after a reconnect) starts clean and repeats nothing.
+//! is skipped, so a resubscription (after a reconnect) starts clean and repeats nothing. An
+//! ended session is drawn from its stored recording instead, its whole history scrollable.
 
 use orchestratia_proto::ws::{Frame, FrameKind};
 
@@ -44,6 +45,22 @@ impl SessionScreen {
             }
             _ => false,
         }
+    }
+
+    /// Replays a stored recording (in replay order: the first chunk is output 1 or, when the
+    /// recording was trimmed, a keyframe; later keyframes repeat what the output drew).
+    /// The whole history lands in the scrollback.
+    pub fn replay(&mut self, chunks: &[orchestratia_proto::api::RecordingChunk]) {
+        let (rows, cols) = self.parser.screen().size();
+        self.parser = vt100::Parser::new(rows, cols, SCROLLBACK);
+        for (i, c) in chunks.iter().enumerate() {
+            if c.keyframe && i > 0 {
+                continue;
+            }
+            self.parser.process(&c.bytes());
+            self.last_seq = c.seq;
+        }
+        self.synced = true;
     }
 
     /// Resizes the screen (the session is asked to resize too, and sends a keyframe).
@@ -95,5 +112,29 @@ mod tests {
         // A new keyframe replaces the screen whole.
         assert!(s.apply(&frame(FrameKind::Keyframe, 2, "\x1b[H\x1b[2Jfresh")));
         assert_eq!(row(&s, 0), "fresh");
+    }
+
+    #[test]
+    fn a_recording_replays_with_its_history_in_the_scrollback() {
+        use base64::Engine;
+        let enc = |d: &str| base64::engine::general_purpose::STANDARD.encode(d);
+        let chunk = |seq, keyframe, d: &str| orchestratia_proto::api::RecordingChunk {
+            seq,
+            keyframe,
+            data: enc(d),
+            at: 0,
+        };
+        let mut s = SessionScreen::new(2, 20);
+        let lines: String = (1..=5).map(|i| format!("line {i}\r\n")).collect();
+        s.replay(&[
+            chunk(1, false, &lines),
+            chunk(1, true, "\x1b[H\x1b[2Jkeyframe"),
+            chunk(2, false, "end"),
+        ]);
+        assert!(s.synced);
+        assert_eq!(s.last_seq, 2);
+        assert_eq!(row(&s, 1), "end");
+        s.scroll_to(3);
+        assert_eq!(row(&s, 0), "line 2", "the history scrolls back");
     }
 }

@@ -121,6 +121,12 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         View::Inbox => inbox::draw(f, main, app, &theme),
     }
     draw_footer(f, footer, app, &theme);
+    if let Some(form) = &app.form {
+        form.draw(f, main);
+    }
+    if let Some(picker) = &app.picker {
+        picker.draw(f, main);
+    }
     if app.help {
         draw_help(f, area);
     }
@@ -165,13 +171,23 @@ fn footer_keys(app: &App) -> &'static str {
     if app.prompt.is_some() {
         return "Enter send · Esc cancel · Ctrl-U clear";
     }
+    if app.form.is_some() {
+        return "Tab next field · Enter create · Esc cancel";
+    }
+    if app.picker.is_some() {
+        return "j/k choose a server · Enter assign · Esc cancel";
+    }
     match app.view {
         View::Servers => "1-5/Tab views · j/k move · ? help · q quit",
         View::Tasks if app.task_open.is_some() => {
             "Esc back · a/r plan · y/n permission · i answer · ? help · q quit"
         }
-        View::Tasks => "Enter open · / filter · j/k move · a/r/y/n/i decide · ? help · q quit",
-        View::Graph => "j/k select · Enter open task · 1-5/Tab views · ? help · q quit",
+        View::Tasks => {
+            "Enter open · / filter · c create · A assign · a/r/y/n/i decide · ? help · q quit"
+        }
+        View::Graph => {
+            "j/k select · Enter open · c create · A assign · 1-5/Tab views · ? help · q quit"
+        }
         View::Sessions => "j/k focus · Enter attach · PgUp/PgDn scroll · ? help · q quit",
         View::Inbox => "a approve · r reject · y allow · n deny · i answer · Enter task · q quit",
     }
@@ -224,6 +240,7 @@ Tasks      / filter by status (empty clears) · Enter: spec, deps, timeline
 Plans      a approve · r reject (type the feedback, Enter sends)
 Permission y allow · n deny
 Questions  i answer (type, Enter sends) — in the Inbox or on a task
+Work       c create a task · A assign the selected task (servers ranked)
 Sessions   j/k focus · Enter attach keys · Ctrl-] detach · PgUp/PgDn scroll
 Console    ? this help · q quit (Ctrl-C too)";
 
