@@ -139,7 +139,8 @@ impl TestDaemon {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
-    fn socket(&self) -> PathBuf {
+    /// The daemon's tmux socket.
+    pub fn socket(&self) -> PathBuf {
         self.dir.path().join("config.state").join("tmux.sock")
     }
 

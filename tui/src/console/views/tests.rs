@@ -466,3 +466,27 @@ fn the_assign_picker_shows_scores_and_reasons() {
     );
     assert!(a.picker.is_none());
 }
+
+#[test]
+fn j_and_k_move_the_focus_between_sessions() {
+    let mut a = app();
+    let first = a.on_key(key(KeyCode::Char('4')));
+    let Some(Action::Watch { session: s1, .. }) = first.first().cloned() else {
+        panic!("no watch: {first:?}");
+    };
+    let next = a.on_key(key(KeyCode::Char('j')));
+    let Some(Action::Watch {
+        session: s2,
+        previous,
+    }) = next.first().cloned()
+    else {
+        panic!("no watch: {next:?}");
+    };
+    assert_ne!(s1, s2);
+    assert_eq!(previous, Some(s1), "the previous stream is dropped");
+    assert_eq!(a.focused, Some(s2));
+    // Down to the ended session: it is replayed from its recording, not streamed.
+    a.on_key(key(KeyCode::Char('G')));
+    let ended = Uuid::parse_str(&id(101)).expect("uuid");
+    assert_eq!(a.focused, Some(ended));
+}
