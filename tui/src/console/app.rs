@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use orchestratia_proto::ws::{Frame, HubToConsole};
 use orchestratia_proto::{SessionStatus, TaskView};
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use uuid::Uuid;
 
 use super::forms::{AssignPicker, Outcome, TaskForm};
@@ -528,8 +530,68 @@ impl App {
         }
     }
 
+    /// Handles the mouse: a click on a tab switches to it, a click on a row selects it, the
+    /// wheel scrolls a session's screen or a task's detail, or moves the selection.
+    pub fn on_mouse(&mut self, m: MouseEvent) -> Vec<Action> {
+        if self.prompt.is_some() || self.form.is_some() || self.picker.is_some() || self.help {
+            return Vec::new();
+        }
+        let up = matches!(m.kind, MouseEventKind::ScrollUp);
+        match m.kind {
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                if self.view == View::Sessions {
+                    self.scroll_lines(up, 3);
+                    Vec::new()
+                } else if self.task_open.is_some() {
+                    let d: i32 = if up { -3 } else { 3 };
+                    self.detail_scroll =
+                        (i32::from(self.detail_scroll) + d).clamp(0, 10_000) as u16;
+                    Vec::new()
+                } else {
+                    self.move_by(if up { -1 } else { 1 })
+                }
+            }
+            MouseEventKind::Down(MouseButton::Left) if !self.attached => {
+                if m.row == 0 {
+                    let mut x = 0u16;
+                    for (v, label) in View::ALL.iter().zip(super::views::tab_labels(self)) {
+                        let w = label.chars().count() as u16;
+                        if m.column >= x && m.column < x + w {
+                            return self.switch(*v);
+                        }
+                        x += w;
+                    }
+                    return Vec::new();
+                }
+                // Rows of the tables start under the tab bar, the banner, the title and the
+                // header line.
+                let banner = u16::from(self.model.connected == Some(false));
+                let first = 3 + banner;
+                let list_view = matches!(self.view, View::Servers | View::Inbox | View::Sessions)
+                    || (self.view == View::Tasks && self.task_open.is_none());
+                if !list_view || m.row < first {
+                    return Vec::new();
+                }
+                if self.view == View::Sessions && m.column >= 26 {
+                    return Vec::new();
+                }
+                let i = (m.row - first) as usize;
+                if i >= self.rows() {
+                    return Vec::new();
+                }
+                self.selected[self.view.index()] = i;
+                self.after_move()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn scroll(&mut self, up: bool) {
         let rows = self.session_area.1.max(2) as usize / 2;
+        self.scroll_lines(up, rows);
+    }
+
+    fn scroll_lines(&mut self, up: bool, rows: usize) {
         if let Some(s) = self.focused.and_then(|f| self.screens.get_mut(&f)) {
             let now = s.scrollback();
             let next = if up {

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
-use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind, MouseEventKind,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -38,8 +40,17 @@ pub async fn run(client: HubClient, project: Option<String>) -> anyhow::Result<(
         .whoami()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the hub at {}: {e}", client.base()))?;
-    let mut terminal = ratatui::init();
+    let mut terminal =
+        ratatui::try_init().map_err(|e| anyhow::anyhow!("cannot take over the terminal: {e}"))?;
+    // ratatui::try_init's panic hook restores the screen; this one first gives the mouse back.
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let restore_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        restore_hook(info);
+    }));
     let result = run_loop(&mut terminal, client, project).await;
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -86,9 +97,11 @@ async fn run_loop(
         }
         let actions = tokio::select! {
             Some(ev) = key_rx.recv() => {
-                dirty = true;
+                // Mouse motion changes nothing on screen: no redraw for it.
+                dirty = !matches!(ev, TermEvent::Mouse(m) if m.kind == MouseEventKind::Moved);
                 match ev {
                     TermEvent::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k),
+                    TermEvent::Mouse(m) => app.on_mouse(m),
                     _ => Vec::new(),
                 }
             }

@@ -132,19 +132,25 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     }
 }
 
-fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut spans = Vec::new();
-    for (i, v) in View::ALL.iter().enumerate() {
-        let label = if *v == View::Inbox {
+/// The tab labels as drawn, in order (the mouse finds a tab by them).
+pub fn tab_labels(app: &App) -> Vec<String> {
+    View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
             let n = app.model.inbox().len();
-            if n > 0 {
+            if *v == View::Inbox && n > 0 {
                 format!(" {} {} ({n}) ", i + 1, v.title())
             } else {
                 format!(" {} {} ", i + 1, v.title())
             }
-        } else {
-            format!(" {} {} ", i + 1, v.title())
-        };
+        })
+        .collect()
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    for (v, label) in View::ALL.iter().zip(tab_labels(app)) {
         let style = if *v == app.view {
             theme.selected().add_modifier(Modifier::BOLD)
         } else if *v == View::Inbox && !app.model.inbox().is_empty() {
@@ -242,6 +248,7 @@ Permission y allow · n deny
 Questions  i answer (type, Enter sends) — in the Inbox or on a task
 Work       c create a task · A assign the selected task (servers ranked)
 Sessions   j/k focus · Enter attach keys · Ctrl-] detach · PgUp/PgDn scroll
+Mouse      click a tab or a row · the wheel scrolls or moves the selection
 Console    ? this help · q quit (Ctrl-C too)";
 
 fn draw_help(f: &mut Frame, area: Rect) {

@@ -490,3 +490,62 @@ fn j_and_k_move_the_focus_between_sessions() {
     let ended = Uuid::parse_str(&id(101)).expect("uuid");
     assert_eq!(a.focused, Some(ended));
 }
+
+#[test]
+fn the_mouse_switches_tabs_selects_rows_and_scrolls() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mouse = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    let mut a = app();
+    // " 1 Servers  2 Tasks …": column 13 is inside " 2 Tasks ".
+    a.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 13, 0));
+    assert_eq!(a.view, View::Tasks);
+    // The third task row (tabs, title, header, then rows).
+    a.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 5, 5));
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Action::OpenTask {
+            task: Uuid::parse_str(&id(3)).expect("uuid")
+        }]
+    );
+    a.on_key(key(KeyCode::Esc));
+    a.on_mouse(mouse(MouseEventKind::ScrollDown, 5, 5));
+    assert_eq!(a.selected[1], 3, "the wheel moves the selection");
+
+    // In the Sessions view the wheel scrolls the focused screen's history.
+    a.on_key(key(KeyCode::Char('4')));
+    let s = a.focused.expect("focused");
+    let lines: String = (1..=60).map(|i| format!("line {i}\r\n")).collect();
+    a.on_msg(Msg::Frame(Frame {
+        kind: FrameKind::Keyframe,
+        session_id: s,
+        seq: 1,
+        data: lines.into_bytes(),
+    }));
+    a.on_mouse(mouse(MouseEventKind::ScrollUp, 40, 10));
+    assert_eq!(a.screens.get(&s).map(|sc| sc.scrollback()), Some(3));
+    a.on_mouse(mouse(MouseEventKind::ScrollDown, 40, 10));
+    assert_eq!(a.screens.get(&s).map(|sc| sc.scrollback()), Some(0));
+}
+
+#[test]
+fn a_reconnect_resumes_the_focused_stream_from_a_keyframe() {
+    let mut a = app();
+    a.on_key(key(KeyCode::Char('4')));
+    let s = a.focused.expect("focused");
+    a.on_msg(Msg::Disconnected("connection reset".into()));
+    assert_eq!(a.model.connected, Some(false));
+    let actions = a.on_msg(Msg::Connected);
+    assert!(
+        matches!(actions.first(), Some(Action::Watch { session, .. }) if *session == s),
+        "{actions:?}"
+    );
+    assert!(
+        a.screens.get(&s).is_some_and(|sc| !sc.synced),
+        "the screen waits for the new keyframe"
+    );
+}
