@@ -14,6 +14,7 @@ async fn hub_with_project(offline_after: Duration) -> Option<TestHub> {
         backend: Backend::Sqlite,
         heartbeat: Duration::from_millis(300),
         offline_after,
+        ..HubOptions::default()
     })
     .await?;
     hub.cli(&["project", "create", "P"]).await.ok();

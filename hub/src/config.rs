@@ -22,6 +22,8 @@ pub struct HubConfig {
     /// Whether to write the admin token file at all.
     pub write_admin_file: bool,
     pub limits: Limits,
+    /// The Telegram bot, when configured.
+    pub telegram: Option<crate::telegram::TelegramConfig>,
 }
 
 /// Bounds on what a request may carry.
@@ -63,6 +65,7 @@ impl HubConfig {
             admin_file: None,
             write_admin_file: true,
             limits: Limits::default(),
+            telegram: None,
         }
     }
 }

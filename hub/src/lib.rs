@@ -11,6 +11,7 @@ pub mod error;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod telegram;
 pub mod ws;
 
 pub use config::HubConfig;

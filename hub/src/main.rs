@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the REST and WebSocket API.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Create and print a fresh admin token.
     AdminToken {
         /// Database URL (default: SQLite under the user's data dir).
@@ -58,6 +58,26 @@ struct Serve {
     /// Largest stored terminal output per session, in MiB.
     #[arg(long, default_value_t = 64)]
     max_session_mib: u64,
+    /// Telegram bot token (from @BotFather): the bot follows the pipeline and takes decisions.
+    #[arg(long, env = "ORCHESTRATIA_TELEGRAM_TOKEN", hide_env_values = true)]
+    telegram_token: Option<String>,
+    /// A chat the bot obeys (repeatable; the variable takes them comma-separated).
+    #[arg(
+        long = "telegram-chat",
+        env = "ORCHESTRATIA_TELEGRAM_CHATS",
+        value_delimiter = ',',
+        value_name = "ID"
+    )]
+    telegram_chats: Vec<i64>,
+    /// The Bot API's URL (default: Telegram's; a fake server in tests).
+    #[arg(long, env = "ORCHESTRATIA_TELEGRAM_API_URL")]
+    telegram_api_url: Option<String>,
+    /// How often the bot edits a live screen message, at most.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    telegram_screen_every: Duration,
+    /// How long one getUpdates long-poll waits.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration, hide = true)]
+    telegram_poll_timeout: Duration,
 }
 
 fn db_url(db: Option<String>) -> String {
@@ -106,6 +126,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.limits = Limits {
                 max_session_bytes: s.max_session_mib * 1024 * 1024,
                 ..Limits::default()
+            };
+            config.telegram = match (s.telegram_token, s.telegram_chats.is_empty()) {
+                (Some(token), false) => {
+                    let mut t =
+                        orchestratia_hub::telegram::TelegramConfig::new(&token, s.telegram_chats);
+                    t.api_url = s.telegram_api_url;
+                    t.screen_every = s.telegram_screen_every;
+                    t.poll_timeout = s.telegram_poll_timeout;
+                    Some(t)
+                }
+                (Some(_), true) => anyhow::bail!(
+                    "--telegram-token needs at least one --telegram-chat (the chats the bot obeys)"
+                ),
+                (None, false) => anyhow::bail!("--telegram-chat needs --telegram-token"),
+                (None, true) => None,
             };
             let running = orchestratia_hub::start(config).await?;
             println!(

@@ -72,6 +72,9 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     };
     let (stop, mut stopped) = watch::channel(false);
     spawn_offline_monitor(hub.clone(), stop.subscribe());
+    if let Some(t) = config.telegram.clone() {
+        crate::telegram::spawn(hub.clone(), t)?;
+    }
     let app = crate::api::app(hub.clone());
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -171,6 +171,15 @@ async fn humans(backend: Backend) {
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // Bare digits are a task number only when that task exists, else the start of an id
+    // (an id's first eight hex digits may all be decimal digits).
+    let err = hub.cli(&["permission", "allow", "98765432"]).await;
+    assert_eq!(err.code, 2);
+    assert!(
+        err.stderr.contains("permission request") && !err.stderr.contains("task T98765432"),
+        "{}",
+        err.stderr
+    );
     hub.cli(&["permission", "allow", &req.id.to_string()[..8]])
         .await
         .ok();

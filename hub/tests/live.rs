@@ -31,6 +31,7 @@ async fn live(backend: Backend) {
         backend,
         heartbeat: Duration::from_millis(200),
         offline_after: Duration::from_millis(1500),
+        ..HubOptions::default()
     })
     .await
     else {

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod daemon;
 pub mod pg;
+pub mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -60,6 +61,8 @@ pub struct HubOptions {
     pub backend: Backend,
     pub heartbeat: Duration,
     pub offline_after: Duration,
+    /// More `serve` arguments (the Telegram bot's, say).
+    pub args: Vec<String>,
 }
 
 impl Default for HubOptions {
@@ -68,6 +71,7 @@ impl Default for HubOptions {
             backend: Backend::Sqlite,
             heartbeat: Duration::from_millis(300),
             offline_after: Duration::from_secs(3),
+            args: Vec::new(),
         }
     }
 }
@@ -139,6 +143,7 @@ impl TestHub {
                 "--offline-after",
                 &format!("{}ms", self.options.offline_after.as_millis()),
             ])
+            .args(&self.options.args)
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

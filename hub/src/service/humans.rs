@@ -130,6 +130,23 @@ impl Hub {
 
     /// Resolves what a human names when answering: an intervention id (or a unique prefix), or
     /// a task reference with exactly one pending question.
+    /// The task a number names, for keys that name an item by its task. A bare number may
+    /// also be the start of an item's id (eight hex digits can all be decimal digits), so when
+    /// no such task exists it is `None` and the caller matches ids; only `T7` is surely a task.
+    async fn task_or_id_prefix(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        key: &str,
+        r: &TaskRef,
+    ) -> HubResult<Option<store::tasks::TaskRecord>> {
+        match self.resolve_task(c, p, &r.to_string(), None).await {
+            Ok(t) => Ok(Some(t)),
+            Err(HubError::NotFound(_)) if !key.starts_with(['T', 't']) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn resolve_intervention(
         &self,
         c: &mut Conn,
@@ -140,8 +157,9 @@ impl Hub {
         if let Ok(id) = Uuid::parse_str(key) {
             return self.intervention_record(c, id).await;
         }
-        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key) {
-            let t = self.resolve_task(c, p, &r.to_string(), None).await?;
+        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key)
+            && let Some(t) = self.task_or_id_prefix(c, p, key, &r).await?
+        {
             let mut pending = store::humans::pending_interventions_of_task(c, t.id).await?;
             return match pending.len() {
                 0 => Err(HubError::NotFound(format!(
@@ -621,8 +639,9 @@ impl Hub {
                 .await?
                 .ok_or_else(|| HubError::NotFound(format!("permission request {id} not found")));
         }
-        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key) {
-            let t = self.resolve_task(c, p, &r.to_string(), None).await?;
+        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key)
+            && let Some(t) = self.task_or_id_prefix(c, p, key, &r).await?
+        {
             let mut pending: Vec<PermissionRequest> =
                 store::humans::permissions(c, Some(PermissionStatus::Pending), Some(t.project_id))
                     .await?

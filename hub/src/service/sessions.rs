@@ -574,6 +574,13 @@ impl Hub {
         Ok(())
     }
 
+    /// The last screen a session's daemon sent (its lines joined), if any.
+    pub async fn last_screen(&self, p: &Principal, key: &str) -> HubResult<Option<String>> {
+        let s = self.session(p, key).await?;
+        let mut c = self.read().await?;
+        Ok(store::sessions::screen(&mut c, s.id).await?)
+    }
+
     /// An output chunk or keyframe from a daemon: stored (chunks) and passed to watchers.
     pub async fn session_frame(
         &self,

@@ -1,0 +1,273 @@
+//! What the bot says, as pure functions of the hub's data (HTML for Telegram's `parse_mode`),
+//! so every message is tested without Telegram.
+
+use orchestratia_proto::{
+    Event, Intervention, PermissionRequest, Plan, Session, SessionStatus, Task, TaskStatus,
+};
+
+/// Telegram refuses texts over 4,096 characters.
+pub const MESSAGE_LIMIT: usize = 4096;
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Cuts a text to `max` characters, marking the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+pub const HELP: &str = "Orchestratia bot. Commands:\n\
+/sessions — active sessions\n\
+/focus NAME|N — follow one session's screen live (one message, edited in place)\n\
+/unfocus — stop following\n\
+/tasks — tasks by status\n\
+/task T7 — one task with its last events\n\
+/inbox — what waits for a human\n\
+/help — this list\n\
+Permission requests and plans come with buttons; answer a question by replying to it.";
+
+/// Sessions that have not ended, in the order `/focus N` counts them.
+pub fn active_sessions(sessions: &[Session]) -> Vec<&Session> {
+    let mut s: Vec<&Session> = sessions
+        .iter()
+        .filter(|s| s.status != SessionStatus::Ended)
+        .collect();
+    s.sort_by_key(|s| s.started_at);
+    s
+}
+
+/// `/sessions`.
+pub fn sessions(sessions: &[Session], tasks: &[Task]) -> String {
+    let active = active_sessions(sessions);
+    if active.is_empty() {
+        return "No active sessions.".into();
+    }
+    let mut out = String::from("Active sessions:\n");
+    for (i, s) in active.iter().enumerate() {
+        let task = s.task_id.and_then(|t| tasks.iter().find(|x| x.id == t));
+        let repo = task
+            .and_then(|t| t.repo.clone())
+            .unwrap_or_else(|| "-".into());
+        let what = task
+            .map(|t| format!(" — {} {}", t.reference, t.title))
+            .unwrap_or_default();
+        let waits = if s.waiting { " ⚑ waiting" } else { "" };
+        out.push_str(&format!(
+            "{}. {} ({}) on {}{}{}\n",
+            i + 1,
+            esc(&s.name),
+            esc(&repo),
+            esc(&s.server),
+            esc(&what),
+            waits
+        ));
+    }
+    out
+}
+
+/// `/tasks`: grouped by status, in lifecycle order.
+pub fn tasks(tasks: &[Task]) -> String {
+    if tasks.is_empty() {
+        return "No tasks.".into();
+    }
+    let order = [
+        TaskStatus::NeedsHuman,
+        TaskStatus::Running,
+        TaskStatus::Planning,
+        TaskStatus::Assigned,
+        TaskStatus::Pending,
+        TaskStatus::Failed,
+        TaskStatus::Done,
+        TaskStatus::Cancelled,
+    ];
+    let mut out = String::new();
+    for st in order {
+        let group: Vec<&Task> = tasks.iter().filter(|t| t.status == st).collect();
+        if group.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("<b>{}</b> ({})\n", st, group.len()));
+        for t in group {
+            let extra = match (&t.blocked_reason, &t.server) {
+                (Some(r), _) if t.blocked => format!(" — blocked: {r}"),
+                (_, Some(s)) => format!(" — {s}"),
+                _ => String::new(),
+            };
+            out.push_str(&format!(
+                "  {} {}{}\n",
+                t.reference,
+                esc(&t.title),
+                esc(&extra)
+            ));
+        }
+    }
+    clip(&out, MESSAGE_LIMIT)
+}
+
+/// `/task T7`.
+pub fn task(t: &Task, events: &[Event]) -> String {
+    let mut out = format!(
+        "<b>{} {}</b>\nstatus: {}{}\npriority: {}\nserver: {}\n",
+        t.reference,
+        esc(&t.title),
+        t.status,
+        t.blocked_reason
+            .as_deref()
+            .map(|r| format!(" ({})", esc(r)))
+            .unwrap_or_default(),
+        t.priority,
+        esc(t.server.as_deref().unwrap_or("-"))
+    );
+    let last: Vec<&Event> = events.iter().rev().take(8).collect();
+    if !last.is_empty() {
+        out.push_str("\nLast events:\n");
+        for e in last.iter().rev() {
+            let time = orchestratia_proto::time::format_ms(e.at);
+            out.push_str(&format!(
+                "{} {} ({})\n",
+                time.get(11..19).unwrap_or(&time),
+                e.event,
+                esc(&e.actor)
+            ));
+        }
+    }
+    clip(&out, MESSAGE_LIMIT)
+}
+
+/// `/inbox`.
+pub fn inbox(plans: &[Plan], perms: &[PermissionRequest], questions: &[Intervention]) -> String {
+    if plans.is_empty() && perms.is_empty() && questions.is_empty() {
+        return "Nothing waits for a human.".into();
+    }
+    let mut out = String::from("Waiting for a human:\n");
+    for p in perms {
+        out.push_str(&format!(
+            "• permission {}: {} {}\n",
+            esc(p.task_reference.as_deref().unwrap_or("-")),
+            esc(&p.tool_name),
+            esc(&clip(&tool_input_text(&p.tool_input), 200))
+        ));
+    }
+    for p in plans {
+        out.push_str(&format!(
+            "• plan {} {}\n",
+            esc(&p.task_reference),
+            esc(&p.task_title)
+        ));
+    }
+    for q in questions {
+        out.push_str(&format!(
+            "• question {}: {}\n",
+            esc(&q.task_reference),
+            esc(&clip(&q.question, 200))
+        ));
+    }
+    clip(&out, MESSAGE_LIMIT)
+}
+
+/// A tool's input as a person reads it: a Bash command whole, a file path, else the JSON.
+pub fn tool_input_text(v: &serde_json::Value) -> String {
+    for key in ["command", "file_path", "path", "url"] {
+        if let Some(s) = v.get(key).and_then(|s| s.as_str()) {
+            return s.to_string();
+        }
+    }
+    v.to_string()
+}
+
+/// A permission request, with the tool's input shown whole (up to Telegram's limit).
+pub fn permission(p: &PermissionRequest, task_title: Option<&str>) -> String {
+    let head = format!(
+        "🔐 <b>{} {}</b> wants to run <b>{}</b>:\n",
+        esc(p.task_reference.as_deref().unwrap_or("-")),
+        esc(task_title.unwrap_or("")),
+        esc(&p.tool_name)
+    );
+    let room = MESSAGE_LIMIT.saturating_sub(head.chars().count() + 20);
+    format!(
+        "{head}<pre>{}</pre>",
+        esc(&clip(&tool_input_text(&p.tool_input), room / 2))
+    )
+}
+
+/// A submitted plan.
+pub fn plan(p: &Plan) -> String {
+    let head = format!(
+        "📝 <b>{} {}</b> submitted a plan:\n",
+        esc(&p.task_reference),
+        esc(&p.task_title)
+    );
+    let room = MESSAGE_LIMIT.saturating_sub(head.chars().count() + 20);
+    format!("{head}<pre>{}</pre>", esc(&clip(&p.content, room / 2)))
+}
+
+/// A question; the answer is a reply to this message.
+pub fn question(q: &Intervention) -> String {
+    format!(
+        "❓ <b>{} {}</b> asks:\n{}\n\n<i>Reply to this message to answer.</i>",
+        esc(&q.task_reference),
+        esc(&q.task_title),
+        esc(&clip(&q.question, 3000))
+    )
+}
+
+/// The focused session's screen: its last lines that fit, monospace.
+pub fn screen(name: &str, lines: &[String]) -> String {
+    let mut lines: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let head = format!("🖥 {}\n", esc(name));
+    let budget = MESSAGE_LIMIT - head.len() - 20;
+    let mut kept: Vec<String> = Vec::new();
+    let mut used = 0;
+    for l in lines.iter().rev() {
+        let e = esc(l);
+        if used + e.chars().count() + 1 > budget {
+            break;
+        }
+        used += e.chars().count() + 1;
+        kept.push(e);
+    }
+    kept.reverse();
+    let body = if kept.is_empty() {
+        "(blank screen)".to_string()
+    } else {
+        kept.join("\n")
+    };
+    format!("{head}<pre>{body}</pre>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_escaped_and_clipped() {
+        assert_eq!(esc("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("abc", 4), "abc");
+    }
+
+    #[test]
+    fn a_screen_keeps_its_last_lines_within_the_limit() {
+        let lines: Vec<String> = (0..2000).map(|i| format!("line {i} <x>")).collect();
+        let s = screen("orc-abc", &lines);
+        assert!(s.chars().count() <= MESSAGE_LIMIT, "{}", s.len());
+        assert!(s.contains("line 1999 &lt;x&gt;"));
+        assert!(!s.contains("line 0 "));
+        assert_eq!(
+            screen("orc-abc", &["".into()]),
+            "🖥 orc-abc\n<pre>(blank screen)</pre>"
+        );
+    }
+}
