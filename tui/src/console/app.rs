@@ -85,6 +85,10 @@ pub enum Action {
         session: Uuid,
         previous: Option<Uuid>,
     },
+    /// Read a live session's stored recording, to scroll back through all of it.
+    History {
+        session: Uuid,
+    },
     Input {
         session: Uuid,
         bytes: Vec<u8>,
@@ -390,8 +394,7 @@ impl App {
                 Vec::new()
             }
             KeyCode::PageUp | KeyCode::PageDown if self.view == View::Sessions => {
-                self.scroll(key.code == KeyCode::PageUp);
-                Vec::new()
+                self.scroll(key.code == KeyCode::PageUp)
             }
             KeyCode::Char(c @ ('a' | 'r' | 'y' | 'n' | 'i')) => self.decide(c),
             KeyCode::Char('c') => {
@@ -540,8 +543,7 @@ impl App {
         match m.kind {
             MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
                 if self.view == View::Sessions {
-                    self.scroll_lines(up, 3);
-                    Vec::new()
+                    self.scroll_lines(up, 3)
                 } else if self.task_open.is_some() {
                     let d: i32 = if up { -3 } else { 3 };
                     self.detail_scroll =
@@ -586,21 +588,38 @@ impl App {
         }
     }
 
-    fn scroll(&mut self, up: bool) {
+    fn scroll(&mut self, up: bool) -> Vec<Action> {
         let rows = self.session_area.1.max(2) as usize / 2;
-        self.scroll_lines(up, rows);
+        self.scroll_lines(up, rows)
     }
 
-    fn scroll_lines(&mut self, up: bool, rows: usize) {
-        if let Some(s) = self.focused.and_then(|f| self.screens.get_mut(&f)) {
-            let now = s.scrollback();
-            let next = if up {
-                now + rows
-            } else {
-                now.saturating_sub(rows)
-            };
-            s.scroll_to(next);
+    /// Scrolls the focused session; the first scroll back into a live session asks for its
+    /// stored recording, so the whole history can be read, not only what streamed since.
+    fn scroll_lines(&mut self, up: bool, rows: usize) -> Vec<Action> {
+        let Some(session) = self.focused else {
+            return Vec::new();
+        };
+        let live = self
+            .model
+            .snap
+            .sessions
+            .iter()
+            .any(|s| s.id == session && s.status != SessionStatus::Ended);
+        let Some(s) = self.screens.get_mut(&session) else {
+            return Vec::new();
+        };
+        let now = s.scrollback();
+        let next = if up {
+            now + rows
+        } else {
+            now.saturating_sub(rows)
+        };
+        s.scroll_to(next);
+        if live && up && !s.history_requested {
+            s.history_requested = true;
+            return vec![Action::History { session }];
         }
+        Vec::new()
     }
 
     fn decide(&mut self, key: char) -> Vec<Action> {
@@ -761,8 +780,18 @@ impl App {
                 }
             }
             Msg::Recording(session, chunks) => {
+                let live = self
+                    .model
+                    .snap
+                    .sessions
+                    .iter()
+                    .any(|s| s.id == session && s.status != SessionStatus::Ended);
                 if let Some(sc) = self.screens.get_mut(&session) {
-                    sc.replay(&chunks);
+                    if live && sc.synced {
+                        sc.set_history(&chunks);
+                    } else {
+                        sc.replay(&chunks);
+                    }
                 }
             }
             Msg::Explanation(e) => {

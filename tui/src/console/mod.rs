@@ -264,6 +264,16 @@ impl Exec {
                     c.assign(&task.to_string(), &server).await.map(|_| ())
                 });
             }
+            Action::History { session } => {
+                let (client, tx) = (self.client.clone(), self.msg.clone());
+                tokio::spawn(async move {
+                    let m = match client.recording_all(&session.to_string()).await {
+                        Ok(chunks) => Msg::Recording(session, chunks),
+                        Err(e) => Msg::Error(format!("cannot read the history: {e}")),
+                    };
+                    let _ = tx.send(m);
+                });
+            }
             Action::Input { session, bytes } => {
                 let _ = self.out.send(Outgoing::Frame(Frame {
                     kind: FrameKind::Input,

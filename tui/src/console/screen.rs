@@ -15,6 +15,13 @@ pub struct SessionScreen {
     pub last_seq: u64,
     /// Whether a keyframe arrived: until then the screen is not trustworthy.
     pub synced: bool,
+    /// While a live session is scrolled back: its stored recording, replayed (the whole
+    /// history, not only what streamed since the console focused it).
+    pub history: Option<vt100::Parser>,
+    /// The stored recording was asked for.
+    pub history_requested: bool,
+    /// How far back the user asked to scroll (the live screen may hold less).
+    wanted: usize,
 }
 
 impl SessionScreen {
@@ -24,7 +31,37 @@ impl SessionScreen {
             parser: vt100::Parser::new(rows.max(1), cols.max(1), SCROLLBACK),
             last_seq: 0,
             synced: false,
+            history: None,
+            history_requested: false,
+            wanted: 0,
         }
+    }
+
+    /// The screen to draw: the history while scrolled back into it, else the live one.
+    pub fn view(&self) -> &vt100::Screen {
+        match &self.history {
+            Some(h) => h.screen(),
+            None => self.parser.screen(),
+        }
+    }
+
+    /// Takes a live session's stored recording as the history to scroll through, at the
+    /// offset already scrolled to.
+    pub fn set_history(&mut self, chunks: &[orchestratia_proto::api::RecordingChunk]) {
+        let at = self.wanted;
+        if at == 0 {
+            return;
+        }
+        let (rows, cols) = self.parser.screen().size();
+        let mut h = vt100::Parser::new(rows, cols, SCROLLBACK);
+        for (i, c) in chunks.iter().enumerate() {
+            if c.keyframe && i > 0 {
+                continue;
+            }
+            h.process(&c.bytes());
+        }
+        h.screen_mut().set_scrollback(at);
+        self.history = Some(h);
     }
 
     /// Applies a frame of this session; returns whether the screen changed.
@@ -66,16 +103,30 @@ impl SessionScreen {
     /// Resizes the screen (the session is asked to resize too, and sends a keyframe).
     pub fn resize(&mut self, rows: u16, cols: u16) {
         self.parser.screen_mut().set_size(rows.max(1), cols.max(1));
+        if let Some(h) = self.history.as_mut() {
+            h.screen_mut().set_size(rows.max(1), cols.max(1));
+        }
     }
 
-    /// Scrolls back `lines` from the bottom (0: live).
+    /// Scrolls back `lines` from the bottom (0: live again).
     pub fn scroll_to(&mut self, lines: usize) {
-        self.parser.screen_mut().set_scrollback(lines);
+        match self.history.as_mut() {
+            Some(_) if lines == 0 => {
+                self.history = None;
+                self.history_requested = false;
+                self.parser.screen_mut().set_scrollback(0);
+            }
+            Some(h) => h.screen_mut().set_scrollback(lines),
+            None => {
+                self.wanted = lines;
+                self.parser.screen_mut().set_scrollback(lines);
+            }
+        }
     }
 
     /// How far back the view is scrolled.
     pub fn scrollback(&self) -> usize {
-        self.parser.screen().scrollback()
+        self.view().scrollback()
     }
 }
 

@@ -85,7 +85,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             if let Some(sc) = app.screens.get(&s.id)
                 && sc.scrollback() > 0
             {
-                t.push_str(&format!("· scrolled back {} ", sc.scrollback()));
+                let from = if sc.history.is_some() {
+                    "the recording"
+                } else {
+                    "this view"
+                };
+                t.push_str(&format!("· scrolled back {} in {from} ", sc.scrollback()));
             }
             t
         }
@@ -103,7 +108,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     app.pending_area = Some((inner.width, inner.height));
     match focused.and_then(|s| app.screens.get(&s.id).filter(|sc| sc.synced)) {
         Some(sc) => {
-            f.render_widget(PseudoTerminal::new(sc.parser.screen()).block(block), main);
+            f.render_widget(PseudoTerminal::new(sc.view()).block(block), main);
         }
         None => {
             let lines: Vec<Line> = focused

@@ -549,3 +549,46 @@ fn a_reconnect_resumes_the_focused_stream_from_a_keyframe() {
         "the screen waits for the new keyframe"
     );
 }
+
+#[test]
+fn scrolling_back_a_live_session_reads_its_whole_recording() {
+    use base64::Engine;
+    let mut a = app();
+    a.on_key(key(KeyCode::Char('4')));
+    let s = a.focused.expect("focused");
+    a.on_msg(Msg::Frame(Frame {
+        kind: FrameKind::Keyframe,
+        session_id: s,
+        seq: 200,
+        data: b"\x1b[H\x1b[2Jnow".to_vec(),
+    }));
+    // The live screen holds no history yet: the first PgUp asks for the recording.
+    assert_eq!(
+        a.on_key(key(KeyCode::PageUp)),
+        vec![Action::History { session: s }]
+    );
+    assert!(a.on_key(key(KeyCode::PageUp)).is_empty(), "asked once");
+    let lines: String = (1..=200).map(|i| format!("old line {i}\r\n")).collect();
+    let chunk = orchestratia_proto::api::RecordingChunk {
+        seq: 1,
+        keyframe: false,
+        data: base64::engine::general_purpose::STANDARD.encode(lines),
+        at: 0,
+    };
+    a.on_msg(Msg::Recording(s, vec![chunk]));
+    let sc = a.screens.get(&s).expect("screen");
+    assert!(sc.history.is_some());
+    assert!(sc.scrollback() > 0);
+    assert!(
+        sc.view().contents().contains("old line"),
+        "{}",
+        sc.view().contents()
+    );
+    // Back down to the bottom: the live screen again.
+    for _ in 0..10 {
+        a.on_key(key(KeyCode::PageDown));
+    }
+    let sc = a.screens.get(&s).expect("screen");
+    assert!(sc.history.is_none());
+    assert_eq!(sc.view().contents(), "now");
+}
