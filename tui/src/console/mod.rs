@@ -36,10 +36,7 @@ pub fn color_enabled() -> bool {
 /// Runs the console against `client` (an admin) until `q`.
 pub async fn run(client: HubClient, project: Option<String>) -> anyhow::Result<()> {
     // Checked before the screen is taken, so a bad token is one clear line.
-    client
-        .whoami()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the hub at {}: {e}", client.base()))?;
+    client.whoami().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut terminal =
         ratatui::try_init().map_err(|e| anyhow::anyhow!("cannot take over the terminal: {e}"))?;
     // ratatui::try_init's panic hook restores the screen; this one first gives the mouse back.
