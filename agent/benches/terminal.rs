@@ -11,20 +11,19 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::api::CreateSession;
 use orchestratia_proto::client::HubClient;
-use orchestratia_proto::ws::{CONSOLE_WS_PATH, ConsoleToHub, Frame, FrameKind};
+use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
 use orchestratia_proto::{ServerStatus, SessionStatus};
 use orchestratia_testkit::agent::tmux_available;
+use orchestratia_testkit::tmux::TmuxServer;
 use orchestratia_testkit::{DaemonOptions, TestDaemon};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Printed by the session after the data (written as `BENCH-%s` so no command line matches).
 const MARKER: &[u8] = b"BENCH-END";
@@ -112,30 +111,6 @@ fn key(i: usize) -> u8 {
     b'a' + (i % 26) as u8
 }
 
-/// A tmux server of the benchmark's own, killed on drop.
-struct LocalTmux {
-    socket: PathBuf,
-}
-
-impl LocalTmux {
-    fn tmux(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(&self.socket).stdin(Stdio::null());
-        c
-    }
-}
-
-impl Drop for LocalTmux {
-    fn drop(&mut self) {
-        let _ = self
-            .tmux()
-            .arg("kill-server")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 struct LocalFigures {
     secs: f64,
     rtt_ms: Vec<f64>,
@@ -145,29 +120,16 @@ struct LocalFigures {
 fn local(dir: &Path, script: &Path, data: &Path, keys: usize) -> LocalFigures {
     let gate = dir.join("local");
     std::fs::create_dir_all(&gate).expect("gate dir");
-    let t = LocalTmux {
-        socket: dir.join("local.sock"),
-    };
+    let t = TmuxServer::new(dir.join("local.sock"));
     let cmd = format!(
         "sh '{}' '{}' '{}'",
         script.display(),
         gate.display(),
         data.display()
     );
-    let ok = t
-        .tmux()
-        .args(["-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x"])
-        .arg(COLS.to_string())
-        .arg("-y")
-        .arg(ROWS.to_string())
-        .arg(cmd)
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = t.new_session("bench", COLS, ROWS, &cmd);
     assert!(ok, "local tmux session starts");
-    let _ = t
-        .tmux()
-        .args(["set-option", "-g", "status", "off"])
-        .status();
+    let _ = t.cmd().args(["set-option", "-g", "status", "off"]).status();
 
     let pair = native_pty_system()
         .openpty(PtySize {
@@ -313,19 +275,7 @@ async fn remote(dir: &Path, script: &Path, data: &Path, keys: usize) -> RemoteFi
     })
     .await;
 
-    let mut req = admin
-        .ws_url(CONSOLE_WS_PATH)
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", admin.token().unwrap_or_default())
-            .parse()
-            .expect("header"),
-    );
-    let (ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("console connects");
+    let ws = orchestratia_testkit::connect_console(&admin).await;
     let (mut sink, mut stream) = ws.split();
     let sub = serde_json::to_string(&ConsoleToHub::Subscribe { session_id: sid }).expect("json");
     sink.send(Message::Text(sub.into()))

@@ -53,6 +53,11 @@ async fn usage_errors_exit_2() {
     assert!(out.fails(2).contains("KEY=@FILE or KEY=JSON"));
     let out = run(&["task", "view", "not a ref"]).await;
     assert!(out.fails(2).contains("invalid task reference"));
+    let out = run(&["session", "export", "orc-abc123", "--cols", "0"]).await;
+    assert!(
+        out.fails(2)
+            .contains("--cols and --rows must be at least 1")
+    );
 }
 
 #[tokio::test]

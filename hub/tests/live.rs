@@ -9,12 +9,11 @@ use std::time::Duration;
 use common::{create, task_id};
 use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::ws::{
-    CONSOLE_WS_PATH, ConsoleToHub, DaemonToHub, Frame, FrameKind, HubToConsole, HubToDaemon,
+    ConsoleToHub, DaemonToHub, Frame, FrameKind, HubToConsole, HubToDaemon,
 };
 use orchestratia_testkit::{Backend, HubOptions, SimDaemon, TestHub, eventually};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 async fn server_status(hub: &TestHub, name: &str) -> String {
     let list = hub.cli(&["server", "list", "--json"]).await.json();
@@ -120,18 +119,7 @@ async fn live(backend: Backend) {
         .ok();
     let start = d.wait_start(10, task_id(&hub, &t).await).await;
     let sid = start.session_id;
-    let mut req = format!("{}{CONSOLE_WS_PATH}", hub.url.replacen("http", "ws", 1))
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", hub.admin_token)
-            .parse()
-            .expect("header"),
-    );
-    let (mut console, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("console connects");
+    let mut console = orchestratia_testkit::connect_console(&hub.admin()).await;
     let hello = next_text(&mut console).await;
     assert!(matches!(hello, HubToConsole::Hello { .. }));
     let sub = serde_json::to_string(&ConsoleToHub::Subscribe { session_id: sid }).expect("json");

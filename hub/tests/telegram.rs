@@ -12,7 +12,8 @@ use serde_json::Value;
 const ADMIN_CHAT: i64 = 42;
 const STRANGER: i64 = 99;
 
-async fn hub_with_bot(fake: &FakeTelegram) -> Option<TestHub> {
+/// A hub whose bot talks to the Bot API at `api_url`, with project P.
+async fn hub_with_bot(api_url: &str) -> Option<TestHub> {
     let hub = TestHub::start_with(HubOptions {
         backend: Backend::Sqlite,
         args: vec![
@@ -21,7 +22,7 @@ async fn hub_with_bot(fake: &FakeTelegram) -> Option<TestHub> {
             "--telegram-chat".into(),
             ADMIN_CHAT.to_string(),
             "--telegram-api-url".into(),
-            fake.url.clone(),
+            api_url.into(),
             "--telegram-screen-every".into(),
             "300ms".into(),
             "--telegram-poll-timeout".into(),
@@ -32,6 +33,22 @@ async fn hub_with_bot(fake: &FakeTelegram) -> Option<TestHub> {
     .await?;
     hub.cli(&["project", "create", "P"]).await.ok();
     Some(hub)
+}
+
+/// A fake Telegram, a hub whose bot talks to it, and a real daemon dev-01 (repo `app`) online.
+async fn bot_and_daemon() -> Option<(FakeTelegram, TestHub, TestDaemon)> {
+    let fake = FakeTelegram::start().await;
+    let hub = hub_with_bot(&fake.url).await?;
+    let d = TestDaemon::start(
+        &hub,
+        DaemonOptions {
+            repos: &["app"],
+            ..Default::default()
+        },
+    )
+    .await;
+    online(&hub).await;
+    Some((fake, hub, d))
 }
 
 async fn online(hub: &TestHub) {
@@ -75,19 +92,9 @@ async fn commands_a_live_screen_edited_in_place_strangers_and_429() {
         eprintln!("skipping: tmux is not installed");
         return;
     }
-    let fake = FakeTelegram::start().await;
-    let Some(hub) = hub_with_bot(&fake).await else {
+    let Some((fake, hub, _d)) = bot_and_daemon().await else {
         return;
     };
-    let _d = TestDaemon::start(
-        &hub,
-        DaemonOptions {
-            repos: &["app"],
-            ..Default::default()
-        },
-    )
-    .await;
-    online(&hub).await;
     task(&hub, "Long build", "worker: ticks 70", &[]).await;
     hub.cli(&["task", "assign", "T1", "--session", "dev-01"])
         .await
@@ -175,6 +182,21 @@ async fn commands_a_live_screen_edited_in_place_strangers_and_429() {
         message_with(f, "Nothing waits for a human.")
     })
     .await;
+    fake.say(ADMIN_CHAT, "ada", "/focus 9");
+    fake.until("an unknown session", 10, |f| {
+        message_with(f, "No active session 9")
+    })
+    .await;
+    fake.say(ADMIN_CHAT, "ada", "/task T99");
+    fake.until("an unknown task", 10, |f| {
+        message_with(f, "task T99 not found")
+    })
+    .await;
+    fake.say(ADMIN_CHAT, "ada", "/frobnicate");
+    fake.until("an unknown command", 10, |f| {
+        message_with(f, "Unknown command /frobnicate")
+    })
+    .await;
     fake.say(ADMIN_CHAT, "ada", "/help");
     fake.until("/help", 10, |f| message_with(f, "/focus NAME|N"))
         .await;
@@ -195,19 +217,9 @@ async fn decisions_from_buttons_and_replies_reach_the_workers() {
         eprintln!("skipping: tmux is not installed");
         return;
     }
-    let fake = FakeTelegram::start().await;
-    let Some(hub) = hub_with_bot(&fake).await else {
+    let Some((fake, hub, _d)) = bot_and_daemon().await else {
         return;
     };
-    let _d = TestDaemon::start(
-        &hub,
-        DaemonOptions {
-            repos: &["app"],
-            ..Default::default()
-        },
-    )
-    .await;
-    online(&hub).await;
     task(
         &hub,
         "Clean build",
@@ -344,25 +356,9 @@ async fn decisions_from_buttons_and_replies_reach_the_workers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_telegram_never_holds_up_the_hub() {
     // Nothing listens on port 9 of loopback: every call to "Telegram" fails at once.
-    let Some(hub) = TestHub::start_with(HubOptions {
-        backend: Backend::Sqlite,
-        args: vec![
-            "--telegram-token".into(),
-            "123:TEST".into(),
-            "--telegram-chat".into(),
-            ADMIN_CHAT.to_string(),
-            "--telegram-api-url".into(),
-            "http://127.0.0.1:9".into(),
-            "--telegram-poll-timeout".into(),
-            "1s".into(),
-        ],
-        ..HubOptions::default()
-    })
-    .await
-    else {
+    let Some(hub) = hub_with_bot("http://127.0.0.1:9").await else {
         return;
     };
-    hub.cli(&["project", "create", "P"]).await.ok();
     for i in 0..20 {
         hub.cli(&["task", "create", "--title", &format!("t{i}")])
             .await
@@ -375,26 +371,46 @@ async fn an_unreachable_telegram_never_holds_up_the_hub() {
 #[tokio::test]
 async fn telegram_flags_are_checked() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = tokio::process::Command::new(orchestratia_testkit::bin("orchestratia-hub"))
-        .args([
-            "serve",
-            "--telegram-token",
-            "123:TEST",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--db")
-        .arg(dir.path().join("hub.db"))
-        .arg("--no-admin-file")
-        .env_remove("ORCHESTRATIA_TELEGRAM_CHATS")
-        .stdin(std::process::Stdio::null())
+    let serve = |flags: &[&str]| {
+        let mut c = tokio::process::Command::new(orchestratia_testkit::bin("orchestratia-hub"));
+        c.args(["serve", "--listen", "127.0.0.1:0", "--no-admin-file"])
+            .arg("--db")
+            .arg(dir.path().join("hub.db"))
+            .args(flags)
+            .env_remove("ORCHESTRATIA_TELEGRAM_TOKEN")
+            .env_remove("ORCHESTRATIA_TELEGRAM_CHATS")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    for (flags, reason) in [
+        (
+            &["--telegram-token", "123:TEST"][..],
+            "needs at least one --telegram-chat",
+        ),
+        (
+            &["--telegram-chat", "42"][..],
+            "--telegram-chat needs --telegram-token",
+        ),
+        (
+            &[
+                "--telegram-token",
+                "123:TEST",
+                "--telegram-chat",
+                "42",
+                "--telegram-api-url",
+                "not a url",
+            ][..],
+            "--telegram-api-url not a url",
+        ),
+    ] {
+        let out = serve(flags).output().await.expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {stderr}");
+        assert!(stderr.contains(reason), "{flags:?}: {stderr}");
+    }
+    let out = serve(&["--telegram-chat", "forty-two"])
         .output()
         .await
         .expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("needs at least one --telegram-chat"),
-        "{stderr}"
-    );
+    assert_eq!(out.status.code(), Some(2), "a chat is a number");
 }

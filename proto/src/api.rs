@@ -387,6 +387,17 @@ pub struct RecordingChunk {
 }
 
 impl RecordingChunk {
+    /// A recording (in replay order) as a terminal is to be fed: its first chunk (output 1,
+    /// or the keyframe a trimmed recording starts with), then output only; later keyframes
+    /// repeat what the output already drew.
+    pub fn to_replay(chunks: &[RecordingChunk]) -> impl Iterator<Item = &RecordingChunk> {
+        chunks
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| *i == 0 || !c.keyframe)
+            .map(|(_, c)| c)
+    }
+
     /// The decoded bytes.
     pub fn bytes(&self) -> Vec<u8> {
         use base64::Engine;

@@ -424,6 +424,19 @@ pub struct PermissionRequest {
     pub decided_at: Option<i64>,
 }
 
+impl PermissionRequest {
+    /// The tool's input as a person reads it: a Bash command whole, a file path or URL,
+    /// else the JSON.
+    pub fn input_text(&self) -> String {
+        for key in ["command", "file_path", "path", "url"] {
+            if let Some(s) = self.tool_input.get(key).and_then(|s| s.as_str()) {
+                return s.to_string();
+            }
+        }
+        self.tool_input.to_string()
+    }
+}
+
 /// A note posted on a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Note {

@@ -17,15 +17,7 @@ pub fn scripted_worker() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/workers/scripted.sh")
 }
 
-/// Whether tmux is installed (tests that need it say so and stop where it is not).
-pub fn tmux_available() -> bool {
-    std::process::Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+pub use crate::tmux::available as tmux_available;
 
 /// A daemon and its files.
 pub struct TestDaemon {
@@ -208,14 +200,7 @@ impl Drop for TestDaemon {
         if let Some(c) = self.child.as_mut() {
             let _ = c.start_kill();
         }
-        let _ = std::process::Command::new("tmux")
-            .arg("-S")
-            .arg(self.socket())
-            .arg("kill-server")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        crate::tmux::kill_server(&self.socket());
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod daemon;
 pub mod pg;
 pub mod telegram;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -346,4 +347,27 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A console WebSocket connection.
+pub type ConsoleWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects to the hub's console WebSocket as `client` (an admin), as a console would.
+pub async fn connect_console(client: &HubClient) -> ConsoleWs {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = client
+        .ws_url(orchestratia_proto::ws::CONSOLE_WS_PATH)
+        .into_client_request()
+        .expect("console request");
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", client.token().unwrap_or_default())
+            .parse()
+            .expect("header"),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("console connects");
+    ws
 }

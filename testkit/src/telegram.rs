@@ -276,28 +276,16 @@ async fn handle(
                 let _ = tokio::time::timeout_at(deadline.into(), notified).await;
             }
         }
-        "sendMessage" => {
-            let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
-            i.next_message += 1;
-            let id = i.next_message;
-            let chat_id = chat_of(&params);
-            let text = params["text"].as_str().unwrap_or_default().to_string();
-            i.texts.insert((chat_id, id), text.clone());
-            params["_id"] = json!(id);
-            i.calls.push(Call {
-                method,
-                params,
-                at: Instant::now(),
-            });
-            ok(
-                json!({"message_id": id, "date": 0, "chat": chat(chat_id), "text": text,
-                      "from": {"id": 1, "is_bot": true, "first_name": "bot"}}),
-            )
-        }
-        "editMessageText" => {
+        "sendMessage" | "editMessageText" => {
             let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
             let chat_id = chat_of(&params);
-            let id = params["message_id"].as_i64().unwrap_or_default();
+            let id = if method == "sendMessage" {
+                i.next_message += 1;
+                params["_id"] = json!(i.next_message);
+                i.next_message
+            } else {
+                params["message_id"].as_i64().unwrap_or_default()
+            };
             let text = params["text"].as_str().unwrap_or_default().to_string();
             i.texts.insert((chat_id, id), text.clone());
             i.calls.push(Call {

@@ -8,8 +8,7 @@
 //! `cargo bench -p orchestratia-console --bench console` (`-- --secs N` to measure longer).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use orchestratia_agent::daemon::register::{Registration, register};
@@ -22,6 +21,7 @@ use orchestratia_proto::api::CreateSession;
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::ws::{Frame, FrameKind};
 use orchestratia_proto::{ServerStatus, SessionStatus};
+use orchestratia_testkit::tmux::{self, TmuxServer};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -116,35 +116,6 @@ fn cpu_secs(pid: u32) -> f64 {
     ticks / if hz > 0 { hz as f64 } else { 100.0 }
 }
 
-/// A tmux server of the bench's own, killed on drop with the daemon's.
-struct Tmux {
-    socket: PathBuf,
-    others: Vec<PathBuf>,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(&self.socket).stdin(Stdio::null());
-        c
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        for s in std::iter::once(&self.socket).chain(self.others.iter()) {
-            let _ = Command::new("tmux")
-                .arg("-S")
-                .arg(s)
-                .arg("kill-server")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
 async fn until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
@@ -157,7 +128,7 @@ where
     }
 }
 
-fn console_pid(t: &Tmux) -> u32 {
+fn console_pid(t: &TmuxServer) -> u32 {
     let out = t
         .cmd()
         .args(["list-panes", "-t", "console", "-F", "#{pane_pid}"])
@@ -215,33 +186,16 @@ async fn cpu(dir: &Path, secs: u64) -> (f64, f64, u64) {
     })
     .await;
 
-    let t = Tmux {
-        socket: dir.join("console.sock"),
-        others: vec![daemon_socket],
-    };
+    // Both tmux servers (the console's and the daemon's) go when these drop.
+    let daemon_tmux = TmuxServer::new(daemon_socket);
+    let t = TmuxServer::new(dir.join("console.sock"));
     let cmd = format!(
         "TERM=xterm-256color '{}' --hub '{}' --token '{}'",
         env!("CARGO_BIN_EXE_orchestratia-console"),
         hub.url(),
         token
     );
-    let ok = t
-        .cmd()
-        .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "console",
-            "-x",
-            "160",
-            "-y",
-            "48",
-        ])
-        .arg(cmd)
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = t.new_session("console", 160, 48, &cmd);
     assert!(ok, "the console starts in tmux");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let pid = console_pid(&t);
@@ -273,6 +227,7 @@ async fn cpu(dir: &Path, secs: u64) -> (f64, f64, u64) {
     let chunks = chunks(&admin).await.saturating_sub(chunks_before);
     let _ = t.cmd().args(["send-keys", "-t", "console", "q"]).status();
     drop(t);
+    drop(daemon_tmux);
     daemon.abort();
     hub.shutdown().await;
     (idle, streaming, chunks)
@@ -307,12 +262,7 @@ async fn main() {
         1000.0 / (apply + draw)
     );
 
-    let tmux = Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !tmux {
+    if !tmux::available() {
         println!("console CPU: skipped (tmux is not installed)");
         return;
     }

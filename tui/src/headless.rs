@@ -31,7 +31,6 @@ pub struct Outcome {
 pub async fn run(admin: &HubClient, timeout: Duration) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut refs: HashMap<Uuid, String> = HashMap::new();
     let mut cursor = 0i64;
     loop {
         let page = admin
@@ -44,18 +43,14 @@ pub async fn run(admin: &HubClient, timeout: Duration) -> anyhow::Result<Outcome
             })
             .await?;
         cursor = page.cursor.max(cursor);
-        if page
-            .events
-            .iter()
-            .any(|e| e.task_id.is_some_and(|t| !refs.contains_key(&t)))
-        {
-            refs = task_refs(&tasks(admin).await?);
-        }
+        // Read after the page, the tasks name every task its events mention, and show the
+        // state they left.
+        let all = tasks(admin).await?;
+        let refs: HashMap<Uuid, String> = all.iter().map(|t| (t.id, t.reference.clone())).collect();
         for e in &page.events {
             println!("{}", line(e, &refs));
             act(admin, e, &refs).await?;
         }
-        let all = tasks(admin).await?;
         if let Some(failed) = all.iter().find(|t| t.status == TaskStatus::Failed) {
             anyhow::bail!(
                 "{} {} failed: {}",
@@ -92,10 +87,6 @@ async fn tasks(admin: &HubClient) -> anyhow::Result<Vec<Task>> {
             ..Default::default()
         })
         .await?)
-}
-
-fn task_refs(tasks: &[Task]) -> HashMap<Uuid, String> {
-    tasks.iter().map(|t| (t.id, t.reference.clone())).collect()
 }
 
 /// One timeline line: time, task, event, actor, details.
@@ -139,7 +130,7 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
                 println!(
                     "  >> headless demo: allowing {reference}'s {} `{}` (in the console: `y`)",
                     p.tool_name,
-                    crate::console::model::tool_input_text(&p.tool_input)
+                    p.input_text()
                 );
                 admin.allow_permission(&p.id.to_string()).await?;
             }

@@ -4,21 +4,22 @@
 //! `y`, approve a plan with `a`, answer a question with `i` — reading the screen with
 //! capture-pane after each step.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use orchestratia_testkit::tmux::{self, TmuxServer};
 
 /// A tmux server of the test's own plus a TMPDIR for the demo; both are torn down on drop,
 /// with every tmux server the demo started under that TMPDIR, even when the test fails.
 struct Pane {
     dir: tempfile::TempDir,
-    socket: PathBuf,
+    server: TmuxServer,
 }
 
 impl Pane {
     fn start(cols: u16, rows: u16) -> Pane {
         let dir = tempfile::tempdir().expect("temp dir");
-        let socket = dir.path().join("console-test.sock");
+        let server = TmuxServer::new(dir.path().join("console-test.sock"));
         let tmp = dir.path().join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp");
         let cmd = format!(
@@ -26,34 +27,16 @@ impl Pane {
             tmp.display(),
             env!("CARGO_BIN_EXE_orchestratia-console"),
         );
-        let p = Pane { dir, socket };
-        let ok = p
-            .tmux()
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "console",
-                "-x",
-            ])
-            .arg(cols.to_string())
-            .arg("-y")
-            .arg(rows.to_string())
-            .arg(cmd)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "tmux starts the console");
-        p
+        assert!(
+            server.new_session("console", cols, rows, &cmd),
+            "tmux starts the console"
+        );
+        Pane { dir, server }
     }
 
     fn tmux(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S")
-            .arg(&self.socket)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null());
+        let mut c = self.server.cmd();
+        c.stderr(Stdio::null());
         c
     }
 
@@ -109,39 +92,8 @@ impl Pane {
 
 impl Drop for Pane {
     fn drop(&mut self) {
-        let _ = self.tmux().arg("kill-server").status();
-        kill_tmux_servers(self.dir.path());
+        tmux::kill_servers_under(self.dir.path());
     }
-}
-
-fn kill_tmux_servers(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            kill_tmux_servers(&p);
-        } else if p.extension().is_some_and(|x| x == "sock") {
-            let _ = Command::new("tmux")
-                .arg("-S")
-                .arg(&p)
-                .arg("kill-server")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The Inbox count on the tab bar (0 when there is no badge).
@@ -157,7 +109,7 @@ fn inbox_count(screen: &str) -> usize {
 
 #[test]
 fn the_console_drives_the_demo_from_the_keyboard() {
-    if !tmux_available() {
+    if !tmux::available() {
         assert!(std::env::var("CI").is_err(), "tmux is missing in CI");
         eprintln!("skipping: tmux is not installed");
         return;

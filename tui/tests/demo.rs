@@ -2,9 +2,10 @@
 //! real daemons with scripted workers in tmux, runs the seed's 7-task pipeline to ALL DONE,
 //! approving the plan and answering the question itself, and cleans up after itself.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+
+use orchestratia_testkit::tmux;
 
 /// A TMPDIR of the test's own: whatever the demo leaves there (tmux servers on their sockets)
 /// is killed when the test ends, even when it fails.
@@ -12,43 +13,13 @@ struct Sandbox(tempfile::TempDir);
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        kill_tmux_servers(self.0.path());
+        tmux::kill_servers_under(self.0.path());
     }
-}
-
-fn kill_tmux_servers(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            kill_tmux_servers(&p);
-        } else if p.extension().is_some_and(|x| x == "sock") {
-            let _ = std::process::Command::new("tmux")
-                .arg("-S")
-                .arg(&p)
-                .arg("kill-server")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-fn tmux_available() -> bool {
-    std::process::Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_headless_demo_runs_the_pipeline_to_all_done() {
-    if !tmux_available() {
+    if !tmux::available() {
         assert!(
             std::env::var("CI").is_err(),
             "tmux is missing in CI (.ci/run installs it)"

@@ -11,11 +11,10 @@ use futures_util::{SinkExt, StreamExt};
 use orchestratia_console::console::screen::SessionScreen;
 use orchestratia_proto::SessionStatus;
 use orchestratia_proto::api::CreateSession;
-use orchestratia_proto::ws::{CONSOLE_WS_PATH, ConsoleToHub, Frame, FrameKind};
+use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
 use orchestratia_testkit::agent::tmux_available;
 use orchestratia_testkit::{Backend, DaemonOptions, TestDaemon, TestHub, eventually};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The pane as tmux has it, with its escape sequences, drawn into a vt100 screen of the
 /// same size, so both sides are compared as cells.
@@ -144,19 +143,7 @@ async fn the_console_screen_matches_tmux_cell_for_cell() {
     })
     .await;
 
-    let mut req = admin
-        .ws_url(CONSOLE_WS_PATH)
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", admin.token().unwrap_or_default())
-            .parse()
-            .expect("header"),
-    );
-    let (ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("console connects");
+    let ws = orchestratia_testkit::connect_console(&admin).await;
     let (mut sink, mut stream) = ws.split();
     let send = |m: ConsoleToHub| Message::Text(serde_json::to_string(&m).expect("json").into());
     let (mut cols, mut rows) = (100u16, 30u16);

@@ -220,17 +220,13 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
                 let rows = rs
                     .iter()
                     .map(|r| {
-                        let input = match r.tool_input.get("command").and_then(|c| c.as_str()) {
-                            Some(cmd) => cmd.to_string(),
-                            None => r.tool_input.to_string(),
-                        };
                         vec![
                             r.id.to_string()[..8].to_string(),
                             r.task_reference.clone().unwrap_or_else(|| "-".into()),
                             r.status.to_string(),
                             ago(r.created_at, now),
                             r.tool_name.clone(),
-                            input,
+                            r.input_text(),
                         ]
                     })
                     .collect();

@@ -14,9 +14,8 @@ pub struct CastInfo<'a> {
     pub title: &'a str,
 }
 
-/// The recording as asciicast v2 text. Replay starts at the first chunk: a keyframe when the
-/// stored recording was trimmed to its bound, output chunk 1 otherwise; later keyframes are
-/// left out (they repeat what the output already drew).
+/// The recording as asciicast v2 text, fed as a terminal would be
+/// ([`RecordingChunk::to_replay`]).
 pub fn asciicast(chunks: &[RecordingChunk], info: &CastInfo) -> String {
     let start = chunks.first().map_or(0, |c| c.at);
     let mut out = json!({
@@ -30,10 +29,7 @@ pub fn asciicast(chunks: &[RecordingChunk], info: &CastInfo) -> String {
     .to_string();
     out.push('\n');
     let mut carry: Vec<u8> = Vec::new();
-    for (i, c) in chunks.iter().enumerate() {
-        if c.keyframe && i > 0 {
-            continue;
-        }
+    for c in RecordingChunk::to_replay(chunks) {
         carry.extend_from_slice(&c.bytes());
         let text = take_utf8(&mut carry);
         if text.is_empty() {

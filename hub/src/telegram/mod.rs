@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use orchestratia_proto::api::TaskFilter;
-use orchestratia_proto::{Event, EventKind, InterventionStatus, TaskStatus};
+use orchestratia_proto::{Event, EventKind, InterventionStatus, Task, TaskStatus};
 use teloxide::RequestError;
 use teloxide::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters,
@@ -588,7 +588,7 @@ impl Bot {
                 let Ok(p) = self.hub.permission(&a, parse(&id)).await else {
                     return;
                 };
-                let title = self.title(p.task_id).await;
+                let title = self.task(p.task_id).await.map(|t| t.title);
                 let text = render::permission(&p, title.as_deref());
                 let keyboard = InlineKeyboardMarkup::new(vec![vec![
                     InlineKeyboardButton::callback("Allow", format!("perm:allow:{}", p.id)),
@@ -724,23 +724,20 @@ impl Bot {
         .await;
     }
 
-    async fn title(&self, task: Option<Uuid>) -> Option<String> {
-        let t = task?;
+    async fn task(&self, id: Option<Uuid>) -> Option<Task> {
+        let id = id?;
         self.hub
-            .view_task(&Principal::Admin, &t.to_string())
+            .view_task(&Principal::Admin, &id.to_string())
             .await
             .ok()
-            .map(|v| v.task.title)
+            .map(|v| v.task)
     }
 
     /// `T7 Title` for a task id, escaped.
-    async fn headline(&self, task: Option<Uuid>) -> String {
-        let Some(t) = task else {
-            return String::new();
-        };
-        match self.hub.view_task(&Principal::Admin, &t.to_string()).await {
-            Ok(v) => render::esc(&format!("{} {}", v.task.reference, v.task.title)),
-            Err(_) => t.to_string(),
+    async fn headline(&self, id: Option<Uuid>) -> String {
+        match self.task(id).await {
+            Some(t) => render::esc(&format!("{} {}", t.reference, t.title)),
+            None => id.map(|i| i.to_string()).unwrap_or_default(),
         }
     }
 }

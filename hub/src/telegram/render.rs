@@ -154,7 +154,7 @@ pub fn inbox(plans: &[Plan], perms: &[PermissionRequest], questions: &[Intervent
             "• permission {}: {} {}\n",
             esc(p.task_reference.as_deref().unwrap_or("-")),
             esc(&p.tool_name),
-            esc(&clip(&tool_input_text(&p.tool_input), 200))
+            esc(&clip(&p.input_text(), 200))
         ));
     }
     for p in plans {
@@ -174,16 +174,6 @@ pub fn inbox(plans: &[Plan], perms: &[PermissionRequest], questions: &[Intervent
     clip(&out, MESSAGE_LIMIT)
 }
 
-/// A tool's input as a person reads it: a Bash command whole, a file path, else the JSON.
-pub fn tool_input_text(v: &serde_json::Value) -> String {
-    for key in ["command", "file_path", "path", "url"] {
-        if let Some(s) = v.get(key).and_then(|s| s.as_str()) {
-            return s.to_string();
-        }
-    }
-    v.to_string()
-}
-
 /// A permission request, with the tool's input shown whole (up to Telegram's limit).
 pub fn permission(p: &PermissionRequest, task_title: Option<&str>) -> String {
     let head = format!(
@@ -193,10 +183,7 @@ pub fn permission(p: &PermissionRequest, task_title: Option<&str>) -> String {
         esc(&p.tool_name)
     );
     let room = MESSAGE_LIMIT.saturating_sub(head.chars().count() + 20);
-    format!(
-        "{head}<pre>{}</pre>",
-        esc(&clip(&tool_input_text(&p.tool_input), room / 2))
-    )
+    format!("{head}<pre>{}</pre>", esc(&clip(&p.input_text(), room / 2)))
 }
 
 /// A submitted plan.

@@ -217,7 +217,7 @@ impl App {
             View::Tasks => self.visible_tasks().len(),
             View::Graph => self.model.snap.graph.as_ref().map_or(0, |g| g.nodes.len()),
             View::Sessions => self.model.snap.sessions.len(),
-            View::Inbox => self.model.inbox().len(),
+            View::Inbox => self.model.inbox_len(),
         }
     }
 
@@ -281,41 +281,12 @@ impl App {
     /// Handles one key.
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Action> {
         if let Some(form) = self.form.as_mut() {
-            return match form.on_key(key) {
-                Outcome::Open => {
-                    self.status = None;
-                    Vec::new()
-                }
-                Outcome::Invalid(why) => {
-                    self.status = Some(why);
-                    Vec::new()
-                }
-                Outcome::Create(body) => {
-                    self.form = None;
-                    vec![Action::CreateTask(body)]
-                }
-                _ => {
-                    self.form = None;
-                    Vec::new()
-                }
-            };
+            let outcome = form.on_key(key);
+            return self.after_dialog(outcome, |app| app.form = None);
         }
         if let Some(picker) = self.picker.as_mut() {
-            return match picker.on_key(key) {
-                Outcome::Open => Vec::new(),
-                Outcome::Invalid(why) => {
-                    self.status = Some(why);
-                    Vec::new()
-                }
-                Outcome::Assign { task, server } => {
-                    self.picker = None;
-                    vec![Action::Assign { task, server }]
-                }
-                _ => {
-                    self.picker = None;
-                    Vec::new()
-                }
-            };
+            let outcome = picker.on_key(key);
+            return self.after_dialog(outcome, |app| app.picker = None);
         }
         if self.prompt.is_some() {
             return self.on_prompt_key(key);
@@ -416,6 +387,29 @@ impl App {
                 vec![Action::Explain { task }]
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// What a dialog's key came to: a reason in the status line, or the dialog closed
+    /// (with its action, when it was done).
+    fn after_dialog(&mut self, outcome: Outcome, close: impl FnOnce(&mut App)) -> Vec<Action> {
+        match outcome {
+            Outcome::Open => {
+                self.status = None;
+                Vec::new()
+            }
+            Outcome::Invalid(why) => {
+                self.status = Some(why);
+                Vec::new()
+            }
+            Outcome::Cancel => {
+                close(self);
+                Vec::new()
+            }
+            Outcome::Done(action) => {
+                close(self);
+                vec![action]
+            }
         }
     }
 
@@ -757,7 +751,6 @@ impl App {
                 self.model.connected = Some(false);
                 self.model.hub_error = Some(reason);
             }
-            Msg::Hub(HubToConsole::Event { event }) => self.model.push_event(event),
             Msg::Hub(HubToConsole::SessionScreen {
                 session_id, lines, ..
             }) => {

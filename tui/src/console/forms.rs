@@ -12,6 +12,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use uuid::Uuid;
 
+use super::app::Action;
+
 /// The fields of the create form, in order.
 pub const FIELDS: [&str; 5] = ["title", "repo", "spec", "priority", "depends on"];
 
@@ -21,11 +23,8 @@ pub enum Outcome {
     /// Still open.
     Open,
     Cancel,
-    Create(Box<CreateTask>),
-    Assign {
-        task: Uuid,
-        server: String,
-    },
+    /// Done: close the dialog and do this.
+    Done(Action),
     /// The input is not acceptable; the dialog stays open with this reason.
     Invalid(String),
 }
@@ -104,7 +103,7 @@ impl TaskForm {
             .map(str::to_string)
             .collect();
         let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-        Outcome::Create(Box::new(CreateTask {
+        Outcome::Done(Action::CreateTask(Box::new(CreateTask {
             title: title.trim().to_string(),
             project: self.project.clone(),
             spec: spec.trim().to_string(),
@@ -118,7 +117,7 @@ impl TaskForm {
             require_plan_approval: false,
             orchestrator: false,
             pipeline_key: None,
-        }))
+        })))
     }
 
     pub fn draw(&self, f: &mut Frame, area: Rect) {
@@ -203,10 +202,10 @@ impl AssignPicker {
                 if let Some(why) = &c.disqualified {
                     return Outcome::Invalid(format!("{} cannot take it: {why}", c.server));
                 }
-                Outcome::Assign {
+                Outcome::Done(Action::Assign {
                     task: self.task,
                     server: c.server.clone(),
-                }
+                })
             }
             _ => Outcome::Open,
         }

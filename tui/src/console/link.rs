@@ -66,7 +66,6 @@ pub async fn snapshot(client: &HubClient, project: Option<&str>) -> anyhow::Resu
         permissions: client.permissions(None).await?,
         interventions: client.interventions(None).await?,
         graph,
-        projects,
     })
 }
 

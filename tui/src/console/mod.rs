@@ -12,13 +12,16 @@ pub mod views;
 
 use std::time::Duration;
 
-use orchestratia_proto::client::HubClient;
+use std::future::Future;
+
+use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind, MouseEventKind,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use app::{Action, App};
 use link::{Msg, Outgoing};
@@ -158,7 +161,7 @@ impl Exec {
     }
 
     fn run(&self, a: Action, app: &App) {
-        let reference = |task: uuid::Uuid| {
+        let reference = |task: Uuid| {
             app.model
                 .task(task)
                 .map(|t| t.reference.clone())
@@ -197,78 +200,38 @@ impl Exec {
                     c.respond(&id.to_string(), &text).await.map(|_| ())
                 });
             }
-            Action::OpenTask { task } => {
-                let (client, tx) = (self.client.clone(), self.msg.clone());
-                tokio::spawn(async move {
-                    let m = match client.task(&task.to_string()).await {
-                        Ok(v) => Msg::TaskView(Box::new(v)),
-                        Err(e) => Msg::Error(e.to_string()),
-                    };
-                    let _ = tx.send(m);
-                });
-            }
+            Action::OpenTask { task } => self.fetch(
+                move |c| async move { c.task(&task.to_string()).await },
+                |v| Msg::TaskView(Box::new(v)),
+            ),
             Action::Watch { session, previous } => {
-                if let Some(p) = previous {
-                    let _ = self.out.send(Outgoing::Control(ConsoleToHub::Unsubscribe {
-                        session_id: p,
-                    }));
-                }
+                self.unsubscribe(previous);
                 let _ = self.out.send(Outgoing::Control(ConsoleToHub::Subscribe {
                     session_id: session,
                 }));
             }
             Action::Replay { session, previous } => {
-                if let Some(p) = previous {
-                    let _ = self.out.send(Outgoing::Control(ConsoleToHub::Unsubscribe {
-                        session_id: p,
-                    }));
-                }
-                let (client, tx) = (self.client.clone(), self.msg.clone());
-                tokio::spawn(async move {
-                    let m = match client.recording_all(&session.to_string()).await {
-                        Ok(chunks) => Msg::Recording(session, chunks),
-                        Err(e) => Msg::Error(format!("cannot read the recording: {e}")),
-                    };
-                    let _ = tx.send(m);
-                });
+                self.unsubscribe(previous);
+                self.recording(session);
             }
-            Action::CreateTask(body) => {
-                let (client, tx) = (self.client.clone(), self.msg.clone());
-                tokio::spawn(async move {
-                    let m = match client.create_task(&body).await {
-                        Ok(t) => Msg::Done(format!(
-                            "created {} {} ({})",
-                            t.reference, t.title, t.status
-                        )),
-                        Err(e) => Msg::Error(e.to_string()),
-                    };
-                    let _ = tx.send(m);
-                });
-            }
-            Action::Explain { task } => {
-                let (client, tx) = (self.client.clone(), self.msg.clone());
-                tokio::spawn(async move {
-                    let m = match client.explain(&task.to_string()).await {
-                        Ok(e) => Msg::Explanation(Box::new(e)),
-                        Err(e) => Msg::Error(e.to_string()),
-                    };
-                    let _ = tx.send(m);
-                });
-            }
+            Action::History { session } => self.recording(session),
+            Action::CreateTask(body) => self.fetch(
+                move |c| async move { c.create_task(&body).await },
+                |t| {
+                    Msg::Done(format!(
+                        "created {} {} ({})",
+                        t.reference, t.title, t.status
+                    ))
+                },
+            ),
+            Action::Explain { task } => self.fetch(
+                move |c| async move { c.explain(&task.to_string()).await },
+                |e| Msg::Explanation(Box::new(e)),
+            ),
             Action::Assign { task, server } => {
                 let r = reference(task);
                 self.call(format!("assigned {r} to {server}"), move |c| async move {
                     c.assign(&task.to_string(), &server).await.map(|_| ())
-                });
-            }
-            Action::History { session } => {
-                let (client, tx) = (self.client.clone(), self.msg.clone());
-                tokio::spawn(async move {
-                    let m = match client.recording_all(&session.to_string()).await {
-                        Ok(chunks) => Msg::Recording(session, chunks),
-                        Err(e) => Msg::Error(format!("cannot read the history: {e}")),
-                    };
-                    let _ = tx.send(m);
                 });
             }
             Action::Input { session, bytes } => {
@@ -293,21 +256,46 @@ impl Exec {
         }
     }
 
-    /// A decision over REST; its outcome shows in the status line, and the state is read
-    /// again so the decision shows at once.
+    /// A decision over REST; its outcome shows in the status line (a `Done` also has the
+    /// state read again, so the decision shows at once).
     fn call<F, Fut>(&self, done: String, f: F)
     where
         F: FnOnce(HubClient) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<(), orchestratia_proto::client::ClientError>>
-            + Send,
+        Fut: Future<Output = Result<(), ClientError>> + Send,
+    {
+        self.fetch(f, move |()| Msg::Done(done));
+    }
+
+    /// A REST call on a task of its own; its answer (or its error) comes back as a `Msg`.
+    fn fetch<T, F, Fut>(&self, f: F, ok: impl FnOnce(T) -> Msg + Send + 'static)
+    where
+        T: Send + 'static,
+        F: FnOnce(HubClient) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ClientError>> + Send,
     {
         let (client, tx) = (self.client.clone(), self.msg.clone());
         tokio::spawn(async move {
             let m = match f(client).await {
-                Ok(()) => Msg::Done(done),
+                Ok(v) => ok(v),
                 Err(e) => Msg::Error(e.to_string()),
             };
             let _ = tx.send(m);
         });
+    }
+
+    /// Reads a session's stored recording (to replay an ended one, or scroll back a live one).
+    fn recording(&self, session: Uuid) {
+        self.fetch(
+            move |c| async move { c.recording_all(&session.to_string()).await },
+            move |chunks| Msg::Recording(session, chunks),
+        );
+    }
+
+    fn unsubscribe(&self, previous: Option<Uuid>) {
+        if let Some(p) = previous {
+            let _ = self.out.send(Outgoing::Control(ConsoleToHub::Unsubscribe {
+                session_id: p,
+            }));
+        }
     }
 }

@@ -1,22 +1,18 @@
 //! What the console knows of the hub: a snapshot read over REST, kept fresh by the console
 //! WebSocket's events. Plain data with no I/O, so the views draw it and tests build it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use orchestratia_proto::api::Graph;
 use orchestratia_proto::{
-    Event, Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
-    Project, Server, Session, SessionStatus, Task,
+    Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
+    Server, Session, SessionStatus, Task,
 };
 use uuid::Uuid;
-
-/// How many recent events the console keeps for its timeline.
-const EVENTS_KEPT: usize = 500;
 
 /// The state of the hub as last read.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    pub projects: Vec<Project>,
     pub servers: Vec<Server>,
     pub tasks: Vec<Task>,
     pub sessions: Vec<Session>,
@@ -65,7 +61,7 @@ impl InboxItem {
             InboxItem::Permission(p) => (
                 "permission".into(),
                 p.task_reference.clone().unwrap_or_else(|| "-".into()),
-                format!("{}: {}", p.tool_name, tool_input_text(&p.tool_input)),
+                format!("{}: {}", p.tool_name, p.input_text()),
             ),
             InboxItem::Intervention(i) => (
                 "question".into(),
@@ -76,25 +72,14 @@ impl InboxItem {
     }
 }
 
-/// A tool's input as a person reads it: a Bash command whole, a file path, else the JSON.
-pub fn tool_input_text(v: &serde_json::Value) -> String {
-    for key in ["command", "file_path", "path", "url"] {
-        if let Some(s) = v.get(key).and_then(|s| s.as_str()) {
-            return s.to_string();
-        }
-    }
-    v.to_string()
-}
-
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
-/// The console's model: the snapshot, recent events, session previews and the link's state.
+/// The console's model: the snapshot, session previews and the link's state.
 #[derive(Debug, Default)]
 pub struct Model {
     pub snap: Snapshot,
-    pub events: VecDeque<Event>,
     /// Rendered screen lines of each session (`session_screen`), for previews.
     pub previews: HashMap<Uuid, Vec<String>>,
     /// Whether the console WebSocket is up; `None` before the first connection.
@@ -109,44 +94,58 @@ impl Model {
         self.snap = snap;
     }
 
-    /// Adds an event to the timeline (ignoring one already seen).
-    pub fn push_event(&mut self, e: Event) {
-        if self.events.back().is_some_and(|last| last.id >= e.id) {
-            return;
-        }
-        self.events.push_back(e);
-        while self.events.len() > EVENTS_KEPT {
-            self.events.pop_front();
-        }
+    fn pending_plans(&self) -> impl Iterator<Item = &Plan> {
+        self.snap
+            .plans
+            .iter()
+            .filter(|p| p.status == PlanStatus::Submitted)
+    }
+
+    fn pending_permissions(&self) -> impl Iterator<Item = &PermissionRequest> {
+        self.snap
+            .permissions
+            .iter()
+            .filter(|p| p.status == PermissionStatus::Pending)
+    }
+
+    fn pending_questions(&self) -> impl Iterator<Item = &Intervention> {
+        self.snap
+            .interventions
+            .iter()
+            .filter(|i| i.status == InterventionStatus::Pending)
+    }
+
+    /// The tasks of everything waiting for a human, one entry per item (nothing cloned: the
+    /// tab badge and the waiting marks ask on every frame).
+    fn pending_tasks(&self) -> impl Iterator<Item = Option<Uuid>> {
+        self.pending_plans()
+            .map(|p| Some(p.task_id))
+            .chain(self.pending_permissions().map(|p| p.task_id))
+            .chain(self.pending_questions().map(|i| Some(i.task_id)))
+    }
+
+    /// How many items wait for a human.
+    pub fn inbox_len(&self) -> usize {
+        self.pending_tasks().count()
     }
 
     /// Everything waiting for a human, newest first.
     pub fn inbox(&self) -> Vec<InboxItem> {
-        let mut items: Vec<InboxItem> = Vec::new();
-        items.extend(
-            self.snap
-                .plans
-                .iter()
-                .filter(|p| p.status == PlanStatus::Submitted)
-                .cloned()
-                .map(InboxItem::Plan),
-        );
-        items.extend(
-            self.snap
-                .permissions
-                .iter()
-                .filter(|p| p.status == PermissionStatus::Pending)
-                .cloned()
-                .map(InboxItem::Permission),
-        );
-        items.extend(
-            self.snap
-                .interventions
-                .iter()
-                .filter(|i| i.status == InterventionStatus::Pending)
-                .cloned()
-                .map(InboxItem::Intervention),
-        );
+        let mut items: Vec<InboxItem> = self
+            .pending_plans()
+            .cloned()
+            .map(InboxItem::Plan)
+            .chain(
+                self.pending_permissions()
+                    .cloned()
+                    .map(InboxItem::Permission),
+            )
+            .chain(
+                self.pending_questions()
+                    .cloned()
+                    .map(InboxItem::Intervention),
+            )
+            .collect();
         items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
         items
     }
@@ -176,15 +175,7 @@ impl Model {
         }
         s.waiting
             || s.task_id
-                .is_some_and(|t| self.inbox().iter().any(|i| i.task_id() == Some(t)))
-    }
-
-    /// The events of one task (as cause or as the downstream task), oldest first.
-    pub fn task_events(&self, task: Uuid) -> Vec<&Event> {
-        self.events
-            .iter()
-            .filter(|e| e.task_id == Some(task) || e.related_task_id == Some(task))
-            .collect()
+                .is_some_and(|t| self.pending_tasks().any(|p| p == Some(t)))
     }
 }
 

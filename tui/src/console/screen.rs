@@ -3,6 +3,7 @@
 //! is skipped, so a resubscription (after a reconnect) starts clean and repeats nothing. An
 //! ended session is drawn from its stored recording instead, its whole history scrollable.
 
+use orchestratia_proto::api::RecordingChunk;
 use orchestratia_proto::ws::{Frame, FrameKind};
 
 /// Scrollback lines kept for PgUp/PgDn.
@@ -47,19 +48,12 @@ impl SessionScreen {
 
     /// Takes a live session's stored recording as the history to scroll through, at the
     /// offset already scrolled to.
-    pub fn set_history(&mut self, chunks: &[orchestratia_proto::api::RecordingChunk]) {
+    pub fn set_history(&mut self, chunks: &[RecordingChunk]) {
         let at = self.wanted;
         if at == 0 {
             return;
         }
-        let (rows, cols) = self.parser.screen().size();
-        let mut h = vt100::Parser::new(rows, cols, SCROLLBACK);
-        for (i, c) in chunks.iter().enumerate() {
-            if c.keyframe && i > 0 {
-                continue;
-            }
-            h.process(&c.bytes());
-        }
+        let (mut h, _) = self.replayed(chunks);
         h.screen_mut().set_scrollback(at);
         self.history = Some(h);
     }
@@ -87,17 +81,23 @@ impl SessionScreen {
     /// Replays a stored recording (in replay order: the first chunk is output 1 or, when the
     /// recording was trimmed, a keyframe; later keyframes repeat what the output drew).
     /// The whole history lands in the scrollback.
-    pub fn replay(&mut self, chunks: &[orchestratia_proto::api::RecordingChunk]) {
-        let (rows, cols) = self.parser.screen().size();
-        self.parser = vt100::Parser::new(rows, cols, SCROLLBACK);
-        for (i, c) in chunks.iter().enumerate() {
-            if c.keyframe && i > 0 {
-                continue;
-            }
-            self.parser.process(&c.bytes());
-            self.last_seq = c.seq;
-        }
+    pub fn replay(&mut self, chunks: &[RecordingChunk]) {
+        let (parser, last_seq) = self.replayed(chunks);
+        self.parser = parser;
+        self.last_seq = last_seq;
         self.synced = true;
+    }
+
+    /// A new parser of this screen's size fed a recording, and its last chunk's number.
+    fn replayed(&self, chunks: &[RecordingChunk]) -> (vt100::Parser, u64) {
+        let (rows, cols) = self.parser.screen().size();
+        let mut parser = vt100::Parser::new(rows, cols, SCROLLBACK);
+        let mut last_seq = 0;
+        for c in RecordingChunk::to_replay(chunks) {
+            parser.process(&c.bytes());
+            last_seq = c.seq;
+        }
+        (parser, last_seq)
     }
 
     /// Resizes the screen (the session is asked to resize too, and sends a keyframe).

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 
 use super::{Theme, age};
 use crate::console::app::App;
-use crate::console::model::{InboxItem, tool_input_text};
+use crate::console::model::InboxItem;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let items = app.model.inbox();
@@ -62,7 +62,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "{}: {} wants to run — y allows, n denies\n{}",
             p.task_reference.as_deref().unwrap_or("-"),
             p.tool_name,
-            tool_input_text(&p.tool_input)
+            p.input_text()
         ),
         Some(InboxItem::Intervention(i)) => format!(
             "{} {}: asks — i answers\n{}",

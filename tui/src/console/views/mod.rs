@@ -134,11 +134,11 @@ pub fn draw(f: &mut Frame, app: &mut App) {
 
 /// The tab labels as drawn, in order (the mouse finds a tab by them).
 pub fn tab_labels(app: &App) -> Vec<String> {
+    let n = app.model.inbox_len();
     View::ALL
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let n = app.model.inbox().len();
             if *v == View::Inbox && n > 0 {
                 format!(" {} {} ({n}) ", i + 1, v.title())
             } else {
@@ -150,10 +150,11 @@ pub fn tab_labels(app: &App) -> Vec<String> {
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
+    let waiting = app.model.inbox_len() > 0;
     for (v, label) in View::ALL.iter().zip(tab_labels(app)) {
         let style = if *v == app.view {
             theme.selected().add_modifier(Modifier::BOLD)
-        } else if *v == View::Inbox && !app.model.inbox().is_empty() {
+        } else if *v == View::Inbox && waiting {
             theme.fg(Color::Magenta).add_modifier(Modifier::BOLD)
         } else {
             Style::default()

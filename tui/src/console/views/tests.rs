@@ -79,7 +79,6 @@ fn snapshot() -> Snapshot {
         })
     };
     let snap = json!({
-        "projects": [{"id": PROJECT, "name": "E-Commerce Platform Rebuild", "created_at": at(0)}],
         "servers": [
             server(BACKEND, "dev-backend", "online",
                 json!({"api-gateway": "/srv/a", "core-service": "/srv/c", "search-engine": "/srv/s"}), 3),
@@ -143,7 +142,6 @@ fn snapshot() -> Snapshot {
     });
     let get = |k: &str| snap[k].clone();
     Snapshot {
-        projects: serde_json::from_value(get("projects")).expect("projects"),
         servers: serde_json::from_value(get("servers")).expect("servers"),
         tasks: serde_json::from_value(get("tasks")).expect("tasks"),
         sessions: serde_json::from_value(get("sessions")).expect("sessions"),
