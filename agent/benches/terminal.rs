@@ -9,7 +9,6 @@
 //! `-- --keys N` for another number of keystrokes).
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -202,14 +201,11 @@ struct RemoteFigures {
 }
 
 async fn start_hub(dir: &Path) -> (orchestratia_hub::RunningHub, HubClient) {
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let db = format!("sqlite://{}", dir.join("hub.db").display());
-    let mut config = orchestratia_hub::HubConfig::new(&db, addr);
-    config.write_admin_file = false;
-    let running = orchestratia_hub::start(config).await.expect("hub starts");
-    let token = orchestratia_hub::admin::create_admin_token(&running.hub.store)
-        .await
-        .expect("admin token");
+    let (running, token) =
+        orchestratia_hub::start_with_admin(orchestratia_hub::HubConfig::embedded(&db))
+            .await
+            .expect("hub starts");
     let client = HubClient::new(&running.url(), Some(token));
     (running, client)
 }

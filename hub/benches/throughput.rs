@@ -7,7 +7,6 @@
 //! `cargo bench -p orchestratia-hub --bench throughput` (add `-- --quick` for a short run).
 //! The PostgreSQL part uses a fresh database on the local server and is skipped when none answers.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,14 +28,11 @@ struct Figures {
 }
 
 async fn start(db_url: &str) -> (RunningHub, HubClient) {
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut config = HubConfig::new(db_url, addr);
-    config.write_admin_file = false;
+    let mut config = HubConfig::embedded(db_url);
     config.offline_after = Duration::from_secs(3600);
-    let running = orchestratia_hub::start(config).await.expect("hub starts");
-    let token = orchestratia_hub::admin::create_admin_token(&running.hub.store)
+    let (running, token) = orchestratia_hub::start_with_admin(config)
         .await
-        .expect("token");
+        .expect("hub starts");
     let client = HubClient::new(&running.url(), Some(token));
     (running, client)
 }

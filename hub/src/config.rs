@@ -68,4 +68,12 @@ impl HubConfig {
             telegram: None,
         }
     }
+
+    /// A hub inside another program (the demo, benchmarks): a free loopback port and no
+    /// admin token file (see [`crate::server::start_with_admin`]).
+    pub fn embedded(db_url: &str) -> HubConfig {
+        let mut c = HubConfig::new(db_url, SocketAddr::from(([127, 0, 0, 1], 0)));
+        c.write_admin_file = false;
+        c
+    }
 }

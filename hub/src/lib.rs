@@ -15,4 +15,4 @@ pub mod telegram;
 pub mod ws;
 
 pub use config::HubConfig;
-pub use server::{RunningHub, start};
+pub use server::{RunningHub, start, start_with_admin};

@@ -42,6 +42,13 @@ impl RunningHub {
     }
 }
 
+/// Starts a hub (see [`start`]) and makes an admin token for the program that embeds it.
+pub async fn start_with_admin(config: HubConfig) -> anyhow::Result<(RunningHub, String)> {
+    let running = start(config).await?;
+    let token = crate::admin::create_admin_token(&running.hub.store).await?;
+    Ok((running, token))
+}
+
 /// Opens the store, binds `config.listen` (port 0 picks a free one) and starts serving.
 pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let store = Store::open(&config.db_url)

@@ -7,7 +7,6 @@
 //!
 //! `cargo bench -p orchestratia-console --bench console` (`-- --secs N` to measure longer).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -147,14 +146,11 @@ async fn measure(pid: u32, secs: u64) -> f64 {
 }
 
 async fn cpu(dir: &Path, secs: u64) -> (f64, f64, u64) {
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let db = format!("sqlite://{}", dir.join("hub.db").display());
-    let mut config = orchestratia_hub::HubConfig::new(&db, addr);
-    config.write_admin_file = false;
-    let hub = orchestratia_hub::start(config).await.expect("hub");
-    let token = orchestratia_hub::admin::create_admin_token(&hub.hub.store)
-        .await
-        .expect("token");
+    let (hub, token) =
+        orchestratia_hub::start_with_admin(orchestratia_hub::HubConfig::embedded(&db))
+            .await
+            .expect("hub");
     let admin = HubClient::new(&hub.url(), Some(token.clone()));
     admin.create_project("bench").await.expect("project");
     let reg = admin.registration_token("bench").await.expect("reg").token;

@@ -7,7 +7,6 @@
 //! to this very binary (see `main.rs`), so `cargo run -p orchestratia-console -- demo` needs
 //! nothing else built.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -84,13 +83,9 @@ impl Demo {
         std::fs::write(&worker, WORKER).context("writing the scripted worker")?;
 
         let db = format!("sqlite://{}", dir.path().join("hub.db").display());
-        let listen: SocketAddr = "127.0.0.1:0".parse()?;
-        let mut config = HubConfig::new(&db, listen);
-        config.write_admin_file = false;
-        let hub = orchestratia_hub::start(config)
+        let (hub, token) = orchestratia_hub::start_with_admin(HubConfig::embedded(&db))
             .await
             .context("starting the embedded hub")?;
-        let token = orchestratia_hub::admin::create_admin_token(&hub.hub.store).await?;
         let admin = HubClient::new(&hub.url(), Some(token));
         say(&format!(
             "hub: {} (SQLite in {})",

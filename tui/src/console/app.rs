@@ -476,15 +476,21 @@ impl App {
         ]
     }
 
+    /// Opens a task's detail in the Tasks view.
+    fn open_task(&mut self, task: Uuid) -> Vec<Action> {
+        self.view = View::Tasks;
+        self.task_open = Some(task);
+        self.detail_scroll = 0;
+        vec![Action::OpenTask { task }]
+    }
+
     fn on_enter(&mut self) -> Vec<Action> {
         match self.view {
             View::Tasks => {
                 let Some(t) = self.visible_tasks().get(self.sel()).map(|t| t.id) else {
                     return Vec::new();
                 };
-                self.task_open = Some(t);
-                self.detail_scroll = 0;
-                vec![Action::OpenTask { task: t }]
+                self.open_task(t)
             }
             View::Graph => {
                 let Some(id) = self
@@ -496,19 +502,13 @@ impl App {
                 else {
                     return Vec::new();
                 };
-                self.view = View::Tasks;
-                self.task_open = Some(id);
-                self.detail_scroll = 0;
-                vec![Action::OpenTask { task: id }]
+                self.open_task(id)
             }
             View::Inbox => {
                 let Some(t) = self.selected_inbox().and_then(|i| i.task_id()) else {
                     return Vec::new();
                 };
-                self.view = View::Tasks;
-                self.task_open = Some(t);
-                self.detail_scroll = 0;
-                vec![Action::OpenTask { task: t }]
+                self.open_task(t)
             }
             View::Sessions => {
                 let live = self
