@@ -37,6 +37,7 @@ struct Setup {
     _daemon: SimDaemon,
     token: String,
     task: String,
+    session: String,
 }
 
 async fn setup() -> Option<Setup> {
@@ -55,6 +56,7 @@ async fn setup() -> Option<Setup> {
     Some(Setup {
         token: start.token,
         task: id.to_string(),
+        session: start.name,
         hub,
         _daemon: daemon,
     })
@@ -62,12 +64,19 @@ async fn setup() -> Option<Setup> {
 
 impl Setup {
     async fn hook(&self, stdin: String) -> Value {
+        self.run_hook(stdin, &["hook", "claude-code"]).await
+    }
+
+    async fn run_hook(&self, stdin: String, args: &[&str]) -> Value {
         let out = run_cli_stdin(
             &self.hub.url,
             &self.token,
             self.hub.dir.path(),
-            &[("ORCHESTRATIA_TASK_ID", &self.task)],
-            &["hook", "claude-code"],
+            &[
+                ("ORCHESTRATIA_TASK_ID", &self.task),
+                ("ORCHESTRATIA_SESSION", &self.session),
+            ],
+            args,
             Some(&stdin),
         )
         .await;
@@ -175,11 +184,17 @@ async fn notification_and_stop_tell_the_hub_the_agent_waits() {
     assert_eq!(s.hook(notification.to_string()).await, Value::Null);
     let sessions = s.hub.cli(&["session", "list", "--json"]).await.json();
     assert_eq!(sessions[0]["waiting"], true);
+    assert_eq!(sessions[0]["state"], "waiting_permission");
     let stop = json!({"session_id": "abc", "hook_event_name": "Stop", "stop_hook_active": false,
         "last_assistant_message": "Done with the refactor."});
     assert_eq!(s.hook(stop.to_string()).await, Value::Null);
     let sessions = s.hub.cli(&["session", "list", "--json"]).await.json();
     assert_eq!(sessions[0]["waiting"], false);
+    assert_eq!(sessions[0]["state"], "idle");
+    assert_eq!(
+        sessions[0]["conversation_id"], "abc",
+        "the agent's conversation id is kept to resume it"
+    );
     let v = s.hub.cli(&["task", "view", "T1", "--json"]).await.json();
     let names: Vec<&str> = v["events"]
         .as_array()
@@ -244,5 +259,136 @@ async fn an_unreachable_hub_or_bad_input_is_a_deny_with_the_reason() {
             .as_str()
             .unwrap_or_default()
             .contains("denied")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_hook_events_move_the_state_and_decide_nothing() {
+    let Some(s) = setup().await else { return };
+    let report = ["hook", "claude-code", "--report-only"];
+    let state = || async {
+        let l = s.hub.cli(&["session", "list", "--json"]).await.json();
+        l[0]["state"].as_str().unwrap_or_default().to_string()
+    };
+    let event = |name: &str, extra: Value| {
+        let mut v = json!({"session_id": "conv-1", "cwd": "/srv/app", "hook_event_name": name});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v.to_string()
+    };
+    // The simulated daemon runs no hooks, so its agent counts as working once active.
+    assert_eq!(state().await, "working");
+    for (name, extra, want) in [
+        ("SessionStart", json!({"source": "clear"}), "idle"),
+        ("UserPromptSubmit", json!({"prompt": "do it"}), "working"),
+        ("Stop", json!({"last_assistant_message": "Done."}), "idle"),
+        ("SessionStart", json!({"source": "resume"}), "working"),
+        (
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+            "working",
+        ),
+        (
+            "Notification",
+            json!({"notification_type": "permission_prompt", "message": "Claude needs your permission"}),
+            "waiting_permission",
+        ),
+        ("PostToolUse", json!({"tool_name": "Bash"}), "working"),
+        (
+            "Notification",
+            json!({"notification_type": "idle_prompt", "message": "waiting"}),
+            "idle",
+        ),
+        ("UserPromptSubmit", json!({"prompt": "more"}), "working"),
+        ("Stop", json!({"last_assistant_message": "Done."}), "idle"),
+    ] {
+        // A status report prints nothing: it never decides a tool call.
+        assert_eq!(
+            s.run_hook(event(name, extra), &report).await,
+            Value::Null,
+            "{name}"
+        );
+        assert_eq!(state().await, want, "after {name}");
+    }
+    assert!(
+        s.hub
+            .cli(&["permission", "list", "--json"])
+            .await
+            .json()
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "a reported PreToolUse files no permission request"
+    );
+    // Unreadable input or an unknown event: nothing printed, exit 0.
+    assert_eq!(s.run_hook("{not json".into(), &report).await, Value::Null);
+    assert_eq!(
+        s.run_hook(event("SessionEnd", json!({})), &report).await,
+        Value::Null
+    );
+    // A session token reports for its own session only.
+    let other = s
+        .hub
+        .client(Some(&s.token))
+        .agent_event(
+            "orc-000000",
+            &orchestratia_proto::api::AgentEvent {
+                event: orchestratia_proto::HookEvent::Stop,
+                notification_type: None,
+                source: None,
+                tool_name: None,
+                message: None,
+                conversation_id: None,
+                prompt: None,
+            },
+        )
+        .await
+        .expect_err("not its session");
+    assert_eq!(other.status(), Some(404), "{other}");
+    let bad_id = s
+        .hub
+        .client(Some(&s.token))
+        .agent_event(
+            &s.session,
+            &orchestratia_proto::api::AgentEvent {
+                event: orchestratia_proto::HookEvent::Stop,
+                notification_type: None,
+                source: None,
+                tool_name: None,
+                message: None,
+                conversation_id: Some("bad id with spaces".into()),
+                prompt: None,
+            },
+        )
+        .await
+        .expect_err("a conversation id with spaces");
+    assert_eq!(bad_id.status(), Some(400), "{bad_id}");
+    let admin = s
+        .hub
+        .admin()
+        .agent_event(
+            &s.session,
+            &orchestratia_proto::api::AgentEvent {
+                event: orchestratia_proto::HookEvent::Stop,
+                notification_type: None,
+                source: None,
+                tool_name: None,
+                message: None,
+                conversation_id: None,
+                prompt: None,
+            },
+        )
+        .await
+        .expect_err("only the agent reports its events");
+    assert_eq!(admin.status(), Some(403), "{admin}");
+    let names: Vec<String> = s.hub.cli(&["task", "view", "T1", "--json"]).await.json()["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        names.iter().filter(|n| *n == "agent_idle").count() >= 2,
+        "each finished turn is on the timeline: {names:?}"
     );
 }

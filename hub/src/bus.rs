@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use orchestratia_proto::Event;
+use orchestratia_proto::{Event, SessionState};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -20,6 +20,12 @@ pub enum BusMessage {
         lines: Arc<Vec<String>>,
         cols: u16,
         rows: u16,
+    },
+    /// A session's agent state changed (not stored as an event: it changes on every turn).
+    State {
+        session_id: Uuid,
+        task_id: Option<Uuid>,
+        state: SessionState,
     },
 }
 
@@ -44,8 +50,8 @@ impl EventBus {
         }
     }
 
-    /// Publishes a live screen.
-    pub fn publish_screen(&self, m: BusMessage) {
+    /// Publishes a live screen or state: what is not an event.
+    pub fn publish_live(&self, m: BusMessage) {
         let _ = self.tx.send(m);
     }
 

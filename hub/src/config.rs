@@ -24,6 +24,12 @@ pub struct HubConfig {
     pub limits: Limits,
     /// The Telegram bot, when configured.
     pub telegram: Option<crate::telegram::TelegramConfig>,
+    /// An agent that reports through hooks but has not this long after it started is
+    /// reported stalled (a dialog holds it).
+    pub stall_after: Duration,
+    /// An answer its asker has not picked up this long after it was given goes to the agent
+    /// as its next prompt.
+    pub late_answer_after: Duration,
 }
 
 /// Bounds on what a request may carry.
@@ -66,6 +72,8 @@ impl HubConfig {
             write_admin_file: true,
             limits: Limits::default(),
             telegram: None,
+            stall_after: Duration::from_secs(60),
+            late_answer_after: Duration::from_secs(10),
         }
     }
 

@@ -55,6 +55,14 @@ struct Serve {
     /// Do not write the admin token file.
     #[arg(long)]
     no_admin_file: bool,
+    /// An agent that reports through hooks (Claude Code) but has not this long after it
+    /// started is reported stalled: a dialog probably holds it.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    stall_after: Duration,
+    /// An answer (or plan decision) its asker has not picked up this long after it was given
+    /// is submitted to the agent as its next prompt.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    late_answer_after: Duration,
     /// Largest stored terminal output per session, in MiB.
     #[arg(long, default_value_t = 64)]
     max_session_mib: u64,
@@ -120,6 +128,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = HubConfig::new(&url, s.listen);
             config.heartbeat_interval = s.heartbeat_interval;
             config.offline_after = s.offline_after;
+            config.stall_after = s.stall_after;
+            config.late_answer_after = s.late_answer_after;
             config.public_url = s.public_url;
             config.admin_file = s.admin_file;
             config.write_admin_file = !s.no_admin_file;

@@ -78,7 +78,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         None
     };
     let (stop, mut stopped) = watch::channel(false);
-    spawn_offline_monitor(hub.clone(), stop.subscribe());
+    spawn_monitor(hub.clone(), stop.subscribe());
     if let Some(t) = config.telegram.clone() {
         crate::telegram::spawn(hub.clone(), t)?;
     }
@@ -102,8 +102,9 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     })
 }
 
-/// Marks servers offline when their heartbeats stop.
-fn spawn_offline_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
+/// Marks servers offline when their heartbeats stop, and watches the agents (stalls, late
+/// answers).
+fn spawn_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
     let every =
         (hub.config.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
     tokio::spawn(async move {
@@ -113,6 +114,9 @@ fn spawn_offline_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
                 _ = tick.tick() => {
                     if let Err(e) = hub.mark_stale_offline().await {
                         tracing::warn!(error = %e, "offline check failed");
+                    }
+                    if let Err(e) = hub.watch_agents().await {
+                        tracing::warn!(error = %e, "agent check failed");
                     }
                 }
                 _ = stop.changed() => break,

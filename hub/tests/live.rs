@@ -241,6 +241,7 @@ async fn live(backend: Backend) {
         session_id: sid,
         exit_code: Some(3),
         last_screen: Some("panic: out of disk\n".into()),
+        reason: None,
     });
     let v = eventually(10, "failed", || async {
         let v = hub.cli(&["task", "view", &t, "--json"]).await.json();
@@ -254,6 +255,7 @@ async fn live(backend: Backend) {
     );
     let sessions = hub.cli(&["session", "list", "--json"]).await.json();
     assert_eq!(sessions[0]["status"], "ended");
+    assert_eq!(sessions[0]["state"], "ended");
     let stale = hub.cli_as(&start.token, &[], &["task", "view", &t]).await;
     assert_eq!(
         stale.code, 1,

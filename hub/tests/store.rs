@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 
 use orchestratia_hub::store::deps::NewDep;
 use orchestratia_hub::store::events::{EventFilter, NewEvent};
+use orchestratia_hub::store::prompts::PromptRecord;
 use orchestratia_hub::store::sessions::Chunk;
 use orchestratia_hub::store::tasks::TaskRecord;
 use orchestratia_hub::store::tokens::{Token, TokenKind};
 use orchestratia_hub::store::{self, Store};
+use orchestratia_proto::api::AgentMessage;
 use orchestratia_proto::taskref::TaskRef;
 use orchestratia_proto::{
-    DepType, EventKind, Priority, Project, Server, ServerStatus, Session, SessionStatus, TaskStatus,
+    DepType, EventKind, PlanStatus, Priority, Project, Server, ServerStatus, Session, SessionState,
+    SessionStatus, TaskStatus,
 };
 use orchestratia_testkit::PgDatabase;
 use serde_json::json;
@@ -31,6 +34,7 @@ fn task(project: Uuid, number: i64, title: &str) -> TaskRecord {
         os: None,
         require_plan_approval: true,
         orchestrator: false,
+        keep_session: false,
         status: TaskStatus::Pending,
         server_id: None,
         server_name: None,
@@ -336,7 +340,10 @@ async fn suite(store: Store) {
         tmux: None,
         working_dir: Some("/r".into()),
         exit_code: None,
+        state: SessionState::Starting,
+        state_since: 7,
         waiting: false,
+        conversation_id: None,
         started_at: 7,
         ended_at: None,
     };
@@ -344,9 +351,196 @@ async fn suite(store: Store) {
         .await
         .expect("session");
     assert!(
-        store::sessions::set_active(&mut tx, sess.id, Some(42), Some("orc-abcdef"))
+        store::sessions::set_active(&mut tx, sess.id, Some(42), Some("orc-abcdef"), true, 100)
             .await
             .expect("active")
+    );
+    // An agent that reports through hooks and has not is silent from when it became active.
+    let silent = |cutoff: i64| {
+        let id = sess.id;
+        move |v: Vec<Session>| v.iter().any(|x| x.id == id) == (cutoff >= 100)
+    };
+    for cutoff in [99, 100] {
+        let got = store::sessions::silent_since(&mut tx, cutoff)
+            .await
+            .expect("silent");
+        assert!(silent(cutoff)(got), "cutoff {cutoff}");
+    }
+    assert!(
+        store::sessions::set_state(&mut tx, sess.id, SessionState::Working, 200)
+            .await
+            .expect("state")
+    );
+    assert!(
+        !store::sessions::set_state(&mut tx, sess.id, SessionState::Working, 300)
+            .await
+            .expect("same state"),
+        "a state it has already is no change"
+    );
+    store::sessions::set_conversation(&mut tx, sess.id, "c-1")
+        .await
+        .expect("conversation");
+    let got = store::sessions::by_name(&mut tx, "orc-abcdef")
+        .await
+        .expect("by name")
+        .expect("found");
+    assert_eq!(
+        (
+            got.state,
+            got.state_since,
+            got.conversation_id.as_deref(),
+            got.waiting
+        ),
+        (SessionState::Working, 200, Some("c-1"), false)
+    );
+    assert!(
+        store::sessions::silent_since(&mut tx, 1000)
+            .await
+            .expect("silent")
+            .is_empty(),
+        "a working agent is not silent"
+    );
+
+    // Messages for the agent: stored, found by what they deliver, taken once.
+    let prompt = PromptRecord {
+        message: AgentMessage {
+            id: Uuid::new_v4(),
+            session_id: sess.id,
+            session: sess.name.clone(),
+            text: "carry on".into(),
+            kind: "answer".into(),
+            taken: false,
+            created_at: 5,
+        },
+        task_id: Some(b.id),
+        ref_id: Some(Uuid::new_v4()),
+    };
+    store::prompts::insert(&mut tx, &prompt, "hub")
+        .await
+        .expect("prompt");
+    let found = store::prompts::for_ref(&mut tx, prompt.ref_id.expect("ref"))
+        .await
+        .expect("for ref");
+    assert_eq!(found.as_ref(), Some(&prompt));
+    assert_eq!(
+        store::prompts::untaken(&mut tx, sess.id)
+            .await
+            .expect("untaken")
+            .len(),
+        1
+    );
+    assert!(
+        store::prompts::set_taken(&mut tx, prompt.message.id, 9)
+            .await
+            .expect("taken")
+    );
+    assert!(
+        !store::prompts::set_taken(&mut tx, prompt.message.id, 10)
+            .await
+            .expect("twice")
+    );
+    assert!(
+        store::prompts::untaken(&mut tx, sess.id)
+            .await
+            .expect("untaken")
+            .is_empty()
+    );
+
+    // An answer reaches its asker once; asked again before that, it is the same question.
+    let q = Uuid::new_v4();
+    store::humans::insert_intervention(&mut tx, q, b.id, "JWT?", TaskStatus::Running, 10)
+        .await
+        .expect("question");
+    let open = store::humans::open_intervention_for(&mut tx, b.id, "JWT?")
+        .await
+        .expect("open");
+    assert_eq!(open.map(|o| o.intervention.id), Some(q));
+    assert!(
+        store::humans::answer_intervention(&mut tx, q, "yes", "admin", 20)
+            .await
+            .expect("answer")
+    );
+    let late = store::humans::undelivered_answers(&mut tx, 20)
+        .await
+        .expect("late");
+    assert_eq!(
+        late.iter().map(|l| l.intervention.id).collect::<Vec<_>>(),
+        vec![q]
+    );
+    assert!(
+        store::humans::undelivered_answers(&mut tx, 19)
+            .await
+            .expect("not yet")
+            .is_empty()
+    );
+    assert!(
+        store::humans::open_intervention_for(&mut tx, b.id, "JWT?")
+            .await
+            .expect("open")
+            .is_some(),
+        "answered but not delivered: asking again gets this answer"
+    );
+    assert!(
+        store::humans::deliver_intervention(&mut tx, q, "caller", 30)
+            .await
+            .expect("deliver")
+    );
+    assert!(
+        !store::humans::deliver_intervention(&mut tx, q, "prompt", 31)
+            .await
+            .expect("once")
+    );
+    let delivered = store::humans::intervention(&mut tx, q)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        (
+            delivered.intervention.delivered_at,
+            delivered.intervention.delivered_via.as_deref()
+        ),
+        (Some(30), Some("caller"))
+    );
+    assert!(
+        store::humans::open_intervention_for(&mut tx, b.id, "JWT?")
+            .await
+            .expect("open")
+            .is_none(),
+        "delivered: asking again is a new question"
+    );
+    let plan = Uuid::new_v4();
+    store::humans::insert_plan(&mut tx, plan, b.id, "step 1", 40)
+        .await
+        .expect("plan");
+    assert_eq!(
+        store::humans::open_plan_for(&mut tx, b.id, "step 1")
+            .await
+            .expect("open plan")
+            .map(|p| p.id),
+        Some(plan)
+    );
+    assert!(
+        store::humans::decide_plan(&mut tx, plan, PlanStatus::Approved, None, "admin", 50)
+            .await
+            .expect("decide")
+    );
+    assert_eq!(
+        store::humans::undelivered_decisions(&mut tx, 60)
+            .await
+            .expect("late plans")
+            .len(),
+        1
+    );
+    assert!(
+        store::humans::deliver_plan(&mut tx, plan, "prompt", 70)
+            .await
+            .expect("deliver plan")
+    );
+    assert!(
+        store::humans::undelivered_decisions(&mut tx, 80)
+            .await
+            .expect("late plans")
+            .is_empty()
     );
     assert_eq!(
         store::servers::get(&mut tx, s.id)

@@ -108,6 +108,9 @@ pub struct CreateTask {
     pub require_plan_approval: bool,
     #[serde(default)]
     pub orchestrator: bool,
+    /// Keep the agent running after the task is closed (default: its session ends).
+    #[serde(default)]
+    pub keep_session: bool,
     /// Name in a pipeline file: creating the same key twice in a project returns the first.
     pub pipeline_key: Option<String>,
 }
@@ -122,6 +125,8 @@ pub struct UpdateTask {
     pub repo: Option<String>,
     pub languages: Option<Vec<String>>,
     pub agent: Option<String>,
+    /// Keep the agent running after the task is closed.
+    pub keep_session: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
@@ -353,25 +358,59 @@ pub struct Graph {
     pub all_done: bool,
 }
 
-/// What an agent is doing, as its Claude Code hooks tell (`Notification`, `Stop`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentActivity {
-    /// It waits for input (a permission prompt, an idle prompt).
-    Waiting,
-    /// It finished its turn.
-    Idle,
-    /// It works.
-    Working,
-}
-
-/// Body of `POST /tasks/{id}/agent-state`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AgentState {
-    pub state: AgentActivity,
-    /// What the agent said (the notification's message), if anything.
+/// Body of `POST /sessions/{id}/agent-event`: what an agent's hook saw. The hub turns it
+/// into the session's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentEvent {
+    pub event: HookEvent,
+    /// `Notification`: `permission_prompt`, `idle_prompt`, …
+    #[serde(default)]
+    pub notification_type: Option<String>,
+    /// `SessionStart`: `startup`, `resume`, `clear` or `compact`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `PreToolUse` / `PostToolUse`: the tool.
+    #[serde(default)]
+    pub tool_name: Option<String>,
+    /// What the agent said (a notification's message, the last message of a turn).
     #[serde(default)]
     pub message: Option<String>,
+    /// The agent's conversation id (Claude Code's `session_id`); it changes on `/clear`.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    /// `UserPromptSubmit`: the prompt the agent took.
+    #[serde(default)]
+    pub prompt: Option<String>,
+}
+
+/// Body of `POST /sessions/{id}/message`: text for an idle agent, submitted as its prompt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SendMessage {
+    pub text: String,
+}
+
+/// A message submitted to an agent as a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentMessage {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub session: String,
+    pub text: String,
+    /// `admin` (sent by a person) or `answer` / `plan` (a late answer, delivered for a caller
+    /// that was gone).
+    pub kind: String,
+    /// Whether the agent took it (its prompt hook saw it).
+    pub taken: bool,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+/// Body of `POST /sessions/{id}/stop`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StopSession {
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// One piece of a session's recording: output chunk `seq`, or the keyframe valid after it.

@@ -308,9 +308,20 @@ impl HubClient {
             .await
     }
 
-    pub async fn agent_state(&self, task: &str, body: &AgentState) -> Result<Session, ClientError> {
-        self.post(&format!("/tasks/{}/agent-state", enc(task)), body)
-            .await
+    /// Reports what an agent's hook saw (the session's state follows from it), with a short
+    /// timeout: a hook must never hold the agent up for long.
+    pub async fn agent_event(
+        &self,
+        session: &str,
+        body: &AgentEvent,
+    ) -> Result<Session, ClientError> {
+        self.request(
+            Method::POST,
+            &format!("/sessions/{}/agent-event", enc(session)),
+            Some(body),
+            Some(Duration::from_secs(10)),
+        )
+        .await
     }
 
     pub async fn note(&self, task: &str, text: &str) -> Result<Note, ClientError> {
@@ -470,6 +481,39 @@ impl HubClient {
 
     pub async fn sessions(&self) -> Result<Vec<Session>, ClientError> {
         self.get("/sessions").await
+    }
+
+    pub async fn session(&self, session: &str) -> Result<Session, ClientError> {
+        self.get(&format!("/sessions/{}", enc(session))).await
+    }
+
+    /// Submits `text` to an idle agent as its next prompt; answers once the agent took it.
+    pub async fn send_message(
+        &self,
+        session: &str,
+        text: &str,
+    ) -> Result<AgentMessage, ClientError> {
+        let body = SendMessage { text: text.into() };
+        self.request(
+            Method::POST,
+            &format!("/sessions/{}/message", enc(session)),
+            Some(&body),
+            Some(Duration::from_secs(90)),
+        )
+        .await
+    }
+
+    /// Stops a session (its agent is asked to exit, then ended); the recording is kept.
+    pub async fn stop_session(
+        &self,
+        session: &str,
+        reason: Option<&str>,
+    ) -> Result<Session, ClientError> {
+        let body = StopSession {
+            reason: reason.map(str::to_string),
+        };
+        self.post(&format!("/sessions/{}/stop", enc(session)), &body)
+            .await
     }
 
     pub async fn graph(&self, project: Option<&str>) -> Result<Graph, ClientError> {

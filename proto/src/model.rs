@@ -121,6 +121,64 @@ word_enum!(
 );
 
 word_enum!(
+    /// What the agent in a session is doing, from its own hooks (Claude Code's `SessionStart`,
+    /// `UserPromptSubmit`, `PreToolUse`/`PostToolUse`, `Notification`, `Stop`) and its CLI calls
+    /// (a question, a plan, a permission request). One word per session, shown the same way
+    /// everywhere; the screen is never read for it.
+    SessionState, "session state" {
+        /// Started, not heard from yet.
+        Starting = "starting",
+        /// Working on a turn.
+        Working = "working",
+        /// Waits for a permission decision.
+        WaitingPermission = "waiting_permission",
+        /// Waits for a human's answer (a question, a plan, or a dialog it cannot pass alone).
+        WaitingInput = "waiting_input",
+        /// Finished its turn and waits for a prompt.
+        Idle = "idle",
+        /// The agent process is gone.
+        Ended = "ended",
+    }
+);
+
+impl SessionState {
+    /// Whether the agent waits for a human (a permission, an answer, a dialog).
+    pub fn waits(self) -> bool {
+        matches!(
+            self,
+            SessionState::WaitingPermission | SessionState::WaitingInput
+        )
+    }
+}
+
+word_enum!(
+    /// A Claude Code hook event, as the hook reports it (`hook_event_name` in snake case).
+    HookEvent, "hook event" {
+        SessionStart = "session_start",
+        UserPromptSubmit = "user_prompt_submit",
+        PreToolUse = "pre_tool_use",
+        PostToolUse = "post_tool_use",
+        Notification = "notification",
+        Stop = "stop",
+    }
+);
+
+impl HookEvent {
+    /// The event for Claude Code's `hook_event_name` (`PreToolUse` → `pre_tool_use`).
+    pub fn from_claude(name: &str) -> Option<HookEvent> {
+        Some(match name {
+            "SessionStart" => HookEvent::SessionStart,
+            "UserPromptSubmit" => HookEvent::UserPromptSubmit,
+            "PreToolUse" => HookEvent::PreToolUse,
+            "PostToolUse" => HookEvent::PostToolUse,
+            "Notification" => HookEvent::Notification,
+            "Stop" => HookEvent::Stop,
+            _ => return None,
+        })
+    }
+}
+
+word_enum!(
     /// A question from an agent to a human.
     InterventionStatus, "intervention status" {
         Pending = "pending",
@@ -187,6 +245,13 @@ word_enum!(
         SessionEnded = "session_ended",
         AgentWaiting = "agent_waiting",
         AgentIdle = "agent_idle",
+        /// The agent gave no sign of life through its hooks after it started (a dialog?).
+        AgentStalled = "agent_stalled",
+        /// A message was submitted to the agent as its next prompt (by an admin, or a late
+        /// answer whose asker was gone).
+        AgentPrompted = "agent_prompted",
+        /// Something about a session an admin should know (a config the daemon could not fix).
+        SessionWarning = "session_warning",
     }
 );
 
@@ -255,6 +320,9 @@ pub struct Task {
     pub require_plan_approval: bool,
     /// Its session may create, assign and watch tasks of the project (Flow 9).
     pub orchestrator: bool,
+    /// Its agent keeps running after the task is closed (an admin wants to talk to it);
+    /// otherwise a finished task's session ends.
+    pub keep_session: bool,
     pub status: TaskStatus,
     /// Pending with at least one dependency not met.
     pub blocked: bool,
@@ -353,8 +421,17 @@ pub struct Session {
     pub tmux: Option<String>,
     pub working_dir: Option<String>,
     pub exit_code: Option<i64>,
-    /// The agent waits for input (a question, a permission, a Claude Code notification).
+    /// What the agent is doing (from its hooks): starting, working, waiting_permission,
+    /// waiting_input, idle, ended.
+    pub state: SessionState,
+    /// When `state` last changed.
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub state_since: i64,
+    /// The agent waits for a human (`state` is waiting_permission or waiting_input).
     pub waiting: bool,
+    /// The agent's own conversation id (Claude Code's session id), to resume it.
+    pub conversation_id: Option<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub started_at: i64,
@@ -381,6 +458,12 @@ pub struct Intervention {
     #[serde(with = "crate::time::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub answered_at: Option<i64>,
+    /// When the answer reached the agent: its waiting `task help` got it (`caller`), or it was
+    /// submitted as the agent's next prompt because the caller was gone (`prompt`).
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<i64>,
+    pub delivered_via: Option<String>,
 }
 
 /// A plan an agent submitted for approval.
@@ -401,6 +484,11 @@ pub struct Plan {
     #[serde(with = "crate::time::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<i64>,
+    /// When the decision reached the agent (see [`Intervention::delivered_at`]).
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<i64>,
+    pub delivered_via: Option<String>,
 }
 
 /// A tool call an agent wants to make, waiting for allow or deny.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::model::{Event, TaskStatus};
+use crate::model::{Event, SessionState, TaskStatus};
 
 /// Path of the daemon WebSocket.
 pub const DAEMON_WS_PATH: &str = "/api/v1/daemon/ws";
@@ -70,8 +70,30 @@ pub enum HubToDaemon {
     TaskAssigned { task: TaskPayload, session_id: Uuid },
     /// Start a session.
     SessionStart(SessionStart),
-    /// Stop a session (task cancelled or reassigned).
-    SessionStop { session_id: Uuid, reason: String },
+    /// Stop a session. The agent is asked to exit on its own (Claude Code: `/exit`), then its
+    /// processes are ended after a grace period; the recording is kept. `finish`: its task is
+    /// closed, so a turn in progress may end first, and a daemon set to keep finished sessions
+    /// keeps it; otherwise (cancelled, reassigned, stopped by an admin) it stops now.
+    SessionStop {
+        session_id: Uuid,
+        reason: String,
+        #[serde(default)]
+        finish: bool,
+    },
+    /// The agent's state changed (its hooks told the hub), and with it maybe its
+    /// conversation id: the daemon waits for a turn to end before finishing a session, and
+    /// resumes the newest conversation after a reboot.
+    AgentState {
+        session_id: Uuid,
+        state: SessionState,
+        conversation_id: Option<String>,
+    },
+    /// Submit `text` to the agent as its next prompt (it is idle); its prompt hook confirms.
+    SessionPrompt {
+        session_id: Uuid,
+        prompt_id: Uuid,
+        text: String,
+    },
     /// Resize a session's terminal.
     SessionResize {
         session_id: Uuid,
@@ -111,8 +133,15 @@ pub enum HubToDaemon {
     /// A task's spec changed while it runs.
     TaskUpdated { task: TaskPayload },
     /// Answer to `hello` for each session the daemon still runs: the last output chunk the hub
-    /// has, so numbering continues after it across a daemon restart.
-    Resume { session_id: Uuid, last_seq: u64 },
+    /// has, so numbering continues after it across a daemon restart, and the agent's state.
+    Resume {
+        session_id: Uuid,
+        last_seq: u64,
+        #[serde(default)]
+        state: Option<SessionState>,
+        #[serde(default)]
+        conversation_id: Option<String>,
+    },
     /// The hub refused a message.
     Error { error: String, detail: String },
 }
@@ -129,22 +158,38 @@ pub enum DaemonToHub {
     Heartbeat {
         sessions: Vec<RunningSession>,
     },
-    /// The agent process runs (the seed's `session_started`).
+    /// The agent process runs (the seed's `session_started`). `hooks`: the agent reports its
+    /// state through hooks (Claude Code), so it stays `starting` until the first one.
     SessionActive {
         session_id: Uuid,
         pid: Option<i64>,
         tmux: Option<String>,
+        #[serde(default)]
+        hooks: bool,
     },
-    /// Reattached to a session that survived a daemon restart (Flow 7).
+    /// Came back to a session after a daemon restart (Flow 7): reattached to its tmux session,
+    /// or, when that was lost (a reboot), the agent restarted on its own conversation; `how`
+    /// says which.
     SessionRecovered {
         session_id: Uuid,
         tmux: String,
+        #[serde(default)]
+        how: Option<String>,
     },
-    /// The agent process exited.
+    /// The agent process exited. `reason`: why it never started (the hub fails its task with
+    /// this reason rather than the screen).
     SessionEnded {
         session_id: Uuid,
         exit_code: Option<i64>,
         last_screen: Option<String>,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Something an admin should know about a session (it may stall: the daemon could not
+    /// prepare Claude Code's config).
+    SessionWarning {
+        session_id: Uuid,
+        message: String,
     },
     /// Rendered screen lines, every few seconds (previews, Telegram).
     SessionScreen {
@@ -197,6 +242,12 @@ pub enum HubToConsole {
         lines: Vec<String>,
         cols: u16,
         rows: u16,
+    },
+    /// A session's agent state changed.
+    SessionState {
+        session_id: Uuid,
+        task_id: Option<Uuid>,
+        state: SessionState,
     },
     /// A subscribed session cannot stream (offline daemon, ended, unknown).
     SessionUnavailable {
@@ -293,6 +344,7 @@ mod tests {
             session_id: Uuid::nil(),
             pid: Some(7),
             tmux: Some("orc-abcdef".into()),
+            hooks: false,
         };
         let v = serde_json::to_value(&m).unwrap_or_default();
         assert_eq!(v["type"], "session_active");

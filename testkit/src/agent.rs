@@ -25,6 +25,8 @@ pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     pub name: String,
     pub config: PathBuf,
+    /// Environment the daemon process runs with (and so its agents).
+    pub env: Vec<(String, String)>,
 }
 
 /// How a test daemon is set up.
@@ -38,6 +40,10 @@ pub struct DaemonOptions<'a> {
     /// `tmux` or `pty`.
     pub runner: &'a str,
     pub recovery_grace_secs: u64,
+    /// More config.yaml lines (`permission_mode: default`, say).
+    pub config: &'a str,
+    /// Environment of the daemon process (a home for Claude Code, the fake model's URL).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for DaemonOptions<'_> {
@@ -50,6 +56,8 @@ impl Default for DaemonOptions<'_> {
             agent_command: None,
             runner: "tmux",
             recovery_grace_secs: 2,
+            config: "",
+            env: Vec::new(),
         }
     }
 }
@@ -109,13 +117,18 @@ impl TestDaemon {
         // Tests do not wait 15 s for a recovered session to turn active.
         let mut text = std::fs::read_to_string(&config).expect("config");
         text.push_str(&format!("recovery_grace_secs: {}\n", o.recovery_grace_secs));
-        let text = text.replace("recovery_grace_secs: 15\n", "");
+        let mut text = text.replace("recovery_grace_secs: 15\n", "");
+        text.push_str(o.config);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
         std::fs::write(&config, text).expect("write config");
         let mut d = TestDaemon {
             child: None,
             dir,
             name: o.name.to_string(),
             config,
+            env: o.env,
         };
         d.spawn();
         d
@@ -147,6 +160,7 @@ impl TestDaemon {
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -155,6 +155,7 @@ impl SimDaemon {
                                         session_id: s.session_id,
                                         pid: Some(4242),
                                         tmux: Some(s.name.clone()),
+                                        hooks: false,
                                     };
                                     if let Ok(t) = serde_json::to_string(&active) {
                                         let _ = out2.send(Message::Text(t.into()));

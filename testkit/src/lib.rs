@@ -4,7 +4,10 @@
 //! when a test fails.
 
 pub mod agent;
+pub mod claude;
+pub mod claude_rig;
 pub mod daemon;
+pub mod model;
 pub mod pg;
 pub mod telegram;
 pub mod tmux;

@@ -112,7 +112,8 @@ pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
                     s.name.clone(),
                     s.server.clone(),
                     s.task.clone().unwrap_or_else(|| "-".into()),
-                    format!("{}{}", s.status, if s.waiting { " (waiting)" } else { "" }),
+                    s.status.to_string(),
+                    format!("{} {}", s.state, ago(s.state_since, now)),
                     s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     s.tmux.clone().unwrap_or_else(|| "-".into()),
                     ago(s.started_at, now),
@@ -122,11 +123,40 @@ pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
         println!(
             "{}",
             table(
-                &["SESSION", "SERVER", "TASK", "STATUS", "PID", "TMUX", "AGE"],
+                &[
+                    "SESSION", "SERVER", "TASK", "STATUS", "STATE", "PID", "TMUX", "AGE"
+                ],
                 rows
             )
         );
     })
+}
+
+/// `session send`: a message for an idle agent; fails unless the agent took it.
+pub(crate) async fn send(ctx: &Ctx, session: &str, text: &str) -> anyhow::Result<()> {
+    let text = if text == "-" {
+        super::tasks::read_text(std::path::Path::new("-"))?
+    } else {
+        text.to_string()
+    };
+    let m = ctx.client.send_message(session, &text).await?;
+    if !m.taken {
+        anyhow::bail!(
+            "{} did not take the message within 20s (it stays queued; see the session's screen)",
+            m.session
+        );
+    }
+    ctx.out(&m, |m| println!("{} took the message", m.session))
+}
+
+/// `session stop`: ends a session whose task is closed.
+pub(crate) async fn stop_session(
+    ctx: &Ctx,
+    session: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
+    let s = ctx.client.stop_session(session, reason).await?;
+    ctx.out(&s, |s| println!("{} stopped", s.name))
 }
 
 pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Result<()> {

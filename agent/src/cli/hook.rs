@@ -1,8 +1,10 @@
 //! `orchestratia hook claude-code`: Claude Code runs this on its hook events (settings written
 //! by the daemon). A permission prompt (`PermissionRequest`, or `PreToolUse` where a policy
 //! mediates every tool call) becomes a permission request on the hub; the hook waits for the
-//! admin's decision and answers in Claude Code's format. `Notification` and `Stop` tell the hub
-//! that the agent waits for input or finished its turn.
+//! admin's decision and answers in Claude Code's format. With `--report-only` (the daemon
+//! installs it for `SessionStart`, `UserPromptSubmit`, `PreToolUse`, `PostToolUse`,
+//! `Notification` and `Stop`) it only tells the hub what the agent does, which the session's
+//! state follows from, and never decides anything.
 //!
 //! It never fails open by accident: Claude Code lets a tool run when a hook exits with an error,
 //! so every failure on a permission event is answered as a deny with the reason, exit 0.
@@ -10,9 +12,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use orchestratia_proto::PermissionStatus;
-use orchestratia_proto::api::{AgentActivity, AgentState, RequestPermission};
+use orchestratia_proto::api::{AgentEvent, RequestPermission};
 use orchestratia_proto::client::HubClient;
+use orchestratia_proto::{HookEvent, PermissionStatus};
 use serde_json::{Value, json};
 
 /// The largest hook event read from stdin.
@@ -39,10 +41,17 @@ pub fn answer(event: &str, allow: bool, reason: &str) -> Value {
     }
 }
 
+/// Longest agent text passed on (a notification, the last message of a turn), in characters.
+const MAX_SAID: usize = 2_000;
+/// Longest prompt passed on (to confirm a message sent to the agent), in characters.
+const MAX_PROMPT: usize = 100_000;
+
 /// Runs the hook; returns what to print on stdout (nothing for events that need no answer).
-pub async fn claude_code(client: &HubClient, input: &str) -> Option<Value> {
+/// `report_only`: tell the hub what happened, decide nothing.
+pub async fn claude_code(client: &HubClient, input: &str, report_only: bool) -> Option<Value> {
     let event: Value = match serde_json::from_str(input) {
         Ok(v) => v,
+        Err(_) if report_only => return None,
         Err(e) => {
             // Without knowing the event, deny in the PermissionRequest shape (the default hook).
             return Some(answer(
@@ -56,36 +65,52 @@ pub async fn claude_code(client: &HubClient, input: &str) -> Option<Value> {
         .get("hook_event_name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let task = std::env::var("ORCHESTRATIA_TASK_ID")
-        .ok()
-        .filter(|t| !t.is_empty());
     match name {
-        "PermissionRequest" | "PreToolUse" => {
+        "PermissionRequest" | "PreToolUse" if !report_only => {
+            let task = std::env::var("ORCHESTRATIA_TASK_ID")
+                .ok()
+                .filter(|t| !t.is_empty());
             let (allow, reason) = decide(client, &event, task).await;
             Some(answer(name, allow, &reason))
         }
-        "Notification" | "Stop" => {
-            if let Some(task) = task {
-                let message = event
-                    .get("message")
-                    .or_else(|| event.get("last_assistant_message"))
-                    .and_then(Value::as_str)
-                    .map(|m| m.chars().take(2000).collect());
-                let state = if name == "Notification" {
-                    AgentActivity::Waiting
-                } else {
-                    AgentActivity::Idle
-                };
-                if let Err(e) = client
-                    .agent_state(&task, &AgentState { state, message })
-                    .await
-                {
-                    eprintln!("orchestratia: could not report the agent's state: {e}");
-                }
+        _ => {
+            if report_only || matches!(name, "Notification" | "Stop") {
+                report(client, name, &event).await;
             }
             None
         }
-        _ => None,
+    }
+}
+
+/// Tells the hub what the agent's hook saw (its session's state follows from it). Failures
+/// are printed on stderr and never hold the agent up.
+async fn report(client: &HubClient, name: &str, event: &Value) {
+    let Some(kind) = HookEvent::from_claude(name) else {
+        return;
+    };
+    let Some(session) = std::env::var("ORCHESTRATIA_SESSION")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        return;
+    };
+    let text = |key: &str, max: usize| {
+        event
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(max).collect::<String>())
+    };
+    let body = AgentEvent {
+        event: kind,
+        notification_type: text("notification_type", 100),
+        source: text("source", 100),
+        tool_name: text("tool_name", 200),
+        message: text("message", MAX_SAID).or_else(|| text("last_assistant_message", MAX_SAID)),
+        conversation_id: text("session_id", 200),
+        prompt: text("prompt", MAX_PROMPT),
+    };
+    if let Err(e) = client.agent_event(&session, &body).await {
+        eprintln!("orchestratia: could not report the agent's state: {e}");
     }
 }
 

@@ -92,7 +92,11 @@ enum Command {
 enum HookCmd {
     /// A Claude Code hook: reads the hook event on stdin, answers on stdout in Claude Code's
     /// format (permission prompts wait for an admin's decision in Orchestratia).
-    ClaudeCode,
+    ClaudeCode {
+        /// Only report what the agent does (its session's state follows); decide nothing.
+        #[arg(long)]
+        report_only: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,6 +161,10 @@ struct CreateArgs {
     /// Its session may create, assign, list and watch tasks of the project (Flow 9).
     #[arg(long)]
     orchestrator: bool,
+    /// Keep the agent running after the task is closed, to go on talking to it (`session
+    /// send`); by default a finished task's session ends.
+    #[arg(long)]
+    keep_session: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -246,6 +254,9 @@ enum TaskCmd {
         languages: Vec<String>,
         #[arg(long)]
         agent: Option<String>,
+        /// Keep the agent running after the task is closed (true or false).
+        #[arg(long, value_name = "BOOL")]
+        keep_session: Option<bool>,
         #[arg(long)]
         project: Option<String>,
     },
@@ -340,8 +351,25 @@ enum TaskPlanCmd {
 
 #[derive(Subcommand, Debug)]
 enum SessionCmd {
-    /// List sessions.
+    /// List sessions with the agent's state (starting, working, waiting_permission,
+    /// waiting_input, idle, ended).
     List,
+    /// Send a follow-up message to an idle agent: submitted as its next prompt, and checked
+    /// that the agent took it.
+    Send {
+        /// The session: its name (orc-…) or id.
+        id: String,
+        /// The message ('-' reads it from stdin).
+        text: String,
+    },
+    /// Stop a session whose task is closed (kept with --keep-session) or that has no task:
+    /// its agent is asked to exit, then ended; the recording stays.
+    Stop {
+        /// The session: its name (orc-…) or id.
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Write a session's recording as an asciicast v2 file (asciinema's format) to share or
     /// replay with `asciinema play FILE`.
     Export {
@@ -503,6 +531,10 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Server(c) => admin::server(ctx, c).await,
         Command::Task(c) => tasks::task(ctx, c).await,
         Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
+        Command::Session(SessionCmd::Send { id, text }) => admin::send(ctx, &id, &text).await,
+        Command::Session(SessionCmd::Stop { id, reason }) => {
+            admin::stop_session(ctx, &id, reason.as_deref()).await
+        }
         Command::Session(SessionCmd::Export {
             id,
             output,
@@ -516,9 +548,9 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Plan(c) => admin::plan(ctx, c).await,
         Command::Permission(c) => admin::permission(ctx, c).await,
         Command::Events(a) => admin::events(ctx, a).await,
-        Command::Hook(HookCmd::ClaudeCode) => {
+        Command::Hook(HookCmd::ClaudeCode { report_only }) => {
             let input = hook::read_stdin();
-            if let Some(out) = hook::claude_code(&ctx.client, &input).await {
+            if let Some(out) = hook::claude_code(&ctx.client, &input, report_only).await {
                 println!("{out}");
             }
             Ok(())

@@ -54,6 +54,9 @@ struct TaskSpec {
     priority: Option<Priority>,
     #[serde(default)]
     require_plan_approval: bool,
+    /// Keep the agent running after the task is closed.
+    #[serde(default)]
+    keep_session: bool,
     #[serde(default)]
     depends_on: Vec<DepSpec>,
 }
@@ -251,6 +254,7 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
             depends_on,
             require_plan_approval: t.require_plan_approval,
             orchestrator: false,
+            keep_session: t.keep_session,
             pipeline_key: Some(t.name.clone()),
         };
         let created = ctx.client.create_task(&body).await?;

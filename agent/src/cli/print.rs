@@ -226,7 +226,10 @@ pub fn task_view(v: &TaskView) -> String {
     if !v.sessions.is_empty() {
         out.push_str("\nSessions\n");
         for s in &v.sessions {
-            out.push_str(&format!("  {} on {} ({})\n", s.name, s.server, s.status));
+            out.push_str(&format!(
+                "  {} on {} ({}, agent {})\n",
+                s.name, s.server, s.status, s.state
+            ));
         }
     }
     let pending: Vec<_> = v

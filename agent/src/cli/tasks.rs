@@ -82,6 +82,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 depends_on: a.depends_on,
                 require_plan_approval: a.require_plan_approval,
                 orchestrator: a.orchestrator,
+                keep_session: a.keep_session,
                 pipeline_key: None,
             };
             let t = ctx.client.create_task(&body).await?;
@@ -264,6 +265,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             repo,
             languages,
             agent,
+            keep_session,
             project,
         } => {
             let spec = match (spec, spec_file) {
@@ -279,6 +281,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 repo,
                 languages: (!languages.is_empty()).then_some(languages),
                 agent,
+                keep_session,
             };
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.update_task(&id, &body).await?;

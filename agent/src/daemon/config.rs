@@ -58,6 +58,24 @@ pub struct AgentConfig {
     /// The `orchestratia` CLI that sessions call (default: beside the daemon, else on PATH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli_path: Option<PathBuf>,
+    /// Claude Code's permission mode, pinned in the hook settings while a session runs
+    /// (`default`: every permission prompt reaches the hub).
+    #[serde(default = "default_permission_mode")]
+    pub permission_mode: String,
+    /// Keep an agent running after its task is closed (to go on talking to it); a task can
+    /// ask for it too. Default: a finished task's session ends.
+    #[serde(default)]
+    pub keep_finished_sessions: bool,
+    /// How long a blocking command inside Claude Code (`orchestratia task help`, `task plan
+    /// submit`) may wait for a human: Claude's Bash timeouts are raised to it.
+    #[serde(default = "default_human_wait")]
+    pub human_wait_secs: u64,
+    /// A finished task's agent may end its turn for this long before it is told to exit.
+    #[serde(default = "default_finish_wait")]
+    pub finish_wait_secs: u64,
+    /// An agent told to exit has this long before its processes are ended.
+    #[serde(default = "default_stop_grace")]
+    pub stop_grace_secs: u64,
 }
 
 fn default_agent_command() -> String {
@@ -66,6 +84,22 @@ fn default_agent_command() -> String {
 
 fn default_grace() -> u64 {
     15
+}
+
+fn default_permission_mode() -> String {
+    "default".to_string()
+}
+
+fn default_human_wait() -> u64 {
+    86_400
+}
+
+fn default_finish_wait() -> u64 {
+    60
+}
+
+fn default_stop_grace() -> u64 {
+    10
 }
 
 fn default_buffer() -> u64 {
@@ -90,6 +124,11 @@ impl AgentConfig {
             recovery_grace_secs: default_grace(),
             output_buffer_mib: default_buffer(),
             cli_path: None,
+            permission_mode: default_permission_mode(),
+            keep_finished_sessions: false,
+            human_wait_secs: default_human_wait(),
+            finish_wait_secs: default_finish_wait(),
+            stop_grace_secs: default_stop_grace(),
         }
     }
 
@@ -101,8 +140,27 @@ impl AgentConfig {
                 path.display()
             )
         })?;
-        yaml_serde::from_str(&text)
-            .with_context(|| format!("{} is not a valid config", path.display()))
+        let config: AgentConfig = yaml_serde::from_str(&text)
+            .with_context(|| format!("{} is not a valid config", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("{} is not a valid config", path.display()))?;
+        Ok(config)
+    }
+
+    /// Checks the values a file may get wrong.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !super::claude::PERMISSION_MODES.contains(&self.permission_mode.as_str()) {
+            anyhow::bail!(
+                "permission_mode '{}' is not one of Claude Code's modes ({})",
+                self.permission_mode,
+                super::claude::PERMISSION_MODES.join(", ")
+            );
+        }
+        if self.human_wait_secs == 0 {
+            anyhow::bail!("human_wait_secs must be more than 0");
+        }
+        Ok(())
     }
 
     /// Writes the config, readable only by its owner.
@@ -196,6 +254,25 @@ mod tests {
             yaml_serde::from_str("hub_url: x\napi_key: y\nname: z\n").expect("parse");
         assert_eq!(minimal.agent_command, "claude");
         assert_eq!(minimal.recovery_grace_secs, 15);
+        assert_eq!(minimal.permission_mode, "default");
+        assert!(!minimal.keep_finished_sessions);
+        assert_eq!(minimal.human_wait_secs, 86_400);
+    }
+
+    #[test]
+    fn a_bad_permission_mode_is_refused_with_the_choices() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.yaml");
+        std::fs::write(
+            &path,
+            "hub_url: x\napi_key: y\nname: z\npermission_mode: yolo\n",
+        )
+        .expect("write");
+        let err = format!("{:#}", AgentConfig::load(&path).expect_err("bad mode"));
+        assert!(
+            err.contains("permission_mode 'yolo'") && err.contains("acceptEdits"),
+            "{err}"
+        );
     }
 
     #[test]

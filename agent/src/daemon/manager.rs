@@ -100,7 +100,8 @@ impl Manager {
                     m.env.outbox.control(DaemonToHub::SessionEnded {
                         session_id: id,
                         exit_code: None,
-                        last_screen: Some(format!("the session could not start: {e:#}")),
+                        last_screen: None,
+                        reason: Some(format!("the session could not start: {e:#}")),
                     });
                 }
             }
@@ -145,17 +146,28 @@ impl Manager {
                     }
                     Err(e) => tracing::warn!(session = %name, error = %e, "could not reattach"),
                 }
+            } else if session::resumable(&self.env, &state) {
+                // Lost with its terminal (a reboot): the agent resumes its conversation. The
+                // hub stops it again if its task closed meanwhile.
+                match session::resume_lost(self.env.clone(), state.clone()).await {
+                    Ok(h) => {
+                        tracing::info!(session = %name, "the agent resumes its conversation");
+                        self.sessions
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(h.id, h);
+                        continue;
+                    }
+                    Err(e) => tracing::warn!(session = %name, error = %e, "could not resume"),
+                }
             }
             tracing::info!(session = %name, "ended while the daemon was away");
             self.env.outbox.control(DaemonToHub::SessionEnded {
                 session_id: state.session_id,
                 exit_code: files.exit_code(),
                 last_screen: Some(state.screen.join("\n")),
+                reason: None,
             });
-            if state.claude {
-                // Restore what the installation changed (it was recorded before the crash).
-                self.env.claude.release(&state.working_dir);
-            }
             let _ = std::fs::remove_dir_all(&files.dir);
         }
     }
@@ -164,9 +176,33 @@ impl Manager {
     pub fn dispatch(self: &Arc<Self>, msg: HubToDaemon) {
         match msg {
             HubToDaemon::SessionStart(s) => self.start(s),
-            HubToDaemon::SessionStop { session_id, reason } => {
-                self.send(session_id, Cmd::Stop(reason))
-            }
+            HubToDaemon::SessionStop {
+                session_id,
+                reason,
+                finish,
+            } => self.send(session_id, Cmd::Stop { reason, finish }),
+            HubToDaemon::AgentState {
+                session_id,
+                state,
+                conversation_id,
+            } => self.send(
+                session_id,
+                Cmd::AgentState {
+                    state,
+                    conversation_id,
+                },
+            ),
+            HubToDaemon::SessionPrompt {
+                session_id,
+                prompt_id,
+                text,
+            } => self.send(
+                session_id,
+                Cmd::Prompt {
+                    id: prompt_id,
+                    text,
+                },
+            ),
             HubToDaemon::SessionResize {
                 session_id,
                 cols,
@@ -176,7 +212,16 @@ impl Manager {
             HubToDaemon::Resume {
                 session_id,
                 last_seq,
-            } => self.send(session_id, Cmd::Resume(last_seq)),
+                state,
+                conversation_id,
+            } => self.send(
+                session_id,
+                Cmd::Resume {
+                    last_seq,
+                    state,
+                    conversation_id,
+                },
+            ),
             HubToDaemon::Error { error, detail } => {
                 tracing::warn!(%error, %detail, "the hub refused a message")
             }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use tmux_interface::{
-    CapturePane, DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession,
-    SetOption, StdIO, Tmux as TmuxCmd, TmuxCommand, WaitFor,
+    CapturePane, DisplayMessage, HasSession, KillServer, KillSession, ListSessions, LoadBuffer,
+    NewSession, PasteBuffer, SendKeys, SetOption, StdIO, Tmux as TmuxCmd, TmuxCommand, WaitFor,
 };
 
 /// One tmux server.
@@ -161,6 +161,36 @@ impl Tmux {
             )
             .ok()?;
         out.trim().parse().ok()
+    }
+
+    /// Pastes the text in `file` into the session's pane as one bracketed paste (when the
+    /// program asked for bracketed pastes), the way a terminal pastes.
+    pub fn paste_file(&self, name: &str, file: &Path) -> anyhow::Result<()> {
+        let buffer = format!("{name}-paste");
+        self.check(
+            "load-buffer",
+            LoadBuffer::new()
+                .buffer_name(buffer.as_str())
+                .path(file.to_string_lossy().into_owned()),
+        )?;
+        self.check(
+            "paste-buffer",
+            PasteBuffer::new()
+                .delete()
+                .bracket_codes()
+                .buffer_name(buffer.as_str())
+                .target_pane(name),
+        )
+        .map(|_| ())
+    }
+
+    /// Types `text` into the session's pane, as keys (`literal`) or as key names (`Enter`).
+    pub fn send_keys(&self, name: &str, text: &str, literal: bool) -> anyhow::Result<()> {
+        let mut cmd = SendKeys::new().target_pane(name);
+        if literal {
+            cmd = cmd.disable_lookup();
+        }
+        self.check("send-keys", cmd.key(text)).map(|_| ())
     }
 
     /// The argv that attaches a client to `name` (run in a PTY by the daemon).

@@ -60,7 +60,6 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::approve_plan))
         .routes(routes!(tasks::reject_plan))
         .routes(routes!(tasks::note))
-        .routes(routes!(tasks::agent_state))
         .routes(routes!(humans::interventions))
         .routes(routes!(humans::intervention))
         .routes(routes!(humans::respond))
@@ -73,6 +72,9 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::recording))
+        .routes(routes!(sessions::agent_event))
+        .routes(routes!(sessions::message))
+        .routes(routes!(sessions::stop))
         .routes(routes!(sessions::events))
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new(

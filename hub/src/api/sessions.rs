@@ -4,7 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::Session;
-use orchestratia_proto::api::{CreateSession, ErrorBody, EventPage, EventQuery};
+use orchestratia_proto::api::{
+    AgentEvent, AgentMessage, CreateSession, ErrorBody, EventPage, EventQuery, SendMessage,
+    StopSession,
+};
 
 use super::extract::{ApiJson, ApiQuery, Auth};
 use crate::error::HubError;
@@ -59,4 +62,42 @@ pub async fn recording(
     super::extract::ApiQuery(q): super::extract::ApiQuery<orchestratia_proto::api::RecordingQuery>,
 ) -> Result<Json<orchestratia_proto::api::Recording>, HubError> {
     Ok(Json(hub.recording(&p, &id, q.after, q.limit).await?))
+}
+
+/// What the agent's hook saw (its own session token): the session's state follows from it.
+#[utoipa::path(post, path = "/sessions/{id}/agent-event", tag = "sessions", request_body = AgentEvent, params(("id" = String, Path)),
+    responses((status = 200, body = Session), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn agent_event(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AgentEvent>,
+) -> Result<Json<Session>, HubError> {
+    Ok(Json(hub.agent_event(&p, &id, &b).await?))
+}
+
+/// Submits a message to an idle agent as its next prompt and waits (up to 20 s) until the
+/// agent took it; `taken` says whether it did.
+#[utoipa::path(post, path = "/sessions/{id}/message", tag = "sessions", request_body = SendMessage, params(("id" = String, Path)),
+    responses((status = 200, body = AgentMessage), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn message(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<SendMessage>,
+) -> Result<Json<AgentMessage>, HubError> {
+    Ok(Json(hub.send_message(&p, &id, &b.text).await?))
+}
+
+/// Stops a session whose task is closed (one kept after it) or that has none: its agent is
+/// asked to exit, then ended; the recording stays.
+#[utoipa::path(post, path = "/sessions/{id}/stop", tag = "sessions", request_body = StopSession, params(("id" = String, Path)),
+    responses((status = 200, body = Session), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn stop(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<StopSession>,
+) -> Result<Json<Session>, HubError> {
+    Ok(Json(hub.stop_session(&p, &id, b.reason.as_deref()).await?))
 }

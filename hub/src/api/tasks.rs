@@ -221,15 +221,3 @@ pub async fn note(
         Json(hub.add_note(&p, &id, &b.text).await?),
     ))
 }
-
-/// The agent's hooks report that it waits for input, finished its turn, or works.
-#[utoipa::path(post, path = "/tasks/{id}/agent-state", tag = "sessions", request_body = orchestratia_proto::api::AgentState, params(("id" = String, Path)),
-    responses((status = 200, body = orchestratia_proto::Session), (status = 409, body = ErrorBody)))]
-pub async fn agent_state(
-    State(hub): State<Hub>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-    ApiJson(b): ApiJson<orchestratia_proto::api::AgentState>,
-) -> Answer<orchestratia_proto::Session> {
-    Ok(Json(hub.agent_state(&p, &id, &b).await?))
-}

@@ -232,7 +232,10 @@ impl Hub {
                 tmux: None,
                 working_dir: t.repo.as_ref().and_then(|r| server.repos.get(r).cloned()),
                 exit_code: None,
+                state: orchestratia_proto::SessionState::Starting,
+                state_since: now,
                 waiting: false,
+                conversation_id: None,
                 started_at: now,
                 ended_at: None,
             };
@@ -515,9 +518,7 @@ impl Hub {
             )));
         }
         store::contracts::insert(&mut tx, t.id, &body.contracts, now).await?;
-        if store::humans::cancel_waiting_of_task(&mut tx, t.id, t.status, now).await? > 0 {
-            store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
-        }
+        store::humans::cancel_waiting_of_task(&mut tx, t.id, t.status, now).await?;
         let actor = p.actor();
         let mut out = Outbox::default();
         out.task_event(
@@ -537,10 +538,11 @@ impl Hub {
                 json!({"key": k}),
             );
         }
-        if matches!(p, Principal::Admin) {
-            self.stop_sessions(&mut tx, &t, "the task was completed by an admin", &mut out)
-                .await?;
-        }
+        let why = match p {
+            Principal::Admin => format!("{} was completed by an admin", t.reference()),
+            _ => format!("{} is done", t.reference()),
+        };
+        self.finish_sessions(&mut tx, &t, &why, &mut out).await?;
         // The cascade.
         let published: BTreeSet<String> = body.contracts.keys().cloned().collect();
         let downstream = store::deps::downstream_of(&mut tx, t.id).await?;
@@ -629,9 +631,7 @@ impl Hub {
                 t.reference()
             )));
         }
-        if store::humans::cancel_waiting_of_task(c, t.id, t.status, now).await? > 0 {
-            store::sessions::set_waiting_for_task(c, t.id, false).await?;
-        }
+        store::humans::cancel_waiting_of_task(c, t.id, t.status, now).await?;
         out.task_event(
             EventKind::TaskFailed,
             &p.actor(),
@@ -640,10 +640,11 @@ impl Hub {
             json!({"reason": reason}),
         );
         self.status_update(&t, TaskStatus::Failed, out);
-        if matches!(p, Principal::Admin) {
-            self.stop_sessions(c, &t, "the task was failed by an admin", out)
-                .await?;
-        }
+        let why = match p {
+            Principal::Admin => format!("{} was failed by an admin", t.reference()),
+            _ => format!("{} failed", t.reference()),
+        };
+        self.finish_sessions(c, &t, &why, out).await?;
         Ok(())
     }
 
@@ -731,7 +732,8 @@ impl Hub {
         self.to_task(&mut c, &t).await
     }
 
-    /// Ends the open sessions of a task and tells their daemons to stop them.
+    /// Ends the open sessions of a task now and tells their daemons to stop them (cancelled,
+    /// reassigned).
     pub(crate) async fn stop_sessions(
         &self,
         c: &mut Conn,
@@ -739,28 +741,9 @@ impl Hub {
         reason: &str,
         out: &mut Outbox,
     ) -> HubResult<()> {
-        let now = now_ms();
         for s in store::sessions::open_of_task(c, t.id).await? {
-            store::sessions::set_ended(c, s.id, None, None, now).await?;
-            store::tokens::revoke_session(c, s.id, now).await?;
-            out.revoked_tokens = true;
-            out.event(NewEvent {
-                kind: EventKind::SessionEnded,
-                actor: "hub".into(),
-                project_id: Some(t.project_id),
-                task_id: Some(t.id),
-                related_task_id: None,
-                server_id: Some(s.server_id),
-                session_id: Some(s.id),
-                details: json!({"session": s.name, "reason": reason}),
-            });
-            out.tell(
-                s.server_id,
-                HubToDaemon::SessionStop {
-                    session_id: s.id,
-                    reason: reason.to_string(),
-                },
-            );
+            self.end_session(c, &s, Some(t.project_id), reason, out)
+                .await?;
         }
         Ok(())
     }

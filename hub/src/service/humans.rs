@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
+use crate::engine::agent_state::Signal;
 use crate::engine::lifecycle::{Transition, next};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
@@ -48,6 +49,17 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "ask for help on")?;
+        // Asked again (the first call was killed by the agent's command timeout): wait on the
+        // same question, or take its answer if it came meanwhile.
+        if let Some(open) = store::humans::open_intervention_for(&mut tx, t.id, &question).await? {
+            if open.intervention.status == InterventionStatus::Pending {
+                let mut out = Outbox::default();
+                self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
+                    .await?;
+                self.commit(tx, out).await?;
+            }
+            return Ok(open.intervention);
+        }
         next(t.status, Transition::AskHuman, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let resume = if t.status == TaskStatus::NeedsHuman {
@@ -73,8 +85,9 @@ impl Hub {
                 t.reference()
             )));
         }
-        store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
         let mut out = Outbox::default();
+        self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
+            .await?;
         out.task_event(
             EventKind::TaskNeedsHuman,
             &p.actor(),
@@ -233,10 +246,13 @@ impl Hub {
             )
             .map_err(|e| HubError::Conflict(e.to_string()))?;
             store::tasks::transition(&mut tx, t.id, &[TaskStatus::NeedsHuman], to, now).await?;
-            store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
             resumed = Some(to);
         }
         let mut out = Outbox::default();
+        if !still_pending {
+            self.signal_task(&mut tx, t.id, Signal::Answered, &mut out)
+                .await?;
+        }
         out.task_event(
             EventKind::InterventionResponded,
             &actor,
@@ -270,6 +286,17 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "submit a plan for")?;
+        // Submitted again (the first call was killed): wait on the same plan, or take its
+        // decision if it came meanwhile.
+        if let Some(open) = store::humans::open_plan_for(&mut tx, t.id, &content).await? {
+            if open.status == PlanStatus::Submitted {
+                let mut out = Outbox::default();
+                self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
+                    .await?;
+                self.commit(tx, out).await?;
+            }
+            return Ok(open);
+        }
         if !matches!(
             t.status,
             TaskStatus::Assigned | TaskStatus::Planning | TaskStatus::Running
@@ -308,7 +335,8 @@ impl Hub {
         }
         let id = Uuid::new_v4();
         store::humans::insert_plan(&mut tx, id, t.id, &content, now).await?;
-        store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
+        self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
+            .await?;
         let preview: String = content.chars().take(300).collect();
         out.task_event(
             EventKind::TaskPlanSubmitted,
@@ -388,8 +416,9 @@ impl Hub {
                 t.reference()
             )));
         }
-        store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
         let mut out = Outbox::default();
+        self.signal_task(&mut tx, t.id, Signal::Answered, &mut out)
+            .await?;
         if approve {
             out.task_event(
                 EventKind::TaskPlanApproved,
@@ -490,8 +519,15 @@ impl Hub {
             decided_at: None,
         };
         store::humans::insert_permission(&mut tx, &req).await?;
-        store::sessions::set_waiting_for_task(&mut tx, t.id, true).await?;
         let mut out = Outbox::default();
+        self.signal_permission(
+            &mut tx,
+            t.id,
+            session_id,
+            Signal::PermissionRequested,
+            &mut out,
+        )
+        .await?;
         out.event(NewEvent {
             kind: EventKind::PermissionRequested,
             actor: p.actor(),
@@ -590,13 +626,23 @@ impl Hub {
             None => None,
         };
         if let Some(t) = &task {
-            let pending =
-                store::humans::permissions(&mut tx, Some(PermissionStatus::Pending), None)
-                    .await?
-                    .into_iter()
-                    .any(|r| r.task_id == Some(t.id));
-            if !pending && t.status != TaskStatus::NeedsHuman {
-                store::sessions::set_waiting_for_task(&mut tx, t.id, false).await?;
+            let pending = store::humans::permissions(
+                &mut tx,
+                Some(PermissionStatus::Pending),
+                Some(t.project_id),
+            )
+            .await?
+            .into_iter()
+            .any(|r| r.task_id == Some(t.id) && r.session_id == req.session_id);
+            if !pending {
+                self.signal_permission(
+                    &mut tx,
+                    t.id,
+                    req.session_id,
+                    Signal::PermissionDecided,
+                    &mut out,
+                )
+                .await?;
             }
             if let Some(server) = t.server_id {
                 out.tell(
@@ -674,6 +720,27 @@ impl Hub {
             _ => Err(bad!(
                 "'{key}' matches several permission requests; give more characters"
             )),
+        }
+    }
+
+    /// Moves the state of the session that asked for a permission (or, without one, of the
+    /// task's open sessions).
+    async fn signal_permission(
+        &self,
+        c: &mut Conn,
+        task: Uuid,
+        session: Option<Uuid>,
+        signal: Signal<'_>,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        match session {
+            Some(id) => {
+                if let Some(s) = store::sessions::get(c, id).await? {
+                    self.signal(c, &s, signal, out).await?;
+                }
+                Ok(())
+            }
+            None => self.signal_task(c, task, signal, out).await,
         }
     }
 

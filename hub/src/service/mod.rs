@@ -2,6 +2,7 @@
 //! from the store, asks the engine, writes the result in one transaction, and only after the
 //! commit publishes events and tells daemons. Routes and sockets are thin wrappers over these.
 
+mod agents;
 mod flow;
 mod humans;
 mod projects;
@@ -73,6 +74,17 @@ pub(crate) struct Outbox {
     pub status_updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>,
     /// Tokens were revoked: forget the verified ones.
     pub revoked_tokens: bool,
+    /// Agent states that changed: published live and told to the session's daemon.
+    pub states: Vec<StateChange>,
+}
+
+/// A session's agent state after a change, for the bus and the daemon.
+pub(crate) struct StateChange {
+    pub session: Uuid,
+    pub server: Uuid,
+    pub task: Option<Uuid>,
+    pub state: orchestratia_proto::SessionState,
+    pub conversation_id: Option<String>,
 }
 
 impl Outbox {
@@ -140,6 +152,21 @@ impl Hub {
         }
         if out.revoked_tokens {
             self.forget_tokens();
+        }
+        for c in out.states {
+            self.bus.publish_live(crate::bus::BusMessage::State {
+                session_id: c.session,
+                task_id: c.task,
+                state: c.state,
+            });
+            self.daemons.send(
+                c.server,
+                &HubToDaemon::AgentState {
+                    session_id: c.session,
+                    state: c.state,
+                    conversation_id: c.conversation_id,
+                },
+            );
         }
         if !out.status_updates.is_empty() {
             self.push_status_updates(out.status_updates).await;

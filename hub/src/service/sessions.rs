@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use orchestratia_proto::api::{
-    AgentActivity, AgentState, CreateSession, Recording, RecordingChunk,
-};
+use orchestratia_proto::api::{CreateSession, Recording, RecordingChunk};
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon, RunningSession, SessionStart};
-use orchestratia_proto::{EventKind, Session, SessionStatus, TaskStatus};
+use orchestratia_proto::{EventKind, Session, SessionState, SessionStatus, TaskStatus};
 use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -17,6 +15,7 @@ use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::bus::BusMessage;
+use crate::engine::agent_state::Signal;
 use crate::engine::lifecycle::{Transition, next};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
@@ -179,7 +178,10 @@ impl Hub {
                     .and_then(|r| server.repos.get(r).cloned())
             }),
             exit_code: None,
+            state: SessionState::Starting,
+            state_since: now,
             waiting: false,
+            conversation_id: None,
             started_at: now,
             ended_at: None,
         };
@@ -261,9 +263,9 @@ impl Hub {
         }
         for r in running {
             let known = store::sessions::get(&mut tx, r.session_id).await?;
-            if known
+            if let Some(s) = known
                 .as_ref()
-                .is_some_and(|s| s.status != SessionStatus::Ended && s.server_id == server_id)
+                .filter(|s| s.status != SessionStatus::Ended && s.server_id == server_id)
             {
                 let last_seq = self.last_seq(r.session_id).await?.max(0) as u64;
                 out.tell(
@@ -271,8 +273,20 @@ impl Hub {
                     HubToDaemon::Resume {
                         session_id: r.session_id,
                         last_seq,
+                        state: Some(s.state),
+                        conversation_id: s.conversation_id.clone(),
                     },
                 );
+                // Its task closed while the daemon was away: the agent finishes now.
+                if let Some(t) = s.task_id {
+                    let task = store::tasks::get(&mut tx, t).await?;
+                    if let Some(t) =
+                        task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
+                    {
+                        let reason = format!("{} is {}", t.reference(), t.status);
+                        self.finish_sessions(&mut tx, &t, &reason, &mut out).await?;
+                    }
+                }
             }
             if known
                 .as_ref()
@@ -283,6 +297,7 @@ impl Hub {
                     HubToDaemon::SessionStop {
                         session_id: r.session_id,
                         reason: "the hub has ended this session".into(),
+                        finish: false,
                     },
                 );
             }
@@ -362,14 +377,17 @@ impl Hub {
         session: Uuid,
         pid: Option<i64>,
         tmux: Option<&str>,
+        hooks: bool,
     ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
         if s.status == SessionStatus::Ended {
             return Err(HubError::Conflict(format!("session {} has ended", s.name)));
         }
-        store::sessions::set_active(&mut tx, s.id, pid, tmux).await?;
+        store::sessions::set_active(&mut tx, s.id, pid, tmux, hooks, now_ms()).await?;
         let mut out = Outbox::default();
+        self.signal(&mut tx, &s, Signal::Active { hooks }, &mut out)
+            .await?;
         let task = match s.task_id {
             Some(t) => store::tasks::get(&mut tx, t).await?,
             None => None,
@@ -398,7 +416,8 @@ impl Hub {
             EventKind::SessionActive,
             &s,
             project,
-            json!({"pid": pid, "tmux": tmux, "session": s.name, "after_recovery": recovered}),
+            json!({"pid": pid, "tmux": tmux, "session": s.name, "after_recovery": recovered,
+                   "hooks": hooks}),
         ));
         self.commit(tx, out).await?;
         Ok(())
@@ -410,7 +429,11 @@ impl Hub {
         server: Uuid,
         session: Uuid,
         tmux: &str,
+        how: Option<&str>,
     ) -> HubResult<()> {
+        let how = how
+            .map(|h| validate::bounded(h, 1000))
+            .unwrap_or_else(|| "reattached to its tmux session".into());
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
         if s.status == SessionStatus::Ended {
@@ -426,7 +449,7 @@ impl Hub {
             EventKind::SessionRecovered,
             &s,
             project,
-            json!({"tmux": tmux, "session": s.name}),
+            json!({"tmux": tmux, "session": s.name, "how": how}),
         ));
         self.commit(tx, out).await?;
         Ok(())
@@ -439,6 +462,7 @@ impl Hub {
         session: Uuid,
         exit_code: Option<i64>,
         last_screen: Option<&str>,
+        reason: Option<&str>,
     ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
@@ -455,11 +479,19 @@ impl Hub {
             revoked_tokens: true,
             ..Outbox::default()
         };
+        out.states.push(super::StateChange {
+            session: s.id,
+            server: s.server_id,
+            task: s.task_id,
+            state: SessionState::Ended,
+            conversation_id: s.conversation_id.clone(),
+        });
+        let reason = reason.map(|r| validate::bounded(r, MAX_SCREEN_REASON));
         out.event(session_event(
             EventKind::SessionEnded,
             &s,
             task.as_ref().map(|t| t.project_id),
-            json!({"session": s.name, "exit_code": exit_code}),
+            json!({"session": s.name, "exit_code": exit_code, "reason": reason}),
         ));
         if let Some(t) = task
             && !t.status.is_terminal()
@@ -482,7 +514,9 @@ impl Hub {
             let code = exit_code
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "unknown".into());
-            let reason = if screen.is_empty() {
+            let reason = if let Some(r) = reason {
+                r
+            } else if screen.is_empty() {
                 format!("the agent exited (code {code}) without completing the task")
             } else {
                 format!(
@@ -496,59 +530,27 @@ impl Hub {
         Ok(())
     }
 
-    /// The agent's hooks say it waits for input, finished its turn, or works again.
-    pub async fn agent_state(
+    /// Something an admin should know about a session, from its daemon (it may stall).
+    pub async fn session_warning(
         &self,
-        p: &Principal,
-        reference: &str,
-        body: &AgentState,
-    ) -> HubResult<Session> {
-        let message = body
-            .message
-            .as_deref()
-            .map(|m| validate::optional_text("message", m, 10_000))
-            .transpose()?;
+        server: Uuid,
+        session: Uuid,
+        message: &str,
+    ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
-        let t = self.resolve_task(&mut tx, p, reference, None).await?;
-        p.require_work_on(&t, "report the agent state of")?;
-        let session = match p {
-            Principal::Session {
-                session_id: Some(id),
-                ..
-            } => store::sessions::get(&mut tx, *id).await?,
-            _ => store::sessions::open_of_task(&mut tx, t.id).await?.pop(),
+        let s = self.own_session(&mut tx, server, session).await?;
+        let project = match s.task_id {
+            Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
+            None => None,
         };
-        let Some(session) = session.filter(|s| s.status != SessionStatus::Ended) else {
-            return Err(HubError::Conflict(format!(
-                "{} has no open session",
-                t.reference()
-            )));
-        };
-        let waiting = body.state == AgentActivity::Waiting;
-        store::sessions::set_waiting(&mut tx, session.id, waiting).await?;
         let mut out = Outbox::default();
-        if body.state != AgentActivity::Working {
-            let kind = if waiting {
-                EventKind::AgentWaiting
-            } else {
-                EventKind::AgentIdle
-            };
-            out.event(NewEvent {
-                kind,
-                actor: p.actor(),
-                project_id: Some(t.project_id),
-                task_id: Some(t.id),
-                related_task_id: None,
-                server_id: Some(session.server_id),
-                session_id: Some(session.id),
-                details: json!({"session": session.name, "message": message}),
-            });
-        }
-        self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        store::sessions::get(&mut c, session.id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("session vanished".into()))
+        out.event(session_event(
+            EventKind::SessionWarning,
+            &s,
+            project,
+            json!({"session": s.name, "message": validate::bounded(message, 2000)}),
+        ));
+        self.commit(tx, out).await
     }
 
     /// A rendered screen: kept as the session's last screen and published live.
@@ -564,7 +566,7 @@ impl Hub {
         let s = self.own_session(&mut tx, server, session).await?;
         store::sessions::set_screen(&mut tx, s.id, &lines.join("\n")).await?;
         tx.commit().await?;
-        self.bus.publish_screen(BusMessage::Screen {
+        self.bus.publish_live(BusMessage::Screen {
             session_id: s.id,
             task_id: s.task_id,
             lines: std::sync::Arc::new(lines),

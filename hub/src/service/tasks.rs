@@ -197,6 +197,7 @@ impl Hub {
             os,
             require_plan_approval: body.require_plan_approval,
             orchestrator: body.orchestrator,
+            keep_session: body.keep_session,
             status: TaskStatus::Pending,
             server_id: None,
             server_name: None,
@@ -328,6 +329,10 @@ impl Hub {
         if let Some(v) = &body.agent {
             t.agent = Some(validate::name("agent", v)?);
             changed.push("agent");
+        }
+        if let Some(v) = body.keep_session {
+            t.keep_session = v;
+            changed.push("keep_session");
         }
         if changed.is_empty() {
             return Err(bad!("nothing to change: give at least one field"));

@@ -35,6 +35,11 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> HubResult<String> 
     Ok(value.to_string())
 }
 
+/// `text` cut to `max` characters (what an agent says, kept in an event).
+pub fn bounded(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
 /// A name (server, repo, language): 1–64 of letters, digits, `_`, `-`, `.`, `+`, `#`.
 pub fn name(field: &str, value: &str) -> HubResult<String> {
     let v = value.trim();

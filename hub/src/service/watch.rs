@@ -25,7 +25,7 @@ use crate::store::events::EventFilter;
 impl Hub {
     /// Reads with `check` until it reports done or `wait` passes, re-reading whenever a bus
     /// message that `relevant` accepts arrives.
-    async fn wait_until<T, F, Fut>(
+    pub(super) async fn wait_until<T, F, Fut>(
         &self,
         wait: Duration,
         mut check: F,
@@ -67,32 +67,49 @@ impl Hub {
     ) -> HubResult<Intervention> {
         let wait = self.wait_bound(wait)?;
         let task = self.intervention(p, id).await?.task_id;
-        self.wait_until(
-            wait,
-            || async {
-                let i = self.intervention(p, id).await?;
-                let done = i.status != InterventionStatus::Pending;
-                Ok((i, done))
-            },
-            |m| about_task(m, task),
-        )
-        .await
+        let i = self
+            .wait_until(
+                wait,
+                || async {
+                    let i = self.intervention(p, id).await?;
+                    let done = i.status != InterventionStatus::Pending;
+                    Ok((i, done))
+                },
+                |m| about_task(m, task),
+            )
+            .await?;
+        // The agent's own call received the answer: it need not come as a prompt.
+        if matches!(p, Principal::Session { .. })
+            && i.status == InterventionStatus::Answered
+            && i.delivered_at.is_none()
+        {
+            self.delivered_to_caller(Some(i.id), None).await?;
+        }
+        Ok(i)
     }
 
     /// A plan, waiting up to `wait` for a decision.
     pub async fn wait_plan(&self, p: &Principal, id: Uuid, wait: Option<&str>) -> HubResult<Plan> {
         let wait = self.wait_bound(wait)?;
         let task = self.plan(p, id).await?.task_id;
-        self.wait_until(
-            wait,
-            || async {
-                let plan = self.plan(p, id).await?;
-                let done = plan.status != PlanStatus::Submitted;
-                Ok((plan, done))
-            },
-            |m| about_task(m, task),
-        )
-        .await
+        let plan = self
+            .wait_until(
+                wait,
+                || async {
+                    let plan = self.plan(p, id).await?;
+                    let done = plan.status != PlanStatus::Submitted;
+                    Ok((plan, done))
+                },
+                |m| about_task(m, task),
+            )
+            .await?;
+        if matches!(p, Principal::Session { .. })
+            && matches!(plan.status, PlanStatus::Approved | PlanStatus::Rejected)
+            && plan.delivered_at.is_none()
+        {
+            self.delivered_to_caller(None, Some(plan.id)).await?;
+        }
+        Ok(plan)
     }
 
     /// A permission request, waiting up to `wait` for a decision.

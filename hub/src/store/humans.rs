@@ -32,13 +32,15 @@ fn intervention_record(r: &Row) -> Result<InterventionRecord> {
             answered_by: r.opt_text("answered_by")?,
             created_at: r.int("created_at")?,
             answered_at: r.opt_int("answered_at")?,
+            delivered_at: r.opt_int("delivered_at")?,
+            delivered_via: r.opt_text("delivered_via")?,
         },
     })
 }
 
 const SELECT_INTERVENTION: &str = "SELECT i.id, i.task_id, t.number AS task_number,
         t.title AS task_title, i.question, i.status, i.resume_status, i.response, i.answered_by,
-        i.created_at, i.answered_at
+        i.created_at, i.answered_at, i.delivered_at, i.delivered_via
     FROM interventions i JOIN tasks t ON t.id = i.task_id";
 
 pub async fn insert_intervention(
@@ -119,6 +121,51 @@ pub async fn pending_interventions_of_task(
         .collect()
 }
 
+/// The task's question with this text that has not reached its asker yet (pending, or answered
+/// and not delivered): asking it again waits on that one rather than asking twice.
+pub async fn open_intervention_for(
+    c: &mut Conn,
+    task: Uuid,
+    question: &str,
+) -> Result<Option<InterventionRecord>> {
+    let sql = format!(
+        "{SELECT_INTERVENTION} WHERE i.task_id = $1 AND i.question = $2
+            AND (i.status = 'pending' OR (i.status = 'answered' AND i.delivered_at IS NULL))
+         ORDER BY i.created_at DESC"
+    );
+    c.fetch(&sql, &params![task, question])
+        .await?
+        .first()
+        .map(intervention_record)
+        .transpose()
+}
+
+/// Records that an answer reached the agent; false when it had already.
+pub async fn deliver_intervention(c: &mut Conn, id: Uuid, via: &str, now: i64) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE interventions SET delivered_at = $2, delivered_via = $3
+             WHERE id = $1 AND status = 'answered' AND delivered_at IS NULL",
+            &params![id, now, via],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Answers given before `cutoff` that never reached their asker, of tasks still open.
+pub async fn undelivered_answers(c: &mut Conn, cutoff: i64) -> Result<Vec<InterventionRecord>> {
+    let sql = format!(
+        "{SELECT_INTERVENTION} WHERE i.status = 'answered' AND i.delivered_at IS NULL
+            AND i.answered_at <= $1 AND t.status NOT IN ('done', 'failed', 'cancelled')
+         ORDER BY i.answered_at"
+    );
+    c.fetch(&sql, &params![cutoff])
+        .await?
+        .iter()
+        .map(intervention_record)
+        .collect()
+}
+
 // ---- plans --------------------------------------------------------------------------------
 
 fn plan_of(r: &Row) -> Result<Plan> {
@@ -133,11 +180,14 @@ fn plan_of(r: &Row) -> Result<Plan> {
         decided_by: r.opt_text("decided_by")?,
         created_at: r.int("created_at")?,
         decided_at: r.opt_int("decided_at")?,
+        delivered_at: r.opt_int("delivered_at")?,
+        delivered_via: r.opt_text("delivered_via")?,
     })
 }
 
 const SELECT_PLAN: &str = "SELECT p.id, p.task_id, t.number AS task_number, t.title AS task_title,
-        p.content, p.status, p.feedback, p.decided_by, p.created_at, p.decided_at
+        p.content, p.status, p.feedback, p.decided_by, p.created_at, p.decided_at,
+        p.delivered_at, p.delivered_via
     FROM plans p JOIN tasks t ON t.id = p.task_id";
 
 pub async fn insert_plan(
@@ -200,6 +250,48 @@ pub async fn decide_plan(
         )
         .await?;
     Ok(n == 1)
+}
+
+/// The task's plan with this content that has not reached the agent yet (waiting, or decided
+/// and not delivered): submitting it again waits on that one.
+pub async fn open_plan_for(c: &mut Conn, task: Uuid, content: &str) -> Result<Option<Plan>> {
+    let sql = format!(
+        "{SELECT_PLAN} WHERE p.task_id = $1 AND p.content = $2
+            AND (p.status = 'submitted'
+                 OR (p.status IN ('approved', 'rejected') AND p.delivered_at IS NULL))
+         ORDER BY p.created_at DESC"
+    );
+    c.fetch(&sql, &params![task, content])
+        .await?
+        .first()
+        .map(plan_of)
+        .transpose()
+}
+
+/// Records that a plan decision reached the agent; false when it had already.
+pub async fn deliver_plan(c: &mut Conn, id: Uuid, via: &str, now: i64) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE plans SET delivered_at = $2, delivered_via = $3
+             WHERE id = $1 AND status IN ('approved', 'rejected') AND delivered_at IS NULL",
+            &params![id, now, via],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Plan decisions made before `cutoff` that never reached the agent, of tasks still open.
+pub async fn undelivered_decisions(c: &mut Conn, cutoff: i64) -> Result<Vec<Plan>> {
+    let sql = format!(
+        "{SELECT_PLAN} WHERE p.status IN ('approved', 'rejected') AND p.delivered_at IS NULL
+            AND p.decided_at <= $1 AND t.status NOT IN ('done', 'failed', 'cancelled')
+         ORDER BY p.decided_at"
+    );
+    c.fetch(&sql, &params![cutoff])
+        .await?
+        .iter()
+        .map(plan_of)
+        .collect()
 }
 
 // ---- permission requests ------------------------------------------------------------------

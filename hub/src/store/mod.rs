@@ -22,6 +22,7 @@ pub mod deps;
 pub mod events;
 pub mod humans;
 pub mod projects;
+pub mod prompts;
 pub mod servers;
 pub mod sessions;
 pub mod tasks;

@@ -1,12 +1,13 @@
 //! Sessions (agent processes in terminals on servers) and their numbered output chunks.
 
-use orchestratia_proto::{Session, SessionStatus, task_ref};
+use orchestratia_proto::{Session, SessionState, SessionStatus, task_ref};
 use uuid::Uuid;
 
 use super::{BATCH, Conn, Param, Result, Row, placeholders};
 use crate::params;
 
 fn session(r: &Row) -> Result<Session> {
+    let state = r.word::<SessionState>("state")?;
     Ok(Session {
         id: r.uuid("id")?,
         name: r.text("name")?,
@@ -19,7 +20,10 @@ fn session(r: &Row) -> Result<Session> {
         tmux: r.opt_text("tmux")?,
         working_dir: r.opt_text("working_dir")?,
         exit_code: r.opt_int("exit_code")?,
-        waiting: r.flag("waiting")?,
+        state,
+        state_since: r.int("state_at")?,
+        waiting: state.waits(),
+        conversation_id: r.opt_text("conversation_id")?,
         started_at: r.int("started_at")?,
         ended_at: r.opt_int("ended_at")?,
     })
@@ -30,8 +34,8 @@ fn sessions(rows: Vec<Row>) -> Result<Vec<Session>> {
 }
 
 const SELECT: &str = "SELECT x.id, x.name, x.server_id, s.name AS server_name, x.task_id,
-        t.number AS task_number, x.status, x.pid, x.tmux, x.working_dir, x.exit_code, x.waiting,
-        x.started_at, x.ended_at
+        t.number AS task_number, x.status, x.pid, x.tmux, x.working_dir, x.exit_code, x.state,
+        x.state_at, x.conversation_id, x.started_at, x.ended_at
     FROM sessions x JOIN servers s ON s.id = x.server_id LEFT JOIN tasks t ON t.id = x.task_id";
 
 pub async fn insert(c: &mut Conn, s: &Session) -> Result<()> {
@@ -40,15 +44,16 @@ pub async fn insert(c: &mut Conn, s: &Session) -> Result<()> {
 
 /// Stores several new sessions in batches (a cascade wave starts one per released task).
 pub async fn insert_many(c: &mut Conn, list: &[Session]) -> Result<()> {
-    for chunk in list.chunks(BATCH / 7) {
+    for chunk in list.chunks(BATCH / 9) {
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + 7 * i, 7)))
+            .map(|i| format!("({})", placeholders(1 + 9 * i, 9)))
             .collect();
         let sql = format!(
-            "INSERT INTO sessions (id, name, server_id, task_id, status, working_dir, started_at) VALUES {}",
+            "INSERT INTO sessions (id, name, server_id, task_id, status, working_dir, started_at,
+                                   state, state_at) VALUES {}",
             rows.join(", ")
         );
-        let mut args: Vec<Param> = Vec::with_capacity(chunk.len() * 7);
+        let mut args: Vec<Param> = Vec::with_capacity(chunk.len() * 9);
         for s in chunk {
             args.extend(params![
                 s.id,
@@ -57,7 +62,9 @@ pub async fn insert_many(c: &mut Conn, list: &[Session]) -> Result<()> {
                 s.task_id,
                 s.status.as_str(),
                 &s.working_dir,
-                s.started_at
+                s.started_at,
+                s.state.as_str(),
+                s.state_since
             ]);
         }
         c.execute(&sql, &args).await?;
@@ -84,6 +91,16 @@ pub async fn names_taken(c: &mut Conn, names: &[String]) -> Result<Vec<String>> 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<Session>> {
     let sql = format!("{SELECT} WHERE x.id = $1");
     c.fetch_optional(&sql, &params![id])
+        .await?
+        .as_ref()
+        .map(session)
+        .transpose()
+}
+
+/// A session by its `orc-` name.
+pub async fn by_name(c: &mut Conn, name: &str) -> Result<Option<Session>> {
+    let sql = format!("{SELECT} WHERE x.name = $1");
+    c.fetch_optional(&sql, &params![name])
         .await?
         .as_ref()
         .map(session)
@@ -138,21 +155,58 @@ pub async fn orchestrator_sessions(c: &mut Conn, project: Uuid) -> Result<Vec<Se
     sessions(c.fetch(&sql, &params![project]).await?)
 }
 
-/// The session runs: pid and tmux name known.
+/// The session runs: pid and tmux name known, and whether its agent reports through hooks.
 pub async fn set_active(
     c: &mut Conn,
     id: Uuid,
     pid: Option<i64>,
     tmux: Option<&str>,
+    hooks: bool,
+    now: i64,
 ) -> Result<bool> {
+    // A session still starting counts its silence from now (the stall check).
     let n = c
         .execute(
-            "UPDATE sessions SET status = 'active', pid = COALESCE($2, pid), tmux = COALESCE($3, tmux)
+            "UPDATE sessions SET status = 'active', pid = COALESCE($2, pid), tmux = COALESCE($3, tmux),
+                                 hooks = $4,
+                                 state_at = CASE WHEN state = 'starting' THEN $5 ELSE state_at END
              WHERE id = $1 AND status <> 'ended'",
-            &params![id, pid, tmux],
+            &params![id, pid, tmux, hooks, now],
         )
         .await?;
     Ok(n == 1)
+}
+
+/// Sets the agent state of an open session; false when it was that already (or ended).
+pub async fn set_state(c: &mut Conn, id: Uuid, state: SessionState, now: i64) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE sessions SET state = $2, state_at = $3
+             WHERE id = $1 AND status <> 'ended' AND state <> $2",
+            &params![id, state.as_str(), now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Remembers the agent's conversation id (it changes when the agent starts a new one).
+pub async fn set_conversation(c: &mut Conn, id: Uuid, conversation: &str) -> Result<()> {
+    c.execute(
+        "UPDATE sessions SET conversation_id = $2 WHERE id = $1",
+        &params![id, conversation],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Open sessions whose agent reports through hooks but has not since it started, before
+/// `cutoff`: something (a dialog) holds it.
+pub async fn silent_since(c: &mut Conn, cutoff: i64) -> Result<Vec<Session>> {
+    let sql = format!(
+        "{SELECT} WHERE x.status = 'active' AND x.hooks = 1 AND x.state = 'starting'
+            AND x.state_at <= $1 ORDER BY x.started_at"
+    );
+    sessions(c.fetch(&sql, &params![cutoff]).await?)
 }
 
 /// Sets the status of an open session.
@@ -177,7 +231,7 @@ pub async fn set_ended(
     let n = c
         .execute(
             "UPDATE sessions SET status = 'ended', exit_code = $2, last_screen = COALESCE($3, last_screen),
-                                 ended_at = $4, waiting = 0
+                                 ended_at = $4, state = 'ended', state_at = $4
              WHERE id = $1 AND status <> 'ended'",
             &params![id, exit_code, last_screen, now],
         )
@@ -205,26 +259,6 @@ pub async fn screen(c: &mut Conn, id: Uuid) -> Result<Option<String>> {
     .map(|r| r.opt_text("last_screen"))
     .transpose()?
     .flatten())
-}
-
-/// Marks whether the agent of one session waits for input.
-pub async fn set_waiting(c: &mut Conn, session: Uuid, waiting: bool) -> Result<()> {
-    c.execute(
-        "UPDATE sessions SET waiting = $2 WHERE id = $1",
-        &params![session, waiting],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Marks whether the agent of the open sessions of a task waits for a human.
-pub async fn set_waiting_for_task(c: &mut Conn, task: Uuid, waiting: bool) -> Result<()> {
-    c.execute(
-        "UPDATE sessions SET waiting = $2 WHERE task_id = $1 AND status <> 'ended' AND waiting <> $2",
-        &params![task, waiting],
-    )
-    .await?;
-    Ok(())
 }
 
 /// One numbered piece of a session's recording: terminal output, or a keyframe (the screen

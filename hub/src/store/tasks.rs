@@ -24,6 +24,7 @@ pub struct TaskRecord {
     pub os: Option<String>,
     pub require_plan_approval: bool,
     pub orchestrator: bool,
+    pub keep_session: bool,
     pub status: TaskStatus,
     pub server_id: Option<Uuid>,
     pub server_name: Option<String>,
@@ -71,6 +72,7 @@ impl TaskRecord {
             os: self.os.clone(),
             require_plan_approval: self.require_plan_approval,
             orchestrator: self.orchestrator,
+            keep_session: self.keep_session,
             status: self.status,
             blocked,
             blocked_reason: reason,
@@ -100,6 +102,7 @@ fn record(r: &Row) -> Result<TaskRecord> {
         os: r.opt_text("os")?,
         require_plan_approval: r.flag("require_plan_approval")?,
         orchestrator: r.flag("orchestrator")?,
+        keep_session: r.flag("keep_session")?,
         status: r.word::<TaskStatus>("status")?,
         server_id: r.opt_uuid("server_id")?,
         server_name: r.opt_text("server_name")?,
@@ -117,7 +120,7 @@ fn record(r: &Row) -> Result<TaskRecord> {
 
 const SELECT: &str = "SELECT t.id, t.project_id, t.number, t.title, t.spec, t.structured_spec,
         t.priority, t.repo, t.languages, t.agent, t.os, t.require_plan_approval, t.orchestrator,
-        t.status, t.server_id, s.name AS server_name, t.phase, t.released_by, t.wait_reason,
+        t.keep_session, t.status, t.server_id, s.name AS server_name, t.phase, t.released_by, t.wait_reason,
         t.result, t.pipeline_key, t.created_by, t.created_at, t.updated_at, t.completed_at
     FROM tasks t LEFT JOIN servers s ON s.id = t.server_id";
 
@@ -130,9 +133,9 @@ pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
         "INSERT INTO tasks (id, project_id, number, title, spec, structured_spec, priority, repo,
                             languages, agent, os, require_plan_approval, orchestrator, status,
                             server_id, phase, released_by, wait_reason, result, pipeline_key,
-                            created_by, created_at, updated_at, completed_at)
+                            created_by, created_at, updated_at, completed_at, keep_session)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 $19, $20, $21, $22, $23, $24)",
+                 $19, $20, $21, $22, $23, $24, $25)",
         &params![
             t.id,
             t.project_id,
@@ -157,7 +160,8 @@ pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
             &t.created_by,
             t.created_at,
             t.updated_at,
-            t.completed_at
+            t.completed_at,
+            t.keep_session
         ],
     )
     .await?;
@@ -362,7 +366,7 @@ pub async fn reset_for_retry(c: &mut Conn, id: Uuid, now: i64) -> Result<bool> {
 pub async fn update_fields(c: &mut Conn, t: &TaskRecord) -> Result<()> {
     c.execute(
         "UPDATE tasks SET title = $2, spec = $3, structured_spec = $4, priority = $5, repo = $6,
-                          languages = $7, agent = $8, updated_at = $9
+                          languages = $7, agent = $8, updated_at = $9, keep_session = $10
          WHERE id = $1",
         &params![
             t.id,
@@ -373,7 +377,8 @@ pub async fn update_fields(c: &mut Conn, t: &TaskRecord) -> Result<()> {
             &t.repo,
             serde_json::to_string(&t.languages).unwrap_or_default(),
             &t.agent,
-            t.updated_at
+            t.updated_at,
+            t.keep_session
         ],
     )
     .await?;

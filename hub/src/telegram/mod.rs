@@ -198,6 +198,7 @@ impl Bot {
                             f.latest = Some(render::screen(&f.name, &lines));
                         }
                     }
+                    Ok(BusMessage::State { .. }) => {}
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "telegram bot fell behind the event bus");
                     }

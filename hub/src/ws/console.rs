@@ -68,6 +68,7 @@ async fn run(hub: Hub, socket: WebSocket) {
                 Ok(BusMessage::Screen { session_id, task_id, lines, cols, rows }) => text(&HubToConsole::SessionScreen {
                     session_id, task_id, lines: (*lines).clone(), cols, rows,
                 }),
+                Ok(BusMessage::State { session_id, task_id, state }) => text(&HubToConsole::SessionState { session_id, task_id, state }),
                 Err(RecvError::Lagged(missed)) => text(&HubToConsole::Resync { missed }),
                 Err(RecvError::Closed) => break,
             },

@@ -121,21 +121,38 @@ async fn handle(hub: &Hub, server: Uuid, m: DaemonToHub) -> Result<(), HubError>
             session_id,
             pid,
             tmux,
+            hooks,
         } => {
-            hub.session_active(server, session_id, pid, tmux.as_deref())
+            hub.session_active(server, session_id, pid, tmux.as_deref(), hooks)
                 .await
         }
-        DaemonToHub::SessionRecovered { session_id, tmux } => {
-            hub.session_recovered(server, session_id, &tmux).await
+        DaemonToHub::SessionRecovered {
+            session_id,
+            tmux,
+            how,
+        } => {
+            hub.session_recovered(server, session_id, &tmux, how.as_deref())
+                .await
         }
         DaemonToHub::SessionEnded {
             session_id,
             exit_code,
             last_screen,
+            reason,
         } => {
-            hub.session_ended(server, session_id, exit_code, last_screen.as_deref())
-                .await
+            hub.session_ended(
+                server,
+                session_id,
+                exit_code,
+                last_screen.as_deref(),
+                reason.as_deref(),
+            )
+            .await
         }
+        DaemonToHub::SessionWarning {
+            session_id,
+            message,
+        } => hub.session_warning(server, session_id, &message).await,
         DaemonToHub::SessionScreen {
             session_id,
             lines,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use orchestratia_proto::ws::{Frame, HubToConsole};
-use orchestratia_proto::{SessionStatus, TaskView};
+use orchestratia_proto::{SessionState, SessionStatus, TaskView};
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -107,13 +107,30 @@ pub enum Action {
         cols: u16,
         rows: u16,
     },
+    /// A follow-up message for an idle agent, submitted as its next prompt.
+    SendMessage {
+        session: Uuid,
+        name: String,
+        text: String,
+    },
 }
 
 /// What a prompt at the bottom of the screen is for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PromptKind {
-    RejectPlan { task: Uuid, reference: String },
-    Answer { id: Uuid, question: String },
+    RejectPlan {
+        task: Uuid,
+        reference: String,
+    },
+    Answer {
+        id: Uuid,
+        question: String,
+    },
+    /// A message for a session's idle agent.
+    Message {
+        session: Uuid,
+        name: String,
+    },
     Filter,
 }
 
@@ -368,6 +385,7 @@ impl App {
                 self.scroll(key.code == KeyCode::PageUp)
             }
             KeyCode::Char(c @ ('a' | 'r' | 'y' | 'n' | 'i')) => self.decide(c),
+            KeyCode::Char('m') if self.view == View::Sessions => self.message_prompt(),
             KeyCode::Char('c') => {
                 let project = self.model.snap.graph.as_ref().map(|g| g.project.clone());
                 self.form = Some(TaskForm::new(project));
@@ -657,6 +675,32 @@ impl App {
         }
     }
 
+    /// `m` in Sessions: a message for the focused session's agent, which must be idle.
+    fn message_prompt(&mut self) -> Vec<Action> {
+        let Some(s) = self
+            .focused
+            .and_then(|id| self.model.snap.sessions.iter().find(|s| s.id == id))
+        else {
+            self.status = Some("focus a session first (j/k)".into());
+            return Vec::new();
+        };
+        if s.state != SessionState::Idle {
+            self.status = Some(format!(
+                "{} is {}: a message goes to an idle agent",
+                s.name, s.state
+            ));
+            return Vec::new();
+        }
+        self.prompt = Some(Prompt {
+            kind: PromptKind::Message {
+                session: s.id,
+                name: s.name.clone(),
+            },
+            text: String::new(),
+        });
+        Vec::new()
+    }
+
     fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Action> {
         let Some(p) = self.prompt.as_mut() else {
             return Vec::new();
@@ -699,6 +743,14 @@ impl App {
                         feedback: text,
                     }],
                     PromptKind::Answer { id, .. } => vec![Action::Answer { id, text }],
+                    PromptKind::Message { session, name } => {
+                        self.status = Some(format!("sending to {name}…"));
+                        vec![Action::SendMessage {
+                            session,
+                            name,
+                            text,
+                        }]
+                    }
                 }
             }
             _ => Vec::new(),
@@ -756,6 +808,9 @@ impl App {
             }) => {
                 self.model.previews.insert(session_id, lines);
             }
+            Msg::Hub(HubToConsole::SessionState {
+                session_id, state, ..
+            }) => self.model.set_session_state(session_id, state),
             Msg::Hub(HubToConsole::SessionUnavailable { session_id, reason }) => {
                 if self.focused == Some(session_id) {
                     self.status = Some(format!("session stream unavailable: {reason}"));

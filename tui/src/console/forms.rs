@@ -116,6 +116,7 @@ impl TaskForm {
             depends_on,
             require_plan_approval: false,
             orchestrator: false,
+            keep_session: false,
             pipeline_key: None,
         })))
     }

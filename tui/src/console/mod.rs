@@ -195,6 +195,22 @@ impl Exec {
                         .map(|_| ())
                 });
             }
+            Action::SendMessage {
+                session,
+                name,
+                text,
+            } => self.fetch(
+                move |c| async move { c.send_message(&session.to_string(), &text).await },
+                move |m| {
+                    if m.taken {
+                        Msg::Done(format!("{name} took the message"))
+                    } else {
+                        Msg::Error(format!(
+                            "{name} did not take the message within 20s (see its screen)"
+                        ))
+                    }
+                },
+            ),
             Action::Answer { id, text } => {
                 self.call("answer sent".into(), move |c| async move {
                     c.respond(&id.to_string(), &text).await.map(|_| ())

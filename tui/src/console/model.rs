@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use orchestratia_proto::api::Graph;
 use orchestratia_proto::{
     Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
-    Server, Session, SessionStatus, Task,
+    Server, Session, SessionState, SessionStatus, Task,
 };
 use uuid::Uuid;
 
@@ -165,6 +165,25 @@ impl Model {
             )
         });
         s
+    }
+
+    /// A session's agent state changed (the console socket said so; the next snapshot agrees).
+    pub fn set_session_state(&mut self, session: Uuid, state: SessionState) {
+        if let Some(s) = self.snap.sessions.iter_mut().find(|s| s.id == session) {
+            s.state = state;
+            s.waiting = state.waits();
+            s.state_since = orchestratia_proto::time::now_ms();
+        }
+    }
+
+    /// The agent state of a task's newest session, if it has one.
+    pub fn task_state(&self, task: Uuid) -> Option<SessionState> {
+        self.snap
+            .sessions
+            .iter()
+            .filter(|s| s.task_id == Some(task))
+            .max_by_key(|s| s.started_at)
+            .map(|s| s.state)
     }
 
     /// Whether a session's agent waits for a human: its hooks said so, or its task waits on a

@@ -92,20 +92,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                             theme.bold()
                         },
                     ));
-                let mut lines = vec![Line::from(vec![
-                    Span::styled(
-                        if n.blocked {
-                            "blocked".to_string()
-                        } else {
-                            n.status.to_string()
-                        },
-                        status_style,
-                    ),
-                    Span::raw(format!(
-                        " {}",
-                        n.server.as_deref().or(n.agent.as_deref()).unwrap_or("")
-                    )),
-                ])];
+                let mut first = vec![Span::styled(
+                    if n.blocked {
+                        "blocked".to_string()
+                    } else {
+                        n.status.to_string()
+                    },
+                    status_style,
+                )];
+                if let Some(state) = app
+                    .model
+                    .task_state(n.id)
+                    .filter(|s| *s != orchestratia_proto::SessionState::Ended)
+                {
+                    first.push(Span::raw(" · "));
+                    first.push(Span::styled(state.as_str(), theme.session_state(state)));
+                }
+                first.push(Span::raw(format!(
+                    " {}",
+                    n.server.as_deref().or(n.agent.as_deref()).unwrap_or("")
+                )));
+                let mut lines = vec![Line::from(first)];
                 for e in g.edges.iter().filter(|e| e.to == n.id) {
                     let from = g
                         .nodes

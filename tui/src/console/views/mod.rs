@@ -7,7 +7,7 @@ mod servers;
 mod sessions;
 mod tasks;
 
-use orchestratia_proto::{ServerStatus, SessionStatus, TaskStatus};
+use orchestratia_proto::{ServerStatus, SessionState, SessionStatus, TaskStatus};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -64,6 +64,19 @@ impl Theme {
             SessionStatus::Active => self.fg(Color::Green),
             SessionStatus::Starting | SessionStatus::Recovering => self.fg(Color::Yellow),
             SessionStatus::Ended => self.fg(Color::DarkGray),
+        }
+    }
+
+    /// An agent's state: waiting for a human stands out.
+    pub fn session_state(&self, s: SessionState) -> Style {
+        match s {
+            SessionState::Working => self.fg(Color::Green),
+            SessionState::WaitingPermission | SessionState::WaitingInput => {
+                self.fg(Color::Magenta).add_modifier(Modifier::BOLD)
+            }
+            SessionState::Idle => self.fg(Color::Cyan),
+            SessionState::Starting => self.fg(Color::Yellow),
+            SessionState::Ended => self.fg(Color::DarkGray),
         }
     }
 }
@@ -195,7 +208,9 @@ fn footer_keys(app: &App) -> &'static str {
         View::Graph => {
             "j/k select · Enter open · c create · A assign · 1-5/Tab views · ? help · q quit"
         }
-        View::Sessions => "j/k focus · Enter attach · PgUp/PgDn scroll · ? help · q quit",
+        View::Sessions => {
+            "j/k focus · Enter attach · m message · PgUp/PgDn scroll · ? help · q quit"
+        }
         View::Inbox => "a approve · r reject · y allow · n deny · i answer · Enter task · q quit",
     }
 }
@@ -209,6 +224,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 format!("Reject {reference}'s plan"),
             ),
             PromptKind::Answer { question, .. } => ("answer: ".to_string(), question.clone()),
+            PromptKind::Message { name, .. } => (
+                "message: ".to_string(),
+                format!("A message for {name}'s agent (submitted as its next prompt)"),
+            ),
             PromptKind::Filter => (
                 "status: ".to_string(),
                 "Filter tasks by status (pending, running, blocked, done, …; empty clears)".into(),
@@ -249,6 +268,7 @@ Permission y allow · n deny
 Questions  i answer (type, Enter sends) — in the Inbox or on a task
 Work       c create a task · A assign the selected task (servers ranked)
 Sessions   j/k focus · Enter attach keys · Ctrl-] detach · PgUp/PgDn scroll
+           m message an idle agent (type, Enter submits it as its prompt)
 Mouse      click a tab or a row · the wheel scrolls or moves the selection
 Console    ? this help · q quit (Ctrl-C too)";
 

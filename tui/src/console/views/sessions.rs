@@ -1,4 +1,5 @@
-//! Sessions: the list (waiting agents marked), the focused session's live screen drawn from
+//! Sessions: the list (each agent's state; waiting ones marked), the focused session's live
+//! screen drawn from
 //! its vt100 parser (keyframe, then chunks), and small previews of the others from their
 //! `session_screen` lines.
 
@@ -22,7 +23,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         );
         return;
     }
-    let list_w = if area.width >= 100 { 34 } else { 26 };
+    // Room for the longest state word (`waiting_permission`); narrow screens leave out the
+    // session name, which the focused screen's title shows.
+    let wide = area.width >= 100;
+    let list_w = if wide { 42 } else { 26 };
     let [list, right] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Fill(1)]).areas(area);
     let previews_h = if right.height >= 30 { 9 } else { 0 };
@@ -31,7 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
 
     let rows = sessions.iter().map(|s| {
         let waits = app.model.session_waits(s);
-        Row::new(vec![
+        let mut cells = vec![
             Cell::from(format!(
                 "{}{}",
                 if waits { "⚑ " } else { "  " },
@@ -42,25 +46,36 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             } else {
                 ratatui::style::Style::default()
             }),
-            Cell::from(s.name.clone()),
-            Cell::from(s.status.as_str()).style(theme.session_status(s.status)),
-        ])
+        ];
+        if wide {
+            cells.push(Cell::from(s.name.clone()));
+        }
+        cells.push(Cell::from(s.state.as_str()).style(theme.session_state(s.state)));
+        Row::new(cells)
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(5),
-            Constraint::Length(10),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(Row::new(["TASK", "SESSION", "STATUS"]).style(theme.bold()))
-    .row_highlight_style(theme.selected())
-    .block(
-        Block::default()
-            .borders(Borders::TOP | Borders::RIGHT)
-            .title(format!(" sessions ({}) ", sessions.len())),
-    );
+    let (widths, header) = if wide {
+        (
+            vec![
+                Constraint::Length(5),
+                Constraint::Length(10),
+                Constraint::Fill(1),
+            ],
+            vec!["TASK", "SESSION", "STATE"],
+        )
+    } else {
+        (
+            vec![Constraint::Length(5), Constraint::Fill(1)],
+            vec!["TASK", "STATE"],
+        )
+    };
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.bold()))
+        .row_highlight_style(theme.selected())
+        .block(
+            Block::default()
+                .borders(Borders::TOP | Borders::RIGHT)
+                .title(format!(" sessions ({}) ", sessions.len())),
+        );
     let mut state = TableState::default().with_selected(Some(app.session_index()));
     f.render_stateful_widget(table, list, &mut state);
 
@@ -70,11 +85,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let title = match focused {
         Some(s) => {
             let mut t = format!(
-                " {} · {} · {} on {} ",
+                " {} · {} · {} on {} · agent {} ",
                 s.name,
                 s.task.as_deref().unwrap_or("-"),
                 s.status,
-                s.server
+                s.server,
+                s.state
             );
             if app.attached {
                 t.push_str("· ATTACHED (Ctrl-] detaches) ");

@@ -1,6 +1,6 @@
 //! Tasks: a table (number, title, status with the blocked reason, priority, server, age),
-//! filtered by status with `/`; Enter opens one task: spec, requirements, dependencies,
-//! resolved inputs, contracts, result and its timeline.
+//! filtered by status with `/`; Enter opens one task: its agent's state, spec, requirements,
+//! dependencies, resolved inputs, contracts, result and its timeline.
 
 use orchestratia_agent::cli::print::details;
 use ratatui::Frame;
@@ -66,7 +66,7 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let t = &v.task;
     let mut lines: Vec<Line> = Vec::new();
-    lines.push(Line::from(vec![
+    let mut head = vec![
         Span::styled(format!("{} {}  ", t.reference, t.title), theme.bold()),
         Span::styled(t.status.as_str(), theme.task_status(t.status, t.blocked)),
         Span::raw(format!(
@@ -75,7 +75,20 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             t.server.as_deref().unwrap_or("-"),
             t.repo.as_deref().unwrap_or("-")
         )),
-    ]));
+    ];
+    // The newest session's agent, in its live state (the task view was read earlier).
+    if let Some(s) = v.sessions.iter().max_by_key(|s| s.started_at) {
+        let state = app
+            .model
+            .snap
+            .sessions
+            .iter()
+            .find(|x| x.id == s.id)
+            .map_or(s.state, |x| x.state);
+        head.push(Span::raw(format!("  {} agent ", s.name)));
+        head.push(Span::styled(state.as_str(), theme.session_state(state)));
+    }
+    lines.push(Line::from(head));
     if let Some(r) = &t.blocked_reason {
         lines.push(Line::from(Span::styled(
             format!("waiting: {r}"),

@@ -31,7 +31,8 @@ fn task(n: u32, title: &str, status: &str, blocked: Option<&str>, server: Option
         "id": id(n), "ref": format!("T{n}"), "number": n, "project_id": PROJECT,
         "title": title, "spec": format!("Do {title}."), "structured_spec": null,
         "priority": "medium", "repo": "api-gateway", "languages": ["rust"], "agent": null,
-        "os": null, "require_plan_approval": false, "orchestrator": false, "status": status,
+        "os": null, "require_plan_approval": false, "orchestrator": false, "keep_session": false,
+        "status": status,
         "blocked": blocked.is_some(), "blocked_reason": blocked, "server": server,
         "server_id": server.map(|_| BACKEND), "phase": null, "result": null,
         "pipeline_key": null, "created_at": at(n), "updated_at": at(n),
@@ -60,13 +61,14 @@ fn edge(from: u32, to: u32, key: Option<&str>, resolved: bool) -> Value {
     })
 }
 
-fn session(n: u32, task: u32, status: &str, waiting: bool) -> Value {
+fn session(n: u32, task: u32, status: &str, state: &str) -> Value {
     json!({
         "id": id(100 + n), "name": format!("orc-00000{n}"), "server_id": BACKEND,
         "server": "dev-backend", "task_id": id(task), "task": format!("T{task}"),
         "status": status, "pid": 4000 + n, "tmux": format!("orc-00000{n}"),
-        "working_dir": "/srv/api-gateway", "exit_code": null, "waiting": waiting,
-        "started_at": at(n), "ended_at": null,
+        "working_dir": "/srv/api-gateway", "exit_code": null, "state": state,
+        "state_since": at(n), "waiting": state.starts_with("waiting"),
+        "conversation_id": null, "started_at": at(n), "ended_at": null,
     })
 }
 
@@ -94,15 +96,16 @@ fn snapshot() -> Snapshot {
             task(7, "Desktop App Update", "pending", Some("waiting for T2 (running)"), None),
         ],
         "sessions": [
-            session(1, 1, "ended", false),
-            session(2, 2, "active", false),
-            session(3, 3, "active", false),
-            session(4, 4, "active", true),
+            session(1, 1, "ended", "ended"),
+            session(2, 2, "active", "working"),
+            session(3, 3, "active", "idle"),
+            session(4, 4, "active", "waiting_permission"),
         ],
         "plans": [{
             "id": id(201), "task_id": id(3), "task_ref": "T3", "task_title": "Search Engine v2",
             "content": "1. Add the Order type to the index mapping.\n2. Reindex.", "status": "submitted",
             "feedback": null, "decided_by": null, "created_at": at(24), "decided_at": null,
+            "delivered_at": null, "delivered_via": null,
         }],
         "permissions": [{
             "id": id(301), "task_id": id(2), "task_ref": "T2", "session_id": id(102),
@@ -114,6 +117,7 @@ fn snapshot() -> Snapshot {
             "id": id(401), "task_id": id(4), "task_ref": "T4", "task_title": "Web Dashboard",
             "question": "Currency symbol or ISO code?", "status": "pending", "response": null,
             "answered_by": null, "created_at": at(25), "answered_at": null,
+            "delivered_at": null, "delivered_via": null,
         }],
         "graph": {
             "project_id": PROJECT, "project": "E-Commerce Platform Rebuild",
@@ -589,4 +593,51 @@ fn scrolling_back_a_live_session_reads_its_whole_recording() {
     let sc = a.screens.get(&s).expect("screen");
     assert!(sc.history.is_none());
     assert_eq!(sc.view().contents(), "now");
+}
+
+#[test]
+fn an_idle_agent_takes_a_message_and_a_busy_one_says_why_not() {
+    use orchestratia_proto::SessionState;
+    use orchestratia_proto::ws::HubToConsole;
+    let mut a = app();
+    a.on_key(key(KeyCode::Char('4')));
+    // The newest session (T4) waits for a permission: no message for it.
+    let t4 = Uuid::parse_str(&id(104)).expect("uuid");
+    assert_eq!(a.focused, Some(t4));
+    assert!(a.on_key(key(KeyCode::Char('m'))).is_empty());
+    assert!(a.prompt.is_none());
+    let why = a.status.clone().unwrap_or_default();
+    assert!(
+        why.contains("waiting_permission") && why.contains("idle"),
+        "{why}"
+    );
+    // Its hooks say it finished its turn: the console socket carries the new state.
+    a.on_msg(Msg::Hub(HubToConsole::SessionState {
+        session_id: t4,
+        task_id: None,
+        state: SessionState::Idle,
+    }));
+    assert_eq!(
+        a.model
+            .snap
+            .sessions
+            .iter()
+            .find(|s| s.id == t4)
+            .map(|s| s.state),
+        Some(SessionState::Idle)
+    );
+    a.on_key(key(KeyCode::Char('m')));
+    assert!(a.prompt.is_some(), "a prompt for the message");
+    for c in "go on".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    let sent = a.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        sent,
+        vec![Action::SendMessage {
+            session: t4,
+            name: "orc-000004".into(),
+            text: "go on".into()
+        }]
+    );
 }

@@ -1,0 +1,628 @@
+//! The agents inside sessions: their state from their own hooks, messages submitted to them as
+//! prompts (by an admin, or an answer whose asker was gone), finishing them when their task is
+//! over, and noticing one that never gave a sign of life.
+
+use std::time::Duration;
+
+use orchestratia_proto::api::{AgentEvent, AgentMessage};
+use orchestratia_proto::time::now_ms;
+use orchestratia_proto::ws::HubToDaemon;
+use orchestratia_proto::{EventKind, HookEvent, PlanStatus, Session, SessionState, SessionStatus};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Hub, Outbox, StateChange, validate};
+use crate::auth::Principal;
+use crate::bad;
+use crate::bus::BusMessage;
+use crate::engine::agent_state::{Signal, next_state};
+use crate::error::{HubError, HubResult};
+use crate::store::events::NewEvent;
+use crate::store::prompts::PromptRecord;
+use crate::store::tasks::TaskRecord;
+use crate::store::{self, Conn};
+
+/// Longest message an admin may send to an agent, in characters.
+const MAX_MESSAGE: usize = 100_000;
+/// How long `session send` waits for the agent to take the message.
+const TAKE_WAIT: Duration = Duration::from_secs(20);
+/// A prompt the agent did not take is sent again after this long.
+const RESEND_AFTER_MS: i64 = 60_000;
+/// What an agent's own words may add to an event, in characters.
+const MAX_AGENT_TEXT: usize = 2_000;
+
+impl Hub {
+    /// Moves a session's agent state by `signal`; a change is stored and, after the commit,
+    /// published live and told to the session's daemon. Returns the state after.
+    pub(crate) async fn signal(
+        &self,
+        c: &mut Conn,
+        s: &Session,
+        signal: Signal<'_>,
+        out: &mut Outbox,
+    ) -> HubResult<SessionState> {
+        let state = next_state(s.state, signal);
+        if state != s.state && store::sessions::set_state(c, s.id, state, now_ms()).await? {
+            out.states.push(StateChange {
+                session: s.id,
+                server: s.server_id,
+                task: s.task_id,
+                state,
+                conversation_id: s.conversation_id.clone(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// [`Hub::signal`] for every open session of a task.
+    pub(crate) async fn signal_task(
+        &self,
+        c: &mut Conn,
+        task: Uuid,
+        signal: Signal<'_>,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        for s in store::sessions::open_of_task(c, task).await? {
+            self.signal(c, &s, signal, out).await?;
+        }
+        Ok(())
+    }
+
+    /// A session named by id or `orc-` name, for the agent inside it (its own only) or an
+    /// admin.
+    async fn agent_session(&self, c: &mut Conn, p: &Principal, key: &str) -> HubResult<Session> {
+        let key = key.trim();
+        let found = match Uuid::parse_str(key) {
+            Ok(id) => store::sessions::get(c, id).await?,
+            Err(_) => store::sessions::by_name(c, key).await?,
+        };
+        let visible = found.filter(|s| match p {
+            Principal::Admin | Principal::Hub => true,
+            Principal::Session { session_id, .. } => *session_id == Some(s.id),
+            Principal::Server { server_id, .. } => *server_id == s.server_id,
+        });
+        visible.ok_or_else(|| HubError::NotFound(format!("session '{key}' not found")))
+    }
+
+    /// What an agent's hook saw: the session's state follows from it; a prompt it took
+    /// confirms a message sent to it; a new conversation id is kept for resuming.
+    pub async fn agent_event(
+        &self,
+        p: &Principal,
+        key: &str,
+        body: &AgentEvent,
+    ) -> HubResult<Session> {
+        if !matches!(p, Principal::Session { .. }) {
+            return Err(HubError::Forbidden(
+                "agent events come from the agent's own session token".into(),
+            ));
+        }
+        let conversation = body
+            .conversation_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                if c.len() <= 200
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+                {
+                    Ok(c.to_string())
+                } else {
+                    Err(bad!(
+                        "conversation_id must be 1-200 letters, digits, '-' or '_'"
+                    ))
+                }
+            })
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let mut s = self.agent_session(&mut tx, p, key).await?;
+        if s.status == SessionStatus::Ended {
+            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
+        }
+        let mut out = Outbox::default();
+        if let Some(conv) = &conversation
+            && s.conversation_id.as_ref() != Some(conv)
+        {
+            store::sessions::set_conversation(&mut tx, s.id, conv).await?;
+            s.conversation_id = Some(conv.clone());
+            // The daemon resumes the newest conversation after a reboot.
+            out.states.push(StateChange {
+                session: s.id,
+                server: s.server_id,
+                task: s.task_id,
+                state: s.state,
+                conversation_id: s.conversation_id.clone(),
+            });
+        }
+        let signal = Signal::Hook {
+            event: body.event,
+            notification_type: body.notification_type.as_deref(),
+            source: body.source.as_deref(),
+            tool: body.tool_name.as_deref(),
+        };
+        let before = s.state;
+        let after = self.signal(&mut tx, &s, signal, &mut out).await?;
+        let project = match s.task_id {
+            Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
+            None => None,
+        };
+        let said = body
+            .message
+            .as_deref()
+            .map(|m| validate::bounded(m, MAX_AGENT_TEXT));
+        let logged = match (body.event, after) {
+            (
+                HookEvent::Notification,
+                SessionState::WaitingPermission | SessionState::WaitingInput,
+            ) => Some(EventKind::AgentWaiting),
+            (HookEvent::Stop | HookEvent::Notification, SessionState::Idle) => {
+                Some(EventKind::AgentIdle)
+            }
+            _ => None,
+        };
+        if let Some(kind) = logged.filter(|_| after != before) {
+            out.event(NewEvent {
+                kind,
+                actor: p.actor(),
+                project_id: project,
+                task_id: s.task_id,
+                related_task_id: None,
+                server_id: Some(s.server_id),
+                session_id: Some(s.id),
+                details: json!({"session": s.name, "state": after, "message": said}),
+            });
+        }
+        if body.event == HookEvent::UserPromptSubmit
+            && let Some(prompt) = &body.prompt
+        {
+            self.prompt_taken(&mut tx, &s, project, prompt, &mut out)
+                .await?;
+        }
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::sessions::get(&mut c, s.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("session vanished".into()))
+    }
+
+    /// The agent took `prompt`: the message it matches is taken, and the answer it carried
+    /// has reached the agent.
+    async fn prompt_taken(
+        &self,
+        c: &mut Conn,
+        s: &Session,
+        project: Option<Uuid>,
+        prompt: &str,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        let prompt = prompt.trim();
+        let pending = store::prompts::untaken(c, s.id).await?;
+        let Some(m) = pending
+            .into_iter()
+            .find(|m| m.message.text.trim() == prompt)
+        else {
+            return Ok(());
+        };
+        let now = now_ms();
+        if !store::prompts::set_taken(c, m.message.id, now).await? {
+            return Ok(());
+        }
+        match (m.message.kind.as_str(), m.ref_id) {
+            ("answer", Some(id)) => {
+                store::humans::deliver_intervention(c, id, "prompt", now).await?;
+            }
+            ("plan", Some(id)) => {
+                store::humans::deliver_plan(c, id, "prompt", now).await?;
+            }
+            _ => {}
+        }
+        out.event(NewEvent {
+            kind: EventKind::AgentPrompted,
+            actor: "hub".into(),
+            project_id: project,
+            task_id: s.task_id,
+            related_task_id: None,
+            server_id: Some(s.server_id),
+            session_id: Some(s.id),
+            details: json!({"session": s.name, "prompt_id": m.message.id, "kind": m.message.kind,
+                            "text": validate::bounded(&m.message.text, MAX_AGENT_TEXT)}),
+        });
+        Ok(())
+    }
+
+    /// An admin's follow-up message to an idle agent, submitted as its next prompt; answers
+    /// once the agent took it (its prompt hook saw the text), or after a bound with `taken`
+    /// false.
+    pub async fn send_message(
+        &self,
+        p: &Principal,
+        key: &str,
+        text: &str,
+    ) -> HubResult<AgentMessage> {
+        p.require_admin("sending a message to an agent")?;
+        let text = validate::text("text", text, MAX_MESSAGE)?;
+        let mut tx = self.store.write().await?;
+        let s = self.agent_session(&mut tx, p, key).await?;
+        if s.status == SessionStatus::Ended {
+            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
+        }
+        if s.state != SessionState::Idle {
+            let why = match s.state {
+                SessionState::Working => "it is working on a turn",
+                SessionState::WaitingPermission => "it waits for a permission decision",
+                SessionState::WaitingInput => "it waits for a human's answer",
+                SessionState::Starting => "it has not started yet (or its agent reports no state)",
+                _ => "it is not idle",
+            };
+            return Err(HubError::Conflict(format!(
+                "session {} is {}: {why}; a message goes to an idle agent",
+                s.name, s.state
+            )));
+        }
+        if !self.daemons.is_connected(s.server_id) {
+            return Err(HubError::Conflict(format!(
+                "server {} is offline; the message cannot be delivered",
+                s.server
+            )));
+        }
+        let record = PromptRecord {
+            message: AgentMessage {
+                id: Uuid::new_v4(),
+                session_id: s.id,
+                session: s.name.clone(),
+                text,
+                kind: "admin".into(),
+                taken: false,
+                created_at: now_ms(),
+            },
+            task_id: s.task_id,
+            ref_id: None,
+        };
+        let mut out = Outbox::default();
+        self.submit_prompt(&mut tx, &record, &p.actor(), &s, &mut out)
+            .await?;
+        self.commit(tx, out).await?;
+        let id = record.message.id;
+        let session = s.id;
+        self.wait_until(
+            TAKE_WAIT,
+            || async {
+                let mut c = self.read().await?;
+                let m = store::prompts::get(&mut c, id)
+                    .await?
+                    .ok_or_else(|| HubError::NotFound("message vanished".into()))?
+                    .message;
+                let done = m.taken;
+                Ok((m, done))
+            },
+            |m| matches!(m, BusMessage::Event(e) if e.session_id == Some(session) && e.event == EventKind::AgentPrompted),
+        )
+        .await
+    }
+
+    /// Stores a prompt and tells the session's daemon to submit it.
+    async fn submit_prompt(
+        &self,
+        c: &mut Conn,
+        record: &PromptRecord,
+        by: &str,
+        s: &Session,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        store::prompts::insert(c, record, by).await?;
+        out.tell(
+            s.server_id,
+            HubToDaemon::SessionPrompt {
+                session_id: s.id,
+                prompt_id: record.message.id,
+                text: record.message.text.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops a session by hand (one kept after its task, or an interactive one): its agent is
+    /// asked to exit, then ended; the recording stays.
+    pub async fn stop_session(
+        &self,
+        p: &Principal,
+        key: &str,
+        reason: Option<&str>,
+    ) -> HubResult<Session> {
+        p.require_admin("stopping a session")?;
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| validate::text("reason", r, 1000))
+            .transpose()?
+            .unwrap_or_else(|| "stopped by an admin".into());
+        let mut tx = self.store.write().await?;
+        let s = self.agent_session(&mut tx, p, key).await?;
+        if s.status == SessionStatus::Ended {
+            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
+        }
+        let task = match s.task_id {
+            Some(t) => store::tasks::get(&mut tx, t).await?,
+            None => None,
+        };
+        if let Some(t) = task.as_ref().filter(|t| !t.status.is_terminal()) {
+            return Err(HubError::Conflict(format!(
+                "{} is {}: cancel or fail the task instead (orchestratia task cancel {}), which stops its session",
+                t.reference(),
+                t.status,
+                t.reference()
+            )));
+        }
+        let mut out = Outbox::default();
+        self.end_session(
+            &mut tx,
+            &s,
+            task.as_ref().map(|t| t.project_id),
+            &reason,
+            &mut out,
+        )
+        .await?;
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::sessions::get(&mut c, s.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("session vanished".into()))
+    }
+
+    /// Ends a session on the hub now and tells its daemon to stop it (its token is revoked).
+    pub(crate) async fn end_session(
+        &self,
+        c: &mut Conn,
+        s: &Session,
+        project: Option<Uuid>,
+        reason: &str,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        let now = now_ms();
+        if !store::sessions::set_ended(c, s.id, None, None, now).await? {
+            return Ok(());
+        }
+        store::tokens::revoke_session(c, s.id, now).await?;
+        out.revoked_tokens = true;
+        out.states.push(StateChange {
+            session: s.id,
+            server: s.server_id,
+            task: s.task_id,
+            state: SessionState::Ended,
+            conversation_id: s.conversation_id.clone(),
+        });
+        out.event(NewEvent {
+            kind: EventKind::SessionEnded,
+            actor: "hub".into(),
+            project_id: project,
+            task_id: s.task_id,
+            related_task_id: None,
+            server_id: Some(s.server_id),
+            session_id: Some(s.id),
+            details: json!({"session": s.name, "reason": reason}),
+        });
+        out.tell(
+            s.server_id,
+            HubToDaemon::SessionStop {
+                session_id: s.id,
+                reason: reason.to_string(),
+                finish: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// A task is over (done or failed): its agents are told to finish (the turn in progress
+    /// may end, then they exit), unless the task keeps its session. The sessions end when
+    /// their daemons report the agents gone.
+    pub(crate) async fn finish_sessions(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        reason: &str,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        if t.keep_session {
+            return Ok(());
+        }
+        for s in store::sessions::open_of_task(c, t.id).await? {
+            out.tell(
+                s.server_id,
+                HubToDaemon::SessionStop {
+                    session_id: s.id,
+                    reason: reason.to_string(),
+                    finish: true,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs every few seconds: agents that never gave a sign of life are reported, and
+    /// answers whose asker was gone are submitted to the agent as its next prompt.
+    pub async fn watch_agents(&self) -> HubResult<()> {
+        self.notice_stalls().await?;
+        self.deliver_late_answers().await
+    }
+
+    /// Sessions whose agent reports through hooks but has not since it started: a dialog
+    /// holds it. The task says so (an event, and the session waits for input).
+    async fn notice_stalls(&self) -> HubResult<()> {
+        let now = now_ms();
+        let cutoff = now - self.config.stall_after.as_millis() as i64;
+        // Read first: this runs every few seconds and almost always finds nothing.
+        if store::sessions::silent_since(&mut self.read().await?, cutoff)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let mut tx = self.store.write().await?;
+        let silent = store::sessions::silent_since(&mut tx, cutoff).await?;
+        let mut out = Outbox::default();
+        for s in silent {
+            self.signal(&mut tx, &s, Signal::Stalled, &mut out).await?;
+            let screen = store::sessions::screen(&mut tx, s.id)
+                .await?
+                .map(|sc| last_lines(&sc, 12))
+                .unwrap_or_default();
+            let project = match s.task_id {
+                Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
+                None => None,
+            };
+            out.event(NewEvent {
+                kind: EventKind::AgentStalled,
+                actor: "hub".into(),
+                project_id: project,
+                task_id: s.task_id,
+                related_task_id: None,
+                server_id: Some(s.server_id),
+                session_id: Some(s.id),
+                details: json!({"session": s.name,
+                    "reason": format!("the agent gave no sign of life through its hooks for {}s after it started: it may be showing a dialog (folder trust, API key); attach to the session to answer it",
+                                      self.config.stall_after.as_secs()),
+                    "screen": screen}),
+            });
+        }
+        self.commit(tx, out).await
+    }
+
+    /// Answers and plan decisions that never reached their asker (the CLI call was killed)
+    /// go to the agent as its next prompt once it is idle.
+    async fn deliver_late_answers(&self) -> HubResult<()> {
+        let now = now_ms();
+        let cutoff = now - self.config.late_answer_after.as_millis() as i64;
+        {
+            let mut c = self.read().await?;
+            if store::humans::undelivered_answers(&mut c, cutoff)
+                .await?
+                .is_empty()
+                && store::humans::undelivered_decisions(&mut c, cutoff)
+                    .await?
+                    .is_empty()
+            {
+                return Ok(());
+            }
+        }
+        let mut tx = self.store.write().await?;
+        let answers = store::humans::undelivered_answers(&mut tx, cutoff).await?;
+        let plans = store::humans::undelivered_decisions(&mut tx, cutoff).await?;
+        let mut out = Outbox::default();
+        for a in answers {
+            let i = a.intervention;
+            let text = format!(
+                "A human answered the question you asked with `orchestratia task help` (\"{}\"). The command that waited for it is gone, so here is the answer:\n\n{}",
+                i.question,
+                i.response.as_deref().unwrap_or_default()
+            );
+            self.deliver_late(&mut tx, i.task_id, i.id, "answer", text, now, &mut out)
+                .await?;
+        }
+        for p in plans {
+            let text = match p.status {
+                PlanStatus::Approved => format!(
+                    "Your plan was approved{}. The command that waited for the decision is gone: go ahead with the plan.",
+                    p.feedback
+                        .as_deref()
+                        .map(|f| format!(" (feedback: {f})"))
+                        .unwrap_or_default()
+                ),
+                _ => format!(
+                    "Your plan was rejected: {}. The command that waited for the decision is gone: revise the plan and submit it again with `orchestratia task plan submit`.",
+                    p.feedback.as_deref().unwrap_or("no feedback given")
+                ),
+            };
+            self.deliver_late(&mut tx, p.task_id, p.id, "plan", text, now, &mut out)
+                .await?;
+        }
+        self.commit(tx, out).await
+    }
+
+    /// Submits one late answer to the task's idle agent, or sends it again when the agent has
+    /// not taken it for a while.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver_late(
+        &self,
+        c: &mut Conn,
+        task: Uuid,
+        ref_id: Uuid,
+        kind: &str,
+        text: String,
+        now: i64,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        let Some(s) = store::sessions::open_of_task(c, task)
+            .await?
+            .into_iter()
+            .find(|s| s.state == SessionState::Idle)
+        else {
+            return Ok(());
+        };
+        if !self.daemons.is_connected(s.server_id) {
+            return Ok(());
+        }
+        match store::prompts::for_ref(c, ref_id).await? {
+            None => {
+                let record = PromptRecord {
+                    message: AgentMessage {
+                        id: Uuid::new_v4(),
+                        session_id: s.id,
+                        session: s.name.clone(),
+                        text,
+                        kind: kind.into(),
+                        taken: false,
+                        created_at: now,
+                    },
+                    task_id: Some(task),
+                    ref_id: Some(ref_id),
+                };
+                self.submit_prompt(c, &record, "hub", &s, out).await
+            }
+            Some(m) if !m.message.taken && m.message.created_at < now - RESEND_AFTER_MS => {
+                store::prompts::touch(c, m.message.id, now).await?;
+                out.tell(
+                    s.server_id,
+                    HubToDaemon::SessionPrompt {
+                        session_id: s.id,
+                        prompt_id: m.message.id,
+                        text: m.message.text,
+                    },
+                );
+                Ok(())
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The asker itself received an answer or decision (its long-poll returned it).
+    pub(crate) async fn delivered_to_caller(
+        &self,
+        intervention: Option<Uuid>,
+        plan: Option<Uuid>,
+    ) -> HubResult<()> {
+        let mut tx = self.store.write().await?;
+        let now = now_ms();
+        let mut changed = false;
+        if let Some(id) = intervention {
+            changed |= store::humans::deliver_intervention(&mut tx, id, "caller", now).await?;
+        }
+        if let Some(id) = plan {
+            changed |= store::humans::deliver_plan(&mut tx, id, "caller", now).await?;
+        }
+        if changed {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The last `n` non-empty lines of a screen.
+fn last_lines(screen: &str, n: usize) -> String {
+    let lines: Vec<&str> = screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
