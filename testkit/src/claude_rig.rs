@@ -198,9 +198,10 @@ impl ClaudeRig {
         StateLog { task, log }
     }
 
-    /// Claude Code processes this rig started (found by the fake model's address in their
-    /// environment), still running.
-    pub fn claude_processes(&self) -> Vec<u32> {
+    /// Processes the daemon started for its agents (found by the fake model's address in
+    /// their environment): tmux, the agents' scripts, Claude Code and what it runs. Zombies
+    /// are left out.
+    pub fn agent_processes(&self) -> Vec<(u32, String)> {
         let needle = format!("ANTHROPIC_BASE_URL={}", self.model.url);
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return Vec::new();
@@ -208,23 +209,27 @@ impl ClaudeRig {
         entries
             .flatten()
             .filter_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .parse::<u32>()
-                    .ok()
-                    .map(|p| (p, e.path()))
-            })
-            .filter(|(_, path)| {
-                let cmd = std::fs::read(path.join("cmdline")).unwrap_or_default();
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                let path = e.path();
                 let live = std::fs::read_to_string(path.join("stat"))
-                    .ok()
-                    .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().to_string()))
-                    .is_some_and(|r| !r.starts_with('Z'));
-                let env = std::fs::read(path.join("environ")).unwrap_or_default();
-                live && cmd.starts_with(b"claude")
-                    && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+                    .ok()?
+                    .rsplit_once(')')
+                    .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'));
+                let env = std::fs::read(path.join("environ")).ok()?;
+                let ours = env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes());
+                let cmd = String::from_utf8_lossy(&std::fs::read(path.join("cmdline")).ok()?)
+                    .replace('\0', " ");
+                (live && ours && !cmd.contains("orchestratia-agent")).then_some((pid, cmd))
             })
-            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// Claude Code processes this rig started, still running.
+    pub fn claude_processes(&self) -> Vec<u32> {
+        self.agent_processes()
+            .into_iter()
+            .filter(|(_, cmd)| cmd.starts_with("claude"))
+            .map(|(pid, _)| pid)
             .collect()
     }
 
@@ -242,6 +247,20 @@ impl ClaudeRig {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+impl Drop for ClaudeRig {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.daemon.log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- the daemon's log (last lines) ---");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+            eprintln!("--- agent processes: {:?}", self.agent_processes());
+        }
     }
 }
 

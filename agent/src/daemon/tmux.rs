@@ -90,7 +90,21 @@ impl Tmux {
             cmd = cmd.environment(k.as_str(), v.as_str());
         }
         let cmd = cmd.shell_command(command);
-        self.check("new-session", cmd)?;
+        // A server whose last session just closed is on its way out: a client that reaches it
+        // then is told "server exited unexpectedly". Ask again; a new server starts.
+        let mut attempt = 0;
+        loop {
+            match self.check("new-session", cmd.clone()) {
+                Err(e) if attempt < 5 && e.to_string().contains("server exited unexpectedly") => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         // The stream is the pane alone: no status line; keep enough history for recovery.
         self.check(
             "set-option",

@@ -416,8 +416,7 @@ impl Hub {
             EventKind::SessionActive,
             &s,
             project,
-            json!({"pid": pid, "tmux": tmux, "session": s.name, "after_recovery": recovered,
-                   "hooks": hooks}),
+            json!({"pid": pid, "tmux": tmux, "session": s.name, "after_recovery": recovered}),
         ));
         self.commit(tx, out).await?;
         Ok(())

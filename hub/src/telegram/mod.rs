@@ -361,7 +361,7 @@ impl Bot {
             },
             "/task" if arg.is_empty() => "Which task? /task T7".into(),
             "/task" => match self.hub.view_task(&Principal::Admin, &arg).await {
-                Ok(v) => render::task(&v.task, &v.events),
+                Ok(v) => render::task(&v.task, &v.sessions, &v.events),
                 Err(e) => render::esc(&e.to_string()),
             },
             "/inbox" => self.cmd_inbox().await,
@@ -687,6 +687,13 @@ impl Bot {
                 .await;
             }
             EventKind::TaskCompleted => self.maybe_finished(e).await,
+            EventKind::AgentStalled => {
+                let head = self.headline(e.task_id).await;
+                let reason = detail("reason").unwrap_or_default();
+                let screen = detail("screen").unwrap_or_default();
+                self.send_to_all(render::stalled(&head, &reason, &screen), None)
+                    .await;
+            }
             _ => {}
         }
     }

@@ -60,14 +60,15 @@ pub fn sessions(sessions: &[Session], tasks: &[Task]) -> String {
         let what = task
             .map(|t| format!(" — {} {}", t.reference, t.title))
             .unwrap_or_default();
-        let waits = if s.waiting { " ⚑ waiting" } else { "" };
+        let waits = if s.waiting { " ⚑" } else { "" };
         out.push_str(&format!(
-            "{}. {} ({}) on {}{}{}\n",
+            "{}. {} ({}) on {}{} · agent {}{}\n",
             i + 1,
             esc(&s.name),
             esc(&repo),
             esc(&s.server),
             esc(&what),
+            s.state,
             waits
         ));
     }
@@ -114,7 +115,7 @@ pub fn tasks(tasks: &[Task]) -> String {
 }
 
 /// `/task T7`.
-pub fn task(t: &Task, events: &[Event]) -> String {
+pub fn task(t: &Task, sessions: &[Session], events: &[Event]) -> String {
     let mut out = format!(
         "<b>{} {}</b>\nstatus: {}{}\npriority: {}\nserver: {}\n",
         t.reference,
@@ -127,6 +128,9 @@ pub fn task(t: &Task, events: &[Event]) -> String {
         t.priority,
         esc(t.server.as_deref().unwrap_or("-"))
     );
+    if let Some(s) = sessions.iter().max_by_key(|s| s.started_at) {
+        out.push_str(&format!("agent: {} ({})\n", s.state, esc(&s.name)));
+    }
     let last: Vec<&Event> = events.iter().rev().take(8).collect();
     if !last.is_empty() {
         out.push_str("\nLast events:\n");
@@ -139,6 +143,15 @@ pub fn task(t: &Task, events: &[Event]) -> String {
                 esc(&e.actor)
             ));
         }
+    }
+    clip(&out, MESSAGE_LIMIT)
+}
+
+/// An agent that gave no sign of life: what the hub suspects, and the screen's last lines.
+pub fn stalled(head: &str, reason: &str, screen: &str) -> String {
+    let mut out = format!("⚠️ <b>{}</b>: {}", esc(head), esc(&clip(reason, 600)));
+    if !screen.trim().is_empty() {
+        out.push_str(&format!("\n<pre>{}</pre>", esc(&clip(screen, 1500))));
     }
     clip(&out, MESSAGE_LIMIT)
 }
@@ -255,6 +268,41 @@ mod tests {
         assert_eq!(
             screen("orc-abc", &["".into()]),
             "🖥 orc-abc\n<pre>(blank screen)</pre>"
+        );
+    }
+
+    #[test]
+    fn sessions_show_the_agent_state_and_a_stall_says_why() {
+        let s = Session {
+            id: uuid::Uuid::nil(),
+            name: "orc-abc123".into(),
+            server_id: uuid::Uuid::nil(),
+            server: "dev-01".into(),
+            task_id: None,
+            task: None,
+            status: SessionStatus::Active,
+            pid: None,
+            tmux: None,
+            working_dir: None,
+            exit_code: None,
+            state: orchestratia_proto::SessionState::WaitingPermission,
+            state_since: 0,
+            waiting: true,
+            conversation_id: None,
+            started_at: 0,
+            ended_at: None,
+        };
+        let text = sessions(&[s], &[]);
+        assert!(text.contains("agent waiting_permission ⚑"), "{text}");
+        let stall = stalled(
+            "T1 <x>",
+            "no sign of life: a dialog?",
+            "Accessing workspace <dir>",
+        );
+        assert!(
+            stall.contains("T1 &lt;x&gt;")
+                && stall.contains("<pre>Accessing workspace &lt;dir&gt;</pre>"),
+            "{stall}"
         );
     }
 }

@@ -34,7 +34,8 @@ const TERM_GRACE: Duration = Duration::from_secs(3);
 /// Where ending the agent has got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    /// Its task is over but a turn is in progress: let it end (or the deadline pass).
+    /// Its task is over but a turn is in progress (or a program is on its way out): let it
+    /// end, or the deadline pass.
     WaitTurn,
     /// Asked to exit on its own (Claude Code: `/exit`; any other program: SIGTERM).
     AskedToExit,
@@ -260,20 +261,21 @@ impl Actor {
         }
         tracing::info!(session = %self.state.name, %reason, finish, "ending the agent");
         let cfg = &self.env.config;
-        if finish && self.state.claude && self.agent == Some(SessionState::Working) {
-            self.ending = Some(Ending {
-                step: Step::WaitTurn,
-                until: Instant::now() + Duration::from_secs(cfg.finish_wait_secs),
-                reason,
-            });
-            return;
-        }
+        // A task that is over lets the agent end on its own: Claude Code its turn in progress,
+        // any other program its exit (it reported the task done and is about to leave).
+        let wait = match (finish, self.state.claude) {
+            (true, true) if self.agent == Some(SessionState::Working) => cfg.finish_wait_secs,
+            (true, false) => cfg.stop_grace_secs,
+            _ => 0,
+        };
         self.ending = Some(Ending {
             step: Step::WaitTurn,
-            until: Instant::now(),
+            until: Instant::now() + Duration::from_secs(wait),
             reason,
         });
-        self.advance(input).await;
+        if wait == 0 {
+            self.advance(input).await;
+        }
     }
 
     /// The next step of ending the agent.
