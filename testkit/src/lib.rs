@@ -48,9 +48,17 @@ pub fn bin(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--bin", name])
-            .status();
+        let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.arg("build")
+            .arg("--manifest-path")
+            .arg(workspace)
+            .args(["--bin", name]);
+        // A benchmark runs from target/release: build the same profile.
+        if bin_dir().ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status();
         assert!(
             status.is_ok_and(|s| s.success()) && path.exists(),
             "{name} is not built: run `cargo build --workspace` (or the README's test command)"

@@ -59,7 +59,7 @@ pub fn render(t: &TaskPayload) -> String {
     if t.require_plan_approval {
         p.push_str("- First write a plan and submit it: `orchestratia task plan submit --file plan.md`. It waits for a human and prints `approved` or `rejected: FEEDBACK`; revise and resubmit until approved, then do the work.\n");
     }
-    p.push_str("- When a decision is not yours to make: `orchestratia task help --question \"...\"`. It waits and prints the answer.\n");
+    p.push_str("- When a decision is not yours to make: `orchestratia task help --question \"...\"`. It waits (as long as a person takes) and prints the answer. If the command is interrupted, run it again with the same question: it waits on the same one, and an answer that comes after you stopped waiting arrives as your next message.\n");
     p.push_str("- To leave a note on the task: `orchestratia task note \"...\"`.\n");
     p.push_str("- When done: `orchestratia task complete --summary \"...\" [--changes \"...\"] [--tests \"...\"] [--contract KEY=@file.json]`. A contract is data the tasks that depend on this one receive.\n");
     p.push_str("- If it cannot be done: `orchestratia task fail --reason \"...\"`.\n");

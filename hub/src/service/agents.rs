@@ -1,13 +1,13 @@
 //! The agents inside sessions: their state from their own hooks, messages submitted to them as
-//! prompts (by an admin, or an answer whose asker was gone), finishing them when their task is
-//! over, and noticing one that never gave a sign of life.
+//! prompts, stopping and finishing them. What runs every few seconds (stalls, late answers) is
+//! in `agent_watch.rs`.
 
 use std::time::Duration;
 
 use orchestratia_proto::api::{AgentEvent, AgentMessage};
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::HubToDaemon;
-use orchestratia_proto::{EventKind, HookEvent, PlanStatus, Session, SessionState, SessionStatus};
+use orchestratia_proto::{EventKind, HookEvent, Session, SessionState, SessionStatus};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,8 +26,6 @@ use crate::store::{self, Conn};
 const MAX_MESSAGE: usize = 100_000;
 /// How long `session send` waits for the agent to take the message.
 const TAKE_WAIT: Duration = Duration::from_secs(20);
-/// A prompt the agent did not take is sent again after this long.
-const RESEND_AFTER_MS: i64 = 60_000;
 /// What an agent's own words may add to an event, in characters.
 const MAX_AGENT_TEXT: usize = 2_000;
 
@@ -302,7 +300,7 @@ impl Hub {
     }
 
     /// Stores a prompt and tells the session's daemon to submit it.
-    async fn submit_prompt(
+    pub(super) async fn submit_prompt(
         &self,
         c: &mut Conn,
         record: &PromptRecord,
@@ -439,162 +437,6 @@ impl Hub {
         Ok(())
     }
 
-    /// Runs every few seconds: agents that never gave a sign of life are reported, and
-    /// answers whose asker was gone are submitted to the agent as its next prompt.
-    pub async fn watch_agents(&self) -> HubResult<()> {
-        self.notice_stalls().await?;
-        self.deliver_late_answers().await
-    }
-
-    /// Sessions whose agent reports through hooks but has not since it started: a dialog
-    /// holds it. The task says so (an event, and the session waits for input).
-    async fn notice_stalls(&self) -> HubResult<()> {
-        let now = now_ms();
-        let cutoff = now - self.config.stall_after.as_millis() as i64;
-        // Read first: this runs every few seconds and almost always finds nothing.
-        if store::sessions::silent_since(&mut self.read().await?, cutoff)
-            .await?
-            .is_empty()
-        {
-            return Ok(());
-        }
-        let mut tx = self.store.write().await?;
-        let silent = store::sessions::silent_since(&mut tx, cutoff).await?;
-        let mut out = Outbox::default();
-        for s in silent {
-            self.signal(&mut tx, &s, Signal::Stalled, &mut out).await?;
-            let screen = store::sessions::screen(&mut tx, s.id)
-                .await?
-                .map(|sc| last_lines(&sc, 12))
-                .unwrap_or_default();
-            let project = match s.task_id {
-                Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
-                None => None,
-            };
-            out.event(NewEvent {
-                kind: EventKind::AgentStalled,
-                actor: "hub".into(),
-                project_id: project,
-                task_id: s.task_id,
-                related_task_id: None,
-                server_id: Some(s.server_id),
-                session_id: Some(s.id),
-                details: json!({"session": s.name,
-                    "reason": format!("the agent gave no sign of life through its hooks for {}s after it started: it may be showing a dialog (folder trust, API key); attach to the session to answer it",
-                                      self.config.stall_after.as_secs()),
-                    "screen": screen}),
-            });
-        }
-        self.commit(tx, out).await
-    }
-
-    /// Answers and plan decisions that never reached their asker (the CLI call was killed)
-    /// go to the agent as its next prompt once it is idle.
-    async fn deliver_late_answers(&self) -> HubResult<()> {
-        let now = now_ms();
-        let cutoff = now - self.config.late_answer_after.as_millis() as i64;
-        {
-            let mut c = self.read().await?;
-            if store::humans::undelivered_answers(&mut c, cutoff)
-                .await?
-                .is_empty()
-                && store::humans::undelivered_decisions(&mut c, cutoff)
-                    .await?
-                    .is_empty()
-            {
-                return Ok(());
-            }
-        }
-        let mut tx = self.store.write().await?;
-        let answers = store::humans::undelivered_answers(&mut tx, cutoff).await?;
-        let plans = store::humans::undelivered_decisions(&mut tx, cutoff).await?;
-        let mut out = Outbox::default();
-        for a in answers {
-            let i = a.intervention;
-            let text = format!(
-                "A human answered the question you asked with `orchestratia task help` (\"{}\"). The command that waited for it is gone, so here is the answer:\n\n{}",
-                i.question,
-                i.response.as_deref().unwrap_or_default()
-            );
-            self.deliver_late(&mut tx, i.task_id, i.id, "answer", text, now, &mut out)
-                .await?;
-        }
-        for p in plans {
-            let text = match p.status {
-                PlanStatus::Approved => format!(
-                    "Your plan was approved{}. The command that waited for the decision is gone: go ahead with the plan.",
-                    p.feedback
-                        .as_deref()
-                        .map(|f| format!(" (feedback: {f})"))
-                        .unwrap_or_default()
-                ),
-                _ => format!(
-                    "Your plan was rejected: {}. The command that waited for the decision is gone: revise the plan and submit it again with `orchestratia task plan submit`.",
-                    p.feedback.as_deref().unwrap_or("no feedback given")
-                ),
-            };
-            self.deliver_late(&mut tx, p.task_id, p.id, "plan", text, now, &mut out)
-                .await?;
-        }
-        self.commit(tx, out).await
-    }
-
-    /// Submits one late answer to the task's idle agent, or sends it again when the agent has
-    /// not taken it for a while.
-    #[allow(clippy::too_many_arguments)]
-    async fn deliver_late(
-        &self,
-        c: &mut Conn,
-        task: Uuid,
-        ref_id: Uuid,
-        kind: &str,
-        text: String,
-        now: i64,
-        out: &mut Outbox,
-    ) -> HubResult<()> {
-        let Some(s) = store::sessions::open_of_task(c, task)
-            .await?
-            .into_iter()
-            .find(|s| s.state == SessionState::Idle)
-        else {
-            return Ok(());
-        };
-        if !self.daemons.is_connected(s.server_id) {
-            return Ok(());
-        }
-        match store::prompts::for_ref(c, ref_id).await? {
-            None => {
-                let record = PromptRecord {
-                    message: AgentMessage {
-                        id: Uuid::new_v4(),
-                        session_id: s.id,
-                        session: s.name.clone(),
-                        text,
-                        kind: kind.into(),
-                        taken: false,
-                        created_at: now,
-                    },
-                    task_id: Some(task),
-                    ref_id: Some(ref_id),
-                };
-                self.submit_prompt(c, &record, "hub", &s, out).await
-            }
-            Some(m) if !m.message.taken && m.message.created_at < now - RESEND_AFTER_MS => {
-                store::prompts::touch(c, m.message.id, now).await?;
-                out.tell(
-                    s.server_id,
-                    HubToDaemon::SessionPrompt {
-                        session_id: s.id,
-                        prompt_id: m.message.id,
-                        text: m.message.text,
-                    },
-                );
-                Ok(())
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
     /// The asker itself received an answer or decision (its long-poll returned it).
     pub(crate) async fn delivered_to_caller(
         &self,
@@ -615,14 +457,4 @@ impl Hub {
         }
         Ok(())
     }
-}
-
-/// The last `n` non-empty lines of a screen.
-fn last_lines(screen: &str, n: usize) -> String {
-    let lines: Vec<&str> = screen
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

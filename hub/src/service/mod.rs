@@ -2,10 +2,13 @@
 //! from the store, asks the engine, writes the result in one transaction, and only after the
 //! commit publishes events and tells daemons. Routes and sockets are thin wrappers over these.
 
+mod agent_watch;
 mod agents;
 mod flow;
 mod humans;
+mod permissions;
 mod projects;
+mod recording;
 mod sessions;
 mod tasks;
 mod validate;
@@ -28,7 +31,7 @@ use crate::store::events::NewEvent;
 use crate::store::tokens::TokenKind;
 use crate::store::{self, Store, Tx};
 
-pub use sessions::ChunkWriter;
+pub use recording::ChunkWriter;
 pub use validate::parse_wait;
 
 /// The hub: store, bus and live connections behind one cheap-to-clone handle.

@@ -1,26 +1,21 @@
 //! Sessions and what daemons report about them: connection and heartbeats (online/offline),
-//! sessions becoming active, recovered or ended, screens and output chunks.
+//! sessions becoming active, recovered or ended. Their output is in `recording.rs`.
 
-use std::time::Duration;
-
-use orchestratia_proto::api::{CreateSession, Recording, RecordingChunk};
+use orchestratia_proto::api::CreateSession;
 use orchestratia_proto::time::now_ms;
-use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon, RunningSession, SessionStart};
+use orchestratia_proto::ws::{HubToDaemon, RunningSession, SessionStart};
 use orchestratia_proto::{EventKind, Session, SessionState, SessionStatus, TaskStatus};
 use serde_json::json;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
-use crate::bus::BusMessage;
 use crate::engine::agent_state::Signal;
 use crate::engine::lifecycle::{Transition, next};
 use crate::error::{HubError, HubResult};
+use crate::store;
 use crate::store::events::NewEvent;
-use crate::store::sessions::Chunk;
-use crate::store::{self, Store};
 
 /// Longest last screen kept as a failure reason, in characters.
 const MAX_SCREEN_REASON: usize = 4000;
@@ -70,45 +65,6 @@ impl Hub {
             .into_iter()
             .find(|s| s.id.to_string() == key || s.name == key)
             .ok_or_else(|| HubError::NotFound(format!("session '{key}' not found")))
-    }
-
-    /// A page of a session's recording (output chunks and keyframes), for replay and export.
-    pub async fn recording(
-        &self,
-        p: &Principal,
-        key: &str,
-        after: Option<u64>,
-        limit: Option<i64>,
-    ) -> HubResult<Recording> {
-        let session = self.session(p, key).await?;
-        let limit = limit.unwrap_or(1000);
-        if !(1..=5000).contains(&limit) {
-            return Err(bad!("limit must be between 1 and 5000"));
-        }
-        let mut c = self.read().await?;
-        let rows = store::sessions::recording(&mut c, session.id, after.unwrap_or(0) as i64, limit)
-            .await?;
-        use base64::Engine;
-        let engine = base64::engine::general_purpose::STANDARD;
-        let full = rows.len() as i64 >= limit;
-        let next_after = if full {
-            rows.last().map(|(c, _)| c.seq as u64)
-        } else {
-            None
-        };
-        Ok(Recording {
-            session_id: session.id,
-            chunks: rows
-                .into_iter()
-                .map(|(c, at)| RecordingChunk {
-                    seq: c.seq as u64,
-                    keyframe: c.keyframe,
-                    data: engine.encode(&c.data),
-                    at,
-                })
-                .collect(),
-            next_after,
-        })
     }
 
     /// Starts a session on a server (seed Flow 2 `POST /sessions`). For a task that already
@@ -358,7 +314,7 @@ impl Hub {
     }
 
     /// A session of `server` as reported by its daemon; a daemon may only report its own.
-    async fn own_session(
+    pub(super) async fn own_session(
         &self,
         c: &mut store::Conn,
         server: Uuid,
@@ -550,153 +506,5 @@ impl Hub {
             json!({"session": s.name, "message": validate::bounded(message, 2000)}),
         ));
         self.commit(tx, out).await
-    }
-
-    /// A rendered screen: kept as the session's last screen and published live.
-    pub async fn session_screen(
-        &self,
-        server: Uuid,
-        session: Uuid,
-        lines: Vec<String>,
-        cols: u16,
-        rows: u16,
-    ) -> HubResult<()> {
-        let mut tx = self.store.write().await?;
-        let s = self.own_session(&mut tx, server, session).await?;
-        store::sessions::set_screen(&mut tx, s.id, &lines.join("\n")).await?;
-        tx.commit().await?;
-        self.bus.publish_live(BusMessage::Screen {
-            session_id: s.id,
-            task_id: s.task_id,
-            lines: std::sync::Arc::new(lines),
-            cols,
-            rows,
-        });
-        Ok(())
-    }
-
-    /// The last screen a session's daemon sent (its lines joined), if any.
-    pub async fn last_screen(&self, p: &Principal, key: &str) -> HubResult<Option<String>> {
-        let s = self.session(p, key).await?;
-        let mut c = self.read().await?;
-        Ok(store::sessions::screen(&mut c, s.id).await?)
-    }
-
-    /// An output chunk or keyframe from a daemon: stored (chunks) and passed to watchers.
-    pub async fn session_frame(
-        &self,
-        server: Uuid,
-        frame: Frame,
-        raw: &[u8],
-        known: &mut std::collections::HashSet<Uuid>,
-    ) -> HubResult<()> {
-        if !known.contains(&frame.session_id) {
-            let mut c = self.read().await?;
-            self.own_session(&mut c, server, frame.session_id).await?;
-            known.insert(frame.session_id);
-        }
-        let fan = self.streams.offer(&frame, raw);
-        if fan.need_keyframe {
-            self.daemons.send(
-                server,
-                &HubToDaemon::KeyframeRequest {
-                    session_id: frame.session_id,
-                },
-            );
-        }
-        if frame.kind == FrameKind::Output
-            && let Ok(mut seqs) = self.last_seqs.lock()
-        {
-            let last = seqs.entry(frame.session_id).or_insert(0);
-            *last = (*last).max(frame.seq as i64);
-        }
-        let chunk = Chunk {
-            session_id: frame.session_id,
-            seq: frame.seq as i64,
-            keyframe: frame.kind == FrameKind::Keyframe,
-            data: frame.data,
-        };
-        if self.chunks.send(chunk).await.is_err() {
-            return Err(HubError::Internal("the chunk writer stopped".into()));
-        }
-        Ok(())
-    }
-
-    /// The last output chunk number received for a session, here or in the store: a daemon
-    /// that reattaches continues after it (no chunk lost, none numbered twice).
-    pub(crate) async fn last_seq(&self, session: Uuid) -> HubResult<i64> {
-        let here = self
-            .last_seqs
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&session).copied())
-            .unwrap_or(0);
-        let mut c = self.read().await?;
-        Ok(here.max(store::sessions::last_seq(&mut c, session).await?))
-    }
-}
-
-/// Writes output chunks and keyframes to the store in batches, off the socket's path, and
-/// keeps each session's recording under its bound.
-pub struct ChunkWriter;
-
-impl ChunkWriter {
-    /// Starts the writer; it stops when every sender is gone.
-    pub fn spawn(store: Store, mut rx: mpsc::Receiver<Chunk>, max_session_bytes: u64) {
-        tokio::spawn(async move {
-            let mut sizes: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
-            let mut batch: Vec<Chunk> = Vec::with_capacity(256);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                let deadline = tokio::time::sleep(Duration::from_millis(20));
-                tokio::pin!(deadline);
-                while batch.len() < 256 {
-                    tokio::select! {
-                        more = rx.recv() => match more {
-                            Some(c) => batch.push(c),
-                            None => break,
-                        },
-                        _ = &mut deadline => break,
-                    }
-                }
-                let result =
-                    Self::write(&store, &batch, &mut sizes, max_session_bytes as i64).await;
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, chunks = batch.len(), "could not store output chunks");
-                }
-                batch.clear();
-            }
-        });
-    }
-
-    async fn write(
-        store: &Store,
-        batch: &[Chunk],
-        sizes: &mut std::collections::HashMap<Uuid, i64>,
-        max: i64,
-    ) -> Result<(), store::StoreError> {
-        let mut tx = store.write().await?;
-        store::sessions::insert_chunks(&mut tx, batch, now_ms()).await?;
-        let mut touched: Vec<Uuid> = batch.iter().map(|c| c.session_id).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        for session in touched {
-            let added: i64 = batch
-                .iter()
-                .filter(|c| c.session_id == session)
-                .map(|c| c.data.len() as i64)
-                .sum();
-            let size = match sizes.get(&session) {
-                Some(n) => n + added,
-                None => store::sessions::stored_bytes(&mut tx, session).await?,
-            };
-            let size = if size > max {
-                store::sessions::trim(&mut tx, session, max).await?
-            } else {
-                size
-            };
-            sizes.insert(session, size);
-        }
-        tx.commit().await
     }
 }

@@ -118,15 +118,11 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
         launch::script(&files, env.tmux.as_ref(), &s.name, &bin_dir),
     )?;
     let conversation = is_claude.then(|| Uuid::new_v4().to_string());
-    if is_claude {
-        for w in launch::prepare_claude(&env, &dir) {
-            tracing::warn!(session = %s.name, "{w}");
-            env.outbox.control(DaemonToHub::SessionWarning {
-                session_id: s.session_id,
-                message: w,
-            });
-        }
-    }
+    let warnings = if is_claude {
+        launch::prepare_claude(&env, &dir)
+    } else {
+        Vec::new()
+    };
     let vars = launch::environment(
         &env,
         &s,
@@ -145,6 +141,7 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
         vars,
     };
     files.save_state(&state);
+    warn(&env, &state, warnings);
     let (terminal, pid) = launch::spawn(&env, &files, &state).await?;
     env.outbox.control(DaemonToHub::SessionActive {
         session_id: s.session_id,
@@ -153,6 +150,17 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
         hooks: is_claude,
     });
     Ok(actor::spawn(env, files, state, terminal, pid, None, false))
+}
+
+/// Tells the admin (through the hub) what could not be prepared for a session.
+fn warn(env: &Env, state: &State, warnings: Vec<String>) {
+    for w in warnings {
+        tracing::warn!(session = %state.name, "{w}");
+        env.outbox.control(DaemonToHub::SessionWarning {
+            session_id: state.session_id,
+            message: w,
+        });
+    }
 }
 
 /// How long a session that came back after a daemon restart stays `recovering`.
@@ -166,7 +174,11 @@ pub async fn recover(env: Arc<Env>, state: State) -> anyhow::Result<Handle> {
     let tmux = env.tmux.clone().context("recovery needs tmux")?;
     let files = Files::new(&env.state_dir, &state.name);
     if state.claude {
-        launch::prepare_claude(&env, &state.working_dir);
+        warn(
+            &env,
+            &state,
+            launch::prepare_claude(&env, &state.working_dir),
+        );
     }
     let terminal = terminal::open_terminal(
         &tmux.attach_argv(&state.name),
@@ -230,12 +242,7 @@ pub async fn resume(
     } else {
         launch::trust(&state.working_dir).into_iter().collect()
     };
-    for w in warnings {
-        env.outbox.control(DaemonToHub::SessionWarning {
-            session_id: state.session_id,
-            message: w,
-        });
-    }
+    warn(env, state, warnings);
     files.save_state(state);
     let (terminal, pid) = launch::spawn(env, files, state).await?;
     env.outbox.control(DaemonToHub::SessionRecovered {

@@ -1,0 +1,301 @@
+//! Permission requests: an agent (its Claude Code hook) asks to run a tool, an admin allows
+//! or denies it; the hook long-polls the decision (see `watch.rs`).
+
+use orchestratia_proto::api::RequestPermission;
+use orchestratia_proto::taskref::TaskRef;
+use orchestratia_proto::time::now_ms;
+use orchestratia_proto::ws::HubToDaemon;
+use orchestratia_proto::{EventKind, PermissionRequest, PermissionStatus};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::humans::parse_status;
+use super::{Hub, Outbox, validate};
+use crate::auth::Principal;
+use crate::bad;
+use crate::engine::agent_state::Signal;
+use crate::error::{HubError, HubResult};
+use crate::store::events::NewEvent;
+use crate::store::{self, Conn};
+
+/// Largest tool input of a permission request, in bytes.
+const MAX_TOOL_INPUT: usize = 256 * 1024;
+
+impl Hub {
+    /// An agent (or its Claude Code hook) asks to run a tool.
+    pub async fn request_permission(
+        &self,
+        p: &Principal,
+        body: &RequestPermission,
+    ) -> HubResult<PermissionRequest> {
+        let tool = validate::text("tool_name", &body.tool_name, 200)?;
+        let size = body.tool_input.to_string().len();
+        if size > MAX_TOOL_INPUT {
+            return Err(HubError::TooLarge(format!(
+                "tool_input is {size} bytes; the limit is {MAX_TOOL_INPUT}"
+            )));
+        }
+        let mut tx = self.store.write().await?;
+        let reference = match (&body.task, p) {
+            (Some(r), _) => r.clone(),
+            (
+                None,
+                Principal::Session {
+                    task_id: Some(id), ..
+                },
+            ) => id.to_string(),
+            (None, _) => return Err(bad!("name the task the permission is for")),
+        };
+        let t = self.resolve_task(&mut tx, p, &reference, None).await?;
+        p.require_work_on(&t, "request a permission for")?;
+        if t.status.is_terminal() {
+            return Err(HubError::Conflict(format!(
+                "{} is {}",
+                t.reference(),
+                t.status
+            )));
+        }
+        let now = now_ms();
+        let session_id = match p {
+            Principal::Session { session_id, .. } => *session_id,
+            _ => None,
+        };
+        let req = PermissionRequest {
+            id: Uuid::new_v4(),
+            task_id: Some(t.id),
+            task_reference: Some(t.reference()),
+            session_id,
+            tool_name: tool,
+            tool_input: body.tool_input.clone(),
+            status: PermissionStatus::Pending,
+            reason: None,
+            decided_by: None,
+            created_at: now,
+            decided_at: None,
+        };
+        store::humans::insert_permission(&mut tx, &req).await?;
+        let mut out = Outbox::default();
+        self.signal_permission(
+            &mut tx,
+            t.id,
+            session_id,
+            Signal::PermissionRequested,
+            &mut out,
+        )
+        .await?;
+        out.event(NewEvent {
+            kind: EventKind::PermissionRequested,
+            actor: p.actor(),
+            project_id: Some(t.project_id),
+            task_id: Some(t.id),
+            related_task_id: None,
+            server_id: t.server_id,
+            session_id,
+            details: json!({"request_id": req.id, "tool_name": req.tool_name, "tool_input": req.tool_input}),
+        });
+        self.commit(tx, out).await?;
+        Ok(req)
+    }
+
+    pub async fn permission(&self, p: &Principal, id: Uuid) -> HubResult<PermissionRequest> {
+        let mut c = self.read().await?;
+        let req = store::humans::permission(&mut c, id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("permission request {id} not found")))?;
+        let visible = match req.task_id {
+            Some(tid) => store::tasks::get(&mut c, tid)
+                .await?
+                .is_some_and(|t| p.can_see_task(&t)),
+            None => matches!(p, Principal::Admin),
+        };
+        if !visible {
+            return Err(HubError::NotFound(format!(
+                "permission request {id} not found"
+            )));
+        }
+        Ok(req)
+    }
+
+    pub async fn permissions(
+        &self,
+        p: &Principal,
+        status: Option<&str>,
+    ) -> HubResult<Vec<PermissionRequest>> {
+        p.require_admin("listing permission requests")?;
+        let status = parse_status::<PermissionStatus>(status)?;
+        let mut c = self.read().await?;
+        Ok(store::humans::permissions(&mut c, status, None).await?)
+    }
+
+    /// Allows or denies a pending permission request (by id, unique prefix, or task with one).
+    pub async fn decide_permission(
+        &self,
+        p: &Principal,
+        key: &str,
+        allow: bool,
+        reason: Option<&str>,
+    ) -> HubResult<PermissionRequest> {
+        p.require_admin(if allow {
+            "allowing a tool call"
+        } else {
+            "denying a tool call"
+        })?;
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| validate::text("reason", r, 10_000))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let req = self.resolve_permission(&mut tx, p, key).await?;
+        if req.status != PermissionStatus::Pending {
+            return Err(HubError::Conflict(format!(
+                "permission request {} is already {}",
+                req.id, req.status
+            )));
+        }
+        let now = now_ms();
+        let actor = p.actor();
+        let status = if allow {
+            PermissionStatus::Allowed
+        } else {
+            PermissionStatus::Denied
+        };
+        if !store::humans::decide_permission(
+            &mut tx,
+            req.id,
+            status,
+            reason.as_deref(),
+            &actor,
+            now,
+        )
+        .await?
+        {
+            return Err(HubError::Conflict(format!(
+                "permission request {} was decided meanwhile",
+                req.id
+            )));
+        }
+        let mut out = Outbox::default();
+        let task = match req.task_id {
+            Some(tid) => store::tasks::get(&mut tx, tid).await?,
+            None => None,
+        };
+        if let Some(t) = &task {
+            let pending = store::humans::permissions(
+                &mut tx,
+                Some(PermissionStatus::Pending),
+                Some(t.project_id),
+            )
+            .await?
+            .into_iter()
+            .any(|r| r.task_id == Some(t.id) && r.session_id == req.session_id);
+            if !pending {
+                self.signal_permission(
+                    &mut tx,
+                    t.id,
+                    req.session_id,
+                    Signal::PermissionDecided,
+                    &mut out,
+                )
+                .await?;
+            }
+            if let Some(server) = t.server_id {
+                out.tell(
+                    server,
+                    HubToDaemon::PermissionDecision {
+                        request_id: req.id,
+                        task_id: Some(t.id),
+                        allowed: allow,
+                        reason: reason.clone(),
+                    },
+                );
+            }
+        }
+        out.event(NewEvent {
+            kind: EventKind::PermissionDecided,
+            actor,
+            project_id: task.as_ref().map(|t| t.project_id),
+            task_id: req.task_id,
+            related_task_id: None,
+            server_id: task.as_ref().and_then(|t| t.server_id),
+            session_id: req.session_id,
+            details: json!({"request_id": req.id, "tool_name": req.tool_name, "allowed": allow, "reason": reason}),
+        });
+        self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        store::humans::permission(&mut c, req.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("permission request vanished".into()))
+    }
+
+    async fn resolve_permission(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        key: &str,
+    ) -> HubResult<PermissionRequest> {
+        let key = key.trim();
+        if let Ok(id) = Uuid::parse_str(key) {
+            return store::humans::permission(c, id)
+                .await?
+                .ok_or_else(|| HubError::NotFound(format!("permission request {id} not found")));
+        }
+        if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key)
+            && let Some(t) = self.task_or_id_prefix(c, p, key, &r).await?
+        {
+            let mut pending: Vec<PermissionRequest> =
+                store::humans::permissions(c, Some(PermissionStatus::Pending), Some(t.project_id))
+                    .await?
+                    .into_iter()
+                    .filter(|x| x.task_id == Some(t.id))
+                    .collect();
+            return match pending.len() {
+                0 => Err(HubError::NotFound(format!(
+                    "{} has no pending permission request",
+                    t.reference()
+                ))),
+                1 => Ok(pending.remove(0)),
+                n => Err(bad!(
+                    "{} has {n} pending permission requests; decide one by its id",
+                    t.reference()
+                )),
+            };
+        }
+        let lower = key.to_ascii_lowercase();
+        let mut hits: Vec<PermissionRequest> = store::humans::permissions(c, None, None)
+            .await?
+            .into_iter()
+            .filter(|x| lower.len() >= 4 && x.id.to_string().starts_with(&lower))
+            .collect();
+        match hits.len() {
+            0 => Err(HubError::NotFound(format!(
+                "permission request '{key}' not found"
+            ))),
+            1 => Ok(hits.remove(0)),
+            _ => Err(bad!(
+                "'{key}' matches several permission requests; give more characters"
+            )),
+        }
+    }
+
+    /// Moves the state of the session that asked for a permission (or, without one, of the
+    /// task's open sessions).
+    async fn signal_permission(
+        &self,
+        c: &mut Conn,
+        task: Uuid,
+        session: Option<Uuid>,
+        signal: Signal<'_>,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        match session {
+            Some(id) => {
+                if let Some(s) = store::sessions::get(c, id).await? {
+                    self.signal(c, &s, signal, out).await?;
+                }
+                Ok(())
+            }
+            None => self.signal_task(c, task, signal, out).await,
+        }
+    }
+}
