@@ -114,14 +114,20 @@ impl TestDaemon {
             "registration failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // Tests do not wait 15 s for a recovered session to turn active.
-        let mut text = std::fs::read_to_string(&config).expect("config");
-        text.push_str(&format!("recovery_grace_secs: {}\n", o.recovery_grace_secs));
-        let mut text = text.replace("recovery_grace_secs: 15\n", "");
-        text.push_str(o.config);
-        if !text.ends_with('\n') {
-            text.push('\n');
+        // Tests do not wait 15 s for a recovered session to turn active; `o.config`'s keys
+        // replace the registered ones.
+        let text = std::fs::read_to_string(&config).expect("config");
+        let mut doc: yaml_serde::Mapping = yaml_serde::from_str(&text).expect("config yaml");
+        doc.insert(
+            "recovery_grace_secs".into(),
+            yaml_serde::Value::from(o.recovery_grace_secs),
+        );
+        if !o.config.trim().is_empty() {
+            let extra: yaml_serde::Mapping =
+                yaml_serde::from_str(o.config).expect("extra config yaml");
+            doc.extend(extra);
         }
+        let text = yaml_serde::to_string(&doc).expect("config yaml");
         std::fs::write(&config, text).expect("write config");
         let mut d = TestDaemon {
             child: None,
