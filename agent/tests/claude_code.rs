@@ -204,26 +204,15 @@ async fn answers_and_plans_given_after_150s_reach_claude() {
         ],
     );
     let h = &rig.hub;
-    h.cli(&["task", "create", "--title", "Auth", "--repo", "app"])
-        .await
-        .ok();
-    h.cli(&[
-        "task",
-        "create",
+    rig.start_task(&["--title", "Auth", "--repo", "app"]).await;
+    rig.start_task(&[
         "--title",
         "Build",
         "--repo",
         "app",
         "--require-plan-approval",
     ])
-    .await
-    .ok();
-    h.cli(&["task", "assign", "T1", "--session", "dev-01"])
-        .await
-        .ok();
-    h.cli(&["task", "assign", "T2", "--session", "dev-01"])
-        .await
-        .ok();
+    .await;
     rig.status_is("T1", TaskStatus::NeedsHuman, 90).await;
     eventually(90, "T2's plan", || async {
         let l = h.cli(&["plan", "list", "--json"]).await.json();
@@ -275,12 +264,8 @@ async fn an_answer_outlives_the_command_that_asked() {
         ],
     );
     let h = &rig.hub;
-    h.cli(&["task", "create", "--title", "Configure", "--repo", "app"])
-        .await
-        .ok();
-    h.cli(&["task", "assign", "T1", "--session", "dev-01"])
-        .await
-        .ok();
+    rig.start_task(&["--title", "Configure", "--repo", "app"])
+        .await;
     // The second call waits on the first question: one question for the human.
     eventually(90, "the question asked again", || async {
         (rig.model.requests("# T1:").len() >= 2).then_some(())
@@ -347,13 +332,8 @@ async fn a_lost_terminal_resumes_the_same_conversation() {
             text("Done."),
         ],
     );
-    let h = &rig.hub;
-    h.cli(&["task", "create", "--title", "Remember", "--repo", "app"])
-        .await
-        .ok();
-    h.cli(&["task", "assign", "T1", "--session", "dev-01"])
-        .await
-        .ok();
+    rig.start_task(&["--title", "Remember", "--repo", "app"])
+        .await;
     eventually(90, "the first turn", || async {
         (!rig.model.requests("# T1:").is_empty()).then_some(())
     })
@@ -407,20 +387,8 @@ async fn an_admin_talks_to_an_idle_agent_and_stops_a_kept_session() {
         ],
     );
     let h = &rig.hub;
-    h.cli(&[
-        "task",
-        "create",
-        "--title",
-        "Talk",
-        "--repo",
-        "app",
-        "--keep-session",
-    ])
-    .await
-    .ok();
-    h.cli(&["task", "assign", "T1", "--session", "dev-01"])
-        .await
-        .ok();
+    rig.start_task(&["--title", "Talk", "--repo", "app", "--keep-session"])
+        .await;
     let s = rig
         .state_is("T1", SessionState::WaitingPermission, 90)
         .await;
@@ -486,12 +454,8 @@ async fn a_corrupt_claude_config_is_left_alone_and_the_stall_is_reported() {
         return;
     };
     let h = &rig.hub;
-    h.cli(&["task", "create", "--title", "Stalls", "--repo", "app"])
-        .await
-        .ok();
-    h.cli(&["task", "assign", "T1", "--session", "dev-01"])
-        .await
-        .ok();
+    rig.start_task(&["--title", "Stalls", "--repo", "app"])
+        .await;
     let s = rig.state_is("T1", SessionState::WaitingInput, 60).await;
     assert_eq!(s["status"], "active");
     let events = rig.events_of("T1").await;

@@ -326,58 +326,32 @@ async fn reported_hook_events_move_the_state_and_decide_nothing() {
         s.run_hook(event("SessionEnd", json!({})), &report).await,
         Value::Null
     );
-    // A session token reports for its own session only.
-    let other = s
-        .hub
-        .client(Some(&s.token))
-        .agent_event(
-            "orc-000000",
-            &orchestratia_proto::api::AgentEvent {
-                event: orchestratia_proto::HookEvent::Stop,
-                notification_type: None,
-                source: None,
-                tool_name: None,
-                message: None,
-                conversation_id: None,
-                prompt: None,
-            },
-        )
+    // A session token reports for its own session only; bad ids are refused; an admin is no
+    // agent.
+    let stop = |conversation: Option<&str>| orchestratia_proto::api::AgentEvent {
+        event: orchestratia_proto::HookEvent::Stop,
+        notification_type: None,
+        source: None,
+        tool_name: None,
+        message: None,
+        conversation_id: conversation.map(str::to_string),
+        prompt: None,
+    };
+    let agent = s.hub.client(Some(&s.token));
+    let other = agent
+        .agent_event("orc-000000", &stop(None))
         .await
         .expect_err("not its session");
     assert_eq!(other.status(), Some(404), "{other}");
-    let bad_id = s
-        .hub
-        .client(Some(&s.token))
-        .agent_event(
-            &s.session,
-            &orchestratia_proto::api::AgentEvent {
-                event: orchestratia_proto::HookEvent::Stop,
-                notification_type: None,
-                source: None,
-                tool_name: None,
-                message: None,
-                conversation_id: Some("bad id with spaces".into()),
-                prompt: None,
-            },
-        )
+    let bad_id = agent
+        .agent_event(&s.session, &stop(Some("bad id with spaces")))
         .await
         .expect_err("a conversation id with spaces");
     assert_eq!(bad_id.status(), Some(400), "{bad_id}");
     let admin = s
         .hub
         .admin()
-        .agent_event(
-            &s.session,
-            &orchestratia_proto::api::AgentEvent {
-                event: orchestratia_proto::HookEvent::Stop,
-                notification_type: None,
-                source: None,
-                tool_name: None,
-                message: None,
-                conversation_id: None,
-                prompt: None,
-            },
-        )
+        .agent_event(&s.session, &stop(None))
         .await
         .expect_err("only the agent reports its events");
     assert_eq!(admin.status(), Some(403), "{admin}");

@@ -113,6 +113,20 @@ impl ClaudeRig {
         .await;
     }
 
+    /// Creates a task (`task create` with `args`) and assigns it to the rig's server; returns
+    /// its reference.
+    pub async fn start_task(&self, args: &[&str]) -> String {
+        let mut all = vec!["task", "create", "--json"];
+        all.extend_from_slice(args);
+        let v = self.hub.cli(&all).await.json();
+        let r = v["ref"].as_str().expect("ref").to_string();
+        self.hub
+            .cli(&["task", "assign", &r, "--session", &self.daemon.name])
+            .await
+            .ok();
+        r
+    }
+
     /// A task as `task view --json` shows it.
     pub async fn task(&self, r: &str) -> Value {
         self.hub.cli(&["task", "view", r, "--json"]).await.json()

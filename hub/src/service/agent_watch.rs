@@ -9,10 +9,10 @@ use orchestratia_proto::{EventKind, PlanStatus, SessionState};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::sessions::session_event;
 use super::{Hub, Outbox};
 use crate::engine::agent_state::Signal;
 use crate::error::HubResult;
-use crate::store::events::NewEvent;
 use crate::store::prompts::PromptRecord;
 use crate::store::{self, Conn};
 
@@ -48,23 +48,16 @@ impl Hub {
                 .await?
                 .map(|sc| last_lines(&sc, 12))
                 .unwrap_or_default();
-            let project = match s.task_id {
-                Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
-                None => None,
-            };
-            out.event(NewEvent {
-                kind: EventKind::AgentStalled,
-                actor: "hub".into(),
-                project_id: project,
-                task_id: s.task_id,
-                related_task_id: None,
-                server_id: Some(s.server_id),
-                session_id: Some(s.id),
-                details: json!({"session": s.name,
+            let project = self.project_of(&mut tx, &s).await?;
+            out.event(session_event(
+                EventKind::AgentStalled,
+                &s,
+                project,
+                json!({"session": s.name,
                     "reason": format!("the agent gave no sign of life through its hooks for {}s after it started: it may be showing a dialog (folder trust, API key); attach to the session to answer it",
                                       self.config.stall_after.as_secs()),
                     "screen": screen}),
-            });
+            ));
         }
         self.commit(tx, out).await
     }

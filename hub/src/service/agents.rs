@@ -11,6 +11,7 @@ use orchestratia_proto::{EventKind, HookEvent, Session, SessionState, SessionSta
 use serde_json::json;
 use uuid::Uuid;
 
+use super::sessions::session_event;
 use super::{Hub, Outbox, StateChange, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -141,10 +142,7 @@ impl Hub {
         };
         let before = s.state;
         let after = self.signal(&mut tx, &s, signal, &mut out).await?;
-        let project = match s.task_id {
-            Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
-            None => None,
-        };
+        let project = self.project_of(&mut tx, &s).await?;
         let said = body
             .message
             .as_deref()
@@ -215,17 +213,13 @@ impl Hub {
             }
             _ => {}
         }
-        out.event(NewEvent {
-            kind: EventKind::AgentPrompted,
-            actor: "hub".into(),
-            project_id: project,
-            task_id: s.task_id,
-            related_task_id: None,
-            server_id: Some(s.server_id),
-            session_id: Some(s.id),
-            details: json!({"session": s.name, "prompt_id": m.message.id, "kind": m.message.kind,
+        out.event(session_event(
+            EventKind::AgentPrompted,
+            s,
+            project,
+            json!({"session": s.name, "prompt_id": m.message.id, "kind": m.message.kind,
                             "text": validate::bounded(&m.message.text, MAX_AGENT_TEXT)}),
-        });
+        ));
         Ok(())
     }
 
@@ -390,16 +384,12 @@ impl Hub {
             state: SessionState::Ended,
             conversation_id: s.conversation_id.clone(),
         });
-        out.event(NewEvent {
-            kind: EventKind::SessionEnded,
-            actor: "hub".into(),
-            project_id: project,
-            task_id: s.task_id,
-            related_task_id: None,
-            server_id: Some(s.server_id),
-            session_id: Some(s.id),
-            details: json!({"session": s.name, "reason": reason}),
-        });
+        out.event(session_event(
+            EventKind::SessionEnded,
+            s,
+            project,
+            json!({"session": s.name, "reason": reason}),
+        ));
         out.tell(
             s.server_id,
             HubToDaemon::SessionStop {

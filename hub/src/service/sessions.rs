@@ -20,7 +20,8 @@ use crate::store::events::NewEvent;
 /// Longest last screen kept as a failure reason, in characters.
 const MAX_SCREEN_REASON: usize = 4000;
 
-fn session_event(
+/// An event about a session, by the hub.
+pub(super) fn session_event(
     kind: EventKind,
     s: &Session,
     project: Option<Uuid>,
@@ -313,6 +314,18 @@ impl Hub {
         Ok(())
     }
 
+    /// The project of a session's task (none for a session without a task).
+    pub(super) async fn project_of(
+        &self,
+        c: &mut store::Conn,
+        s: &Session,
+    ) -> HubResult<Option<Uuid>> {
+        Ok(match s.task_id {
+            Some(t) => store::tasks::get(c, t).await?.map(|t| t.project_id),
+            None => None,
+        })
+    }
+
     /// A session of `server` as reported by its daemon; a daemon may only report its own.
     pub(super) async fn own_session(
         &self,
@@ -395,10 +408,7 @@ impl Hub {
             return Err(HubError::Conflict(format!("session {} has ended", s.name)));
         }
         store::sessions::set_status(&mut tx, s.id, SessionStatus::Recovering).await?;
-        let project = match s.task_id {
-            Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
-            None => None,
-        };
+        let project = self.project_of(&mut tx, &s).await?;
         let mut out = Outbox::default();
         out.event(session_event(
             EventKind::SessionRecovered,
@@ -494,10 +504,7 @@ impl Hub {
     ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
-        let project = match s.task_id {
-            Some(t) => store::tasks::get(&mut tx, t).await?.map(|t| t.project_id),
-            None => None,
-        };
+        let project = self.project_of(&mut tx, &s).await?;
         let mut out = Outbox::default();
         out.event(session_event(
             EventKind::SessionWarning,

@@ -216,18 +216,7 @@ pub async fn spawn(
                 t.new_session(&name, &dir, COLS, ROWS, &vars, &script_cmd)
             })
             .await??;
-            let term = open_terminal(
-                &t.attach_argv(&state.name),
-                &state.working_dir,
-                &[],
-                COLS,
-                ROWS,
-            )?;
-            let go = format!("{}-go", state.name);
-            tmux_call(t, move |t| t.signal(&go)).await??;
-            let name = state.name.clone();
-            let pid = tmux_call(t, move |t| t.pane_pid(&name)).await?;
-            Ok((term, pid))
+            attach(t, state).await
         }
         None => {
             let argv = vec![
@@ -239,6 +228,24 @@ pub async fn spawn(
             Ok((term, pid))
         }
     }
+}
+
+/// Attaches the daemon's client to a session's tmux session and lets its script go (it waits
+/// for the client, so no output is missed; a signal sent twice is harmless). Returns the
+/// terminal and the pane's pid.
+pub async fn attach(t: &Tmux, state: &State) -> anyhow::Result<(Terminal, Option<i64>)> {
+    let term = open_terminal(
+        &t.attach_argv(&state.name),
+        &state.working_dir,
+        &[],
+        COLS,
+        ROWS,
+    )?;
+    let go = format!("{}-go", state.name);
+    tmux_call(t, move |t| t.signal(&go)).await??;
+    let name = state.name.clone();
+    let pid = tmux_call(t, move |t| t.pane_pid(&name)).await?;
+    Ok((term, pid))
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ use super::claude::{self, Conversation, Settings};
 use super::config::AgentConfig;
 use super::outbox::Outbox;
 use super::tmux::Tmux;
-use terminal::tmux_call;
 
 /// Initial terminal size of a session (a console resizes it).
 pub const COLS: u16 = 120;
@@ -180,18 +179,8 @@ pub async fn recover(env: Arc<Env>, state: State) -> anyhow::Result<Handle> {
             launch::prepare_claude(&env, &state.working_dir),
         );
     }
-    let terminal = terminal::open_terminal(
-        &tmux.attach_argv(&state.name),
-        &state.working_dir,
-        &[],
-        COLS,
-        ROWS,
-    )?;
-    // If the daemon died before letting the agent start, let it start now.
-    let go = format!("{}-go", state.name);
-    tmux_call(&tmux, move |t| t.signal(&go)).await??;
-    let name = state.name.clone();
-    let pid = tmux_call(&tmux, move |t| t.pane_pid(&name)).await?;
+    // If the daemon died before letting the agent start, it starts now.
+    let (terminal, pid) = launch::attach(&tmux, &state).await?;
     env.outbox.control(DaemonToHub::SessionRecovered {
         session_id: state.session_id,
         tmux: state.name.clone(),
