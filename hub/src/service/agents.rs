@@ -42,13 +42,7 @@ impl Hub {
     ) -> HubResult<SessionState> {
         let state = next_state(s.state, signal);
         if state != s.state && store::sessions::set_state(c, s.id, state, now_ms()).await? {
-            out.states.push(StateChange {
-                session: s.id,
-                server: s.server_id,
-                task: s.task_id,
-                state,
-                conversation_id: s.conversation_id.clone(),
-            });
+            out.states.push(StateChange::of(s, state));
         }
         Ok(state)
     }
@@ -120,19 +114,12 @@ impl Hub {
             return Err(HubError::Conflict(format!("session {} has ended", s.name)));
         }
         let mut out = Outbox::default();
-        if let Some(conv) = &conversation
-            && s.conversation_id.as_ref() != Some(conv)
-        {
+        let new_conversation = conversation
+            .as_ref()
+            .is_some_and(|conv| s.conversation_id.as_ref() != Some(conv));
+        if new_conversation && let Some(conv) = &conversation {
             store::sessions::set_conversation(&mut tx, s.id, conv).await?;
             s.conversation_id = Some(conv.clone());
-            // The daemon resumes the newest conversation after a reboot.
-            out.states.push(StateChange {
-                session: s.id,
-                server: s.server_id,
-                task: s.task_id,
-                state: s.state,
-                conversation_id: s.conversation_id.clone(),
-            });
         }
         let signal = Signal::Hook {
             event: body.event,
@@ -142,6 +129,10 @@ impl Hub {
         };
         let before = s.state;
         let after = self.signal(&mut tx, &s, signal, &mut out).await?;
+        if new_conversation && after == before {
+            // The daemon resumes the newest conversation after a reboot.
+            out.states.push(StateChange::of(&s, after));
+        }
         let project = self.project_of(&mut tx, &s).await?;
         let said = body
             .message
@@ -377,13 +368,7 @@ impl Hub {
         }
         store::tokens::revoke_session(c, s.id, now).await?;
         out.revoked_tokens = true;
-        out.states.push(StateChange {
-            session: s.id,
-            server: s.server_id,
-            task: s.task_id,
-            state: SessionState::Ended,
-            conversation_id: s.conversation_id.clone(),
-        });
+        out.states.push(StateChange::of(s, SessionState::Ended));
         out.event(session_event(
             EventKind::SessionEnded,
             s,

@@ -90,6 +90,19 @@ pub(crate) struct StateChange {
     pub conversation_id: Option<String>,
 }
 
+impl StateChange {
+    /// `s` now in `state` (its conversation id as it knows it).
+    pub fn of(s: &orchestratia_proto::Session, state: orchestratia_proto::SessionState) -> Self {
+        StateChange {
+            session: s.id,
+            server: s.server_id,
+            task: s.task_id,
+            state,
+            conversation_id: s.conversation_id.clone(),
+        }
+    }
+}
+
 impl Outbox {
     /// Queues an event about a task.
     pub fn task_event(

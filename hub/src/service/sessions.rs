@@ -444,13 +444,8 @@ impl Hub {
             revoked_tokens: true,
             ..Outbox::default()
         };
-        out.states.push(super::StateChange {
-            session: s.id,
-            server: s.server_id,
-            task: s.task_id,
-            state: SessionState::Ended,
-            conversation_id: s.conversation_id.clone(),
-        });
+        out.states
+            .push(super::StateChange::of(&s, SessionState::Ended));
         let reason = reason.map(|r| validate::bounded(r, MAX_SCREEN_REASON));
         out.event(session_event(
             EventKind::SessionEnded,
