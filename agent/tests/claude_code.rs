@@ -434,7 +434,44 @@ async fn an_admin_talks_to_an_idle_agent_and_stops_a_kept_session() {
             .then_some(())
     })
     .await;
-    rig.state_is("T1", SessionState::Idle, 60).await;
+    let before = rig.state_is("T1", SessionState::Idle, 60).await;
+
+    // Someone at the terminal clears the conversation: its new id is the one kept, by the
+    // hub and by the daemon (a reboot resumes that one).
+    let old = before["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for keys in [["-l", "/clear"], ["Enter", ""]] {
+        std::thread::sleep(Duration::from_millis(300));
+        let mut tmux = std::process::Command::new("tmux");
+        tmux.arg("-S").arg(rig.daemon.socket());
+        tmux.args(["send-keys", "-t", &name]);
+        tmux.args(keys.iter().filter(|k| !k.is_empty()));
+        assert!(tmux.status().is_ok_and(|s| s.success()), "send-keys");
+    }
+    let new = eventually(30, "a new conversation id", || async {
+        let s = rig.session_of("T1").await;
+        s["conversation_id"]
+            .as_str()
+            .filter(|c| *c != old)
+            .map(str::to_string)
+    })
+    .await;
+    let state_file = rig
+        .daemon
+        .dir
+        .path()
+        .join("config.state/sessions")
+        .join(&name)
+        .join("state.json");
+    eventually(30, "the daemon keeps the new id", || async {
+        let text = std::fs::read_to_string(&state_file).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        (v["conversation_id"] == new.as_str()).then_some(())
+    })
+    .await;
+
     let stopped = h.cli(&["session", "stop", &name, "--json"]).await.json();
     assert_eq!(stopped["status"], "ended");
     rig.no_claude_left(60).await;
