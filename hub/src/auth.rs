@@ -1,6 +1,6 @@
 //! Tokens and roles. Every token is 256 random bits with a prefix that says what it is; only
 //! its SHA-256 is stored and requests are looked up by it (a fast hash is right for random
-//! keys: no slow KDF on every request). Roles (DESIGN.md, Security): admin (everything), server
+//! keys: no slow KDF on every request). Roles (docs/ARCHITECTURE.md, API): admin (everything), server
 //! (its own sessions and the tasks assigned to it), session (its own task; an orchestrator
 //! session may also create, assign and watch tasks of its project).
 

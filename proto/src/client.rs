@@ -629,7 +629,7 @@ fn read_credentials(path: &Path) -> Option<CredentialFile> {
 }
 
 /// The hub URL and token, each from the flag, else the environment, else the admin token file,
-/// else the agent's config.yaml, else the default URL (INTERFACE.md, "Common to every command").
+/// else the agent's config.yaml, else the default URL (the CLI's `--help`: "The hub comes from …").
 pub fn discover(hub_flag: Option<&str>, token_flag: Option<&str>) -> (String, Option<String>) {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let files: Vec<CredentialFile> = [admin_file(), agent_config_file()]

@@ -60,7 +60,7 @@ macro_rules! word_enum {
 }
 
 word_enum!(
-    /// Where a task is in its lifecycle (DESIGN.md, Task lifecycle).
+    /// Where a task is in its lifecycle (docs/ARCHITECTURE.md, Engine rules).
     TaskStatus, "status" {
         Pending = "pending",
         Assigned = "assigned",
@@ -208,8 +208,8 @@ word_enum!(
 );
 
 word_enum!(
-    /// The event names of the timeline, exactly as DESIGN.md gives them, plus a few the design
-    /// leaves room for (registration, dependency edits, session end, agent waiting).
+    /// The event names of the timeline, one word each, the same in the store, the API, the CLI,
+    /// the console and Telegram (docs/ARCHITECTURE.md, The model as stored).
     EventKind, "event" {
         TaskCreated = "task_created",
         TaskAssigned = "task_assigned",

@@ -1,6 +1,6 @@
 //! The `orchestratia` command line: what orchestrator and worker agents use to create, assign,
 //! complete, ask for help and submit plans, and what admins use for everything else. The
-//! commands and JSON fields are a public interface (INTERFACE.md).
+//! commands and JSON fields are a public interface (docs/ARCHITECTURE.md, CLI).
 
 mod admin;
 pub mod cast;

@@ -1,4 +1,4 @@
-//! The cascade (DESIGN.md): when a task completes, which dependencies it resolves, which
+//! The cascade (docs/ARCHITECTURE.md, Engine rules): when a task completes, which dependencies it resolves, which
 //! downstream tasks that unblocks, and which stay blocked and why. The cost is proportional to
 //! the downstream edges of the completed task, never to the size of the project.
 

@@ -1,7 +1,7 @@
 //! The task state machine: which status a task moves to on each action, and who may ask.
 //!
 //! `pending → assigned → [planning → (plan submitted) → plan approved] → running ⇄ needs_human
-//! → done | failed`, and `cancelled` from any open state (DESIGN.md, Task lifecycle).
+//! → done | failed`, and `cancelled` from any open state (docs/ARCHITECTURE.md, Engine rules).
 
 use orchestratia_proto::TaskStatus::{self, *};
 

@@ -1,4 +1,4 @@
-//! Capability matching (DESIGN.md, Flow 5): which servers may run a task, how each scores, and
+//! Capability matching (docs/ARCHITECTURE.md, Engine rules): which servers may run a task, how each scores, and
 //! the winner, with an explanation for every candidate.
 //!
 //! A server is disqualified when its key is revoked, when it is offline, when it lacks the

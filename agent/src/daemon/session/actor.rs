@@ -482,8 +482,7 @@ impl Actor {
                 *terminal = term;
                 self.pid = pid;
                 self.parser = vt100::Parser::new(self.rows, self.cols, 0);
-                self.grace =
-                    Some(Instant::now() + Duration::from_secs(self.env.config.recovery_grace_secs));
+                self.grace = Some(super::grace(&self.env));
                 true
             }
             Err(e) => {

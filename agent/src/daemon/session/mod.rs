@@ -162,9 +162,22 @@ fn warn(env: &Env, state: &State, warnings: Vec<String>) {
     }
 }
 
-/// How long a session that came back after a daemon restart stays `recovering`.
-fn grace(env: &Env) -> Instant {
+/// When a session that came back (reattached or resumed) turns active again.
+pub(super) fn grace(env: &Env) -> Instant {
     Instant::now() + Duration::from_secs(env.config.recovery_grace_secs)
+}
+
+/// The actor of a session that came back: `recovering` for the grace period, its output held
+/// until the hub says where numbering continues.
+fn came_back(
+    env: Arc<Env>,
+    files: Files,
+    state: State,
+    terminal: terminal::Terminal,
+    pid: Option<i64>,
+) -> Handle {
+    let until = grace(&env);
+    actor::spawn(env, files, state, terminal, pid, Some(until), true)
 }
 
 /// Reattaches to a session that survived a daemon restart (Flow 7): it reports
@@ -186,16 +199,7 @@ pub async fn recover(env: Arc<Env>, state: State) -> anyhow::Result<Handle> {
         tmux: state.name.clone(),
         how: Some("reattached to its tmux session, which kept running".into()),
     });
-    let until = grace(&env);
-    Ok(actor::spawn(
-        env,
-        files,
-        state,
-        terminal,
-        pid,
-        Some(until),
-        true,
-    ))
+    Ok(came_back(env, files, state, terminal, pid))
 }
 
 /// Whether a session lost with its terminal (a reboot, the tmux server killed) can have its
@@ -250,14 +254,5 @@ pub async fn resume(
 pub async fn resume_lost(env: Arc<Env>, mut state: State) -> anyhow::Result<Handle> {
     let files = Files::new(&env.state_dir, &state.name);
     let (terminal, pid) = resume(&env, &files, &mut state, true).await?;
-    let until = grace(&env);
-    Ok(actor::spawn(
-        env,
-        files,
-        state,
-        terminal,
-        pid,
-        Some(until),
-        true,
-    ))
+    Ok(came_back(env, files, state, terminal, pid))
 }
