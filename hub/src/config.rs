@@ -30,6 +30,9 @@ pub struct HubConfig {
     /// An answer its asker has not picked up this long after it was given goes to the agent
     /// as its next prompt.
     pub late_answer_after: Duration,
+    /// How long a registration token works when its creator does not say (short: it is a
+    /// bearer secret pasted into a terminal).
+    pub registration_token_ttl: Duration,
 }
 
 /// Bounds on what a request may carry.
@@ -74,6 +77,7 @@ impl HubConfig {
             telegram: None,
             stall_after: Duration::from_secs(60),
             late_answer_after: Duration::from_secs(10),
+            registration_token_ttl: Duration::from_secs(3600),
         }
     }
 

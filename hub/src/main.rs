@@ -63,6 +63,10 @@ struct Serve {
     /// is submitted to the agent as its next prompt.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     late_answer_after: Duration,
+    /// How long a registration token works unless its creator says otherwise
+    /// (`orchestratia server token --expires-in`); at most 30 days.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    registration_token_ttl: Duration,
     /// Largest stored terminal output per session, in MiB.
     #[arg(long, default_value_t = 64)]
     max_session_mib: u64,
@@ -130,6 +134,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.offline_after = s.offline_after;
             config.stall_after = s.stall_after;
             config.late_answer_after = s.late_answer_after;
+            if s.registration_token_ttl.as_secs() == 0
+                || s.registration_token_ttl > Duration::from_secs(30 * 24 * 3600)
+            {
+                anyhow::bail!("--registration-token-ttl must be between 1s and 30 days");
+            }
+            config.registration_token_ttl = s.registration_token_ttl;
             config.public_url = s.public_url;
             config.admin_file = s.admin_file;
             config.write_admin_file = !s.no_admin_file;

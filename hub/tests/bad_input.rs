@@ -291,6 +291,7 @@ async fn bad_input(backend: Backend) {
             &CreateRegistrationToken {
                 project: "P".into(),
                 expires_in_secs: Some(1),
+                ..Default::default()
             },
         )
         .await

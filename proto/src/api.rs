@@ -45,8 +45,40 @@ pub struct CreateProject {
 pub struct CreateRegistrationToken {
     /// Project id or name.
     pub project: String,
-    /// Seconds until it expires (default 24 h).
+    /// Seconds until it expires (default: the hub's `--registration-token-ttl`, 1 h).
     pub expires_in_secs: Option<u64>,
+    /// The name of a registered server this token may replace (a reinstalled machine): its
+    /// old key is revoked and its daemon disconnected when the token is used. Without it, a
+    /// registration under an existing name is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<String>,
+}
+
+/// A credential as an admin sees it: never the token itself, only a short id (the first 12
+/// hex digits of its SHA-256) to revoke it by.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TokenInfo {
+    pub id: String,
+    /// `admin` or `registration`.
+    pub kind: String,
+    /// The project a registration token registers into.
+    pub project_id: Option<Uuid>,
+    /// The server a registration token may replace.
+    pub replaces: Option<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<i64>,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub used_at: Option<i64>,
+    #[serde(with = "crate::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<i64>,
+    /// `active`, `used`, `expired` or `revoked`.
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -58,6 +90,12 @@ pub struct RegistrationToken {
     pub expires_at: i64,
     /// Commands to paste on the development server.
     pub install: String,
+    /// The token's id in `server token list` (to revoke it by).
+    #[serde(default)]
+    pub id: String,
+    /// The server it may replace, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -205,9 +205,39 @@ impl HubClient {
     ) -> Result<RegistrationToken, ClientError> {
         let body = CreateRegistrationToken {
             project: project.into(),
-            expires_in_secs: None,
+            ..Default::default()
         };
-        self.post("/servers/tokens", &body).await
+        self.create_registration_token(&body).await
+    }
+
+    /// A registration token with every option (expiry, a server to replace).
+    pub async fn create_registration_token(
+        &self,
+        body: &CreateRegistrationToken,
+    ) -> Result<RegistrationToken, ClientError> {
+        self.post("/servers/tokens", body).await
+    }
+
+    /// Registration tokens, newest first, with their status.
+    pub async fn registration_tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.get("/servers/tokens").await
+    }
+
+    /// Revokes a registration token by its id (or a unique start of it).
+    pub async fn revoke_registration_token(&self, id: &str) -> Result<TokenInfo, ClientError> {
+        self.post(&format!("/servers/tokens/{}/revoke", enc(id)), &Value::Null)
+            .await
+    }
+
+    /// Admin tokens, newest first, with their status.
+    pub async fn admin_tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.get("/admin/tokens").await
+    }
+
+    /// Revokes an admin token by its id (or a unique start of it).
+    pub async fn revoke_admin_token(&self, id: &str) -> Result<TokenInfo, ClientError> {
+        self.post(&format!("/admin/tokens/{}/revoke", enc(id)), &Value::Null)
+            .await
     }
 
     pub async fn register(&self, body: &RegisterServer) -> Result<Registered, ClientError> {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod client;
 pub mod model;
 pub mod taskref;
+pub mod text;
 pub mod time;
 pub mod ws;
 

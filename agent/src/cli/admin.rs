@@ -2,17 +2,20 @@
 
 use std::time::Duration;
 
-use orchestratia_proto::api::EventQuery;
+use orchestratia_proto::api::{CreateRegistrationToken, EventQuery};
 use orchestratia_proto::time::{ago, format_ms, now_ms};
 
 use super::print::{self, clip, table};
-use super::{Ctx, EventsArgs, InterventionCmd, PermissionCmd, PlanCmd, ProjectCmd, ServerCmd};
+use super::{
+    Ctx, EventsArgs, InterventionCmd, PermissionCmd, PlanCmd, ProjectCmd, ServerCmd, TokenCmd,
+    usage,
+};
 
 pub(crate) async fn project(ctx: &Ctx, cmd: ProjectCmd) -> anyhow::Result<()> {
     match cmd {
         ProjectCmd::Create { name } => {
             let p = ctx.client.create_project(&name).await?;
-            ctx.out(&p, |p| println!("{}", p.id))
+            ctx.out(&p, |p| say!("{}", p.id))
         }
         ProjectCmd::List => {
             let ps = ctx.client.projects().await?;
@@ -21,7 +24,7 @@ pub(crate) async fn project(ctx: &Ctx, cmd: ProjectCmd) -> anyhow::Result<()> {
                     .iter()
                     .map(|p| vec![p.name.clone(), p.id.to_string()])
                     .collect();
-                println!("{}", table(&["PROJECT", "ID"], rows));
+                say!("{}", table(&["PROJECT", "ID"], rows));
             })
         }
     }
@@ -29,19 +32,36 @@ pub(crate) async fn project(ctx: &Ctx, cmd: ProjectCmd) -> anyhow::Result<()> {
 
 pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
     match cmd {
-        ServerCmd::Token { project } => {
-            let t = ctx.client.registration_token(&project).await?;
+        ServerCmd::Token {
+            action: Some(action),
+            ..
+        } => tokens(ctx, TokenKind::Registration, action).await,
+        ServerCmd::Token {
+            action: None,
+            project,
+            expires_in,
+            replace,
+        } => {
+            let project = project.ok_or_else(|| {
+                usage("server token needs --project (or 'server token list|revoke ID')")
+            })?;
+            let body = CreateRegistrationToken {
+                project,
+                expires_in_secs: expires_in.map(|d| d.as_secs().max(1)),
+                replace,
+            };
+            let t = ctx.client.create_registration_token(&body).await?;
             ctx.out(&t, |t| {
-                println!("{}", t.token);
-                println!();
-                println!("{}", t.install);
+                say!("{}", t.token);
+                say!();
+                say!("{}", t.install);
             })
         }
         ServerCmd::List => {
             let ss = ctx.client.servers().await?;
             ctx.out(&ss, |ss| {
                 if ss.is_empty() {
-                    println!(
+                    say!(
                         "no servers: register one with 'orchestratia server token --project NAME'"
                     );
                     return;
@@ -73,7 +93,7 @@ pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                println!(
+                say!(
                     "{}",
                     table(
                         &[
@@ -92,7 +112,7 @@ pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
         }
         ServerCmd::Revoke { name } => {
             let s = ctx.client.revoke_server(&name).await?;
-            ctx.out(&s, |s| println!("{} revoked", s.name))
+            ctx.out(&s, |s| say!("{} revoked", s.name))
         }
     }
 }
@@ -101,7 +121,7 @@ pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
     let ss = ctx.client.sessions().await?;
     ctx.out(&ss, |ss| {
         if ss.is_empty() {
-            println!("no sessions");
+            say!("no sessions");
             return;
         }
         let now = now_ms();
@@ -120,7 +140,7 @@ pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
                 ]
             })
             .collect();
-        println!(
+        say!(
             "{}",
             table(
                 &[
@@ -146,7 +166,7 @@ pub(crate) async fn send(ctx: &Ctx, session: &str, text: &str) -> anyhow::Result
             m.session
         );
     }
-    ctx.out(&m, |m| println!("{} took the message", m.session))
+    ctx.out(&m, |m| say!("{} took the message", m.session))
 }
 
 /// `session stop`: ends a session whose task is closed.
@@ -156,7 +176,7 @@ pub(crate) async fn stop_session(
     reason: Option<&str>,
 ) -> anyhow::Result<()> {
     let s = ctx.client.stop_session(session, reason).await?;
-    ctx.out(&s, |s| println!("{} stopped", s.name))
+    ctx.out(&s, |s| say!("{} stopped", s.name))
 }
 
 pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Result<()> {
@@ -165,7 +185,7 @@ pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Res
             let is = ctx.client.interventions(status.as_deref()).await?;
             ctx.out(&is, |is| {
                 if is.is_empty() {
-                    println!("no questions");
+                    say!("no questions");
                     return;
                 }
                 let now = now_ms();
@@ -185,7 +205,7 @@ pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Res
                         ]
                     })
                     .collect();
-                println!(
+                say!(
                     "{}",
                     table(&["ID", "TASK", "STATUS", "AGE", "QUESTION", "ANSWER"], rows)
                 );
@@ -193,7 +213,7 @@ pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Res
         }
         InterventionCmd::Respond { id, text } => {
             let i = ctx.client.respond(&id, &text).await?;
-            ctx.out(&i, |i| println!("answered {} ({})", i.task_reference, i.id))
+            ctx.out(&i, |i| say!("answered {} ({})", i.task_reference, i.id))
         }
     }
 }
@@ -202,21 +222,17 @@ pub(crate) async fn plan(ctx: &Ctx, cmd: PlanCmd) -> anyhow::Result<()> {
     match cmd {
         PlanCmd::Approve { id } => {
             let p = ctx.client.approve_plan(&id).await?;
-            ctx.out(&p, |p| {
-                println!("approved the plan of {}", p.task_reference)
-            })
+            ctx.out(&p, |p| say!("approved the plan of {}", p.task_reference))
         }
         PlanCmd::Reject { id, feedback } => {
             let p = ctx.client.reject_plan(&id, &feedback).await?;
-            ctx.out(&p, |p| {
-                println!("rejected the plan of {}", p.task_reference)
-            })
+            ctx.out(&p, |p| say!("rejected the plan of {}", p.task_reference))
         }
         PlanCmd::List { status } => {
             let ps = ctx.client.plans(status.as_deref()).await?;
             ctx.out(&ps, |ps| {
                 if ps.is_empty() {
-                    println!("no plans");
+                    say!("no plans");
                     return;
                 }
                 let now = now_ms();
@@ -231,7 +247,7 @@ pub(crate) async fn plan(ctx: &Ctx, cmd: PlanCmd) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                println!("{}", table(&["TASK", "STATUS", "AGE", "PLAN"], rows));
+                say!("{}", table(&["TASK", "STATUS", "AGE", "PLAN"], rows));
             })
         }
     }
@@ -243,7 +259,7 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
             let rs = ctx.client.permissions(status.as_deref()).await?;
             ctx.out(&rs, |rs| {
                 if rs.is_empty() {
-                    println!("no permission requests");
+                    say!("no permission requests");
                     return;
                 }
                 let now = now_ms();
@@ -260,7 +276,7 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
                         ]
                     })
                     .collect();
-                println!(
+                say!(
                     "{}",
                     table(&["ID", "TASK", "STATUS", "AGE", "TOOL", "INPUT"], rows)
                 );
@@ -268,11 +284,11 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
         }
         PermissionCmd::Allow { id } => {
             let r = ctx.client.allow_permission(&id).await?;
-            ctx.out(&r, |r| println!("allowed {} ({})", r.tool_name, r.id))
+            ctx.out(&r, |r| say!("allowed {} ({})", r.tool_name, r.id))
         }
         PermissionCmd::Deny { id, reason } => {
             let r = ctx.client.deny_permission(&id, reason.as_deref()).await?;
-            ctx.out(&r, |r| println!("denied {} ({})", r.tool_name, r.id))
+            ctx.out(&r, |r| say!("denied {} ({})", r.tool_name, r.id))
         }
     }
 }
@@ -329,7 +345,7 @@ pub(crate) async fn export_session(
         "bytes": cast.len(),
     });
     ctx.out(&summary, |_| {
-        println!(
+        say!(
             "wrote {} ({events} output events); replay: asciinema play {}",
             path.display(),
             path.display()
@@ -356,7 +372,10 @@ pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
         let page = match ctx.client.events(&q).await {
             Ok(p) => p,
             Err(e) if a.follow && e.is_transport() => {
-                eprintln!("hub unreachable ({e}); retrying");
+                eprintln!(
+                    "hub unreachable ({}); retrying",
+                    orchestratia_proto::text::one_line(&e.to_string())
+                );
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
@@ -367,7 +386,7 @@ pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         for e in &page.events {
-            println!(
+            say!(
                 "{:>6}  {}  {:<22} {:<18} {}",
                 e.id,
                 format_ms(e.at),
@@ -381,5 +400,54 @@ pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
         }
         q.after = Some(page.cursor);
         q.wait = Some("25s".into());
+    }
+}
+
+/// Which tokens a `list` / `revoke` is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TokenKind {
+    Admin,
+    Registration,
+}
+
+/// `server token list|revoke` and `admin-token list|revoke`.
+pub(crate) async fn tokens(ctx: &Ctx, kind: TokenKind, cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::List => {
+            let ts = match kind {
+                TokenKind::Admin => ctx.client.admin_tokens().await?,
+                TokenKind::Registration => ctx.client.registration_tokens().await?,
+            };
+            ctx.out(&ts, |ts| {
+                if ts.is_empty() {
+                    say!("no tokens");
+                    return;
+                }
+                let now = now_ms();
+                let rows = ts
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.clone(),
+                            t.status.clone(),
+                            ago(t.created_at, now),
+                            t.expires_at.map(format_ms).unwrap_or_else(|| "-".into()),
+                            t.replaces.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                say!(
+                    "{}",
+                    table(&["ID", "STATUS", "CREATED", "EXPIRES", "REPLACES"], rows)
+                );
+            })
+        }
+        TokenCmd::Revoke { id } => {
+            let t = match kind {
+                TokenKind::Admin => ctx.client.revoke_admin_token(&id).await?,
+                TokenKind::Registration => ctx.client.revoke_registration_token(&id).await?,
+            };
+            ctx.out(&t, |t| say!("{} token {} revoked", t.kind, t.id))
+        }
     }
 }

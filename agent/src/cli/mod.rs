@@ -2,6 +2,17 @@
 //! complete, ask for help and submit plans, and what admins use for everything else. The
 //! commands and JSON fields are a public interface (docs/ARCHITECTURE.md, CLI).
 
+/// Prints a line of human-readable output with every control character that came from an
+/// agent or the API shown escaped (line breaks kept). JSON output goes through `println!`.
+macro_rules! say {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", orchestratia_proto::text::multi_line(&format!($($arg)*)))
+    };
+}
+
 mod admin;
 pub mod cast;
 pub mod hook;
@@ -13,6 +24,7 @@ mod work;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use admin::TokenKind;
 use clap::{Args, Parser, Subcommand};
 use orchestratia_proto::client::{ClientError, HubClient, discover};
 
@@ -63,6 +75,9 @@ enum Command {
     /// Servers: registration tokens and the list of agent daemons.
     #[command(subcommand)]
     Server(ServerCmd),
+    /// Admin tokens: list them, revoke one (new ones: `orchestratia-hub admin-token`).
+    #[command(subcommand)]
+    AdminToken(TokenCmd),
     /// Tasks: create, wire, assign, watch; and, inside a session, complete, fail, ask, plan.
     #[command(subcommand, disable_help_subcommand = true)]
     Task(TaskCmd),
@@ -109,15 +124,36 @@ enum ProjectCmd {
 
 #[derive(Subcommand, Debug)]
 enum ServerCmd {
-    /// Create a one-time registration token and print the install commands.
+    /// Create a one-time registration token and print the install commands; `list` and
+    /// `revoke` manage the tokens made so far.
+    #[command(args_conflicts_with_subcommands = true)]
     Token {
+        #[command(subcommand)]
+        action: Option<TokenCmd>,
+        /// The project the server joins.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
+        /// How long the token works (e.g. 30m, 2h; default: the hub's, 1 h).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+        /// Let the token replace the registered server of this name (a reinstalled machine):
+        /// its old key is revoked and its daemon disconnected when the token is used.
+        #[arg(long, value_name = "SERVER")]
+        replace: Option<String>,
     },
     /// List servers with status, OS, repos and running sessions.
     List,
     /// Revoke a server's key (it is disconnected and cannot connect again).
     Revoke { name: String },
+}
+
+/// Managing tokens already made (the tokens themselves are never shown again, only ids).
+#[derive(Subcommand, Debug)]
+enum TokenCmd {
+    /// List tokens with their status (active, used, expired, revoked).
+    List,
+    /// Revoke a token by the id the list shows (or a unique start of it).
+    Revoke { id: String },
 }
 
 #[derive(Args, Debug, Default)]
@@ -499,7 +535,10 @@ pub async fn main() -> i32 {
     match run(&ctx, cli.command).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!(
+                "error: {}",
+                orchestratia_proto::text::one_line(&one_line(&e))
+            );
             exit_code(&e)
         }
     }
@@ -529,6 +568,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Project(c) => admin::project(ctx, c).await,
         Command::Server(c) => admin::server(ctx, c).await,
+        Command::AdminToken(c) => admin::tokens(ctx, TokenKind::Admin, c).await,
         Command::Task(c) => tasks::task(ctx, c).await,
         Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
         Command::Session(SessionCmd::Send { id, text }) => admin::send(ctx, &id, &text).await,
@@ -551,6 +591,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Hook(HookCmd::ClaudeCode { report_only }) => {
             let input = hook::read_stdin();
             if let Some(out) = hook::claude_code(&ctx.client, &input, report_only).await {
+                // JSON for Claude Code, not for a terminal.
                 println!("{out}");
             }
             Ok(())

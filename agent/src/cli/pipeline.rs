@@ -214,7 +214,10 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
         .any(|p| p.name == project || p.id.to_string() == project)
     {
         ctx.client.create_project(&project).await?;
-        eprintln!("created project '{project}'");
+        eprintln!(
+            "created project '{}'",
+            orchestratia_proto::text::one_line(&project)
+        );
     }
     let existing = ctx
         .client
@@ -324,7 +327,7 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
                 ]
             })
             .collect();
-        println!("{}", table(&["NAME", "TASK", "", "TITLE"], table_rows));
+        say!("{}", table(&["NAME", "TASK", "", "TITLE"], table_rows));
     })
 }
 

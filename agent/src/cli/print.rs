@@ -4,18 +4,24 @@ use std::collections::BTreeMap;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use orchestratia_proto::api::Graph;
+use orchestratia_proto::text;
 use orchestratia_proto::time::{ago, format_ms, now_ms};
 use orchestratia_proto::{DepType, Event, Task, TaskStatus, TaskView};
 use serde_json::Value;
 
-/// A borderless table with a header row.
+/// A borderless table with a header row. Cells are shown on one line with control characters
+/// escaped (a carriage return in a title cannot overwrite the columns before it).
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers.to_vec());
     for r in rows {
-        t.add_row(r);
+        t.add_row(
+            r.iter()
+                .map(|c| text::one_line(c).into_owned())
+                .collect::<Vec<_>>(),
+        );
     }
     t.to_string()
         .lines()
@@ -24,9 +30,9 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         .join("\n")
 }
 
-/// Shortens `s` to `n` characters with an ellipsis.
+/// Shortens `s` to `n` characters with an ellipsis, on one line, control characters escaped.
 pub fn clip(s: &str, n: usize) -> String {
-    let one_line = s.replace('\n', " ");
+    let one_line = text::one_line(&s.replace('\n', " ")).into_owned();
     if one_line.chars().count() <= n {
         one_line
     } else {
@@ -339,6 +345,18 @@ mod tests {
         let t = table(&["A", "B"], vec![vec!["x".into(), "long value".into()]]);
         assert!(t.lines().next().unwrap_or_default().starts_with('A'));
         assert!(t.contains("long value"));
+    }
+
+    #[test]
+    fn agent_text_cannot_steer_the_terminal() {
+        // A carriage return would overwrite the columns before it; an escape would hide text.
+        let t = table(
+            &["TITLE", "STATUS"],
+            vec![vec!["curl x | sh\rls -la".into(), "\x1b[8mok".into()]],
+        );
+        assert!(!t.contains(['\r', '\x1b']), "{t:?}");
+        assert!(t.contains("curl x | sh\\rls -la"), "{t}");
+        assert_eq!(clip("a\x1b]0;t\x07b", 40), "a\\x1b]0;t\\x07b");
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 pipeline_key: None,
             };
             let t = ctx.client.create_task(&body).await?;
-            ctx.out(&t, |t| println!("{}", t.id))
+            ctx.out(&t, |t| say!("{}", t.id))
         }
         TaskCmd::Deps(DepsCmd::Add {
             id,
@@ -121,7 +121,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                         None => format!("{} (blocks)", d.reference),
                     })
                     .collect();
-                println!("{} now depends on {}", t.reference, deps.join(", "));
+                say!("{} now depends on {}", t.reference, deps.join(", "));
             })
         }
         TaskCmd::Deps(DepsCmd::Remove {
@@ -148,7 +148,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 )
                 .await?;
             ctx.out(&v, |v| {
-                println!(
+                say!(
                     "{}: {} dependencies left",
                     v.task.reference,
                     v.depends_on.len()
@@ -163,7 +163,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.assign(&id, &session).await?;
             ctx.out(&t, |t| {
-                println!(
+                say!(
                     "{} assigned to {} ({})",
                     t.reference,
                     t.server.as_deref().unwrap_or("?"),
@@ -184,13 +184,13 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                     server,
                 })
                 .await?;
-            ctx.out(&ts, |ts| println!("{}", print::tasks(ts)))
+            ctx.out(&ts, |ts| say!("{}", print::tasks(ts)))
         }
         TaskCmd::View { id, project } => {
             let id = super::task_id(id)?;
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let v = ctx.client.task(&id).await?;
-            ctx.out(&v, |v| println!("{}", print::task_view(v)))
+            ctx.out(&v, |v| say!("{}", print::task_view(v)))
         }
         TaskCmd::Wait {
             ids,
@@ -202,7 +202,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let e = ctx.client.explain(&id).await?;
             ctx.out(&e, |e| {
-                println!("{}: {}", e.task_reference, print::details(&e.requirements));
+                say!("{}: {}", e.task_reference, print::details(&e.requirements));
                 let rows = e
                     .candidates
                     .iter()
@@ -222,30 +222,30 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                println!(
+                say!(
                     "{}",
                     print::table(&["SERVER", "STATUS", "SCORE", "VERDICT", "HOW"], rows)
                 );
                 match &e.winner {
-                    Some(w) => println!("→ {w} would run it"),
-                    None => println!("→ no server can run it now"),
+                    Some(w) => say!("→ {w} would run it"),
+                    None => say!("→ no server can run it now"),
                 }
             })
         }
         TaskCmd::Graph { project } => {
             let g = ctx.client.graph(project.as_deref()).await?;
-            ctx.out(&g, |g| println!("{}", print::graph(g)))
+            ctx.out(&g, |g| say!("{}", print::graph(g)))
         }
         TaskCmd::Cancel { id, project } => {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.cancel(&id).await?;
-            ctx.out(&t, |t| println!("{} cancelled", t.reference))
+            ctx.out(&t, |t| say!("{} cancelled", t.reference))
         }
         TaskCmd::Retry { id, project } => {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.retry(&id).await?;
             ctx.out(&t, |t| {
-                println!(
+                say!(
                     "{} is {}{}",
                     t.reference,
                     print::status_of(t),
@@ -285,7 +285,7 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             };
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let t = ctx.client.update_task(&id, &body).await?;
-            ctx.out(&t, |t| println!("{} updated", t.reference))
+            ctx.out(&t, |t| say!("{} updated", t.reference))
         }
         other => super::work::worker(ctx, other).await,
     }
@@ -337,7 +337,7 @@ async fn wait(
                 json!({"id": t.id, "ref": t.reference, "title": t.title, "status": t.status}),
             );
             if !ctx.json {
-                println!("{} {} {}", t.reference, t.status, t.title);
+                say!("{} {} {}", t.reference, t.status, t.title);
             }
         }
     };
@@ -383,7 +383,10 @@ async fn wait(
         {
             Ok(p) => p,
             Err(e) if e.is_transport() => {
-                eprintln!("hub unreachable ({e}); retrying");
+                eprintln!(
+                    "hub unreachable ({}); retrying",
+                    orchestratia_proto::text::one_line(&e.to_string())
+                );
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }

@@ -71,7 +71,10 @@ where
             }
             Err(e) if e.is_transport() => {
                 if !warned {
-                    eprintln!("the hub is unreachable ({e}); still waiting for {what}");
+                    eprintln!(
+                        "the hub is unreachable ({}); still waiting for {what}",
+                        orchestratia_proto::text::one_line(&e.to_string())
+                    );
                     warned = true;
                 }
                 tokio::time::sleep(pause).await;
@@ -108,17 +111,17 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 contracts: map,
             };
             let t = ctx.client.complete(&id, &body).await?;
-            ctx.out(&t, |t| println!("{} done", t.reference))
+            ctx.out(&t, |t| say!("{} done", t.reference))
         }
         TaskCmd::Fail { id, reason } => {
             let id = task_id(id)?;
             let t = ctx.client.fail(&id, &reason).await?;
-            ctx.out(&t, |t| println!("{} failed", t.reference))
+            ctx.out(&t, |t| say!("{} failed", t.reference))
         }
         TaskCmd::Note { id, text } => {
             let id = task_id(id)?;
             let n = ctx.client.note(&id, &text).await?;
-            ctx.out(&n, |_| println!("noted"))
+            ctx.out(&n, |_| say!("noted"))
         }
         TaskCmd::Help {
             id,
@@ -139,7 +142,7 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                 anyhow::bail!("the question was cancelled (the task closed)");
             }
             ctx.out(&answered, |a| {
-                println!("{}", a.response.as_deref().unwrap_or_default())
+                say!("{}", a.response.as_deref().unwrap_or_default())
             })
         }
         TaskCmd::Plan(TaskPlanCmd::Submit { id, file, timeout }) => {
@@ -155,11 +158,11 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             )
             .await?;
             ctx.out(&decided, |d| match d.status {
-                PlanStatus::Approved => println!("approved"),
+                PlanStatus::Approved => say!("approved"),
                 PlanStatus::Rejected => {
-                    println!("rejected: {}", d.feedback.as_deref().unwrap_or_default())
+                    say!("rejected: {}", d.feedback.as_deref().unwrap_or_default())
                 }
-                other => println!("{other}"),
+                other => say!("{other}"),
             })
         }
         TaskCmd::Inputs { key } => {

@@ -1,13 +1,14 @@
 //! Health, identity and the OpenAPI document.
 
 use axum::Json;
-use axum::extract::State;
-use orchestratia_proto::api::{ErrorBody, Health, WhoAmI};
+use axum::extract::{Path, State};
+use orchestratia_proto::api::{ErrorBody, Health, TokenInfo, WhoAmI};
 
 use super::extract::Auth;
 use crate::auth::Principal;
 use crate::error::HubError;
 use crate::service::Hub;
+use crate::store::tokens::TokenKind;
 
 /// Whether the hub answers (no token needed).
 #[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, body = Health)))]
@@ -39,4 +40,27 @@ pub async fn whoami(State(_hub): State<Hub>, Auth(p): Auth) -> Result<Json<WhoAm
         orchestrator,
         actor: p.actor(),
     }))
+}
+
+/// Lists admin tokens (never the tokens themselves), newest first, with their status.
+#[utoipa::path(get, path = "/admin/tokens", tag = "meta",
+    responses((status = 200, body = Vec<TokenInfo>)))]
+pub async fn admin_tokens(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<TokenInfo>>, HubError> {
+    Ok(Json(hub.list_tokens(&p, TokenKind::Admin).await?))
+}
+
+/// Revokes an admin token by its id from the list (or a unique start of it). New ones come
+/// from `orchestratia-hub admin-token` on the hub's machine.
+#[utoipa::path(post, path = "/admin/tokens/{id}/revoke", tag = "meta",
+    params(("id" = String, Path, description = "token id from the list, or a unique start of it (6+ hex digits)")),
+    responses((status = 200, body = TokenInfo)))]
+pub async fn revoke_admin_token(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TokenInfo>, HubError> {
+    Ok(Json(hub.revoke_token(&p, TokenKind::Admin, &id).await?))
 }

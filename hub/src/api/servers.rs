@@ -5,12 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::Server;
 use orchestratia_proto::api::{
-    CreateRegistrationToken, ErrorBody, RegisterServer, Registered, RegistrationToken,
+    CreateRegistrationToken, ErrorBody, RegisterServer, Registered, RegistrationToken, TokenInfo,
 };
 
 use super::extract::{ApiJson, Auth};
 use crate::error::HubError;
 use crate::service::Hub;
+use crate::store::tokens::TokenKind;
 
 /// Creates a one-time registration token for a project (seed Flow 1).
 #[utoipa::path(post, path = "/servers/tokens", tag = "servers", request_body = CreateRegistrationToken,
@@ -23,6 +24,30 @@ pub async fn token(
     Ok((
         StatusCode::CREATED,
         Json(hub.create_registration_token(&p, &b).await?),
+    ))
+}
+
+/// Lists registration tokens (never the tokens themselves), newest first, with their status.
+#[utoipa::path(get, path = "/servers/tokens", tag = "servers",
+    responses((status = 200, body = Vec<TokenInfo>)))]
+pub async fn tokens(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<TokenInfo>>, HubError> {
+    Ok(Json(hub.list_tokens(&p, TokenKind::Registration).await?))
+}
+
+/// Revokes a registration token by its id from the list (or a unique start of it).
+#[utoipa::path(post, path = "/servers/tokens/{id}/revoke", tag = "servers",
+    params(("id" = String, Path, description = "token id from the list, or a unique start of it (6+ hex digits)")),
+    responses((status = 200, body = TokenInfo)))]
+pub async fn revoke_token(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TokenInfo>, HubError> {
+    Ok(Json(
+        hub.revoke_token(&p, TokenKind::Registration, &id).await?,
     ))
 }
 

@@ -698,6 +698,11 @@ impl Hub {
         tx.lock_project(t.project_id).await?;
         next(t.status, Transition::Retry, p.lifecycle_actor())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
+        // The first attempt's sessions end here and their tokens die with them: an agent of
+        // an attempt that is over cannot act on the next one.
+        let mut out = Outbox::default();
+        self.stop_sessions(&mut tx, &t, "the task was retried", &mut out)
+            .await?;
         let now = now_ms();
         if !store::tasks::reset_for_retry(&mut tx, t.id, now).await? {
             return Err(HubError::Conflict(format!(
@@ -705,7 +710,6 @@ impl Hub {
                 t.reference()
             )));
         }
-        let mut out = Outbox::default();
         out.task_event(
             EventKind::TaskRetried,
             &p.actor(),

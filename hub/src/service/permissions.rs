@@ -28,7 +28,7 @@ impl Hub {
         p: &Principal,
         body: &RequestPermission,
     ) -> HubResult<PermissionRequest> {
-        let tool = validate::text("tool_name", &body.tool_name, 200)?;
+        let tool = validate::line("tool_name", &body.tool_name, 200)?;
         let size = body.tool_input.to_string().len();
         if size > MAX_TOOL_INPUT {
             return Err(HubError::TooLarge(format!(

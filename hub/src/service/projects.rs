@@ -20,8 +20,6 @@ use crate::store::events::NewEvent;
 use crate::store::tokens::{Token, TokenKind};
 use crate::store::{self, Conn};
 
-/// Default life of a registration token.
-const REGISTRATION_TTL_SECS: u64 = 24 * 3600;
 /// Longest life a registration token may be given.
 const REGISTRATION_MAX_TTL_SECS: u64 = 30 * 24 * 3600;
 
@@ -116,15 +114,35 @@ impl Hub {
         body: &CreateRegistrationToken,
     ) -> HubResult<RegistrationToken> {
         p.require_admin("creating a registration token")?;
-        let ttl = body.expires_in_secs.unwrap_or(REGISTRATION_TTL_SECS);
+        let ttl = body
+            .expires_in_secs
+            .unwrap_or(self.config.registration_token_ttl.as_secs());
         if ttl == 0 || ttl > REGISTRATION_MAX_TTL_SECS {
             return Err(bad!(
                 "expires_in_secs must be between 1 and {REGISTRATION_MAX_TTL_SECS}"
             ));
         }
+        let replace = body
+            .replace
+            .as_deref()
+            .map(|n| validate::name("server name", n))
+            .transpose()?;
         let mut tx = self.store.write().await?;
         let project = self.resolve_project(&mut tx, p, &body.project).await?;
+        let replaces = match &replace {
+            None => None,
+            Some(name) => match store::servers::by_name(&mut tx, name).await? {
+                Some(s) if s.project_id == project.id => Some(s),
+                _ => {
+                    return Err(HubError::NotFound(format!(
+                        "no server named '{name}' in project '{}' to replace",
+                        project.name
+                    )));
+                }
+            },
+        };
         let (token, hash) = new_token(REGISTRATION_TOKEN_PREFIX);
+        let id = crate::service::credentials::short_id(&hash);
         let now = now_ms();
         let expires_at = now + (ttl as i64) * 1000;
         store::tokens::insert(
@@ -133,7 +151,7 @@ impl Hub {
                 hash,
                 kind: TokenKind::Registration,
                 project_id: Some(project.id),
-                server_id: None,
+                server_id: replaces.as_ref().map(|s| s.id),
                 task_id: None,
                 session_id: None,
                 orchestrator: false,
@@ -146,9 +164,13 @@ impl Hub {
         )
         .await?;
         self.commit(tx, Outbox::default()).await?;
+        let name = match &replaces {
+            Some(s) => s.name.clone(),
+            None => "$(hostname -s)".to_string(),
+        };
         let install = format!(
             "# On the development server (this token works once, until {}):\n\
-             orchestratia-agent --register {token} --hub {hub} --name $(hostname -s) \\\n  \
+             orchestratia-agent --register {token} --hub {hub} --name {name} \\\n  \
              --repo NAME=/path/to/repo --lang rust\n\
              # then run the daemon (or install it as a service: orchestratia-agent service):\n\
              orchestratia-agent",
@@ -160,6 +182,8 @@ impl Hub {
             project_id: project.id,
             expires_at,
             install,
+            id,
+            replaces: replaces.map(|s| s.name),
         })
     }
 
@@ -215,14 +239,37 @@ impl Hub {
             .project_id
             .ok_or_else(|| HubError::Internal("registration token without project".into()))?;
         let existing = store::servers::by_name(&mut tx, &name).await?;
+        let replacing = existing
+            .as_ref()
+            .is_some_and(|s| token.server_id == Some(s.id));
+        if let Some(wanted) = token.server_id
+            && !replacing
+        {
+            let wanted = store::servers::get(&mut tx, wanted)
+                .await?
+                .map(|s| s.name)
+                .unwrap_or_else(|| "a server that no longer exists".into());
+            return Err(HubError::Conflict(format!(
+                "this token replaces '{wanted}'; register with --name {wanted}"
+            )));
+        }
         let server = match existing {
             Some(s) if s.project_id != project_id => {
                 return Err(HubError::Conflict(format!(
                     "a server named '{name}' is registered in another project; choose another --name"
                 )));
             }
+            Some(_) if !replacing => {
+                // A registration token must not take over a server that exists (its daemon
+                // would keep its socket and a second one would get its work).
+                return Err(HubError::Conflict(format!(
+                    "a server named '{name}' is already registered; to replace it (a reinstalled machine), \
+                     create a token with 'orchestratia server token --project P --replace {name}'"
+                )));
+            }
             Some(mut s) => {
-                // Re-registration (a reinstalled machine): new capabilities, new key.
+                // The admin's explicit replacement: new capabilities, new key; the old key is
+                // revoked and its daemon disconnected after the commit.
                 s.os = os;
                 s.hostname = hostname;
                 s.repos = repos;
@@ -286,10 +333,14 @@ impl Hub {
             related_task_id: None,
             server_id: Some(server.id),
             session_id: None,
-            details: json!({"server": server.name, "os": server.os, "repos": server.repos.keys().collect::<Vec<_>>(),
+            details: json!({"server": server.name, "replaced": replacing, "os": server.os, "repos": server.repos.keys().collect::<Vec<_>>(),
                             "languages": server.languages}),
         });
         self.commit(tx, out).await?;
+        if replacing {
+            self.daemons
+                .close(server.id, "the server was replaced by a new registration");
+        }
         Ok(Registered {
             server_id: server.id,
             project_id,

@@ -98,7 +98,7 @@ impl Hub {
     /// Creates a task (and its `blocks` dependencies) in one transaction.
     pub async fn create_task(&self, p: &Principal, body: &CreateTask) -> HubResult<Task> {
         let lim = &self.config.limits;
-        let title = validate::text("title", &body.title, MAX_TITLE)?;
+        let title = validate::line("title", &body.title, MAX_TITLE)?;
         if title.contains('\n') {
             return Err(bad!("title must be one line"));
         }
@@ -296,7 +296,7 @@ impl Hub {
         }
         let mut changed = Vec::new();
         if let Some(v) = &body.title {
-            t.title = validate::text("title", v, MAX_TITLE)?;
+            t.title = validate::line("title", v, MAX_TITLE)?;
             changed.push("title");
         }
         if let Some(v) = &body.spec {

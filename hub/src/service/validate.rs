@@ -56,15 +56,22 @@ pub fn name(field: &str, value: &str) -> HubResult<String> {
     }
 }
 
-/// A project name: 1–100 printable characters.
+/// A one-line title or name shown in tables: trimmed, non-empty, at most `max` characters, and
+/// nothing that could move or hide text on a terminal (control characters including line
+/// breaks, bidirectional overrides, zero-width characters).
+pub fn line(field: &str, value: &str, max: usize) -> HubResult<String> {
+    let v = text(field, value, max)?;
+    match orchestratia_proto::text::name_problem(&v) {
+        Some(what) => Err(bad!(
+            "{field} must be one line of visible text: it contains {what}"
+        )),
+        None => Ok(v),
+    }
+}
+
+/// A project name: one line of 1–100 visible characters.
 pub fn project_name(value: &str) -> HubResult<String> {
-    text("project name", value, 100).and_then(|v| {
-        if v.contains('\n') || v.contains('\t') {
-            Err(bad!("project name must be one line"))
-        } else {
-            Ok(v)
-        }
-    })
+    line("project name", value, 100)
 }
 
 /// A spec body: at most `max` bytes.
@@ -182,6 +189,18 @@ mod tests {
         assert!(name("server name", "dev-backend").is_ok());
         assert!(name("server name", "dev backend").is_err());
         assert!(name("language", "c++").is_ok());
+        assert!(line("title", "Gateway tests ✓", 100).is_ok());
+        for bad in [
+            "a\rb",
+            "a\nb",
+            "a\tb",
+            "x\u{202e}y",
+            "x\u{200b}y",
+            "\x1b[8mx",
+        ] {
+            assert!(line("title", bad, 100).is_err(), "{bad:?}");
+            assert!(project_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{BATCH, Conn, Param, Result, placeholders};
+use super::{BATCH, Conn, Param, Result, Row, placeholders};
 use crate::params;
 
 /// What a token lets its bearer be.
@@ -88,22 +88,15 @@ pub async fn insert_many(c: &mut Conn, tokens: &[Token]) -> Result<()> {
     Ok(())
 }
 
-/// The token with this hash, with the name of its server.
-pub async fn lookup(c: &mut Conn, hash: &str) -> Result<Option<Token>> {
-    let row = c
-        .fetch_optional(
-            "SELECT t.hash, t.kind, t.project_id, t.server_id, t.task_id, t.session_id, t.orchestrator,
-                    t.created_at, t.expires_at, t.used_at, t.revoked_at,
-                    COALESCE(sv.name, ss.name) AS server_name
-             FROM tokens t
-             LEFT JOIN servers sv ON sv.id = t.server_id
-             LEFT JOIN sessions se ON se.id = t.session_id
-             LEFT JOIN servers ss ON ss.id = se.server_id
-             WHERE t.hash = $1",
-            &params![hash],
-        )
-        .await?;
-    let Some(r) = row else { return Ok(None) };
+const SELECT: &str = "SELECT t.hash, t.kind, t.project_id, t.server_id, t.task_id, t.session_id,
+            t.orchestrator, t.created_at, t.expires_at, t.used_at, t.revoked_at,
+            COALESCE(sv.name, ss.name) AS server_name
+     FROM tokens t
+     LEFT JOIN servers sv ON sv.id = t.server_id
+     LEFT JOIN sessions se ON se.id = t.session_id
+     LEFT JOIN servers ss ON ss.id = se.server_id";
+
+fn token(r: &Row) -> Result<Option<Token>> {
     let Some(kind) = TokenKind::parse(&r.text("kind")?) else {
         return Ok(None);
     };
@@ -121,6 +114,45 @@ pub async fn lookup(c: &mut Conn, hash: &str) -> Result<Option<Token>> {
         revoked_at: r.opt_int("revoked_at")?,
         server_name: r.opt_text("server_name")?,
     }))
+}
+
+/// The token with this hash, with the name of its server.
+pub async fn lookup(c: &mut Conn, hash: &str) -> Result<Option<Token>> {
+    let row = c
+        .fetch_optional(&format!("{SELECT} WHERE t.hash = $1"), &params![hash])
+        .await?;
+    match row {
+        Some(r) => token(&r),
+        None => Ok(None),
+    }
+}
+
+/// The tokens of one kind, newest first; with `hash_prefix`, only those whose hash starts
+/// with it (the short ids admins see are such prefixes: lowercase hex only).
+pub async fn list(c: &mut Conn, kind: TokenKind, hash_prefix: Option<&str>) -> Result<Vec<Token>> {
+    let mut args: Vec<Param> = params![kind.as_str()].to_vec();
+    let mut sql = format!("{SELECT} WHERE t.kind = $1");
+    if let Some(p) = hash_prefix {
+        args.push(format!("{p}%").into());
+        sql.push_str(" AND t.hash LIKE $2");
+    }
+    sql.push_str(" ORDER BY t.created_at DESC, t.hash");
+    let mut out = Vec::new();
+    for r in c.fetch(&sql, &args).await? {
+        out.extend(token(&r)?);
+    }
+    Ok(out)
+}
+
+/// Revokes one token by its hash; false when it was revoked already.
+pub async fn revoke(c: &mut Conn, hash: &str, now: i64) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
+            &params![hash, now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Marks a registration token used; false when it was used, revoked or expired meanwhile.

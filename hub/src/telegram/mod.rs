@@ -244,6 +244,8 @@ impl Bot {
         text: String,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> Option<Message> {
+        // The last gate: whatever a render forgot to escape reaches the chat escaped.
+        let text = orchestratia_proto::text::multi_line(&text).into_owned();
         self.call("sendMessage", |api| {
             let req = api
                 .send_message(chat, text.clone())
@@ -258,6 +260,7 @@ impl Bot {
     }
 
     async fn edit(&mut self, chat: ChatId, message: MessageId, text: String) -> bool {
+        let text = orchestratia_proto::text::multi_line(&text).into_owned();
         self.call("editMessageText", |api| {
             let req = api
                 .edit_message_text(chat, message, text.clone())

@@ -8,9 +8,12 @@ use orchestratia_proto::{
 /// Telegram refuses texts over 4,096 characters.
 pub const MESSAGE_LIMIT: usize = 4096;
 
-/// Escapes text for Telegram's HTML parse mode.
+/// Escapes text for Telegram's HTML parse mode, with control characters, bidirectional
+/// overrides and zero-width characters shown escaped (`\x1b`, `\u{202e}`): what a worker
+/// wrote cannot disguise what the admin approves.
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
+    orchestratia_proto::text::multi_line(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
@@ -254,6 +257,10 @@ mod tests {
     #[test]
     fn texts_are_escaped_and_clipped() {
         assert_eq!(esc("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(
+            esc("curl x | sh\rls -la \u{202e}\x1b[8m"),
+            "curl x | sh\\rls -la \\u{202e}\\x1b[8m"
+        );
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(clip("abc", 4), "abc");
     }

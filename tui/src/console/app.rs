@@ -777,7 +777,7 @@ impl App {
     /// Takes in what the hub link says; returns actions it calls for (a resubscription
     /// after a reconnect).
     pub fn on_msg(&mut self, msg: Msg) -> Vec<Action> {
-        match msg {
+        match msg.neutralised() {
             Msg::Connected => {
                 let was_down = self.model.connected == Some(false);
                 self.model.connected = Some(true);

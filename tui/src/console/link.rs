@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::api::{Graph, TaskFilter};
 use orchestratia_proto::client::HubClient;
+use orchestratia_proto::text::{self, Lines};
 use orchestratia_proto::ws::{CONSOLE_WS_PATH, ConsoleToHub, Frame, HubToConsole};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -35,6 +36,43 @@ pub enum Msg {
     Error(String),
     /// A decision went through (shown in the status line).
     Done(String),
+}
+
+impl Msg {
+    /// The message with every text that came from an agent or the API shown escaped (see
+    /// `orchestratia_proto::text`): the one gate between the hub and what the console draws.
+    /// Terminal frames and recordings stay raw: the session screen's terminal parser reads them.
+    pub fn neutralised(self) -> Msg {
+        match self {
+            Msg::Disconnected(s) => Msg::Disconnected(line(s)),
+            Msg::Hub(h) => Msg::Hub(safe(h)),
+            Msg::Snapshot(s) => Msg::Snapshot(Box::new(Snapshot {
+                servers: safe(s.servers),
+                tasks: safe(s.tasks),
+                sessions: safe(s.sessions),
+                plans: safe(s.plans),
+                permissions: safe(s.permissions),
+                interventions: safe(s.interventions),
+                graph: safe(s.graph),
+            })),
+            Msg::Explanation(e) => Msg::Explanation(safe(e)),
+            Msg::TaskView(v) => Msg::TaskView(safe(v)),
+            Msg::Error(s) => Msg::Error(line(s)),
+            Msg::Done(s) => Msg::Done(line(s)),
+            m @ (Msg::Connected | Msg::Frame(_) | Msg::Recording(..)) => m,
+        }
+    }
+}
+
+/// `v` with its strings neutralised, line breaks kept (the views cut lines themselves). The
+/// API's types all round-trip through JSON (a test checks the snapshot's); were one not to,
+/// it stays as it is and the terminal backend still drops its control characters.
+fn safe<T: serde::Serialize + serde::de::DeserializeOwned>(v: T) -> T {
+    text::neutralised(&v, Lines::Keep).unwrap_or(v)
+}
+
+fn line(s: String) -> String {
+    text::one_line(&s).into_owned()
 }
 
 /// What the app sends to the hub over the WebSocket.
