@@ -149,7 +149,9 @@ pub struct CreateTask {
     /// Keep the agent running after the task is closed (default: its session ends).
     #[serde(default)]
     pub keep_session: bool,
-    /// Name in a pipeline file: creating the same key twice in a project returns the first.
+    /// Name in a pipeline file (1–64 of letters, digits, `_ - . + #`), unique in a project:
+    /// a create with a key that already names a task is refused with 409 and names that task
+    /// (`pipeline apply` looks its keys up first, so applying a file twice creates nothing).
     pub pipeline_key: Option<String>,
 }
 

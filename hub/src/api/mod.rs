@@ -4,6 +4,7 @@
 mod extract;
 mod humans;
 mod meta;
+mod openapi;
 mod projects;
 mod servers;
 mod sessions;
@@ -27,7 +28,7 @@ use crate::service::Hub;
         Authenticate with `Authorization: Bearer TOKEN` (admin `orcadm_`, server `orc_`, session `orcses_`). \
         Errors are `{error, detail}`."),
     tags((name = "meta"), (name = "projects"), (name = "servers"), (name = "tasks"), (name = "humans"),
-         (name = "sessions"), (name = "events"))
+         (name = "sessions"), (name = "events"), (name = "websockets"))
 )]
 struct ApiDoc;
 
@@ -83,6 +84,7 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
     doc.servers = Some(vec![utoipa::openapi::Server::new(
         orchestratia_proto::API_PREFIX,
     )]);
+    openapi::complete(&mut doc);
     (router, doc)
 }
 
