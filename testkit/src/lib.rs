@@ -200,6 +200,11 @@ impl TestHub {
             .unwrap_or_default()
     }
 
+    /// The hub process's id (for reading its memory in `/proc`), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
     /// Kills the hub (like a crash) and starts it again on the same port and database.
     pub async fn restart(&mut self) {
         let port = self.port();
