@@ -48,6 +48,15 @@ pub struct Limits {
     pub max_wait: Duration,
     /// Stored terminal output kept per session, in bytes.
     pub max_session_bytes: u64,
+    /// A WebSocket write (to a daemon or a console) not done within this means the client
+    /// stopped reading: the hub drops the connection rather than hold its messages.
+    pub ws_send_timeout: Duration,
+    /// Most sessions a daemon's `hello` may list. A daemon runs tens of sessions; the hub
+    /// answers each listed one, so the list bounds the burst queued for that daemon.
+    pub max_hello_sessions: usize,
+    /// Messages queued for one daemon; a daemon whose queue overflows is disconnected (it
+    /// reconnects and resyncs). Must exceed `max_hello_sessions`: a hello's replies queue at once.
+    pub daemon_queue: usize,
 }
 
 impl Default for Limits {
@@ -58,6 +67,9 @@ impl Default for Limits {
             max_contract: 1024 * 1024,
             max_wait: Duration::from_secs(300),
             max_session_bytes: 64 * 1024 * 1024,
+            ws_send_timeout: Duration::from_secs(30),
+            max_hello_sessions: 10_000,
+            daemon_queue: crate::connections::DAEMON_QUEUE,
         }
     }
 }

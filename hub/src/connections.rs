@@ -1,13 +1,13 @@
 //! Live connections: the daemon sockets (one per server) and the consoles watching sessions.
-//! Messages for a socket go through a channel to the task that owns the socket, so senders
-//! never wait on the network.
+//! Messages for a socket go through a bounded channel to the task that owns the socket, so
+//! senders never wait on the network and a client that stops reading pins little memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 /// Something to write on a socket.
@@ -21,6 +21,14 @@ pub enum Outbound {
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// Messages queued for one daemon by default: room for the replies to the largest `hello`
+/// (see [`crate::config::Limits::max_hello_sessions`]) plus ordinary traffic.
+pub const DAEMON_QUEUE: usize = 16_384;
+
+/// Messages queued for one console. A console that falls behind is not closed: its session
+/// streams restart at the next keyframe (see [`Streams::offer`]).
+pub const CONSOLE_QUEUE: usize = 256;
+
 /// A process-unique connection number.
 pub fn next_conn_id() -> u64 {
     NEXT_CONN.fetch_add(1, Ordering::Relaxed)
@@ -28,31 +36,66 @@ pub fn next_conn_id() -> u64 {
 
 struct DaemonConn {
     conn_id: u64,
-    tx: mpsc::UnboundedSender<Outbound>,
+    tx: mpsc::Sender<Outbound>,
+    overflow: Arc<Notify>,
 }
 
-/// The connected daemons, by server id.
-#[derive(Default)]
+/// What the socket task of a new daemon connection reads from.
+pub struct DaemonLink {
+    pub conn_id: u64,
+    /// The messages to write, in order.
+    pub outbox: mpsc::Receiver<Outbound>,
+    /// Notified when the queue overflowed: the task closes the connection.
+    pub overflow: Arc<Notify>,
+}
+
+/// The connected daemons, by server id. Each has a bounded queue; a sender never waits.
 pub struct Daemons {
     conns: Mutex<HashMap<Uuid, DaemonConn>>,
+    capacity: usize,
+}
+
+impl Default for Daemons {
+    fn default() -> Self {
+        Daemons::new(DAEMON_QUEUE)
+    }
 }
 
 impl Daemons {
-    /// Registers a new connection for `server`, closing any older one of the same server.
-    pub fn register(&self, server: Uuid) -> (u64, mpsc::UnboundedReceiver<Outbound>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let conn_id = next_conn_id();
-        let old = self
-            .conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(server, DaemonConn { conn_id, tx });
-        if let Some(old) = old {
-            let _ = old
-                .tx
-                .send(Outbound::Close("replaced by a newer connection".into()));
+    /// No daemons yet; each connection will queue at most `capacity` messages.
+    pub fn new(capacity: usize) -> Daemons {
+        Daemons {
+            conns: Mutex::default(),
+            capacity: capacity.max(1),
         }
-        (conn_id, rx)
+    }
+
+    /// Registers a new connection for `server`, closing any older one of the same server.
+    pub fn register(&self, server: Uuid) -> DaemonLink {
+        let (tx, outbox) = mpsc::channel(self.capacity);
+        let overflow = Arc::new(Notify::new());
+        let conn_id = next_conn_id();
+        let old = self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            server,
+            DaemonConn {
+                conn_id,
+                tx,
+                overflow: overflow.clone(),
+            },
+        );
+        if let Some(old) = old
+            && old
+                .tx
+                .try_send(Outbound::Close("replaced by a newer connection".into()))
+                .is_err()
+        {
+            old.overflow.notify_one();
+        }
+        DaemonLink {
+            conn_id,
+            outbox,
+            overflow,
+        }
     }
 
     /// Forgets a connection, unless a newer one already replaced it. True when it was current.
@@ -67,10 +110,23 @@ impl Daemons {
     }
 
     fn push(&self, server: Uuid, out: Outbound) -> bool {
-        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        match conns.get(&server) {
-            Some(c) => c.tx.send(out).is_ok(),
-            None => false,
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(c) = conns.get(&server) else {
+            return false;
+        };
+        match c.tx.try_send(out) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // The daemon does not keep up (or stopped reading). Closing the connection is
+                // the safe answer: the daemon reconnects, and its `hello` makes the hub send
+                // again what matters (session starts, resumes with the agent state, stops).
+                // What the queue held beyond that (keystrokes, task status notes) is dropped.
+                tracing::warn!(%server, "daemon queue full: closing the connection");
+                c.overflow.notify_one();
+                conns.remove(&server);
+                false
+            }
         }
     }
 
@@ -254,12 +310,30 @@ mod tests {
     fn a_newer_daemon_connection_replaces_the_old() {
         let d = Daemons::default();
         let server = Uuid::new_v4();
-        let (c1, mut rx1) = d.register(server);
-        let (c2, _rx2) = d.register(server);
-        assert!(matches!(rx1.try_recv(), Ok(Outbound::Close(_))));
-        assert!(!d.unregister(server, c1));
+        let mut l1 = d.register(server);
+        let l2 = d.register(server);
+        assert!(matches!(l1.outbox.try_recv(), Ok(Outbound::Close(_))));
+        assert!(!d.unregister(server, l1.conn_id));
         assert!(d.is_connected(server));
-        assert!(d.unregister(server, c2));
+        assert!(d.unregister(server, l2.conn_id));
         assert!(!d.is_connected(server));
+    }
+
+    #[tokio::test]
+    async fn a_daemon_whose_queue_overflows_is_disconnected() {
+        let d = Daemons::new(2);
+        let server = Uuid::new_v4();
+        let link = d.register(server);
+        let ping = HubToDaemon::KeyframeRequest {
+            session_id: Uuid::new_v4(),
+        };
+        assert!(d.send(server, &ping));
+        assert!(d.send(server, &ping));
+        assert!(!d.send(server, &ping), "a full queue refuses");
+        assert!(!d.is_connected(server));
+        // The socket task is told to close.
+        tokio::time::timeout(std::time::Duration::from_secs(1), link.overflow.notified())
+            .await
+            .expect("overflow notified");
     }
 }

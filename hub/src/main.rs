@@ -70,6 +70,22 @@ struct Serve {
     /// Largest stored terminal output per session, in MiB.
     #[arg(long, default_value_t = 64)]
     max_session_mib: u64,
+    /// A WebSocket write (to a daemon or a console) not done within this drops the client:
+    /// it stopped reading, and its messages would pile up in the hub's memory.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "ORCHESTRATIA_WS_SEND_TIMEOUT")]
+    ws_send_timeout: Duration,
+    /// Most sessions a daemon's hello may list; a longer hello is refused and its socket
+    /// closed (a daemon runs tens of sessions).
+    #[arg(
+        long,
+        default_value_t = 10_000,
+        env = "ORCHESTRATIA_MAX_HELLO_SESSIONS"
+    )]
+    max_hello_sessions: usize,
+    /// Messages queued for one daemon; a daemon whose queue overflows is disconnected and
+    /// resyncs when it reconnects. Must exceed --max-hello-sessions.
+    #[arg(long, default_value_t = orchestratia_hub::connections::DAEMON_QUEUE, env = "ORCHESTRATIA_DAEMON_QUEUE")]
+    daemon_queue: usize,
     /// Telegram bot token (from @BotFather): the bot follows the pipeline and takes decisions.
     #[arg(long, env = "ORCHESTRATIA_TELEGRAM_TOKEN", hide_env_values = true)]
     telegram_token: Option<String>,
@@ -128,6 +144,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if s.heartbeat_interval.is_zero() || s.offline_after <= s.heartbeat_interval {
                 anyhow::bail!("--offline-after must be longer than --heartbeat-interval");
             }
+            if s.ws_send_timeout.is_zero() {
+                anyhow::bail!("--ws-send-timeout must be longer than zero");
+            }
+            if s.daemon_queue <= s.max_hello_sessions {
+                anyhow::bail!(
+                    "--daemon-queue must exceed --max-hello-sessions: the replies to a hello are queued at once"
+                );
+            }
             let url = db_url(s.db);
             let mut config = HubConfig::new(&url, s.listen);
             config.heartbeat_interval = s.heartbeat_interval;
@@ -145,6 +169,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.write_admin_file = !s.no_admin_file;
             config.limits = Limits {
                 max_session_bytes: s.max_session_mib * 1024 * 1024,
+                ws_send_timeout: s.ws_send_timeout,
+                max_hello_sessions: s.max_hello_sessions,
+                daemon_queue: s.daemon_queue,
                 ..Limits::default()
             };
             config.telegram = match (s.telegram_token, s.telegram_chats.is_empty()) {

@@ -75,6 +75,8 @@ pub struct HubOptions {
     pub offline_after: Duration,
     /// More `serve` arguments (the Telegram bot's, say).
     pub args: Vec<String>,
+    /// More environment variables for the hub process (settings read from the environment).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for HubOptions {
@@ -84,6 +86,7 @@ impl Default for HubOptions {
             heartbeat: Duration::from_millis(300),
             offline_after: Duration::from_secs(3),
             args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -156,6 +159,7 @@ impl TestHub {
                 &format!("{}ms", self.options.offline_after.as_millis()),
             ])
             .args(&self.options.args)
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -198,6 +202,11 @@ impl TestHub {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_default()
+    }
+
+    /// The hub process's id (for reading its memory in `/proc`), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
     }
 
     /// Kills the hub (like a crash) and starts it again on the same port and database.

@@ -144,7 +144,7 @@ impl Hub {
         let hub = Hub(Arc::new(Inner {
             store,
             bus: EventBus::default(),
-            daemons: Daemons::default(),
+            daemons: Daemons::new(config.limits.daemon_queue),
             streams: Streams::default(),
             config,
             public_url,

@@ -20,6 +20,15 @@ use crate::store::events::NewEvent;
 /// Longest last screen kept as a failure reason, in characters.
 const MAX_SCREEN_REASON: usize = 4000;
 
+/// Tells a daemon to stop a session the hub does not run (unknown, ended, or another server's).
+fn stop_unknown(session_id: Uuid) -> HubToDaemon {
+    HubToDaemon::SessionStop {
+        session_id,
+        reason: "the hub has ended this session".into(),
+        finish: false,
+    }
+}
+
 /// An event about a session, by the hub.
 pub(super) fn session_event(
     kind: EventKind,
@@ -175,23 +184,49 @@ impl Hub {
 
     /// A daemon connected: it is online; sessions it should run but never started are sent
     /// again; sessions it still runs that the hub ended are stopped; waiting tasks may now
-    /// find a server.
+    /// find a server. Its list is looked up on a read connection first, so a long one does
+    /// not hold the write lock; only the sessions the hub still runs there are re-read under it.
     pub async fn daemon_connected(
         &self,
         server_id: Uuid,
         running: &[RunningSession],
     ) -> HubResult<()> {
+        let max = self.config.limits.max_hello_sessions;
+        if running.len() > max {
+            return Err(HubError::TooLarge(format!(
+                "a hello may list at most {max} sessions; this one lists {}",
+                running.len()
+            )));
+        }
         self.daemon_heartbeat(server_id).await?;
+        let mut out = Outbox::default();
+        let mut listed = std::collections::HashSet::with_capacity(running.len());
+        let mut live = Vec::new();
+        {
+            let mut c = self.read().await?;
+            for r in running {
+                if !listed.insert(r.session_id) {
+                    continue;
+                }
+                match store::sessions::get(&mut c, r.session_id).await? {
+                    Some(s) if s.status != SessionStatus::Ended && s.server_id == server_id => {
+                        live.push(s.id)
+                    }
+                    // Unknown, ended or another server's: an ended session never comes back
+                    // and a session never changes server, so this answer cannot go stale.
+                    _ => out.tell(server_id, stop_unknown(r.session_id)),
+                }
+            }
+        }
         let mut tx = self.store.write().await?;
         let server = store::servers::get(&mut tx, server_id)
             .await?
             .ok_or_else(|| HubError::NotFound("server vanished".into()))?;
-        let mut out = Outbox::default();
         let now = now_ms();
         for s in store::sessions::of_server_with_status(&mut tx, server_id, SessionStatus::Starting)
             .await?
         {
-            if running.iter().any(|r| r.session_id == s.id) {
+            if listed.contains(&s.id) {
                 continue;
             }
             let Some(tid) = s.task_id else { continue };
@@ -218,45 +253,34 @@ impl Hub {
                 }),
             );
         }
-        for r in running {
-            let known = store::sessions::get(&mut tx, r.session_id).await?;
-            if let Some(s) = known
-                .as_ref()
+        for id in live {
+            // Re-read under the write lock: it may have ended since the lookup.
+            let Some(s) = store::sessions::get(&mut tx, id)
+                .await?
                 .filter(|s| s.status != SessionStatus::Ended && s.server_id == server_id)
-            {
-                let last_seq = self.last_seq(r.session_id).await?.max(0) as u64;
-                out.tell(
-                    server_id,
-                    HubToDaemon::Resume {
-                        session_id: r.session_id,
-                        last_seq,
-                        state: Some(s.state),
-                        conversation_id: s.conversation_id.clone(),
-                    },
-                );
-                // Its task closed while the daemon was away: the agent finishes now.
-                if let Some(t) = s.task_id {
-                    let task = store::tasks::get(&mut tx, t).await?;
-                    if let Some(t) =
-                        task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
-                    {
-                        let reason = format!("{} is {}", t.reference(), t.status);
-                        self.finish_sessions(&mut tx, &t, &reason, &mut out).await?;
-                    }
+            else {
+                out.tell(server_id, stop_unknown(id));
+                continue;
+            };
+            let last_seq = self.last_seq(id).await?.max(0) as u64;
+            out.tell(
+                server_id,
+                HubToDaemon::Resume {
+                    session_id: id,
+                    last_seq,
+                    state: Some(s.state),
+                    conversation_id: s.conversation_id.clone(),
+                },
+            );
+            // Its task closed while the daemon was away: the agent finishes now.
+            if let Some(t) = s.task_id {
+                let task = store::tasks::get(&mut tx, t).await?;
+                if let Some(t) =
+                    task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
+                {
+                    let reason = format!("{} is {}", t.reference(), t.status);
+                    self.finish_sessions(&mut tx, &t, &reason, &mut out).await?;
                 }
-            }
-            if known
-                .as_ref()
-                .is_none_or(|s| s.status == SessionStatus::Ended || s.server_id != server_id)
-            {
-                out.tell(
-                    server_id,
-                    HubToDaemon::SessionStop {
-                        session_id: r.session_id,
-                        reason: "the hub has ended this session".into(),
-                        finish: false,
-                    },
-                );
             }
         }
         self.commit(tx, out).await?;

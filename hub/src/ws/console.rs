@@ -15,10 +15,17 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::bus::BusMessage;
-use crate::connections::{Outbound, next_conn_id};
+use crate::connections::{CONSOLE_QUEUE, Outbound, next_conn_id};
 use crate::error::HubError;
 use crate::service::Hub;
 use crate::store;
+
+/// The initial read buffer of a console socket, in bytes.
+const CONSOLE_READ_BUFFER: usize = 4 * 1024;
+/// Bytes gathered before a console socket writes (each message is flushed anyway).
+const CONSOLE_WRITE_BUFFER: usize = 8 * 1024;
+/// Largest message a console may send, in bytes (keystrokes, pastes, commands).
+const CONSOLE_MAX_MESSAGE: usize = 1024 * 1024;
 
 /// Upgrades a request with an admin token to the console protocol.
 pub async fn upgrade(
@@ -35,7 +42,13 @@ pub async fn upgrade(
         Err(e) => return e.into_response(),
     }
     match ws {
-        Ok(ws) => ws.on_upgrade(move |socket| async move { run(hub, socket).await }),
+        // An idle console should cost little: a small read buffer (it grows for a larger
+        // message) instead of 128 KiB each, and input messages are keystrokes and commands.
+        Ok(ws) => ws
+            .read_buffer_size(CONSOLE_READ_BUFFER)
+            .write_buffer_size(CONSOLE_WRITE_BUFFER)
+            .max_message_size(CONSOLE_MAX_MESSAGE)
+            .on_upgrade(move |socket| async move { run(hub, socket).await }),
         Err(e) => HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text()))
             .into_response(),
     }
@@ -50,14 +63,19 @@ fn text(m: &HubToConsole) -> Option<Message> {
 async fn run(hub: Hub, socket: WebSocket) {
     let console_id = next_conn_id();
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut frames) = mpsc::channel::<Outbound>(1024);
+    let (tx, mut frames) = mpsc::channel::<Outbound>(CONSOLE_QUEUE);
+    // Every write is bounded: a console that stops reading is dropped, not waited for.
+    let send_timeout = hub.config.limits.ws_send_timeout;
     let mut bus = hub.bus.subscribe();
     let cursor = match hub.store.read().await {
         Ok(mut c) => store::events::last_id(&mut c).await.unwrap_or(0),
         Err(_) => 0,
     };
     if let Some(m) = text(&HubToConsole::Hello { cursor })
-        && sink.send(m).await.is_err()
+        && !matches!(
+            tokio::time::timeout(send_timeout, sink.send(m)).await,
+            Ok(Ok(()))
+        )
     {
         return;
     }
@@ -90,10 +108,15 @@ async fn run(hub: Hub, socket: WebSocket) {
                 }
             }
         };
-        if let Some(m) = out
-            && sink.send(m).await.is_err()
-        {
-            break;
+        if let Some(m) = out {
+            match tokio::time::timeout(send_timeout, sink.send(m)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::warn!("console stopped reading: dropping the connection");
+                    break;
+                }
+            }
         }
     }
     hub.streams.drop_console(console_id);

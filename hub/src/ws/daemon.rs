@@ -47,9 +47,21 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move { run(hub, server_id, name, socket).await })
 }
 
+/// A close frame's reason is at most 123 bytes: cut at a character boundary below that.
+fn close_reason(text: &str) -> Utf8Bytes {
+    let mut end = text.len().min(120);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Utf8Bytes::from(&text[..end])
+}
+
 async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let (conn_id, mut outbox) = hub.daemons.register(server_id);
+    let link = hub.daemons.register(server_id);
+    let (conn_id, mut outbox) = (link.conn_id, link.outbox);
+    // Every write is bounded: a daemon that stops reading is dropped, not waited for.
+    let send_timeout = hub.config.limits.ws_send_timeout;
     tracing::info!(server = %name, "daemon connected");
     let welcome = HubToDaemon::Welcome {
         server_id,
@@ -58,7 +70,10 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
         offline_after_ms: hub.config.offline_after.as_millis() as u64,
     };
     if let Ok(text) = serde_json::to_string(&welcome)
-        && sink.send(Message::Text(text.into())).await.is_err()
+        && !matches!(
+            tokio::time::timeout(send_timeout, sink.send(Message::Text(text.into()))).await,
+            Ok(Ok(()))
+        )
     {
         hub.daemons.unregister(server_id, conn_id);
         return;
@@ -66,25 +81,40 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     let mut known_sessions: HashSet<Uuid> = HashSet::new();
     loop {
         tokio::select! {
+            () = link.overflow.notified() => {
+                let close = Message::Close(Some(CloseFrame { code: 4002, reason: "message queue full: reconnect".into() }));
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+                break;
+            }
             out = outbox.recv() => {
                 let msg = match out {
                     Some(Outbound::Text(t)) => Message::Text(t.into()),
                     Some(Outbound::Binary(b)) => Message::Binary(b.into()),
                     Some(Outbound::Close(reason)) => {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 4001, reason: Utf8Bytes::from(reason) }))).await;
+                        let close = Message::Close(Some(CloseFrame { code: 4001, reason: close_reason(&reason) }));
+                        let _ = tokio::time::timeout(send_timeout, sink.send(close)).await;
                         break;
                     }
                     None => break,
                 };
-                if sink.send(msg).await.is_err() {
-                    break;
+                match tokio::time::timeout(send_timeout, sink.send(msg)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        tracing::warn!(server = %name, "daemon stopped reading: dropping the connection");
+                        break;
+                    }
                 }
             }
             incoming = stream.next() => {
                 let Some(Ok(msg)) = incoming else { break };
+                let mut hello = false;
                 let result = match msg {
                     Message::Text(t) => match serde_json::from_str::<DaemonToHub>(t.as_str()) {
-                        Ok(m) => handle(&hub, server_id, m).await,
+                        Ok(m) => {
+                            hello = matches!(m, DaemonToHub::Hello { .. });
+                            handle(&hub, server_id, m).await
+                        }
                         Err(e) => Err(HubError::BadRequest(format!("unreadable message: {e}"))),
                     },
                     Message::Binary(b) => match Frame::decode(&b) {
@@ -104,6 +134,12 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
                         if tokio::time::timeout(Duration::from_secs(5), send).await.is_err() {
                             break;
                         }
+                    }
+                    // A refused hello leaves the daemon out of sync: close, it reconnects.
+                    if hello {
+                        let close = Message::Close(Some(CloseFrame { code: 1008, reason: close_reason(&e.to_string()) }));
+                        let _ = tokio::time::timeout(Duration::from_secs(5), sink.send(close)).await;
+                        break;
                     }
                 }
             }
