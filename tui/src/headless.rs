@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use orchestratia_agent::cli::print::details;
 use orchestratia_proto::api::{EventQuery, TaskFilter};
 use orchestratia_proto::client::HubClient;
+use orchestratia_proto::text::multi_line;
 use orchestratia_proto::{
     Event, EventKind, InterventionStatus, PermissionStatus, Task, TaskStatus,
 };
@@ -48,7 +49,7 @@ pub async fn run(admin: &HubClient, timeout: Duration) -> anyhow::Result<Outcome
         let all = tasks(admin).await?;
         let refs: HashMap<Uuid, String> = all.iter().map(|t| (t.id, t.reference.clone())).collect();
         for e in &page.events {
-            println!("{}", line(e, &refs));
+            println!("{}", multi_line(&line(e, &refs)));
             act(admin, e, &refs).await?;
         }
         if let Some(failed) = all.iter().find(|t| t.status == TaskStatus::Failed) {
@@ -109,6 +110,11 @@ fn line(e: &Event, refs: &HashMap<Uuid, String>) -> String {
     )
 }
 
+/// Prints a line of the demo's log with what agents wrote shown escaped.
+fn say(text: &str) {
+    println!("{}", multi_line(text));
+}
+
 /// Where the console would wait for a human, answer through the API.
 async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyhow::Result<()> {
     let Some(task) = e.task_id else {
@@ -117,9 +123,9 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
     let reference = refs.get(&task).cloned().unwrap_or_else(|| task.to_string());
     match e.event {
         EventKind::TaskPlanSubmitted => {
-            println!(
+            say(&format!(
                 "  >> headless demo: approving {reference}'s plan (in the console: `a` in the Inbox)"
-            );
+            ));
             admin.approve_plan(&task.to_string()).await?;
         }
         EventKind::PermissionRequested => {
@@ -127,11 +133,11 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
                 .permissions(Some(PermissionStatus::Pending.as_str()))
                 .await?;
             for p in pending.iter().filter(|p| p.task_id == Some(task)) {
-                println!(
+                say(&format!(
                     "  >> headless demo: allowing {reference}'s {} `{}` (in the console: `y`)",
                     p.tool_name,
                     p.input_text()
-                );
+                ));
                 admin.allow_permission(&p.id.to_string()).await?;
             }
         }
@@ -140,10 +146,10 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
                 .interventions(Some(InterventionStatus::Pending.as_str()))
                 .await?;
             for i in pending.iter().filter(|i| i.task_id == task) {
-                println!(
+                say(&format!(
                     "  >> headless demo: answering {reference}'s question \"{}\" with \"{ANSWER}\" (in the console: `i`)",
                     i.question
-                );
+                ));
                 admin.respond(&i.id.to_string(), ANSWER).await?;
             }
         }

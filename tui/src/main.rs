@@ -171,7 +171,8 @@ async fn demo_headless(timeout: Duration) -> i32 {
                 o.elapsed.as_secs_f64()
             );
             if let Ok(g) = d.admin.graph(Some(demo::PROJECT)).await {
-                print!("\n{}", orchestratia_agent::cli::print::graph(&g));
+                let graph = orchestratia_agent::cli::print::graph(&g);
+                print!("\n{}", orchestratia_proto::text::multi_line(&graph));
             }
             0
         }
