@@ -343,6 +343,19 @@ async fn a_lost_terminal_resumes_the_same_conversation() {
         .as_str()
         .expect("conversation id")
         .to_string();
+    // Claude Code writes its transcript after the turn's hooks: a reboot before that loses
+    // the turn. Wait for it, as a reboot that keeps the conversation must.
+    let transcripts = rig.home.dir.path().join(".claude/projects");
+    let file = format!("{conversation}.jsonl");
+    eventually(30, "the first turn in the transcript", || async {
+        let dirs = std::fs::read_dir(&transcripts).ok()?;
+        dirs.flatten()
+            .map(|d| d.path().join(&file))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .any(|t| t.contains("the codeword is banana"))
+            .then_some(())
+    })
+    .await;
     // A reboot: the daemon dies and tmux with every agent in it.
     rig.daemon.kill9().await;
     orchestratia_testkit::tmux::kill_server(&rig.daemon.socket());

@@ -38,7 +38,9 @@ async fn fuzz(backend: Backend) {
             std::env::var("CI").is_err(),
             "schemathesis is not installed (.ci/run installs it into target/schemathesis)"
         );
-        eprintln!("skipped: schemathesis is not installed (python3 -m venv target/schemathesis && target/schemathesis/bin/pip install schemathesis)");
+        eprintln!(
+            "skipped: schemathesis is not installed (python3 -m venv target/schemathesis && target/schemathesis/bin/pip install schemathesis)"
+        );
         return;
     };
     let Some(hub) = TestHub::start(backend).await else {

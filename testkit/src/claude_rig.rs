@@ -274,6 +274,21 @@ impl Drop for ClaudeRig {
                 eprintln!("{l}");
             }
             eprintln!("--- agent processes: {:?}", self.agent_processes());
+            // What each agent's terminal shows: a dialog or a prompt that was never submitted.
+            let socket = self.daemon.socket();
+            let tmux = |args: &[&str]| {
+                std::process::Command::new("tmux")
+                    .arg("-S")
+                    .arg(&socket)
+                    .args(args)
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default()
+            };
+            for name in tmux(&["list-sessions", "-F", "#S"]).lines() {
+                eprintln!("--- the screen of {name} ---");
+                eprintln!("{}", tmux(&["capture-pane", "-p", "-t", name]).trim_end());
+            }
         }
     }
 }
