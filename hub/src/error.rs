@@ -71,8 +71,13 @@ impl From<StoreError> for HubError {
             tracing::warn!(error = %e, "unique constraint refused a write");
             return HubError::Conflict("a concurrent request created the same thing; retry".into());
         }
+        if matches!(e, StoreError::Nul) {
+            return HubError::BadRequest(e.to_string());
+        }
+        // The database's own words stay in the hub's log: they can name tables, values and
+        // settings the caller has no business seeing.
         tracing::error!(error = %e, "store error");
-        HubError::Internal(format!("the hub's database failed: {e}"))
+        HubError::Internal("internal error: the hub's database failed (its log says why)".into())
     }
 }
 
@@ -92,4 +97,31 @@ impl IntoResponse for HubError {
 #[macro_export]
 macro_rules! bad {
     ($($t:tt)*) => { $crate::error::HubError::BadRequest(format!($($t)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_is_a_500_without_the_database_text() {
+        let e = HubError::from(StoreError::Db(sqlx::Error::Protocol(
+            "relation \"secret_table\" violates something".into(),
+        )));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = e.body();
+        assert_eq!(body.error, "internal");
+        assert!(body.detail.starts_with("internal error"), "{}", body.detail);
+        assert!(!body.detail.contains("secret_table"), "{}", body.detail);
+        let e = HubError::from(StoreError::Corrupt("column x: expected text".into()));
+        assert!(!e.body().detail.contains("column x"));
+    }
+
+    #[test]
+    fn nul_in_text_is_a_bad_request() {
+        assert_eq!(
+            HubError::from(StoreError::Nul).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
 }

@@ -675,8 +675,11 @@ async fn suite(store: Store) {
         of_b.iter().map(|e| e.event).collect::<Vec<_>>(),
         vec![EventKind::TaskUnblocked]
     );
+    tx.commit().await.expect("commit");
+    // Pages are read once committed (on PostgreSQL, once no older transaction is in flight).
+    let mut c = store.read().await.expect("read");
     let filtered = store::events::list(
-        &mut tx,
+        &mut c,
         &EventFilter {
             after: 0,
             tasks: vec![b.id],
@@ -689,10 +692,14 @@ async fn suite(store: Store) {
     .expect("list");
     assert_eq!(filtered.len(), 1);
     assert_eq!(
-        store::events::last_id(&mut tx).await.expect("last"),
+        store::events::last_id(&mut c).await.expect("last"),
         filtered[0].id
     );
-    tx.commit().await.expect("commit");
+    assert_eq!(
+        store::events::head(&mut c).await.expect("head"),
+        filtered[0].id
+    );
+    drop(c);
 
     // A dropped transaction leaves nothing behind.
     {

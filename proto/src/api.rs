@@ -297,7 +297,8 @@ pub struct StatusFilter {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
 pub struct EventQuery {
-    /// Only events with a larger id.
+    /// Only events after this one: 0, or the `cursor` of the previous page. Pages follow the
+    /// order events became readable in, which on PostgreSQL is not always the id order.
     pub after: Option<i64>,
     /// Task references, comma-separated.
     pub task: Option<String>,
@@ -313,7 +314,7 @@ pub struct EventQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EventPage {
     pub events: Vec<Event>,
-    /// Pass as `after` to continue.
+    /// Pass as `after` to continue: the id of the page's last event (not the largest id).
     pub cursor: i64,
 }
 

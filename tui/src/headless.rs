@@ -43,7 +43,7 @@ pub async fn run(admin: &HubClient, timeout: Duration) -> anyhow::Result<Outcome
                 ..Default::default()
             })
             .await?;
-        cursor = page.cursor.max(cursor);
+        cursor = page.cursor;
         // Read after the page, the tasks name every task its events mention, and show the
         // state they left.
         let all = tasks(admin).await?;

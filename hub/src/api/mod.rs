@@ -114,6 +114,7 @@ pub fn app(hub: Hub) -> Router {
     Router::new()
         .nest(orchestratia_proto::API_PREFIX, api)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(extract::refuse_invalid_text))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(hub)
 }

@@ -28,6 +28,23 @@ impl Hub {
     pub(super) async fn wait_until<T, F, Fut>(
         &self,
         wait: Duration,
+        check: F,
+        relevant: impl Fn(&BusMessage) -> bool,
+    ) -> HubResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = HubResult<(T, bool)>>,
+    {
+        self.wait_until_every(wait, None, check, relevant).await
+    }
+
+    /// [`Hub::wait_until`], also re-reading every `every` when given: for a state that can
+    /// change with no bus message saying so (an event becomes readable when an older
+    /// transaction ends, one that may have written nothing).
+    pub(super) async fn wait_until_every<T, F, Fut>(
+        &self,
+        wait: Duration,
+        every: Option<Duration>,
         mut check: F,
         relevant: impl Fn(&BusMessage) -> bool,
     ) -> HubResult<T>
@@ -42,8 +59,10 @@ impl Hub {
             if done || Instant::now() >= deadline {
                 return Ok(value);
             }
+            let until = every.map_or(deadline, |e| deadline.min(Instant::now() + e));
             loop {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Err(_) if until < deadline => break,
                     Err(_) => return Ok(check().await?.0),
                     Ok(Ok(m)) if relevant(&m) => break,
                     Ok(Ok(_)) => continue,
@@ -189,13 +208,23 @@ impl Hub {
                 }
             }
             if f.after == 0 && q.after.is_none() && wait > Duration::ZERO {
-                // "From now on": start at the newest event.
-                f.after = store::events::last_id(&mut c).await?;
+                // "From now on": start at the end of what can be read now.
+                f.after = store::events::head(&mut c).await?;
+            } else if f.after > 0 && !store::events::exists(&mut c, f.after).await? {
+                return Err(bad!(
+                    "no event {}: `after` is 0 or the cursor of a page (the id of its last event)",
+                    f.after
+                ));
             }
         }
         let filter = f.clone();
-        self.wait_until(
+        // PostgreSQL: a committed event may wait for an older transaction to end before it can
+        // be read (see `store::events::list`); that end comes with no bus message of its own.
+        let every = (self.store.backend() == store::Backend::Postgres)
+            .then_some(Duration::from_millis(EVENTS_RECHECK_MS));
+        self.wait_until_every(
             wait,
+            every,
             || async {
                 let mut c = self.read().await?;
                 let events = store::events::list(&mut c, &filter).await?;
@@ -217,6 +246,9 @@ impl Hub {
         .await
     }
 }
+
+/// How often a waiting events long-poll reads again on PostgreSQL with no bus message.
+const EVENTS_RECHECK_MS: u64 = 200;
 
 fn about_task(m: &BusMessage, task: Uuid) -> bool {
     matches!(m, BusMessage::Event(e) if e.task_id == Some(task))

@@ -35,6 +35,10 @@ fn event(r: &Row) -> Result<Event> {
     })
 }
 
+/// PostgreSQL: the oldest transaction still in flight. Every transaction below it has ended,
+/// so the set of events below it only grows at its end.
+const PG_SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())";
+
 const COLUMNS: &str =
     "id, at, event, actor, project_id, task_id, related_task_id, server_id, session_id, details";
 
@@ -111,9 +115,26 @@ pub struct EventFilter {
     pub limit: i64,
 }
 
-/// Events after `after` matching the filter, oldest first.
+/// Events after the event `after` (0: from the start) matching the filter, in cursor order;
+/// pass the id of a page's last event as the next `after`.
+///
+/// A follower must never skip an event. SQLite's one writer assigns ids and commits in the
+/// same order, so id order is safe there. PostgreSQL draws ids at insert but transactions
+/// commit in any order: a page there holds only events written by transactions older than the
+/// oldest one still in flight (every one of those has ended, so no event can appear before
+/// them later), ordered by (transaction, id), the order the cursor follows.
 pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
-    let mut conds = vec!["id > $1".to_string()];
+    let pg = c.is_postgres();
+    let mut conds = if pg {
+        vec![
+            format!("xid < {PG_SETTLED}"),
+            "(xid, id) > (COALESCE((SELECT xid FROM events WHERE id = $1), '0'::xid8), $1)"
+                .to_string(),
+        ]
+    } else {
+        vec!["id > $1".to_string()]
+    };
+    let order = if pg { "xid, id" } else { "id" };
     let mut args: Vec<Param> = params![f.after].to_vec();
     if let Some(p) = f.project {
         args.push(p.into());
@@ -133,7 +154,7 @@ pub async fn list(c: &mut Conn, f: &EventFilter) -> Result<Vec<Event>> {
         conds.push(format!("event IN ({})", placeholders(start, f.kinds.len())));
     }
     let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE {} ORDER BY id LIMIT {}",
+        "SELECT {COLUMNS} FROM events WHERE {} ORDER BY {order} LIMIT {}",
         conds.join(" AND "),
         f.limit.clamp(1, 10_000)
     );
@@ -157,4 +178,28 @@ pub async fn last_id(c: &mut Conn) -> Result<i64> {
     c.fetch_one("SELECT COALESCE(MAX(id), 0) AS id FROM events", &[])
         .await?
         .int("id")
+}
+
+/// A cursor at the end of what [`list`] can hand out now (0 when there is nothing): a
+/// follower starting "from now on" passes it as `after`.
+pub async fn head(c: &mut Conn) -> Result<i64> {
+    if !c.is_postgres() {
+        return last_id(c).await;
+    }
+    let sql = format!(
+        "SELECT id FROM events WHERE xid < {PG_SETTLED} ORDER BY xid DESC, id DESC LIMIT 1"
+    );
+    match c.fetch_optional(&sql, &[]).await? {
+        Some(r) => r.int("id"),
+        None => Ok(0),
+    }
+}
+
+/// Whether an event with this id exists (a cursor names one, or is 0).
+pub async fn exists(c: &mut Conn, id: i64) -> Result<bool> {
+    Ok(
+        c.fetch_optional("SELECT id FROM events WHERE id = $1", &params![id])
+            .await?
+            .is_some(),
+    )
 }

@@ -60,6 +60,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot open database {url}: {reason}")]
     Open { url: String, reason: String },
+    /// Text with a NUL character: PostgreSQL cannot store it, so neither backend does.
+    #[error("text may not contain a NUL character")]
+    Nul,
 }
 
 impl StoreError {
@@ -272,6 +275,18 @@ enum ConnKind {
     Closed,
 }
 
+/// The store's last guard against NUL in text (the API refuses it before): the same answer on
+/// both backends instead of PostgreSQL's error.
+fn refuse_nul(params: &[Param]) -> Result<()> {
+    if params
+        .iter()
+        .any(|p| matches!(p, Param::Text(t) if t.contains('\0')))
+    {
+        return Err(StoreError::Nul);
+    }
+    Ok(())
+}
+
 fn closed() -> StoreError {
     StoreError::Corrupt("the transaction is already committed".into())
 }
@@ -279,6 +294,7 @@ fn closed() -> StoreError {
 impl Conn {
     /// Runs a statement and returns its rows.
     pub async fn fetch(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>> {
+        refuse_nul(params)?;
         match &mut self.0 {
             ConnKind::Sqlite(c) => sqlite_fetch(c, sql, params),
             ConnKind::SqliteWrite(w) => sqlite_fetch(&w.conn, sql, params),
@@ -290,6 +306,7 @@ impl Conn {
 
     /// Runs a statement; returns how many rows it changed.
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        refuse_nul(params)?;
         match &mut self.0 {
             ConnKind::Sqlite(c) => sqlite_execute(c, sql, params),
             ConnKind::SqliteWrite(w) => sqlite_execute(&w.conn, sql, params),
@@ -315,6 +332,11 @@ impl Conn {
         self.fetch_optional(sql, params)
             .await?
             .ok_or_else(|| StoreError::Corrupt("expected a row".into()))
+    }
+
+    /// True on PostgreSQL (for the few statements whose text differs by backend).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.0, ConnKind::PgTx(_) | ConnKind::Pg(_))
     }
 
     /// The rowid of the last row this SQLite connection inserted (`None` on PostgreSQL).
@@ -657,6 +679,31 @@ pub fn normalize_url(db: &str) -> String {
     }
 }
 
+/// Creates the database's directory (and missing parents) readable by the hub's user only.
+/// A directory that exists already is left as it is.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Creates an empty database file readable by the hub's user only, before SQLite opens it:
+/// SQLite gives the `-wal` and `-shm` files it makes the main file's permissions. An existing
+/// file is left as it is.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn open_sqlite_conn(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let c = rusqlite::Connection::open(path)?;
     c.busy_timeout(Duration::from_secs(10))?;
@@ -684,8 +731,9 @@ impl Store {
             if let Some(parent) = path.parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| open_err(e.to_string()))?;
+                create_private_dir(parent).map_err(|e| open_err(e.to_string()))?;
             }
+            create_private_file(&path).map_err(|e| open_err(e.to_string()))?;
             // Migrations through sqlx; WAL is a property of the file, set once here.
             let opts = sqlx::sqlite::SqliteConnectOptions::new()
                 .filename(&path)
@@ -897,6 +945,37 @@ mod tests {
             numbered_params("INSERT INTO t VALUES ($1, $3), ($1, $4)"),
             vec![1, 3, 4]
         );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("dir");
+        let dir = tmp.path().join("data");
+        let path = dir.join("hub.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("open");
+        let mut tx = store.write().await.expect("tx");
+        tx.execute(
+            "INSERT INTO projects (id, name, created_at) VALUES ($1, 'P', 1)",
+            &params![Uuid::new_v4()],
+        )
+        .await
+        .expect("insert");
+        tx.commit().await.expect("commit");
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&dir), 0o700, "the directory");
+        for f in ["hub.db", "hub.db-wal", "hub.db-shm"] {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
     }
 
     #[tokio::test]
