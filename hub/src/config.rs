@@ -30,6 +30,9 @@ pub struct HubConfig {
     /// An answer its asker has not picked up this long after it was given goes to the agent
     /// as its next prompt.
     pub late_answer_after: Duration,
+    /// On shutdown, how long open requests may take to finish before their connections are
+    /// dropped (long-polls are answered at once; this bounds everything else).
+    pub shutdown_grace: Duration,
 }
 
 /// Bounds on what a request may carry.
@@ -45,6 +48,15 @@ pub struct Limits {
     pub max_wait: Duration,
     /// Stored terminal output kept per session, in bytes.
     pub max_session_bytes: u64,
+    /// A client that has not sent a request's full headers this long after it connected (or
+    /// after its previous response) is disconnected. Zero disables the timeout.
+    pub header_timeout: Duration,
+    /// Open connections in total. Above it, new connections are served `/health` only (see
+    /// `crate::listener`). The hub lowers it to what its open-file limit allows.
+    pub max_connections: usize,
+    /// Open connections from one client address. Behind a reverse proxy every client has the
+    /// proxy's address: raise it to `max_connections` there.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +67,12 @@ impl Default for Limits {
             max_contract: 1024 * 1024,
             max_wait: Duration::from_secs(300),
             max_session_bytes: 64 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            // A daemon holds one WebSocket and its agents' long-polls a few connections each; a
+            // console holds one. Thousands of servers fit under 20,000; one machine with a
+            // thousand connections open is a runaway client, not a deployment.
+            max_connections: 20_000,
+            max_connections_per_address: 1_000,
         }
     }
 }
@@ -74,6 +92,7 @@ impl HubConfig {
             telegram: None,
             stall_after: Duration::from_secs(60),
             late_answer_after: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 

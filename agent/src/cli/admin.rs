@@ -355,7 +355,7 @@ pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
     loop {
         let page = match ctx.client.events(&q).await {
             Ok(p) => p,
-            Err(e) if a.follow && e.is_transport() => {
+            Err(e) if a.follow && e.is_retryable() => {
                 eprintln!("hub unreachable ({e}); retrying");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;

@@ -382,7 +382,7 @@ async fn wait(
             .await
         {
             Ok(p) => p,
-            Err(e) if e.is_transport() => {
+            Err(e) if e.is_retryable() => {
                 eprintln!("hub unreachable ({e}); retrying");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;

@@ -66,6 +66,10 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     let mut known_sessions: HashSet<Uuid> = HashSet::new();
     loop {
         tokio::select! {
+            _ = hub.shutting_down() => {
+                let _ = tokio::time::timeout(super::CLOSE_TIMEOUT, sink.send(super::restarting())).await;
+                break;
+            }
             out = outbox.recv() => {
                 let msg = match out {
                     Some(Outbound::Text(t)) => Message::Text(t.into()),
