@@ -33,6 +33,9 @@ pub struct HubConfig {
     /// How long a registration token works when its creator does not say (short: it is a
     /// bearer secret pasted into a terminal).
     pub registration_token_ttl: Duration,
+    /// On shutdown, how long open requests may take to finish before their connections are
+    /// dropped (long-polls are answered at once; this bounds everything else).
+    pub shutdown_grace: Duration,
 }
 
 /// Bounds on what a request may carry.
@@ -57,6 +60,15 @@ pub struct Limits {
     /// Messages queued for one daemon; a daemon whose queue overflows is disconnected (it
     /// reconnects and resyncs). Must exceed `max_hello_sessions`: a hello's replies queue at once.
     pub daemon_queue: usize,
+    /// A client that has not sent a request's full headers this long after it connected (or
+    /// after its previous response) is disconnected. Zero disables the timeout.
+    pub header_timeout: Duration,
+    /// Open connections in total. Above it, new connections are served `/health` only (see
+    /// `crate::listener`). The hub lowers it to what its open-file limit allows.
+    pub max_connections: usize,
+    /// Open connections from one client address. Behind a reverse proxy every client has the
+    /// proxy's address: raise it to `max_connections` there.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -70,6 +82,12 @@ impl Default for Limits {
             ws_send_timeout: Duration::from_secs(30),
             max_hello_sessions: 10_000,
             daemon_queue: crate::connections::DAEMON_QUEUE,
+            header_timeout: Duration::from_secs(10),
+            // A daemon holds one WebSocket and its agents' long-polls a few connections each; a
+            // console holds one. Thousands of servers fit under 20,000; one machine with a
+            // thousand connections open is a runaway client, not a deployment.
+            max_connections: 20_000,
+            max_connections_per_address: 1_000,
         }
     }
 }
@@ -90,6 +108,7 @@ impl HubConfig {
             stall_after: Duration::from_secs(60),
             late_answer_after: Duration::from_secs(10),
             registration_token_ttl: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 

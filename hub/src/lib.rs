@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod engine;
 pub mod error;
+pub mod listener;
 pub mod server;
 pub mod service;
 pub mod store;

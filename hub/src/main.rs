@@ -86,6 +86,22 @@ struct Serve {
     /// resyncs when it reconnects. Must exceed --max-hello-sessions.
     #[arg(long, default_value_t = orchestratia_hub::connections::DAEMON_QUEUE, env = "ORCHESTRATIA_DAEMON_QUEUE")]
     daemon_queue: usize,
+    /// Disconnect a client that has not sent a request's full headers this long after it
+    /// connected or after its previous response (0s: never).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// Most connections open at once; above it, new connections get `/health` only and 503
+    /// for everything else. Lowered to what the open-file limit allows.
+    #[arg(long, default_value_t = 20_000)]
+    max_connections: usize,
+    /// Most connections open at once from one client address (same treatment above it).
+    /// Behind a reverse proxy all clients share its address: raise it to --max-connections.
+    #[arg(long, default_value_t = 1_000)]
+    max_connections_per_address: usize,
+    /// On SIGTERM/SIGINT, long-polls are answered at once; other open requests get this long
+    /// to finish before the hub exits anyway.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
     /// Telegram bot token (from @BotFather): the bot follows the pipeline and takes decisions.
     #[arg(long, env = "ORCHESTRATIA_TELEGRAM_TOKEN", hide_env_values = true)]
     telegram_token: Option<String>,
@@ -152,6 +168,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "--daemon-queue must exceed --max-hello-sessions: the replies to a hello are queued at once"
                 );
             }
+            if s.max_connections == 0 || s.max_connections_per_address == 0 {
+                anyhow::bail!(
+                    "--max-connections and --max-connections-per-address must be at least 1"
+                );
+            }
             let url = db_url(s.db);
             let mut config = HubConfig::new(&url, s.listen);
             config.heartbeat_interval = s.heartbeat_interval;
@@ -164,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--registration-token-ttl must be between 1s and 30 days");
             }
             config.registration_token_ttl = s.registration_token_ttl;
+            config.shutdown_grace = s.shutdown_grace;
             config.public_url = s.public_url;
             config.admin_file = s.admin_file;
             config.write_admin_file = !s.no_admin_file;
@@ -172,6 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ws_send_timeout: s.ws_send_timeout,
                 max_hello_sessions: s.max_hello_sessions,
                 daemon_queue: s.daemon_queue,
+                header_timeout: s.header_timeout,
+                max_connections: s.max_connections,
+                max_connections_per_address: s.max_connections_per_address,
                 ..Limits::default()
             };
             config.telegram = match (s.telegram_token, s.telegram_chats.is_empty()) {
@@ -189,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, false) => anyhow::bail!("--telegram-chat needs --telegram-token"),
                 (None, true) => None,
             };
+            orchestratia_hub::listener::raise_open_file_limit();
             let running = orchestratia_hub::start(config).await?;
             println!(
                 "orchestratia-hub {} listening on {} (database {})",

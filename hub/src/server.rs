@@ -19,7 +19,6 @@ pub struct RunningHub {
     pub hub: Hub,
     /// Where the admin token was written, if it was.
     pub admin_file: Option<PathBuf>,
-    stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -29,9 +28,10 @@ impl RunningHub {
         self.hub.public_url.clone()
     }
 
-    /// Stops serving and waits for open requests to finish.
+    /// Stops serving: long-polls answer at once, WebSockets close, and other open requests
+    /// get `config.shutdown_grace` to finish.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
+        self.hub.begin_shutdown();
         let _ = self.task.await;
         self.hub.store.close().await;
     }
@@ -77,27 +77,22 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     } else {
         None
     };
-    let (stop, mut stopped) = watch::channel(false);
-    spawn_monitor(hub.clone(), stop.subscribe());
+    spawn_monitor(hub.clone(), hub.shutdown_flag());
     if let Some(t) = config.telegram.clone() {
         crate::telegram::spawn(hub.clone(), t)?;
     }
     let app = crate::api::app(hub.clone());
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
+    let task = tokio::spawn(crate::listener::serve(
+        listener,
+        app,
+        config.limits.clone(),
+        config.shutdown_grace,
+        hub.shutdown_flag(),
+    ));
     Ok(RunningHub {
         addr,
         hub,
         admin_file,
-        stop,
         task,
     })
 }

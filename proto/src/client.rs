@@ -44,6 +44,12 @@ impl ClientError {
     pub fn is_transport(&self) -> bool {
         matches!(self, ClientError::Transport { .. })
     }
+
+    /// True when asking again later may succeed: the hub could not be reached, or it answered
+    /// 503 (too many connections open, or shutting down).
+    pub fn is_retryable(&self) -> bool {
+        self.is_transport() || self.status() == Some(503)
+    }
 }
 
 /// A client for one hub with one token.
@@ -72,7 +78,9 @@ impl HubClient {
     pub fn new(base: &str, token: Option<String>) -> HubClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Shorter than the hub's header timeout (10 s by default), which also closes idle
+            // connections: a pooled connection is dropped here before the hub drops it.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
         HubClient {

@@ -224,6 +224,17 @@ impl TestHub {
         }
     }
 
+    /// Waits up to `within` for the hub process to exit by itself; its status, or `None`
+    /// (still running: it is killed when the `TestHub` is dropped).
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let status = tokio::time::timeout(within, child.wait()).await.ok()?.ok();
+        if status.is_some() {
+            self.child = None;
+        }
+        status
+    }
+
     /// A client with the admin token.
     pub fn admin(&self) -> HubClient {
         HubClient::new(&self.url, Some(self.admin_token.clone()))

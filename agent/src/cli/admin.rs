@@ -371,7 +371,7 @@ pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
     loop {
         let page = match ctx.client.events(&q).await {
             Ok(p) => p,
-            Err(e) if a.follow && e.is_transport() => {
+            Err(e) if a.follow && e.is_retryable() => {
                 eprintln!(
                     "hub unreachable ({}); retrying",
                     orchestratia_proto::text::one_line(&e.to_string())

@@ -163,7 +163,7 @@ async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (boo
                     }
                 }
             }
-            Err(e) if e.is_transport() => {
+            Err(e) if e.is_retryable() => {
                 let since = *unreachable_since.get_or_insert_with(tokio::time::Instant::now);
                 if since.elapsed() > UNREACHABLE_FOR {
                     return (

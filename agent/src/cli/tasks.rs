@@ -382,7 +382,7 @@ async fn wait(
             .await
         {
             Ok(p) => p,
-            Err(e) if e.is_transport() => {
+            Err(e) if e.is_retryable() => {
                 eprintln!(
                     "hub unreachable ({}); retrying",
                     orchestratia_proto::text::one_line(&e.to_string())

@@ -69,7 +69,7 @@ where
                 pause = Duration::from_millis(500);
                 warned = false;
             }
-            Err(e) if e.is_transport() => {
+            Err(e) if e.is_retryable() => {
                 if !warned {
                     eprintln!(
                         "the hub is unreachable ({}); still waiting for {what}",

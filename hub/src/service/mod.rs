@@ -54,6 +54,9 @@ pub struct Inner {
     /// Recently verified tokens (hash → who, token expiry, when verified). Cleared whenever a
     /// token is revoked, so a revocation takes effect at once on this hub.
     tokens: std::sync::Mutex<std::collections::HashMap<String, VerifiedToken>>,
+    /// True once the hub shuts down: long-polls answer at once, sockets close, the HTTP server
+    /// stops accepting.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// A verified token: who it is, when it expires, when it was verified.
@@ -151,9 +154,32 @@ impl Hub {
             chunks,
             last_seqs: Default::default(),
             tokens: Default::default(),
+            shutdown: tokio::sync::watch::Sender::new(false),
         }));
         ChunkWriter::spawn(hub.store.clone(), rx, hub.config.limits.max_session_bytes);
         hub
+    }
+
+    /// Begins shutting down: waiting long-polls answer with what they have (the client asks
+    /// again, as after a timeout), WebSockets are closed, the HTTP server stops accepting.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves once shutdown has begun.
+    pub async fn shutting_down(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await.map(|_| ());
+    }
+
+    /// The shutdown flag, for tasks that stop with the hub.
+    pub fn shutdown_flag(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 
     /// Writes the outbox's events in `tx`, commits, then publishes and tells daemons.

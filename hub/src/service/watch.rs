@@ -24,7 +24,8 @@ use crate::store::events::EventFilter;
 
 impl Hub {
     /// Reads with `check` until it reports done or `wait` passes, re-reading whenever a bus
-    /// message that `relevant` accepts arrives.
+    /// message that `relevant` accepts arrives. When the hub shuts down it answers at once with
+    /// what `check` reads (the client asks again, as after a timeout).
     pub(super) async fn wait_until<T, F, Fut>(
         &self,
         wait: Duration,
@@ -56,12 +57,16 @@ impl Hub {
         let deadline = Instant::now() + wait;
         loop {
             let (value, done) = check().await?;
-            if done || Instant::now() >= deadline {
+            if done || Instant::now() >= deadline || self.is_shutting_down() {
                 return Ok(value);
             }
             let until = every.map_or(deadline, |e| deadline.min(Instant::now() + e));
             loop {
-                match tokio::time::timeout_at(until, rx.recv()).await {
+                let received = tokio::select! {
+                    r = tokio::time::timeout_at(until, rx.recv()) => r,
+                    _ = self.shutting_down() => return Ok(check().await?.0),
+                };
+                match received {
                     Err(_) if until < deadline => break,
                     Err(_) => return Ok(check().await?.0),
                     Ok(Ok(m)) if relevant(&m) => break,

@@ -81,6 +81,10 @@ async fn run(hub: Hub, socket: WebSocket) {
     }
     loop {
         let out: Option<Message> = tokio::select! {
+            _ = hub.shutting_down() => {
+                let _ = tokio::time::timeout(super::CLOSE_TIMEOUT, sink.send(super::restarting())).await;
+                break;
+            }
             m = bus.recv() => match m {
                 Ok(BusMessage::Event(e)) => text(&HubToConsole::Event { event: (*e).clone() }),
                 Ok(BusMessage::Screen { session_id, task_id, lines, cols, rows }) => text(&HubToConsole::SessionScreen {

@@ -81,9 +81,13 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     let mut known_sessions: HashSet<Uuid> = HashSet::new();
     loop {
         tokio::select! {
+            _ = hub.shutting_down() => {
+                let _ = tokio::time::timeout(super::CLOSE_TIMEOUT, sink.send(super::restarting())).await;
+                break;
+            }
             () = link.overflow.notified() => {
                 let close = Message::Close(Some(CloseFrame { code: 4002, reason: "message queue full: reconnect".into() }));
-                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+                let _ = tokio::time::timeout(super::CLOSE_TIMEOUT, sink.send(close)).await;
                 break;
             }
             out = outbox.recv() => {

@@ -4,7 +4,20 @@
 pub mod console;
 pub mod daemon;
 
+use axum::extract::ws::{CloseFrame, Message};
 use axum::http::{HeaderMap, header};
+
+/// How long a closing socket may take to take its close frame when the hub shuts down.
+pub(crate) const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The close frame sockets get when the hub shuts down: 1012 "service restart" (the daemon
+/// and the console connect again).
+pub(crate) fn restarting() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: 1012,
+        reason: "the hub is shutting down".into(),
+    }))
+}
 
 /// The bearer token of an upgrade request.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
