@@ -676,20 +676,28 @@ async fn suite(store: Store) {
         vec![EventKind::TaskUnblocked]
     );
     tx.commit().await.expect("commit");
-    // Pages are read once committed (on PostgreSQL, once no older transaction is in flight).
+    // Pages are read once committed (on PostgreSQL, once no older transaction is in flight,
+    // in any database of the server: other tests' transactions may hold it back a moment).
     let mut c = store.read().await.expect("read");
-    let filtered = store::events::list(
-        &mut c,
-        &EventFilter {
-            after: 0,
-            tasks: vec![b.id],
-            project: Some(p.id),
-            kinds: vec![EventKind::TaskUnblocked],
-            limit: 10,
-        },
-    )
-    .await
-    .expect("list");
+    let mut filtered = Vec::new();
+    for _ in 0..100 {
+        filtered = store::events::list(
+            &mut c,
+            &EventFilter {
+                after: 0,
+                tasks: vec![b.id],
+                project: Some(p.id),
+                kinds: vec![EventKind::TaskUnblocked],
+                limit: 10,
+            },
+        )
+        .await
+        .expect("list");
+        if !filtered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(filtered.len(), 1);
     assert_eq!(
         store::events::last_id(&mut c).await.expect("last"),

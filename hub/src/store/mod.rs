@@ -21,12 +21,21 @@ pub mod contracts;
 pub mod deps;
 pub mod events;
 pub mod humans;
+mod location;
 pub mod projects;
 pub mod prompts;
 pub mod servers;
 pub mod sessions;
 pub mod tasks;
 pub mod tokens;
+mod values;
+
+use location::{create_private_dir, create_private_file, sqlite_path};
+pub use location::{default_sqlite_path, normalize_url, redact};
+use values::Val;
+pub use values::{Param, Row};
+
+use crate::params;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -87,179 +96,6 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 /// Read connections kept open on a SQLite file.
 const SQLITE_READERS: usize = 4;
-
-/// A statement parameter. NULLs carry their type: PostgreSQL infers parameter types from them.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    Int(i64),
-    Text(String),
-    Blob(Vec<u8>),
-    NullInt,
-    NullText,
-}
-
-impl From<i64> for Param {
-    fn from(v: i64) -> Self {
-        Param::Int(v)
-    }
-}
-impl From<bool> for Param {
-    fn from(v: bool) -> Self {
-        Param::Int(v as i64)
-    }
-}
-impl From<&str> for Param {
-    fn from(v: &str) -> Self {
-        Param::Text(v.to_string())
-    }
-}
-impl From<String> for Param {
-    fn from(v: String) -> Self {
-        Param::Text(v)
-    }
-}
-impl From<&String> for Param {
-    fn from(v: &String) -> Self {
-        Param::Text(v.clone())
-    }
-}
-impl From<Uuid> for Param {
-    fn from(v: Uuid) -> Self {
-        Param::Text(v.to_string())
-    }
-}
-impl From<Vec<u8>> for Param {
-    fn from(v: Vec<u8>) -> Self {
-        Param::Blob(v)
-    }
-}
-impl From<Option<i64>> for Param {
-    fn from(v: Option<i64>) -> Self {
-        v.map_or(Param::NullInt, Param::Int)
-    }
-}
-impl From<Option<&str>> for Param {
-    fn from(v: Option<&str>) -> Self {
-        v.map_or(Param::NullText, |s| Param::Text(s.to_string()))
-    }
-}
-impl From<Option<String>> for Param {
-    fn from(v: Option<String>) -> Self {
-        v.map_or(Param::NullText, Param::Text)
-    }
-}
-impl From<&Option<String>> for Param {
-    fn from(v: &Option<String>) -> Self {
-        v.clone().map_or(Param::NullText, Param::Text)
-    }
-}
-impl From<Option<Uuid>> for Param {
-    fn from(v: Option<Uuid>) -> Self {
-        v.map_or(Param::NullText, |u| Param::Text(u.to_string()))
-    }
-}
-
-/// Builds a parameter array: `&params![id, name, 3]` (`.to_vec()` to extend it).
-#[macro_export]
-macro_rules! params {
-    ($($p:expr),* $(,)?) => { [$($crate::store::Param::from($p)),*] };
-}
-
-/// A value read from a row.
-#[derive(Debug, Clone, PartialEq)]
-enum Val {
-    Null,
-    Int(i64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-/// One result row, read by column name.
-#[derive(Debug, Clone)]
-pub struct Row {
-    names: Arc<Vec<String>>,
-    vals: Vec<Val>,
-}
-
-impl Row {
-    fn val(&self, name: &str) -> Result<&Val> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| &self.vals[i])
-            .ok_or_else(|| StoreError::Corrupt(format!("no column {name}")))
-    }
-
-    fn mismatch(name: &str, want: &str, got: &Val) -> StoreError {
-        StoreError::Corrupt(format!("column {name}: expected {want}, found {got:?}"))
-    }
-
-    pub fn int(&self, name: &str) -> Result<i64> {
-        match self.val(name)? {
-            Val::Int(i) => Ok(*i),
-            other => Err(Self::mismatch(name, "an integer", other)),
-        }
-    }
-
-    pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
-        match self.val(name)? {
-            Val::Null => Ok(None),
-            Val::Int(i) => Ok(Some(*i)),
-            other => Err(Self::mismatch(name, "an integer", other)),
-        }
-    }
-
-    /// An integer flag (0/1) as a bool.
-    pub fn flag(&self, name: &str) -> Result<bool> {
-        Ok(self.int(name)? != 0)
-    }
-
-    pub fn text(&self, name: &str) -> Result<String> {
-        match self.val(name)? {
-            Val::Text(s) => Ok(s.clone()),
-            other => Err(Self::mismatch(name, "text", other)),
-        }
-    }
-
-    pub fn opt_text(&self, name: &str) -> Result<Option<String>> {
-        match self.val(name)? {
-            Val::Null => Ok(None),
-            Val::Text(s) => Ok(Some(s.clone())),
-            other => Err(Self::mismatch(name, "text", other)),
-        }
-    }
-
-    pub fn blob(&self, name: &str) -> Result<Vec<u8>> {
-        match self.val(name)? {
-            Val::Blob(b) => Ok(b.clone()),
-            Val::Text(s) => Ok(s.as_bytes().to_vec()),
-            other => Err(Self::mismatch(name, "bytes", other)),
-        }
-    }
-
-    pub fn uuid(&self, name: &str) -> Result<Uuid> {
-        uuid(&self.text(name)?)
-    }
-
-    pub fn opt_uuid(&self, name: &str) -> Result<Option<Uuid>> {
-        self.opt_text(name)?.as_deref().map(uuid).transpose()
-    }
-
-    /// A stored enum word.
-    pub fn word<T: FromStr>(&self, name: &str) -> Result<T> {
-        word(&self.text(name)?)
-    }
-
-    /// Stored JSON text.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
-        json(&self.text(name)?)
-    }
-
-    /// Stored JSON text, or `None` for NULL.
-    pub fn opt_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
-        self.opt_text(name)?.as_deref().map(json).transpose()
-    }
-}
 
 /// A connection to either backend: a write transaction, or a connection for reads.
 pub struct Conn(ConnKind);
@@ -660,50 +496,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The default SQLite file: `$XDG_DATA_HOME/orchestratia/hub.db`.
-pub fn default_sqlite_path() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("orchestratia")
-        .join("hub.db")
-}
-
-/// Turns a `--db` value into a URL: `postgres://…` and `sqlite:…` pass through; a bare path
-/// becomes a SQLite file URL.
-pub fn normalize_url(db: &str) -> String {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.starts_with("sqlite:")
-    {
-        db.to_string()
-    } else {
-        format!("sqlite://{db}")
-    }
-}
-
-/// Creates the database's directory (and missing parents) readable by the hub's user only.
-/// A directory that exists already is left as it is.
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
-}
-
-/// Creates an empty database file readable by the hub's user only, before SQLite opens it:
-/// SQLite gives the `-wal` and `-shm` files it makes the main file's permissions. An existing
-/// file is left as it is.
-fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    match o.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 fn open_sqlite_conn(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let c = rusqlite::Connection::open(path)?;
     c.busy_timeout(Duration::from_secs(10))?;
@@ -868,28 +660,6 @@ fn spawn_checkpointer(db: &Arc<SqliteDb>) -> Result<()> {
             reason: format!("cannot start the checkpoint thread: {e}"),
         })?;
     Ok(())
-}
-
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
-/// Hides a password in a database URL for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}://{}:***{}", &url[..s], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// `$start, $start+1, …` for `n` values, for `IN (…)` lists built at run time.
