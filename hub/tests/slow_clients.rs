@@ -11,7 +11,7 @@ use orchestratia_proto::ws::{
     ConsoleToHub, DAEMON_WS_PATH, DaemonToHub, Frame, FrameKind, HubToDaemon, RunningSession,
 };
 use orchestratia_testkit::{
-    Backend, ConsoleWs, HubOptions, SimDaemon, TestHub, connect_console, daemon, eventually,
+    Backend, ConsoleWs, HubOptions, SimDaemon, TestHub, connect_console, daemon,
 };
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -223,14 +223,7 @@ async fn a_daemon_whose_queue_overflows_is_dropped() {
     let (_, mut daemon_ws) = raw_daemon(&hub, "deaf").await;
     send_hello(&mut daemon_ws, 0).await;
     let admin = hub.admin();
-    eventually(10, "the server online", || async {
-        let servers = admin.servers().await.ok()?;
-        servers
-            .iter()
-            .any(|s| s.name == "deaf" && s.status == orchestratia_proto::ServerStatus::Online)
-            .then_some(())
-    })
-    .await;
+    orchestratia_testkit::wait_online(&admin, "deaf").await;
     let sid = create_session(&hub, "deaf").await;
     // A console types into the session faster than the daemon (which never reads) takes it.
     let mut console = connect_console(&admin).await;

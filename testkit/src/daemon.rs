@@ -76,8 +76,21 @@ pub async fn register(
     admin.register(&body).await.expect("register")
 }
 
+/// Waits until the hub shows server `name` online (its daemon's hello was handled, so tasks
+/// can be assigned to it).
+pub async fn wait_online(admin: &HubClient, name: &str) {
+    crate::eventually(10, &format!("{name} online"), || async {
+        let servers = admin.servers().await.ok()?;
+        servers
+            .iter()
+            .any(|s| s.name == name && s.status == orchestratia_proto::ServerStatus::Online)
+            .then_some(())
+    })
+    .await
+}
+
 impl SimDaemon {
-    /// Registers and connects a daemon.
+    /// Registers and connects a daemon, and waits until the hub shows it online.
     pub async fn start(
         admin: &HubClient,
         project: &str,
@@ -87,7 +100,7 @@ impl SimDaemon {
         languages: &[&str],
     ) -> SimDaemon {
         let reg = register(admin, project, name, os, repos, languages).await;
-        SimDaemon::connect(
+        let d = SimDaemon::connect(
             admin.base(),
             name,
             reg.server_id,
@@ -96,7 +109,9 @@ impl SimDaemon {
             SimOptions::default(),
         )
         .await
-        .expect("connect")
+        .expect("connect");
+        wait_online(admin, name).await;
+        d
     }
 
     /// Connects with an existing key, reporting `running` sessions in its hello.

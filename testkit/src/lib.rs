@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub use agent::{DaemonOptions, TestDaemon};
-pub use daemon::SimDaemon;
+pub use daemon::{SimDaemon, wait_online};
 pub use pg::PgDatabase;
 
 /// Which database a test hub runs on.

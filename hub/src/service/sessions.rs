@@ -186,10 +186,16 @@ impl Hub {
     /// again; sessions it still runs that the hub ended are stopped; waiting tasks may now
     /// find a server. Its list is looked up on a read connection first, so a long one does
     /// not hold the write lock; only the sessions the hub still runs there are re-read under it.
+    ///
+    /// `connected_at` is when this connection was registered: a session made after it had its
+    /// start sent on this connection, so it is not sent again (with a new token, which would
+    /// revoke the one the daemon is starting the agent with) when the daemon's hello, written
+    /// before that start arrived, does not list it.
     pub async fn daemon_connected(
         &self,
         server_id: Uuid,
         running: &[RunningSession],
+        connected_at: i64,
     ) -> HubResult<()> {
         let max = self.config.limits.max_hello_sessions;
         if running.len() > max {
@@ -226,7 +232,7 @@ impl Hub {
         for s in store::sessions::of_server_with_status(&mut tx, server_id, SessionStatus::Starting)
             .await?
         {
-            if listed.contains(&s.id) {
+            if listed.contains(&s.id) || s.started_at > connected_at {
                 continue;
             }
             let Some(tid) = s.task_id else { continue };

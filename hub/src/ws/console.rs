@@ -68,7 +68,7 @@ async fn run(hub: Hub, socket: WebSocket) {
     let send_timeout = hub.config.limits.ws_send_timeout;
     let mut bus = hub.bus.subscribe();
     let cursor = match hub.store.read().await {
-        Ok(mut c) => store::events::last_id(&mut c).await.unwrap_or(0),
+        Ok(mut c) => store::events::head(&mut c).await.unwrap_or(0),
         Err(_) => 0,
     };
     if let Some(m) = text(&HubToConsole::Hello { cursor })

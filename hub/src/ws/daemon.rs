@@ -59,6 +59,9 @@ fn close_reason(text: &str) -> Utf8Bytes {
 async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let link = hub.daemons.register(server_id);
+    // Session starts of sessions made after this reached this connection: a hello does not
+    // send them again (see `Hub::daemon_connected`).
+    let connected_at = orchestratia_proto::time::now_ms();
     let (conn_id, mut outbox) = (link.conn_id, link.outbox);
     // Every write is bounded: a daemon that stops reading is dropped, not waited for.
     let send_timeout = hub.config.limits.ws_send_timeout;
@@ -117,7 +120,7 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
                     Message::Text(t) => match serde_json::from_str::<DaemonToHub>(t.as_str()) {
                         Ok(m) => {
                             hello = matches!(m, DaemonToHub::Hello { .. });
-                            handle(&hub, server_id, m).await
+                            handle(&hub, server_id, connected_at, m).await
                         }
                         Err(e) => Err(HubError::BadRequest(format!("unreadable message: {e}"))),
                     },
@@ -153,9 +156,16 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     tracing::info!(server = %name, "daemon disconnected");
 }
 
-async fn handle(hub: &Hub, server: Uuid, m: DaemonToHub) -> Result<(), HubError> {
+async fn handle(
+    hub: &Hub,
+    server: Uuid,
+    connected_at: i64,
+    m: DaemonToHub,
+) -> Result<(), HubError> {
     match m {
-        DaemonToHub::Hello { sessions, .. } => hub.daemon_connected(server, &sessions).await,
+        DaemonToHub::Hello { sessions, .. } => {
+            hub.daemon_connected(server, &sessions, connected_at).await
+        }
         DaemonToHub::Heartbeat { .. } => hub.daemon_heartbeat(server).await,
         DaemonToHub::SessionActive {
             session_id,
