@@ -129,21 +129,7 @@ pub async fn refuse_invalid_text(req: Request, next: axum::middleware::Next) -> 
 
 /// Percent-decodes `raw` and checks that it is text the hub can store.
 fn check_text(what: &str, raw: &[u8]) -> Result<(), HubError> {
-    let mut decoded = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (raw[i], raw.get(i + 1).copied(), raw.get(i + 2).copied()) {
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                decoded.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                decoded.push(b);
-                i += 1;
-            }
-        }
-    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode(raw).collect();
     if decoded.contains(&0) {
         return Err(HubError::BadRequest(format!(
             "{what} holds a NUL character (%00), which no text may contain"
