@@ -2,7 +2,6 @@
 //! after it started (a dialog holds it), and answers whose asker was gone, which go to the idle
 //! agent as its next prompt.
 
-use orchestratia_proto::api::AgentMessage;
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::HubToDaemon;
 use orchestratia_proto::{EventKind, PlanStatus, SessionState};
@@ -139,17 +138,8 @@ impl Hub {
         match store::prompts::for_ref(c, ref_id).await? {
             None => {
                 let record = PromptRecord {
-                    message: AgentMessage {
-                        id: Uuid::new_v4(),
-                        session_id: s.id,
-                        session: s.name.clone(),
-                        text,
-                        kind: kind.into(),
-                        taken: false,
-                        created_at: now,
-                    },
                     task_id: Some(task),
-                    ref_id: Some(ref_id),
+                    ..PromptRecord::new(&s, text, kind, Some(ref_id), now)
                 };
                 self.submit_prompt(c, &record, "hub", &s, out).await
             }

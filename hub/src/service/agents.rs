@@ -249,19 +249,7 @@ impl Hub {
                 s.server
             )));
         }
-        let record = PromptRecord {
-            message: AgentMessage {
-                id: Uuid::new_v4(),
-                session_id: s.id,
-                session: s.name.clone(),
-                text,
-                kind: "admin".into(),
-                taken: false,
-                created_at: now_ms(),
-            },
-            task_id: s.task_id,
-            ref_id: None,
-        };
+        let record = PromptRecord::new(&s, text, "admin", None, now_ms());
         let mut out = Outbox::default();
         self.submit_prompt(&mut tx, &record, &p.actor(), &s, &mut out)
             .await?;

@@ -1,6 +1,7 @@
 //! Messages submitted to an agent as its next prompt: by an admin (`session send`), or an
 //! answer whose asker was gone. Taken when the agent's prompt hook saw the text.
 
+use orchestratia_proto::Session;
 use orchestratia_proto::api::AgentMessage;
 use uuid::Uuid;
 
@@ -14,6 +15,26 @@ pub struct PromptRecord {
     pub task_id: Option<Uuid>,
     /// The intervention or plan it delivers, for `answer` / `plan` prompts.
     pub ref_id: Option<Uuid>,
+}
+
+impl PromptRecord {
+    /// A new, untaken prompt for session `s` (`kind`: `admin`, `answer`, `plan`), for its
+    /// task and, for an answer or a plan decision, the intervention or plan it delivers.
+    pub fn new(s: &Session, text: String, kind: &str, ref_id: Option<Uuid>, now: i64) -> Self {
+        PromptRecord {
+            message: AgentMessage {
+                id: Uuid::new_v4(),
+                session_id: s.id,
+                session: s.name.clone(),
+                text,
+                kind: kind.into(),
+                taken: false,
+                created_at: now,
+            },
+            task_id: s.task_id,
+            ref_id,
+        }
+    }
 }
 
 fn record(r: &Row) -> Result<PromptRecord> {
