@@ -392,3 +392,53 @@ on_both_backends!(
     retried_task,
     a_late_hello_keeps_the_session_token
 );
+
+/// The hub refuses settings that would disable a guard, with one line, before it opens
+/// anything.
+#[tokio::test]
+async fn unsafe_settings_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("data/hub.db");
+    for (args, says) in [
+        (
+            vec!["--registration-token-ttl", "0s"],
+            "--registration-token-ttl",
+        ),
+        (
+            vec!["--registration-token-ttl", "31days"],
+            "--registration-token-ttl",
+        ),
+        (vec!["--ws-send-timeout", "0s"], "--ws-send-timeout"),
+        (
+            vec!["--daemon-queue", "10", "--max-hello-sessions", "10"],
+            "--daemon-queue",
+        ),
+        (vec!["--max-connections", "0"], "--max-connections"),
+    ] {
+        let run = tokio::process::Command::new(orchestratia_testkit::bin("orchestratia-hub"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-admin-file",
+                "--db",
+            ])
+            .arg(&db)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+            .await
+            .unwrap_or_else(|_| panic!("{args:?}: the hub started serving"))
+            .expect("run the hub");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("error:") && l.contains(says)),
+            "{args:?}: {err}"
+        );
+        assert!(!db.exists(), "{args:?} opened the database");
+    }
+}
