@@ -1,7 +1,7 @@
-//! The seed's 7-task pipeline with the real hub, two real daemons (dev-backend with seven
-//! repos, dev-desktop with desktop-app) and scripted workers in real tmux sessions: one manual
-//! assignment runs it to ALL DONE; T2, T3 and T4 run at once on dev-backend; T7 runs on
-//! dev-desktop; T2's worker reads `api_schema` from its task file.
+//! The seven-task pipeline (docs/WORKFLOWS.md, workflow 6) with the real hub, two real daemons
+//! (dev-backend with seven repos, dev-desktop with desktop-app) and scripted workers in real
+//! tmux sessions: one manual assignment runs it to ALL DONE; T2, T3 and T4 run at once on
+//! dev-backend; T7 runs on dev-desktop; T2's worker reads `api_schema` from its task file.
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
-//! What waits for a human, end to end with the real CLI: a question (Flow 4), a plan with a
-//! rejection then an approval, permission requests allowed and denied, and an orchestrator
-//! session that creates, assigns and waits on tasks of its project (Flow 9).
+//! What waits for a human, end to end with the real CLI: a question (docs/WORKFLOWS.md,
+//! workflow 4), a plan with a rejection then an approval, permission requests allowed and
+//! denied, and an orchestrator session that creates, assigns and waits on tasks of its project
+//! (workflow 9).
 
 mod common;
 
@@ -77,7 +78,7 @@ async fn humans(backend: Backend) {
     let admin = hub.admin();
     let d = SimDaemon::start(&admin, "P", "dev-01", "linux", &["app"], &["rust"]).await;
 
-    // Flow 4: a question pauses the task until a human answers; the answer reaches the worker.
+    // Workflow 4: a question pauses the task until a human answers; the answer reaches the worker.
     let t1 = create(
         &hub,
         &["--title", "auth", "--repo", "app", "--priority", "high"],
@@ -315,7 +316,7 @@ async fn humans(backend: Backend) {
         .await
         .ok();
 
-    // Flow 9: an orchestrator session creates, wires, assigns and waits, and hears of updates.
+    // Workflow 9: an orchestrator session creates, wires, assigns and waits, and hears of updates.
     let o = create(
         &hub,
         &["--title", "orchestrate the rebuild", "--orchestrator"],

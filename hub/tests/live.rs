@@ -68,7 +68,8 @@ async fn live(backend: Backend) {
         .json();
     assert_eq!(log["events"][0]["details"]["server"], "dev-desktop");
 
-    // Flow 5: the offline server and the one without the repo are disqualified, with reasons.
+    // Workflow 5: the offline server and the one without the repo are disqualified, with
+    // reasons.
     let t = create(
         &hub,
         &[

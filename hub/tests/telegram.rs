@@ -1,6 +1,6 @@
-//! The Telegram bot end to end (seed Flow 8), against a fake Bot API on loopback: the real hub
-//! binary runs the bot, a real daemon runs scripted workers in tmux, and the test plays the
-//! admin's phone through the fake's updates.
+//! The Telegram bot end to end (docs/WORKFLOWS.md, workflow 8), against a fake Bot API on
+//! loopback: the real hub binary runs the bot, a real daemon runs scripted workers in tmux, and
+//! the test plays the admin's phone through the fake's updates.
 
 use std::time::Duration;
 

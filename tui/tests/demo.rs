@@ -1,5 +1,5 @@
 //! The README's main command, headless: the real console binary starts an embedded hub, two
-//! real daemons with scripted workers in tmux, runs the seed's 7-task pipeline to ALL DONE,
+//! real daemons with scripted workers in tmux, runs the seven-task pipeline to ALL DONE,
 //! approving the plan and answering the question itself, and cleans up after itself.
 
 use std::process::Stdio;
@@ -78,7 +78,7 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
     ] {
         assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");
     }
-    // The five phases of the seed's Flow 6.
+    // The five phases of the seven-task cascade (docs/WORKFLOWS.md, workflow 6).
     for phase in [
         "phase 1   T1 ",
         "phase 2   T2 T3 T4 ",

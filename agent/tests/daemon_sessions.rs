@@ -1,6 +1,7 @@
-//! The daemon's flows end to end: Flow 4 (a question answered through the CLI reaches the
-//! worker), Flow 7 (kill -9 mid-task, recovery, nothing lost or duplicated), the plain PTY
-//! runner, and Claude Code's settings in a working dir that already had hooks.
+//! Real daemons running sessions end to end: a question answered through the CLI reaches the
+//! worker (docs/WORKFLOWS.md, workflow 4), kill -9 mid-task with recovery and nothing lost or
+//! duplicated (workflow 7), the plain PTY runner, Claude Code's settings in a working dir that
+//! already had hooks, and a hub outage mid-session.
 
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ fn session_of(v: &Value) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_4_a_question_reaches_a_human_and_the_answer_reaches_the_worker() {
+async fn a_question_reaches_a_human_and_the_answer_reaches_the_worker() {
     if !tmux_available() {
         eprintln!("skipping: tmux is not installed");
         return;
@@ -161,7 +162,7 @@ async fn flow_4_a_question_reaches_a_human_and_the_answer_reaches_the_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_7_a_killed_daemon_comes_back_to_a_session_that_kept_running() {
+async fn a_killed_daemon_comes_back_to_a_session_that_kept_running() {
     if !tmux_available() {
         eprintln!("skipping: tmux is not installed");
         return;

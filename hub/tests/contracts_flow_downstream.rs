@@ -1,5 +1,6 @@
-//! Seed Flow 3 end to end: A publishes `api_schema`; B and C receive it in `resolved_inputs`;
-//! C starts only after B. Real hub, real CLI, simulated daemons over the real WebSocket.
+//! Contracts flow downstream, end to end (docs/WORKFLOWS.md, workflow 3): A publishes
+//! `api_schema`; B and C receive it in `resolved_inputs`; C starts only after B. Real hub, real
+//! CLI, simulated daemons over the real WebSocket.
 
 mod common;
 
@@ -7,7 +8,7 @@ use common::{as_worker, create, task_id};
 use orchestratia_testkit::{Backend, SimDaemon, TestHub};
 use serde_json::json;
 
-async fn flow_3(backend: Backend) {
+async fn contracts_flow_downstream(backend: Backend) {
     let Some(hub) = TestHub::start(backend).await else {
         return;
     };
@@ -60,7 +61,8 @@ async fn flow_3(backend: Backend) {
     )
     .await;
     assert_eq!((a.as_str(), b.as_str(), c.as_str()), ("T1", "T2", "T3"));
-    // Flow 9's pattern: a `blocks` from --depends-on becomes `input` with the key.
+    // An orchestrator's pattern (workflow 9): a `blocks` from --depends-on becomes `input`
+    // with the key.
     for t in [&b, &c] {
         hub.cli(&[
             "task",
@@ -194,7 +196,7 @@ async fn flow_3(backend: Backend) {
         .collect();
     assert_eq!(servers, vec!["dev-backend", "dev-backend", "dev-frontend"]);
 
-    // A's timeline carries the cascade in the seed's order (Flow 10).
+    // A's timeline carries the cascade in its documented order (workflow 10).
     let a_view = hub.cli(&["task", "view", &a, "--json"]).await.json();
     let names: Vec<&str> = a_view["events"]
         .as_array()
@@ -228,4 +230,4 @@ async fn flow_3(backend: Backend) {
     );
 }
 
-on_both_backends!(flow_3);
+on_both_backends!(contracts_flow_downstream);

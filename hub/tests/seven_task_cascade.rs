@@ -1,6 +1,7 @@
-//! Seed Flow 6 end to end: the 7-task, 5-phase e-commerce pipeline on two servers. After the
-//! manual assignment of T1 everything cascades; T7 lands on dev-desktop; T6 waits for T2, T3
-//! and T4; the event log shows each step; `task graph` shows the five phases.
+//! The seven-task cascade end to end (docs/WORKFLOWS.md, workflow 6): the 7-task, 5-phase
+//! e-commerce pipeline on two servers. After the manual assignment of T1 everything cascades;
+//! T7 lands on dev-desktop; T6 waits for T2, T3 and T4; the event log shows each step; `task
+//! graph` shows the five phases.
 
 mod common;
 
@@ -42,7 +43,7 @@ async fn complete(hub: &TestHub, d: &SimDaemon, r: &str, contract: Option<&str>)
     as_worker(hub, &start, &args).await.ok();
 }
 
-async fn ecommerce_pipeline(backend: Backend) {
+async fn seven_tasks_cascade_in_five_phases(backend: Backend) {
     let Some(hub) = TestHub::start(backend).await else {
         return;
     };
@@ -243,7 +244,7 @@ async fn ecommerce_pipeline(backend: Backend) {
         "{why}"
     );
 
-    // The event log shows every step of the seed's timeline.
+    // The event log shows every step of a task's timeline (workflow 10).
     let log = hub.cli(&["events", "--json"]).await.json();
     let names: Vec<&str> = log["events"]
         .as_array()
@@ -272,4 +273,4 @@ async fn ecommerce_pipeline(backend: Backend) {
     assert_eq!(auto, 6, "T2..T7 were each auto-assigned once");
 }
 
-on_both_backends!(ecommerce_pipeline);
+on_both_backends!(seven_tasks_cascade_in_five_phases);
