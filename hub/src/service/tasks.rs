@@ -643,7 +643,6 @@ impl Hub {
         let facts: Vec<PhaseFacts> = recs
             .iter()
             .map(|r| PhaseFacts {
-                id: r.id,
                 reference: r.reference(),
                 number: r.number,
                 status: r.status,
