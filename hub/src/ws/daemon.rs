@@ -61,15 +61,16 @@ fn close_reason(text: &str) -> Utf8Bytes {
 async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     let (sink, mut stream) = socket.split();
     let link = hub.daemons.register(server_id);
+    // Session starts of sessions made after this reached this connection: a hello does not
+    // send them again (see `Hub::daemon_connected`).
+    let connected_at = orchestratia_proto::time::now_ms();
     let (conn_id, mut outbox) = (link.conn_id, link.outbox);
     tracing::info!(server = %name, "daemon connected");
     let mut conn = DaemonSocket {
         hub: &hub,
         server_id,
         name,
-        // Session starts of sessions made after this reached this connection: a hello does
-        // not send them again (see `Hub::daemon_connected`).
-        connected_at: orchestratia_proto::time::now_ms(),
+        connected_at,
         // Every write is bounded: a daemon that stops reading is dropped, not waited for.
         send_timeout: hub.config.limits.ws_send_timeout,
         known_sessions: HashSet::new(),
