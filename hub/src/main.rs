@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use orchestratia_hub::config::{HubConfig, Limits};
 use orchestratia_hub::store::{self, Store};
+use orchestratia_hub::telegram::TelegramConfig;
 
 #[derive(Parser)]
 #[command(
@@ -145,95 +146,111 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::AdminToken { db } => {
-            let url = db_url(db);
-            let store = Store::open(&url)
-                .await
-                .with_context(|| format!("opening {}", store::redact(&url)))?;
-            println!(
-                "{}",
-                orchestratia_hub::admin::create_admin_token(&store).await?
-            );
-            Ok(())
+        Command::AdminToken { db } => print_admin_token(db).await,
+        Command::Serve(s) => serve(*s).await,
+    }
+}
+
+/// `admin-token`: creates an admin token in the database and prints it.
+async fn print_admin_token(db: Option<String>) -> anyhow::Result<()> {
+    let url = db_url(db);
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("opening {}", store::redact(&url)))?;
+    println!(
+        "{}",
+        orchestratia_hub::admin::create_admin_token(&store).await?
+    );
+    Ok(())
+}
+
+/// `serve`: runs the hub until SIGTERM or SIGINT, then shuts it down.
+async fn serve(mut s: Serve) -> anyhow::Result<()> {
+    let url = db_url(s.db.take());
+    let config = hub_config(&url, s)?;
+    orchestratia_hub::listener::raise_open_file_limit();
+    let running = orchestratia_hub::start(config).await?;
+    println!(
+        "orchestratia-hub {} listening on {} (database {})",
+        orchestratia_proto::VERSION,
+        running.url(),
+        store::redact(&url)
+    );
+    if let Some(f) = &running.admin_file {
+        println!("admin token written to {}", f.display());
+    }
+    shutdown_signal().await;
+    eprintln!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Refuses settings that would disable a guard, before anything is opened.
+fn check_settings(s: &Serve) -> anyhow::Result<()> {
+    if s.heartbeat_interval.is_zero() || s.offline_after <= s.heartbeat_interval {
+        anyhow::bail!("--offline-after must be longer than --heartbeat-interval");
+    }
+    if s.ws_send_timeout.is_zero() {
+        anyhow::bail!("--ws-send-timeout must be longer than zero");
+    }
+    if s.daemon_queue <= s.max_hello_sessions {
+        anyhow::bail!(
+            "--daemon-queue must exceed --max-hello-sessions: the replies to a hello are queued at once"
+        );
+    }
+    if s.max_connections == 0 || s.max_connections_per_address == 0 {
+        anyhow::bail!("--max-connections and --max-connections-per-address must be at least 1");
+    }
+    if s.registration_token_ttl.as_secs() == 0
+        || s.registration_token_ttl > Duration::from_secs(30 * 24 * 3600)
+    {
+        anyhow::bail!("--registration-token-ttl must be between 1s and 30 days");
+    }
+    Ok(())
+}
+
+/// The hub's configuration from the `serve` flags, once they are checked.
+fn hub_config(url: &str, s: Serve) -> anyhow::Result<HubConfig> {
+    check_settings(&s)?;
+    let mut config = HubConfig::new(url, s.listen);
+    config.heartbeat_interval = s.heartbeat_interval;
+    config.offline_after = s.offline_after;
+    config.stall_after = s.stall_after;
+    config.late_answer_after = s.late_answer_after;
+    config.registration_token_ttl = s.registration_token_ttl;
+    config.shutdown_grace = s.shutdown_grace;
+    config.limits = Limits {
+        max_session_bytes: s.max_session_mib * 1024 * 1024,
+        ws_send_timeout: s.ws_send_timeout,
+        max_hello_sessions: s.max_hello_sessions,
+        daemon_queue: s.daemon_queue,
+        header_timeout: s.header_timeout,
+        max_connections: s.max_connections,
+        max_connections_per_address: s.max_connections_per_address,
+        ..Limits::default()
+    };
+    config.telegram = telegram_config(&s)?;
+    config.public_url = s.public_url;
+    config.admin_file = s.admin_file;
+    config.write_admin_file = !s.no_admin_file;
+    Ok(config)
+}
+
+/// The Telegram bot's settings: none without a token, and a token needs the chats it obeys.
+fn telegram_config(s: &Serve) -> anyhow::Result<Option<TelegramConfig>> {
+    match (&s.telegram_token, s.telegram_chats.is_empty()) {
+        (Some(token), false) => {
+            let mut t = TelegramConfig::new(token, s.telegram_chats.clone());
+            t.api_url = s.telegram_api_url.clone();
+            t.screen_every = s.telegram_screen_every;
+            t.poll_timeout = s.telegram_poll_timeout;
+            Ok(Some(t))
         }
-        Command::Serve(s) => {
-            if s.heartbeat_interval.is_zero() || s.offline_after <= s.heartbeat_interval {
-                anyhow::bail!("--offline-after must be longer than --heartbeat-interval");
-            }
-            if s.ws_send_timeout.is_zero() {
-                anyhow::bail!("--ws-send-timeout must be longer than zero");
-            }
-            if s.daemon_queue <= s.max_hello_sessions {
-                anyhow::bail!(
-                    "--daemon-queue must exceed --max-hello-sessions: the replies to a hello are queued at once"
-                );
-            }
-            if s.max_connections == 0 || s.max_connections_per_address == 0 {
-                anyhow::bail!(
-                    "--max-connections and --max-connections-per-address must be at least 1"
-                );
-            }
-            let url = db_url(s.db);
-            let mut config = HubConfig::new(&url, s.listen);
-            config.heartbeat_interval = s.heartbeat_interval;
-            config.offline_after = s.offline_after;
-            config.stall_after = s.stall_after;
-            config.late_answer_after = s.late_answer_after;
-            if s.registration_token_ttl.as_secs() == 0
-                || s.registration_token_ttl > Duration::from_secs(30 * 24 * 3600)
-            {
-                anyhow::bail!("--registration-token-ttl must be between 1s and 30 days");
-            }
-            config.registration_token_ttl = s.registration_token_ttl;
-            config.shutdown_grace = s.shutdown_grace;
-            config.public_url = s.public_url;
-            config.admin_file = s.admin_file;
-            config.write_admin_file = !s.no_admin_file;
-            config.limits = Limits {
-                max_session_bytes: s.max_session_mib * 1024 * 1024,
-                ws_send_timeout: s.ws_send_timeout,
-                max_hello_sessions: s.max_hello_sessions,
-                daemon_queue: s.daemon_queue,
-                header_timeout: s.header_timeout,
-                max_connections: s.max_connections,
-                max_connections_per_address: s.max_connections_per_address,
-                ..Limits::default()
-            };
-            config.telegram = match (s.telegram_token, s.telegram_chats.is_empty()) {
-                (Some(token), false) => {
-                    let mut t =
-                        orchestratia_hub::telegram::TelegramConfig::new(&token, s.telegram_chats);
-                    t.api_url = s.telegram_api_url;
-                    t.screen_every = s.telegram_screen_every;
-                    t.poll_timeout = s.telegram_poll_timeout;
-                    Some(t)
-                }
-                (Some(_), true) => anyhow::bail!(
-                    "--telegram-token needs at least one --telegram-chat (the chats the bot obeys)"
-                ),
-                (None, false) => anyhow::bail!("--telegram-chat needs --telegram-token"),
-                (None, true) => None,
-            };
-            orchestratia_hub::listener::raise_open_file_limit();
-            let running = orchestratia_hub::start(config).await?;
-            println!(
-                "orchestratia-hub {} listening on {} (database {})",
-                orchestratia_proto::VERSION,
-                running.url(),
-                store::redact(&url)
-            );
-            if let Some(f) = &running.admin_file {
-                println!("admin token written to {}", f.display());
-            }
-            let hub_task = running;
-            tokio::select! {
-                _ = shutdown_signal() => {
-                    eprintln!("shutting down");
-                }
-            }
-            hub_task.shutdown().await;
-            Ok(())
-        }
+        (Some(_), true) => anyhow::bail!(
+            "--telegram-token needs at least one --telegram-chat (the chats the bot obeys)"
+        ),
+        (None, false) => anyhow::bail!("--telegram-chat needs --telegram-token"),
+        (None, true) => Ok(None),
     }
 }
 

@@ -241,7 +241,13 @@ async fn suite(store: Store) {
         .expect("edges");
     assert_eq!(
         edges,
-        vec![(a.id, b.id, DepType::Input, Some("api".into()), true)]
+        vec![store::deps::Edge {
+            upstream: a.id,
+            downstream: b.id,
+            dep_type: DepType::Input,
+            contract_key: Some("api".into()),
+            resolved: true
+        }]
     );
     tx.commit().await.expect("commit");
 

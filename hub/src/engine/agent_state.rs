@@ -28,8 +28,6 @@ pub enum Signal<'a> {
     Answered,
     /// No hook was heard long after it started: something (a dialog) holds it.
     Stalled,
-    /// The process is gone.
-    Ended,
 }
 
 /// The tool Claude Code uses to ask its user a question in the terminal.
@@ -42,7 +40,6 @@ pub fn next_state(current: SessionState, signal: Signal<'_>) -> SessionState {
         return Ended;
     }
     match signal {
-        Signal::Ended => Ended,
         Signal::Active { hooks } => match (current, hooks) {
             (Starting, false) => Working,
             _ => current,
@@ -164,7 +161,6 @@ mod tests {
             (Idle, Signal::Answered, Idle),
             (Starting, Signal::Stalled, WaitingInput),
             (Working, Signal::Stalled, Working),
-            (Idle, Signal::Ended, Ended),
             (Ended, hook(HookEvent::UserPromptSubmit), Ended),
             (Ended, Signal::Active { hooks: false }, Ended),
         ];

@@ -80,7 +80,6 @@ pub fn layers(nodes: &[Uuid], edges: &[(Uuid, Uuid)]) -> HashMap<Uuid, i64> {
 /// What the phase read model needs to know of one task.
 #[derive(Debug, Clone)]
 pub struct PhaseFacts {
-    pub id: Uuid,
     pub reference: String,
     pub number: i64,
     pub status: TaskStatus,
@@ -182,7 +181,6 @@ mod tests {
     #[test]
     fn phases_follow_release_waves_then_all_done() {
         let f = |n: i64, phase: i64, by: Option<&str>, leaf: bool| PhaseFacts {
-            id: Uuid::new_v4(),
             reference: format!("T{n}"),
             number: n,
             status: TaskStatus::Done,

@@ -10,8 +10,6 @@ use orchestratia_proto::TaskStatus::{self, *};
 pub enum Transition {
     /// Given to a server (by hand or by the cascade).
     Assign,
-    /// The task requires plan approval; its agent plans first.
-    EnterPlanning,
     /// The agent's session runs.
     Start,
     /// A human approved the plan.
@@ -32,7 +30,6 @@ impl Transition {
     fn verb(self) -> &'static str {
         match self {
             Transition::Assign => "assign",
-            Transition::EnterPlanning => "start planning",
             Transition::Start => "start",
             Transition::ApprovePlan => "approve the plan of",
             Transition::AskHuman => "ask for help on",
@@ -72,7 +69,6 @@ pub fn next(
     let open = !from.is_terminal();
     let to = match (t, from) {
         (Transition::Assign, Pending | Assigned) => Some(Assigned),
-        (Transition::EnterPlanning, Assigned) => Some(Planning),
         (Transition::Start, Assigned) => Some(Running),
         (Transition::ApprovePlan, Planning) => Some(Running),
         (Transition::AskHuman, Assigned | Planning | Running | NeedsHuman) => Some(NeedsHuman),
@@ -128,8 +124,7 @@ mod tests {
 
     #[test]
     fn plan_approval_path() {
-        let s = next(Assigned, Transition::EnterPlanning, Actor::Hub).unwrap();
-        assert_eq!(s, Planning);
+        let s = Planning;
         let e = next(s, Transition::Complete, Actor::Agent).unwrap_err();
         assert!(e.to_string().contains("plan is not approved"));
         assert_eq!(next(s, Transition::ApprovePlan, Actor::Admin), Ok(Running));

@@ -164,11 +164,6 @@ pub fn rank(req: &Requirements, servers: &[ServerFacts]) -> Vec<Candidate> {
     cands
 }
 
-/// The winning server, if any is eligible.
-pub fn choose(req: &Requirements, servers: &[ServerFacts]) -> Option<Candidate> {
-    rank(req, servers).into_iter().find(|c| c.winner)
-}
-
 /// Why no server was chosen, for a task left waiting.
 pub fn no_winner_reason(cands: &[Candidate]) -> String {
     if cands.is_empty() {
@@ -190,6 +185,11 @@ pub fn no_winner_reason(cands: &[Candidate]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The winning server, if any is eligible.
+    fn choose(req: &Requirements, servers: &[ServerFacts]) -> Option<Candidate> {
+        rank(req, servers).into_iter().find(|c| c.winner)
+    }
 
     fn server(name: &str, online: bool, repos: &[&str], langs: &[&str]) -> ServerFacts {
         ServerFacts {

@@ -39,7 +39,7 @@ impl Hub {
         let engine = base64::engine::general_purpose::STANDARD;
         let full = rows.len() as i64 >= limit;
         let next_after = if full {
-            rows.last().map(|(c, _)| c.seq as u64)
+            rows.last().map(|s| s.chunk.seq as u64)
         } else {
             None
         };
@@ -47,11 +47,11 @@ impl Hub {
             session_id: session.id,
             chunks: rows
                 .into_iter()
-                .map(|(c, at)| RecordingChunk {
-                    seq: c.seq as u64,
-                    keyframe: c.keyframe,
-                    data: engine.encode(&c.data),
-                    at,
+                .map(|s| RecordingChunk {
+                    seq: s.chunk.seq as u64,
+                    keyframe: s.chunk.keyframe,
+                    data: engine.encode(&s.chunk.data),
+                    at: s.at,
                 })
                 .collect(),
             next_after,

@@ -328,16 +328,16 @@ impl Hub {
             return Ok(());
         }
         let mut out = Outbox::default();
-        for (id, project, name) in gone {
+        for server in gone {
             out.event(NewEvent {
                 kind: EventKind::ServerOffline,
                 actor: "hub".into(),
-                project_id: Some(project),
+                project_id: Some(server.project_id),
                 task_id: None,
                 related_task_id: None,
-                server_id: Some(id),
+                server_id: Some(server.id),
                 session_id: None,
-                details: json!({"server": name, "reason": format!("no heartbeat for {}s", self.config.offline_after.as_secs())}),
+                details: json!({"server": server.name, "reason": format!("no heartbeat for {}s", self.config.offline_after.as_secs())}),
             });
         }
         self.commit(tx, out).await?;

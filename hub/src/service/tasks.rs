@@ -492,7 +492,7 @@ impl Hub {
             let edges: Vec<(Uuid, Uuid)> = store::deps::edges_of_project(&mut tx, down.project_id)
                 .await?
                 .into_iter()
-                .map(|(a, b, ..)| (a, b))
+                .map(|e| (e.upstream, e.downstream))
                 .collect();
             if let Some(cycle) = find_cycle(&edges, up.id, down.id) {
                 let ids: Vec<Uuid> = cycle.clone();
@@ -637,13 +637,12 @@ impl Hub {
         let edges = store::deps::edges_of_project(&mut c, project.id).await?;
         let reasons = self.blocked_reasons(&mut c, &recs).await?;
         let ids: Vec<Uuid> = recs.iter().map(|r| r.id).collect();
-        let pairs: Vec<(Uuid, Uuid)> = edges.iter().map(|e| (e.0, e.1)).collect();
+        let pairs: Vec<(Uuid, Uuid)> = edges.iter().map(|e| (e.upstream, e.downstream)).collect();
         let layer = layers(&ids, &pairs);
-        let with_dependents: BTreeSet<Uuid> = edges.iter().map(|e| e.0).collect();
+        let with_dependents: BTreeSet<Uuid> = edges.iter().map(|e| e.upstream).collect();
         let facts: Vec<PhaseFacts> = recs
             .iter()
             .map(|r| PhaseFacts {
-                id: r.id,
                 reference: r.reference(),
                 number: r.number,
                 status: r.status,
@@ -689,12 +688,12 @@ impl Hub {
             nodes,
             edges: edges
                 .into_iter()
-                .map(|(from, to, dep_type, contract_key, resolved)| GraphEdge {
-                    from,
-                    to,
-                    dep_type,
-                    contract_key,
-                    resolved,
+                .map(|e| GraphEdge {
+                    from: e.upstream,
+                    to: e.downstream,
+                    dep_type: e.dep_type,
+                    contract_key: e.contract_key,
+                    resolved: e.resolved,
                 })
                 .collect(),
             layers: layers_out,

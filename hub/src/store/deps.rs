@@ -174,11 +174,18 @@ pub async fn of_downstreams(c: &mut Conn, downstream: &[Uuid]) -> Result<Vec<Dep
     Ok(out)
 }
 
-/// Every edge of a project: `(upstream, downstream, type, key, resolved)`.
-pub async fn edges_of_project(
-    c: &mut Conn,
-    project: Uuid,
-) -> Result<Vec<(Uuid, Uuid, DepType, Option<String>, bool)>> {
+/// One dependency of a project's graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub upstream: Uuid,
+    pub downstream: Uuid,
+    pub dep_type: DepType,
+    pub contract_key: Option<String>,
+    pub resolved: bool,
+}
+
+/// Every edge of a project, oldest first.
+pub async fn edges_of_project(c: &mut Conn, project: Uuid) -> Result<Vec<Edge>> {
     c.fetch(
         "SELECT d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved
          FROM dependencies d JOIN tasks t ON t.id = d.downstream_id
@@ -188,13 +195,13 @@ pub async fn edges_of_project(
     .await?
     .iter()
     .map(|r| {
-        Ok((
-            r.uuid("upstream_id")?,
-            r.uuid("downstream_id")?,
-            r.word("dep_type")?,
-            r.opt_text("contract_key")?,
-            r.flag("resolved")?,
-        ))
+        Ok(Edge {
+            upstream: r.uuid("upstream_id")?,
+            downstream: r.uuid("downstream_id")?,
+            dep_type: r.word("dep_type")?,
+            contract_key: r.opt_text("contract_key")?,
+            resolved: r.flag("resolved")?,
+        })
     })
     .collect()
 }

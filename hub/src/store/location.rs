@@ -13,7 +13,7 @@ pub fn default_sqlite_path() -> PathBuf {
 
 /// Turns a `--db` value into a URL: `postgres://…` and `sqlite:…` pass through; a bare path
 /// becomes a SQLite file URL.
-pub fn normalize_url(db: &str) -> String {
+pub(super) fn normalize_url(db: &str) -> String {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.starts_with("sqlite:")
     {
         db.to_string()
@@ -66,5 +66,21 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(normalize_url("/tmp/x.db"), "sqlite:///tmp/x.db");
+        assert_eq!(normalize_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     }
 }

@@ -173,8 +173,16 @@ pub async fn heartbeat(c: &mut Conn, id: Uuid, now: i64) -> Result<bool> {
     Ok(came_online)
 }
 
+/// A server that just went offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WentOffline {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+}
+
 /// Marks offline every online server not heard from since `cutoff`; returns them.
-pub async fn mark_stale_offline(c: &mut Conn, cutoff: i64) -> Result<Vec<(Uuid, Uuid, String)>> {
+pub async fn mark_stale_offline(c: &mut Conn, cutoff: i64) -> Result<Vec<WentOffline>> {
     c.fetch(
         "UPDATE servers SET status = 'offline'
          WHERE status = 'online' AND (last_heartbeat IS NULL OR last_heartbeat < $1)
@@ -183,7 +191,13 @@ pub async fn mark_stale_offline(c: &mut Conn, cutoff: i64) -> Result<Vec<(Uuid, 
     )
     .await?
     .iter()
-    .map(|r| Ok((r.uuid("id")?, r.uuid("project_id")?, r.text("name")?)))
+    .map(|r| {
+        Ok(WentOffline {
+            id: r.uuid("id")?,
+            project_id: r.uuid("project_id")?,
+            name: r.text("name")?,
+        })
+    })
     .collect()
 }
 

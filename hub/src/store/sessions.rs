@@ -300,6 +300,16 @@ pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<(
     Ok(())
 }
 
+/// An output chunk or keyframe read back: the columns a query selects as `seq, kind, data`.
+fn chunk(session: Uuid, r: &Row) -> Result<Chunk> {
+    Ok(Chunk {
+        session_id: session,
+        seq: r.int("seq")?,
+        keyframe: r.int("kind")? == 3,
+        data: r.blob("data")?,
+    })
+}
+
 /// A session's recording after output chunk `after_seq`, in replay order (a keyframe comes
 /// after the chunk it follows), up to `limit`.
 pub async fn chunks(c: &mut Conn, session: Uuid, after_seq: i64, limit: i64) -> Result<Vec<Chunk>> {
@@ -310,15 +320,16 @@ pub async fn chunks(c: &mut Conn, session: Uuid, after_seq: i64, limit: i64) -> 
     )
     .await?
     .iter()
-    .map(|r| {
-        Ok(Chunk {
-            session_id: session,
-            seq: r.int("seq")?,
-            keyframe: r.int("kind")? == 3,
-            data: r.blob("data")?,
-        })
-    })
+    .map(|r| chunk(session, r))
     .collect()
+}
+
+/// A piece of a recording with the time it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChunk {
+    pub chunk: Chunk,
+    /// When the hub stored it (ms).
+    pub at: i64,
 }
 
 /// A page of a session's recording after output chunk `after`, in replay order, with the time
@@ -328,19 +339,14 @@ pub async fn recording(
     session: Uuid,
     after: i64,
     limit: i64,
-) -> Result<Vec<(Chunk, i64)>> {
-    let read = |r: &Row| -> Result<(Chunk, i64)> {
-        Ok((
-            Chunk {
-                session_id: session,
-                seq: r.int("seq")?,
-                keyframe: r.int("kind")? == 3,
-                data: r.blob("data")?,
-            },
-            r.int("at")?,
-        ))
+) -> Result<Vec<StoredChunk>> {
+    let read = |r: &Row| -> Result<StoredChunk> {
+        Ok(StoredChunk {
+            chunk: chunk(session, r)?,
+            at: r.int("at")?,
+        })
     };
-    let mut out: Vec<(Chunk, i64)> = c
+    let mut out: Vec<StoredChunk> = c
         .fetch(
             "SELECT seq, kind, data, at FROM session_chunks WHERE session_id = $1 AND seq > $2
              ORDER BY seq, kind LIMIT $3",
@@ -350,7 +356,7 @@ pub async fn recording(
         .iter()
         .map(read)
         .collect::<Result<_>>()?;
-    if let Some((last, _)) = out.last()
+    if let Some(last) = out.last().map(|s| &s.chunk)
         && !last.keyframe
     {
         let seq = last.seq;
@@ -387,6 +393,23 @@ pub async fn stored_bytes(c: &mut Conn, session: Uuid) -> Result<i64> {
     .int("n")
 }
 
+/// The size of one stored piece of a recording, for trimming.
+struct ChunkSize {
+    seq: i64,
+    keyframe: bool,
+    bytes: i64,
+}
+
+/// Drops a session's recording before the keyframe after output chunk `seq`.
+async fn drop_before_keyframe(c: &mut Conn, session: Uuid, seq: i64) -> Result<()> {
+    c.execute(
+        "DELETE FROM session_chunks WHERE session_id = $1 AND (seq < $2 OR (seq = $2 AND kind = 1))",
+        &params![session, seq],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Keeps a session's recording under `max_bytes`: drops everything before the earliest
 /// keyframe from which the rest fits, so a replay still starts on a clean screen. Returns the
 /// bytes kept. Without a keyframe to cut at, nothing is dropped.
@@ -397,39 +420,37 @@ pub async fn trim(c: &mut Conn, session: Uuid, max_bytes: i64) -> Result<i64> {
             &params![session],
         )
         .await?;
-    let sizes: Vec<(i64, bool, i64)> = rows
+    let sizes: Vec<ChunkSize> = rows
         .iter()
-        .map(|r| Ok((r.int("seq")?, r.int("kind")? == 3, r.int("n")?)))
+        .map(|r| {
+            Ok(ChunkSize {
+                seq: r.int("seq")?,
+                keyframe: r.int("kind")? == 3,
+                bytes: r.int("n")?,
+            })
+        })
         .collect::<Result<_>>()?;
-    let total: i64 = sizes.iter().map(|s| s.2).sum();
+    let total: i64 = sizes.iter().map(|s| s.bytes).sum();
     if total <= max_bytes {
         return Ok(total);
     }
     // Walk forward: the first keyframe from which what follows fits.
     let mut before = 0i64;
-    for (seq, keyframe, n) in &sizes {
-        if *keyframe && total - before <= max_bytes {
-            c.execute(
-                "DELETE FROM session_chunks WHERE session_id = $1 AND (seq < $2 OR (seq = $2 AND kind = 1))",
-                &params![session, *seq],
-            )
-            .await?;
+    for s in &sizes {
+        if s.keyframe && total - before <= max_bytes {
+            drop_before_keyframe(c, session, s.seq).await?;
             return Ok(total - before);
         }
-        before += n;
+        before += s.bytes;
     }
     // No keyframe lets it fit: cut at the last one.
-    if let Some((seq, _, _)) = sizes.iter().rev().find(|s| s.1) {
+    if let Some(seq) = sizes.iter().rev().find(|s| s.keyframe).map(|s| s.seq) {
         let kept: i64 = sizes
             .iter()
-            .filter(|s| s.0 > *seq || (s.0 == *seq && s.1))
-            .map(|s| s.2)
+            .filter(|s| s.seq > seq || (s.seq == seq && s.keyframe))
+            .map(|s| s.bytes)
             .sum();
-        c.execute(
-            "DELETE FROM session_chunks WHERE session_id = $1 AND (seq < $2 OR (seq = $2 AND kind = 1))",
-            &params![session, *seq],
-        )
-        .await?;
+        drop_before_keyframe(c, session, seq).await?;
         return Ok(kept);
     }
     Ok(total)

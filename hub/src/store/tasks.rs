@@ -136,36 +136,45 @@ pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
                             created_by, created_at, updated_at, completed_at, keep_session)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                  $19, $20, $21, $22, $23, $24, $25)",
-        &params![
-            t.id,
-            t.project_id,
-            t.number,
-            &t.title,
-            &t.spec,
-            t.structured_spec.as_ref().map(Value::to_string),
-            t.priority.as_str(),
-            &t.repo,
-            serde_json::to_string(&t.languages).unwrap_or_default(),
-            &t.agent,
-            &t.os,
-            t.require_plan_approval,
-            t.orchestrator,
-            t.status.as_str(),
-            t.server_id,
-            t.phase,
-            &t.released_by,
-            &t.wait_reason,
-            t.result.as_ref().map(Value::to_string),
-            &t.pipeline_key,
-            &t.created_by,
-            t.created_at,
-            t.updated_at,
-            t.completed_at,
-            t.keep_session
-        ],
+        &[
+            &params![t.id, t.project_id, t.number][..],
+            &editable(t),
+            &params![
+                &t.os,
+                t.require_plan_approval,
+                t.orchestrator,
+                t.status.as_str(),
+                t.server_id,
+                t.phase,
+                &t.released_by,
+                &t.wait_reason,
+                t.result.as_ref().map(Value::to_string),
+                &t.pipeline_key,
+                &t.created_by,
+                t.created_at,
+                t.updated_at,
+                t.completed_at,
+                t.keep_session
+            ],
+        ]
+        .concat(),
     )
     .await?;
     Ok(())
+}
+
+/// The fields an edit may change, as the parameters of consecutive placeholders: title, spec,
+/// structured spec, priority, repo, languages, agent.
+fn editable(t: &TaskRecord) -> [Param; 7] {
+    params![
+        &t.title,
+        &t.spec,
+        t.structured_spec.as_ref().map(Value::to_string),
+        t.priority.as_str(),
+        &t.repo,
+        serde_json::to_string(&t.languages).unwrap_or_default(),
+        &t.agent
+    ]
 }
 
 pub async fn get(c: &mut Conn, id: Uuid) -> Result<Option<TaskRecord>> {
@@ -368,18 +377,12 @@ pub async fn update_fields(c: &mut Conn, t: &TaskRecord) -> Result<()> {
         "UPDATE tasks SET title = $2, spec = $3, structured_spec = $4, priority = $5, repo = $6,
                           languages = $7, agent = $8, updated_at = $9, keep_session = $10
          WHERE id = $1",
-        &params![
-            t.id,
-            &t.title,
-            &t.spec,
-            t.structured_spec.as_ref().map(Value::to_string),
-            t.priority.as_str(),
-            &t.repo,
-            serde_json::to_string(&t.languages).unwrap_or_default(),
-            &t.agent,
-            t.updated_at,
-            t.keep_session
-        ],
+        &[
+            &params![t.id][..],
+            &editable(t),
+            &params![t.updated_at, t.keep_session],
+        ]
+        .concat(),
     )
     .await?;
     Ok(())

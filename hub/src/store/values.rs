@@ -1,12 +1,13 @@
-//! Values going into statements ([`Param`], built with `params!`) and rows coming out
-//! ([`Row`], read by column name): the same on both backends.
+//! Values going into statements ([`Param`], built with `params!`; `$N` lists for batches)
+//! and rows coming out ([`Row`], read by column name; stored ids, words and JSON parsed):
+//! the same on both backends.
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{Result, StoreError, json, uuid, word};
+use super::{Result, StoreError};
 
 /// A statement parameter. NULLs carry their type: PostgreSQL infers parameter types from them.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +84,17 @@ impl From<Option<Uuid>> for Param {
 #[macro_export]
 macro_rules! params {
     ($($p:expr),* $(,)?) => { [$($crate::store::Param::from($p)),*] };
+}
+
+/// Size of the batches of multi-row statements (well under both backends' parameter limits).
+pub(crate) const BATCH: usize = 400;
+
+/// `$start, $start+1, …` for `n` values, for `IN (…)` lists built at run time.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A value read from a row.
@@ -178,5 +190,31 @@ impl Row {
     /// Stored JSON text, or `None` for NULL.
     pub fn opt_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         self.opt_text(name)?.as_deref().map(json).transpose()
+    }
+}
+
+/// Parses a stored UUID.
+fn uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("bad id '{s}'")))
+}
+
+/// Parses a stored enum word.
+fn word<T: FromStr>(s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unexpected value '{s}'")))
+}
+
+/// Parses stored JSON text.
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_count_from_start() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
     }
 }
