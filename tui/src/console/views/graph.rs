@@ -2,6 +2,7 @@
 //! status with its incoming edges (`─blocks` or `═input:KEY`); below, the phases: which tasks
 //! the cascade released together, in order.
 
+use orchestratia_proto::api::{Graph, GraphNode};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -11,7 +12,6 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 use super::Theme;
 use crate::console::app::App;
 use crate::console::model::graph_order;
-use orchestratia_proto::api::{Graph, GraphNode};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(g) = &app.model.snap.graph else {

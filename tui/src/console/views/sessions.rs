@@ -2,6 +2,7 @@
 //! screen drawn from its vt100 parser (keyframe, then chunks), and small previews of the
 //! others from their `session_screen` lines.
 
+use orchestratia_proto::Session;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -11,7 +12,6 @@ use tui_term::widget::PseudoTerminal;
 
 use super::Theme;
 use crate::console::app::App;
-use orchestratia_proto::Session;
 
 /// The view's parts: the list, the focused screen and the previews row under it.
 struct Areas {

@@ -3,6 +3,7 @@
 //! dependencies, resolved inputs, contracts, result and its timeline.
 
 use orchestratia_proto::text::details;
+use orchestratia_proto::{Task, TaskView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Color;
@@ -11,7 +12,6 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 
 use super::{Theme, age};
 use crate::console::app::App;
-use orchestratia_proto::{Task, TaskView};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.task_open.is_some() {
