@@ -128,6 +128,36 @@ pub fn name_problem(text: &str) -> Option<&'static str> {
     }
 }
 
+/// Shortens `s` to `n` characters with an ellipsis, on one line, control characters escaped.
+pub fn clip(s: &str, n: usize) -> String {
+    let flat = one_line(&s.replace('\n', " ")).into_owned();
+    if flat.chars().count() <= n {
+        flat
+    } else {
+        let mut out: String = flat.chars().take(n.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Event details in one short line: `key=value` pairs.
+pub fn details(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={}", clip(s, 60)),
+                other => format!("{k}={}", clip(&other.to_string(), 60)),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Null => String::new(),
+        other => clip(&other.to_string(), 80),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,7 +96,7 @@ fn screen_and_frame() -> (f64, f64) {
         // 26 columns of list + 200 of screen + borders; 50 rows + tabs, borders, footer.
         let mut term = Terminal::new(TestBackend::new(228, 54)).expect("terminal");
         let t = Instant::now();
-        term.draw(|f| views::draw(f, &mut app)).expect("draw");
+        term.draw(|f| views::draw(f, &app)).expect("draw");
         draw.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     (median(apply), median(draw))

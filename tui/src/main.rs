@@ -1,22 +1,31 @@
-//! `orchestratia-console`: the operator console, and `demo`, the whole system on one machine.
+//! `orchestratia-console`: the operator console, and `demo`, the whole system on one machine
+//! (with the default feature `demo`).
 //!
 //! Called through a link named `orchestratia`, this binary is the `orchestratia` CLI: the demo
 //! puts such a link first on its workers' PATH, so it needs no other binary built.
 
+#[cfg(feature = "demo")]
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use orchestratia_console::{console, demo, headless};
+use clap::Parser;
+#[cfg(feature = "demo")]
+use clap::Subcommand;
+use orchestratia_console::console;
+#[cfg(feature = "demo")]
+use orchestratia_console::{demo, headless};
 use orchestratia_proto::client::{HubClient, discover};
 
 #[derive(Parser)]
 #[command(
     name = "orchestratia-console",
     version,
-    about = "The Orchestratia operator console",
-    after_help = "Try it with no hub and no LLM:\n  \
+    about = "The Orchestratia operator console"
+)]
+#[cfg_attr(
+    feature = "demo",
+    command(after_help = "Try it with no hub and no LLM:\n  \
 orchestratia-console demo              the e-commerce pipeline end to end, on screen (? shows the keys)\n  \
-orchestratia-console demo --headless   the same with no screen, printing the timeline"
+orchestratia-console demo --headless   the same with no screen, printing the timeline")
 )]
 struct Cli {
     /// Hub URL (default: ORCHESTRATIA_HUB, the config file, http://127.0.0.1:8600).
@@ -28,10 +37,12 @@ struct Cli {
     /// The project whose graph the Graph view draws (default: the newest).
     #[arg(long, global = true)]
     project: Option<String>,
+    #[cfg(feature = "demo")]
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Subcommand)]
 enum Command {
     /// An embedded hub, two local daemons and scripted workers running the seed's 7-task
@@ -47,15 +58,20 @@ enum Command {
     },
 }
 
-fn main() {
-    let called_as = std::env::args_os()
+/// The name this binary was called by (`orchestratia` through the demo's link).
+#[cfg(feature = "demo")]
+fn called_as() -> String {
+    std::env::args_os()
         .next()
         .and_then(|a| {
             std::path::Path::new(&a)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn main() {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,7 +82,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if called_as == "orchestratia" {
+    #[cfg(feature = "demo")]
+    if called_as() == "orchestratia" {
         orchestratia_agent::restore_sigpipe();
         let code = runtime.block_on(orchestratia_agent::cli::main());
         std::process::exit(code);
@@ -77,29 +94,30 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> i32 {
+    #[cfg(feature = "demo")]
     match cli.command {
         Some(Command::Demo {
             headless: true,
             timeout,
-        }) => demo_headless(timeout).await,
+        }) => return demo_headless(timeout).await,
         Some(Command::Demo {
             headless: false, ..
-        }) => demo_console().await,
-        None => {
-            let (hub, token) = discover(cli.hub.as_deref(), cli.token.as_deref());
-            let client = HubClient::new(&hub, token);
-            match console::run(client, cli.project).await {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    1
-                }
-            }
+        }) => return demo_console().await,
+        None => {}
+    }
+    let (hub, token) = discover(cli.hub.as_deref(), cli.token.as_deref());
+    let client = HubClient::new(&hub, token);
+    match console::run(client, cli.project).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
         }
     }
 }
 
 /// The demo with the console on screen; the daemons' logs go to a file in the demo's dir.
+#[cfg(feature = "demo")]
 async fn demo_console() -> i32 {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
@@ -137,6 +155,8 @@ async fn demo_console() -> i32 {
     code
 }
 
+/// The demo with no screen: the timeline printed, the plan and the question answered by it.
+#[cfg(feature = "demo")]
 async fn demo_headless(timeout: Duration) -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -30,17 +30,8 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         .join("\n")
 }
 
-/// Shortens `s` to `n` characters with an ellipsis, on one line, control characters escaped.
-pub fn clip(s: &str, n: usize) -> String {
-    let one_line = text::one_line(&s.replace('\n', " ")).into_owned();
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        let mut out: String = one_line.chars().take(n.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
+// Shared with the console, which shows timelines without linking the CLI.
+pub use orchestratia_proto::text::{clip, details};
 
 /// A status word, with the reason when a task is blocked.
 pub fn status_of(t: &Task) -> String {
@@ -86,23 +77,6 @@ pub fn tasks(ts: &[Task]) -> String {
         ],
         rows,
     )
-}
-
-/// Event details in one short line: `key=value` pairs.
-pub fn details(v: &Value) -> String {
-    match v {
-        Value::Object(m) => m
-            .iter()
-            .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
-            .map(|(k, v)| match v {
-                Value::String(s) => format!("{k}={}", clip(s, 60)),
-                other => format!("{k}={}", clip(&other.to_string(), 60)),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        Value::Null => String::new(),
-        other => clip(&other.to_string(), 80),
-    }
 }
 
 /// A timeline as a table of time, event, actor, details.

@@ -1,5 +1,6 @@
 //! Drawing: the frame around every view (tabs with the Inbox badge, the hub banner, the
-//! footer with the current view's keys, prompts, help), and one module per view.
+//! footer with the current place's keys, prompts, help), and one module per view. Drawing
+//! reads the app and changes nothing in it.
 
 mod graph;
 mod inbox;
@@ -14,7 +15,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, PromptKind, View};
+use super::app::{App, Mode, PromptKind, View};
+use super::keymap;
 
 /// Styles that vanish under NO_COLOR (bold and reverse stay: they read without colour).
 pub struct Theme {
@@ -92,39 +94,42 @@ pub fn age(ms: i64, now: i64) -> String {
     }
 }
 
-/// Draws the whole console.
-pub fn draw(f: &mut Frame, app: &mut App) {
-    let theme = Theme { color: app.color };
-    let area = f.area();
+/// The frame's rows: tabs, the hub banner, the view, the footer (with the prompt or status).
+fn layout(app: &App, area: Rect) -> [Rect; 4] {
     let banner = app.model.connected == Some(false);
-    let bottom = if app.prompt.is_some() {
+    let bottom = if app.prompt().is_some() {
         3
     } else {
         1 + u16::from(app.status.is_some())
     };
-    let [tabs, banner_area, main, footer] = Layout::vertical([
+    Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(u16::from(banner)),
         Constraint::Min(1),
         Constraint::Length(bottom),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// The size (cols, rows) of the focused session's screen when the console fills `area`; `None`
+/// when no session screen is drawn.
+pub fn session_area(app: &App, area: Rect) -> Option<(u16, u16)> {
+    if app.view != View::Sessions {
+        return None;
+    }
+    let [_, _, main, _] = layout(app, area);
+    sessions::screen_area(app, main)
+}
+
+/// Draws the whole console.
+pub fn draw(f: &mut Frame, app: &App) {
+    let theme = Theme { color: app.color };
+    let area = f.area();
+    let [tabs, banner_area, main, footer] = layout(app, area);
 
     draw_tabs(f, tabs, app, &theme);
-    if banner {
-        let why = app.model.hub_error.clone().unwrap_or_default();
-        f.render_widget(
-            Paragraph::new(format!(
-                " hub unreachable ({why}); showing the last state, reconnecting…"
-            ))
-            .style(theme.fg(Color::Black).bg(if app.color {
-                Color::Yellow
-            } else {
-                Color::Reset
-            }))
-            .style(Style::default().add_modifier(Modifier::REVERSED)),
-            banner_area,
-        );
+    if app.model.connected == Some(false) {
+        draw_banner(f, banner_area, app, &theme);
     }
     match app.view {
         View::Servers => servers::draw(f, main, app, &theme),
@@ -134,15 +139,29 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         View::Inbox => inbox::draw(f, main, app, &theme),
     }
     draw_footer(f, footer, app, &theme);
-    if let Some(form) = &app.form {
-        form.draw(f, main);
+    match &app.mode {
+        Mode::Form(form) => form.draw(f, main),
+        Mode::Picker(picker) => picker.draw(f, main),
+        Mode::Help => draw_help(f, area),
+        Mode::Normal | Mode::Prompt(_) | Mode::Attached => {}
     }
-    if let Some(picker) = &app.picker {
-        picker.draw(f, main);
-    }
-    if app.help {
-        draw_help(f, area);
-    }
+}
+
+/// The hub is unreachable: what is shown is the last state.
+fn draw_banner(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let why = app.model.hub_error.clone().unwrap_or_default();
+    f.render_widget(
+        Paragraph::new(format!(
+            " hub unreachable ({why}); showing the last state, reconnecting…"
+        ))
+        .style(theme.fg(Color::Black).bg(if app.color {
+            Color::Yellow
+        } else {
+            Color::Reset
+        }))
+        .style(Style::default().add_modifier(Modifier::REVERSED)),
+        area,
+    );
 }
 
 /// The tab labels as drawn, in order (the mouse finds a tab by them).
@@ -183,41 +202,9 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The keys of the current view, for the footer.
-fn footer_keys(app: &App) -> &'static str {
-    if app.attached {
-        return "attached to the session: keys go to it · Ctrl-] detach";
-    }
-    if app.prompt.is_some() {
-        return "Enter send · Esc cancel · Ctrl-U clear";
-    }
-    if app.form.is_some() {
-        return "Tab next field · Enter create · Esc cancel";
-    }
-    if app.picker.is_some() {
-        return "j/k choose a server · Enter assign · Esc cancel";
-    }
-    match app.view {
-        View::Servers => "1-5/Tab views · j/k move · ? help · q quit",
-        View::Tasks if app.task_open.is_some() => {
-            "Esc back · a/r plan · y/n permission · i answer · ? help · q quit"
-        }
-        View::Tasks => {
-            "Enter open · / filter · c create · A assign · a/r/y/n/i decide · ? help · q quit"
-        }
-        View::Graph => {
-            "j/k select · Enter open · c create · A assign · 1-5/Tab views · ? help · q quit"
-        }
-        View::Sessions => {
-            "j/k focus · Enter attach · m message · PgUp/PgDn scroll · ? help · q quit"
-        }
-        View::Inbox => "a approve · r reject · y allow · n deny · i answer · Enter task · q quit",
-    }
-}
-
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = Vec::new();
-    if let Some(p) = &app.prompt {
+    if let Some(p) = app.prompt() {
         let (label, context) = match &p.kind {
             PromptKind::RejectPlan { reference, .. } => (
                 "feedback: ".to_string(),
@@ -252,29 +239,17 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::from(Span::styled(s.clone(), theme.fg(Color::Yellow))));
     }
     lines.push(Line::from(Span::styled(
-        footer_keys(app),
+        keymap::footer(app.place()),
         theme.fg(Color::DarkGray),
     )));
     f.render_widget(Paragraph::new(lines), area);
 }
 
-/// Every key, in a box over the view.
-pub const HELP: &str = "\
-Views      1 Servers 2 Tasks 3 Graph 4 Sessions 5 Inbox · Tab/Shift-Tab
-Move       j/k or ↓/↑ · g/G first/last · Enter open · Esc back
-Tasks      / filter by status (empty clears) · Enter: spec, deps, timeline
-Plans      a approve · r reject (type the feedback, Enter sends)
-Permission y allow · n deny
-Questions  i answer (type, Enter sends) — in the Inbox or on a task
-Work       c create a task · A assign the selected task (servers ranked)
-Sessions   j/k focus · Enter attach keys · Ctrl-] detach · PgUp/PgDn scroll
-           m message an idle agent (type, Enter submits it as its prompt)
-Mouse      click a tab or a row · the wheel scrolls or moves the selection
-Console    ? this help · q quit (Ctrl-C too)";
-
+/// Every key, from the key table, in a box over the view.
 fn draw_help(f: &mut Frame, area: Rect) {
+    let help = keymap::help();
     let w = area.width.saturating_sub(2).min(78);
-    let h = (HELP.lines().count() as u16 + 2).min(area.height);
+    let h = (help.lines().count() as u16 + 2).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -283,7 +258,7 @@ fn draw_help(f: &mut Frame, area: Rect) {
     };
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(HELP).wrap(Wrap { trim: false }).block(
+        Paragraph::new(help).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::ALL)
                 .title(" keys (? or Esc closes) "),

@@ -1,8 +1,8 @@
 //! Sessions: the list (each agent's state; waiting ones marked), the focused session's live
-//! screen drawn from
-//! its vt100 parser (keyframe, then chunks), and small previews of the others from their
-//! `session_screen` lines.
+//! screen drawn from its vt100 parser (keyframe, then chunks), and small previews of the
+//! others from their `session_screen` lines.
 
+use orchestratia_proto::Session;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -13,16 +13,16 @@ use tui_term::widget::PseudoTerminal;
 use super::Theme;
 use crate::console::app::App;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
-    let sessions: Vec<_> = app.model.sessions_in_order().into_iter().cloned().collect();
-    if sessions.is_empty() {
-        f.render_widget(
-            Paragraph::new("No sessions yet: assign a task to a server.")
-                .block(Block::default().borders(Borders::TOP).title(" sessions ")),
-            area,
-        );
-        return;
-    }
+/// The view's parts: the list, the focused screen and the previews row under it.
+struct Areas {
+    list: Rect,
+    main: Rect,
+    previews: Rect,
+    /// Wide enough to list the session names too.
+    wide: bool,
+}
+
+fn areas(area: Rect) -> Areas {
     // Room for the longest state word (`waiting_permission`); narrow screens leave out the
     // session name, which the focused screen's title shows.
     let wide = area.width >= 100;
@@ -32,7 +32,46 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let previews_h = if right.height >= 30 { 9 } else { 0 };
     let [main, previews] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(previews_h)]).areas(right);
+    Areas {
+        list,
+        main,
+        previews,
+        wide,
+    }
+}
 
+/// The size (cols, rows) inside the focused screen's border, when sessions are listed.
+pub fn screen_area(app: &App, area: Rect) -> Option<(u16, u16)> {
+    if app.model.snap.sessions.is_empty() {
+        return None;
+    }
+    let inner = Block::default()
+        .borders(Borders::ALL)
+        .inner(areas(area).main);
+    Some((inner.width, inner.height))
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let sessions: Vec<_> = app.model.sessions_in_order().into_iter().cloned().collect();
+    if sessions.is_empty() {
+        f.render_widget(
+            Paragraph::new("No sessions yet: assign a task to a server.")
+                .block(Block::default().borders(Borders::TOP).title(" sessions ")),
+            area,
+        );
+        return;
+    }
+    let parts = areas(area);
+    draw_list(f, &parts, &sessions, app, theme);
+    draw_focused(f, parts.main, &sessions, app, theme);
+    if parts.previews.height > 0 {
+        draw_previews(f, parts.previews, &sessions, app, theme);
+    }
+}
+
+/// The list of sessions, the focused one highlighted.
+fn draw_list(f: &mut Frame, parts: &Areas, sessions: &[Session], app: &App, theme: &Theme) {
+    let wide = parts.wide;
     let rows = sessions.iter().map(|s| {
         let waits = app.model.session_waits(s);
         let mut cells = vec![
@@ -77,8 +116,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
                 .title(format!(" sessions ({}) ", sessions.len())),
         );
     let mut state = TableState::default().with_selected(Some(app.session_index()));
-    f.render_stateful_widget(table, list, &mut state);
+    f.render_stateful_widget(table, parts.list, &mut state);
+}
 
+/// The focused session's screen, with what it is and whether it waits in the title.
+fn draw_focused(f: &mut Frame, main: Rect, sessions: &[Session], app: &App, theme: &Theme) {
     let focused = app
         .focused
         .and_then(|id| sessions.iter().find(|s| s.id == id));
@@ -92,7 +134,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
                 s.server,
                 s.state
             );
-            if app.attached {
+            if app.attached() {
                 t.push_str("· ATTACHED (Ctrl-] detaches) ");
             }
             if app.model.session_waits(s) {
@@ -114,14 +156,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     };
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if app.attached {
+        .border_style(if app.attached() {
             theme.fg(Color::Green).add_modifier(Modifier::BOLD)
         } else {
             ratatui::style::Style::default()
         })
         .title(title);
-    let inner = block.inner(main);
-    app.pending_area = Some((inner.width, inner.height));
     match focused.and_then(|s| app.screens.get(&s.id).filter(|sc| sc.synced)) {
         Some(sc) => {
             f.render_widget(PseudoTerminal::new(sc.view()).block(block), main);
@@ -134,10 +174,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             f.render_widget(Paragraph::new(lines).block(block), main);
         }
     }
+}
 
-    if previews_h == 0 {
-        return;
-    }
+/// Small previews of the other live sessions, from their `session_screen` lines.
+fn draw_previews(f: &mut Frame, previews: Rect, sessions: &[Session], app: &App, theme: &Theme) {
     let others: Vec<_> = sessions
         .iter()
         .filter(|s| Some(s.id) != app.focused)

@@ -2,7 +2,8 @@
 //! filtered by status with `/`; Enter opens one task: its agent's state, spec, requirements,
 //! dependencies, resolved inputs, contracts, result and its timeline.
 
-use orchestratia_agent::cli::print::details;
+use orchestratia_proto::text::details;
+use orchestratia_proto::{Task, TaskView};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Color;
@@ -64,8 +65,26 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Paragraph::new("reading the task…"), area);
         return;
     };
+    let mut lines = head(v, app, theme);
+    lines.extend(spec(&v.task, theme));
+    lines.extend(dependencies(v, theme));
+    lines.extend(outcome(v, theme));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((app.detail_scroll, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(" task (Esc back · j/k PgUp/PgDn scroll) "),
+            ),
+        area,
+    );
+}
+
+/// The task's line (status, priority, server, repo, its agent's live state) and why it waits.
+fn head<'a>(v: &'a TaskView, app: &App, theme: &Theme) -> Vec<Line<'a>> {
     let t = &v.task;
-    let mut lines: Vec<Line> = Vec::new();
     let mut head = vec![
         Span::styled(format!("{} {}  ", t.reference, t.title), theme.bold()),
         Span::styled(t.status.as_str(), theme.task_status(t.status, t.blocked)),
@@ -88,15 +107,19 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         head.push(Span::raw(format!("  {} agent ", s.name)));
         head.push(Span::styled(state.as_str(), theme.session_state(state)));
     }
-    lines.push(Line::from(head));
+    let mut lines = vec![Line::from(head)];
     if let Some(r) = &t.blocked_reason {
         lines.push(Line::from(Span::styled(
             format!("waiting: {r}"),
             theme.fg(Color::Yellow),
         )));
     }
-    lines.push(Line::raw(""));
-    lines.push(heading("Spec", theme));
+    lines
+}
+
+/// The spec and its structured requirements.
+fn spec<'a>(t: &'a Task, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::raw(""), heading("Spec", theme)];
     lines.extend(t.spec.lines().map(|l| Line::raw(format!("  {l}"))));
     if let Some(reqs) = t
         .structured_spec
@@ -117,6 +140,12 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::raw(format!("  [{level}] {text}")));
         }
     }
+    lines
+}
+
+/// What the task waits on: its dependencies, the inputs they resolved, its contracts.
+fn dependencies<'a>(v: &'a TaskView, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines: Vec<Line> = Vec::new();
     if !v.depends_on.is_empty() {
         lines.push(heading("Depends on", theme));
         for d in &v.depends_on {
@@ -150,6 +179,13 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::raw(format!("  {k} ({}): {}", c.status, c.data)));
         }
     }
+    lines
+}
+
+/// Its result and its timeline.
+fn outcome<'a>(v: &'a TaskView, theme: &Theme) -> Vec<Line<'a>> {
+    let t = &v.task;
+    let mut lines: Vec<Line> = Vec::new();
     if let Some(r) = &t.result {
         lines.push(heading("Result", theme));
         lines.push(Line::raw(format!("  {}", details(r))));
@@ -165,15 +201,5 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             details(&e.details)
         )));
     }
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((app.detail_scroll, 0))
-            .block(
-                Block::default()
-                    .borders(Borders::TOP)
-                    .title(" task (Esc back · j/k PgUp/PgDn scroll) "),
-            ),
-        area,
-    );
+    lines
 }

@@ -1,0 +1,69 @@
+//! What the app asks the runtime to do: each key, click or hub message comes to a list of
+//! these, which the runtime (`console::runtime`) carries out.
+
+use uuid::Uuid;
+
+/// What the app asks the runtime to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Quit,
+    ApprovePlan {
+        task: Uuid,
+    },
+    RejectPlan {
+        task: Uuid,
+        feedback: String,
+    },
+    Allow {
+        id: Uuid,
+    },
+    Deny {
+        id: Uuid,
+    },
+    Answer {
+        id: Uuid,
+        text: String,
+    },
+    /// Read a task's full view (spec, dependencies, inputs, contracts, timeline).
+    OpenTask {
+        task: Uuid,
+    },
+    /// Stream this session (and stop streaming the previous one).
+    Watch {
+        session: Uuid,
+        previous: Option<Uuid>,
+    },
+    /// Draw an ended session from its stored recording (and stop streaming the previous one).
+    Replay {
+        session: Uuid,
+        previous: Option<Uuid>,
+    },
+    /// Read a live session's stored recording, to scroll back through all of it.
+    History {
+        session: Uuid,
+    },
+    Input {
+        session: Uuid,
+        bytes: Vec<u8>,
+    },
+    CreateTask(Box<orchestratia_proto::api::CreateTask>),
+    /// Read the hub's ranking of servers for a task (the assign picker shows it).
+    Explain {
+        task: Uuid,
+    },
+    Assign {
+        task: Uuid,
+        server: String,
+    },
+    Resize {
+        session: Uuid,
+        cols: u16,
+        rows: u16,
+    },
+    /// A follow-up message for an idle agent, submitted as its next prompt.
+    SendMessage {
+        session: Uuid,
+        name: String,
+        text: String,
+    },
+}

@@ -1,0 +1,230 @@
+//! Carrying the app's actions out: decisions and reads over REST on tasks of their own (their
+//! answers come back to the app as `Msg`s), stream control and keystrokes over the console
+//! WebSocket.
+
+use std::future::Future;
+
+use orchestratia_proto::client::{ClientError, HubClient};
+use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::app::{Action, App};
+use super::link::{self, Msg, Outgoing};
+
+/// Carries actions out: REST calls on their own tasks (answers come back as `Msg`s), stream
+/// control and keystrokes over the WebSocket.
+pub struct Exec {
+    pub client: HubClient,
+    pub msg: mpsc::UnboundedSender<Msg>,
+    pub out: mpsc::UnboundedSender<Outgoing>,
+    /// The project whose graph the console shows.
+    pub project: Option<String>,
+}
+
+impl Exec {
+    /// Reads the hub's state again (the snapshot comes back as a `Msg`).
+    pub fn refresh(&self) {
+        let (client, tx, project) = (self.client.clone(), self.msg.clone(), self.project.clone());
+        tokio::spawn(async move {
+            let m = match link::snapshot(&client, project.as_deref()).await {
+                Ok(s) => Msg::Snapshot(Box::new(s)),
+                Err(e) => Msg::Error(format!("{e:#}")),
+            };
+            let _ = tx.send(m);
+        });
+    }
+
+    /// Carries out one action: a decision, a read, or stream control.
+    pub fn run(&self, a: Action, app: &App) {
+        match a {
+            Action::Quit => {}
+            Action::ApprovePlan { .. }
+            | Action::RejectPlan { .. }
+            | Action::Allow { .. }
+            | Action::Deny { .. }
+            | Action::Answer { .. }
+            | Action::Assign { .. } => self.decide(a, app),
+            Action::SendMessage { .. }
+            | Action::OpenTask { .. }
+            | Action::CreateTask(_)
+            | Action::Explain { .. } => self.read(a),
+            Action::Watch { .. }
+            | Action::Replay { .. }
+            | Action::History { .. }
+            | Action::Input { .. }
+            | Action::Resize { .. } => self.stream(a),
+        }
+    }
+
+    /// A decision over REST, said in the status line with the task's reference.
+    fn decide(&self, a: Action, app: &App) {
+        let reference = |task: Uuid| {
+            app.model
+                .task(task)
+                .map(|t| t.reference.clone())
+                .unwrap_or_else(|| task.to_string())
+        };
+        match a {
+            Action::ApprovePlan { task } => {
+                let r = reference(task);
+                self.call(format!("approved {r}'s plan"), move |c| async move {
+                    c.approve_plan(&task.to_string()).await.map(|_| ())
+                });
+            }
+            Action::RejectPlan { task, feedback } => {
+                let r = reference(task);
+                self.call(format!("rejected {r}'s plan"), move |c| async move {
+                    c.reject_plan(&task.to_string(), &feedback)
+                        .await
+                        .map(|_| ())
+                });
+            }
+            Action::Allow { id } => {
+                self.call("allowed".into(), move |c| async move {
+                    c.allow_permission(&id.to_string()).await.map(|_| ())
+                });
+            }
+            Action::Deny { id } => {
+                self.call("denied".into(), move |c| async move {
+                    c.deny_permission(&id.to_string(), Some("denied from the console"))
+                        .await
+                        .map(|_| ())
+                });
+            }
+            Action::Answer { id, text } => {
+                self.call("answer sent".into(), move |c| async move {
+                    c.respond(&id.to_string(), &text).await.map(|_| ())
+                });
+            }
+            Action::Assign { task, server } => {
+                let r = reference(task);
+                self.call(format!("assigned {r} to {server}"), move |c| async move {
+                    c.assign(&task.to_string(), &server).await.map(|_| ())
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// A REST call whose answer comes back to the app: a message sent, a task read or
+    /// created, a ranking of servers.
+    fn read(&self, a: Action) {
+        match a {
+            Action::SendMessage {
+                session,
+                name,
+                text,
+            } => self.fetch(
+                move |c| async move { c.send_message(&session.to_string(), &text).await },
+                move |m| {
+                    if m.taken {
+                        Msg::Done(format!("{name} took the message"))
+                    } else {
+                        Msg::Error(format!(
+                            "{name} did not take the message within 20s (see its screen)"
+                        ))
+                    }
+                },
+            ),
+            Action::OpenTask { task } => self.fetch(
+                move |c| async move { c.task(&task.to_string()).await },
+                |v| Msg::TaskView(Box::new(v)),
+            ),
+            Action::CreateTask(body) => self.fetch(
+                move |c| async move { c.create_task(&body).await },
+                |t| {
+                    Msg::Done(format!(
+                        "created {} {} ({})",
+                        t.reference, t.title, t.status
+                    ))
+                },
+            ),
+            Action::Explain { task } => self.fetch(
+                move |c| async move { c.explain(&task.to_string()).await },
+                |e| Msg::Explanation(Box::new(e)),
+            ),
+            _ => {}
+        }
+    }
+
+    /// Stream control and keystrokes over the WebSocket; recordings over REST.
+    fn stream(&self, a: Action) {
+        match a {
+            Action::Watch { session, previous } => {
+                self.unsubscribe(previous);
+                let _ = self.out.send(Outgoing::Control(ConsoleToHub::Subscribe {
+                    session_id: session,
+                }));
+            }
+            Action::Replay { session, previous } => {
+                self.unsubscribe(previous);
+                self.recording(session);
+            }
+            Action::History { session } => self.recording(session),
+            Action::Input { session, bytes } => {
+                let _ = self.out.send(Outgoing::Frame(Frame {
+                    kind: FrameKind::Input,
+                    session_id: session,
+                    seq: 0,
+                    data: bytes,
+                }));
+            }
+            Action::Resize {
+                session,
+                cols,
+                rows,
+            } => {
+                let _ = self.out.send(Outgoing::Control(ConsoleToHub::Resize {
+                    session_id: session,
+                    cols,
+                    rows,
+                }));
+            }
+            _ => {}
+        }
+    }
+
+    /// A decision over REST; its outcome shows in the status line (a `Done` also has the
+    /// state read again, so the decision shows at once).
+    fn call<F, Fut>(&self, done: String, f: F)
+    where
+        F: FnOnce(HubClient) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), ClientError>> + Send,
+    {
+        self.fetch(f, move |()| Msg::Done(done));
+    }
+
+    /// A REST call on a task of its own; its answer (or its error) comes back as a `Msg`.
+    fn fetch<T, F, Fut>(&self, f: F, ok: impl FnOnce(T) -> Msg + Send + 'static)
+    where
+        T: Send + 'static,
+        F: FnOnce(HubClient) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ClientError>> + Send,
+    {
+        let (client, tx) = (self.client.clone(), self.msg.clone());
+        tokio::spawn(async move {
+            let m = match f(client).await {
+                Ok(v) => ok(v),
+                Err(e) => Msg::Error(e.to_string()),
+            };
+            let _ = tx.send(m);
+        });
+    }
+
+    /// Reads a session's stored recording (to replay an ended one, or scroll back a live one).
+    fn recording(&self, session: Uuid) {
+        self.fetch(
+            move |c| async move { c.recording_all(&session.to_string()).await },
+            move |chunks| Msg::Recording(session, chunks),
+        );
+    }
+
+    fn unsubscribe(&self, previous: Option<Uuid>) {
+        if let Some(p) = previous {
+            let _ = self.out.send(Outgoing::Control(ConsoleToHub::Unsubscribe {
+                session_id: p,
+            }));
+        }
+    }
+}
