@@ -23,15 +23,6 @@ use crate::store::{self, Conn};
 /// Longest question, answer, plan or note, in characters.
 const MAX_TEXT: usize = 100_000;
 
-pub(super) fn parse_status<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(
-    s: Option<&str>,
-) -> HubResult<Option<T>> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<T>().map_err(|e| bad!("{e}")))
-        .transpose()
-}
-
 impl Hub {
     /// An agent asks a question: the task becomes `needs_human` until someone answers.
     pub async fn ask_help(
@@ -115,12 +106,12 @@ impl Hub {
         Ok(rec.intervention)
     }
 
+    /// Interventions the principal may see, newest first, with `status` when given.
     pub async fn interventions(
         &self,
         p: &Principal,
-        status: Option<&str>,
+        status: Option<InterventionStatus>,
     ) -> HubResult<Vec<Intervention>> {
-        let status = parse_status::<InterventionStatus>(status)?;
         let mut c = self.read().await?;
         let recs = store::humans::interventions(&mut c, status, None, p.project()).await?;
         let mut out = Vec::new();
@@ -359,9 +350,9 @@ impl Hub {
         Ok(plan)
     }
 
-    pub async fn plans(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<Plan>> {
+    /// Plans (admin), newest first, with `status` when given.
+    pub async fn plans(&self, p: &Principal, status: Option<PlanStatus>) -> HubResult<Vec<Plan>> {
         p.require_admin("listing plans")?;
-        let status = parse_status::<PlanStatus>(status)?;
         let mut c = self.read().await?;
         Ok(store::humans::plans(&mut c, status, None, None).await?)
     }

@@ -9,7 +9,6 @@ use orchestratia_proto::{EventKind, PermissionRequest, PermissionStatus};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::humans::parse_status;
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -116,13 +115,13 @@ impl Hub {
         Ok(req)
     }
 
+    /// Permission requests (admin), newest first, with `status` when given.
     pub async fn permissions(
         &self,
         p: &Principal,
-        status: Option<&str>,
+        status: Option<PermissionStatus>,
     ) -> HubResult<Vec<PermissionRequest>> {
         p.require_admin("listing permission requests")?;
-        let status = parse_status::<PermissionStatus>(status)?;
         let mut c = self.read().await?;
         Ok(store::humans::permissions(&mut c, status, None).await?)
     }
