@@ -4,6 +4,7 @@
 
 mod agent_watch;
 mod agents;
+pub(crate) mod console;
 pub(crate) mod credentials;
 mod flow;
 mod humans;
