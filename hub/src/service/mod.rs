@@ -11,6 +11,7 @@ mod humans;
 mod permissions;
 mod projects;
 mod recording;
+mod registration;
 mod sessions;
 mod tasks;
 mod validate;
