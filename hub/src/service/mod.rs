@@ -6,6 +6,7 @@ mod agent_watch;
 mod agents;
 pub(crate) mod console;
 pub(crate) mod credentials;
+mod daemons;
 mod flow;
 mod humans;
 mod permissions;
