@@ -9,6 +9,7 @@ pub(crate) mod credentials;
 mod daemons;
 mod flow;
 mod humans;
+mod lookup;
 mod permissions;
 mod projects;
 mod recording;
