@@ -15,6 +15,17 @@ use crate::service::Hub;
 
 type Answer<T> = Result<Json<T>, HubError>;
 
+/// A list's `?status=` word as the status it names (none when absent or blank); an unknown
+/// word is a bad request that names the choices.
+fn status_filter<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(
+    s: Option<&str>,
+) -> Result<Option<T>, HubError> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<T>().map_err(|e| crate::bad!("{e}")))
+        .transpose()
+}
+
 /// Interventions, newest first (`?status=pending`).
 #[utoipa::path(get, path = "/interventions", tag = "humans", params(StatusFilter),
     responses((status = 200, body = Vec<Intervention>)))]
@@ -23,7 +34,8 @@ pub async fn interventions(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<StatusFilter>,
 ) -> Answer<Vec<Intervention>> {
-    Ok(Json(hub.interventions(&p, q.status.as_deref()).await?))
+    let status = status_filter(q.status.as_deref())?;
+    Ok(Json(hub.interventions(&p, status).await?))
 }
 
 /// One intervention; with `?wait=30s` the answer waits for a human's response.
@@ -60,7 +72,8 @@ pub async fn plans(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<StatusFilter>,
 ) -> Answer<Vec<Plan>> {
-    Ok(Json(hub.plans(&p, q.status.as_deref()).await?))
+    let status = status_filter(q.status.as_deref())?;
+    Ok(Json(hub.plans(&p, status).await?))
 }
 
 /// One plan; with `?wait=30s` the answer waits for a decision.
@@ -100,7 +113,8 @@ pub async fn permissions(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<StatusFilter>,
 ) -> Answer<Vec<PermissionRequest>> {
-    Ok(Json(hub.permissions(&p, q.status.as_deref()).await?))
+    let status = status_filter(q.status.as_deref())?;
+    Ok(Json(hub.permissions(&p, status).await?))
 }
 
 /// One permission request; with `?wait=30s` the answer waits for a decision.

@@ -7,11 +7,11 @@ use std::time::Duration;
 use orchestratia_proto::api::{AgentEvent, AgentMessage};
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::HubToDaemon;
-use orchestratia_proto::{EventKind, HookEvent, Session, SessionState, SessionStatus};
+use orchestratia_proto::{EventKind, HookEvent, Session, SessionState};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::sessions::session_event;
+use super::sessions::{require_open, session_event};
 use super::{Hub, Outbox, StateChange, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -29,6 +29,61 @@ const MAX_MESSAGE: usize = 100_000;
 const TAKE_WAIT: Duration = Duration::from_secs(20);
 /// What an agent's own words may add to an event, in characters.
 const MAX_AGENT_TEXT: usize = 2_000;
+
+/// A conversation id an agent reports: 1-200 letters, digits, '-' or '_' (none when blank).
+fn conversation_id(raw: Option<&str>) -> HubResult<Option<String>> {
+    raw.map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            if c.len() <= 200
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+            {
+                Ok(c.to_string())
+            } else {
+                Err(bad!(
+                    "conversation_id must be 1-200 letters, digits, '-' or '_'"
+                ))
+            }
+        })
+        .transpose()
+}
+
+/// The event an agent's hook is logged as when it moved the session's state from `before`
+/// to `after`: the agent now waits (a notification), or is idle (a stop or notification).
+fn waiting_or_idle(
+    p: &Principal,
+    s: &Session,
+    project: Option<Uuid>,
+    body: &AgentEvent,
+    before: SessionState,
+    after: SessionState,
+) -> Option<NewEvent> {
+    let kind = match (body.event, after) {
+        (HookEvent::Notification, SessionState::WaitingPermission | SessionState::WaitingInput) => {
+            EventKind::AgentWaiting
+        }
+        (HookEvent::Stop | HookEvent::Notification, SessionState::Idle) => EventKind::AgentIdle,
+        _ => return None,
+    };
+    if after == before {
+        return None;
+    }
+    let said = body
+        .message
+        .as_deref()
+        .map(|m| validate::bounded(m, MAX_AGENT_TEXT));
+    Some(NewEvent {
+        kind,
+        actor: p.actor(),
+        project_id: project,
+        task_id: s.task_id,
+        related_task_id: None,
+        server_id: Some(s.server_id),
+        session_id: Some(s.id),
+        details: json!({"session": s.name, "state": after, "message": said}),
+    })
+}
 
 impl Hub {
     /// Moves a session's agent state by `signal`; a change is stored and, after the commit,
@@ -90,29 +145,10 @@ impl Hub {
                 "agent events come from the agent's own session token".into(),
             ));
         }
-        let conversation = body
-            .conversation_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                if c.len() <= 200
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-                {
-                    Ok(c.to_string())
-                } else {
-                    Err(bad!(
-                        "conversation_id must be 1-200 letters, digits, '-' or '_'"
-                    ))
-                }
-            })
-            .transpose()?;
+        let conversation = conversation_id(body.conversation_id.as_deref())?;
         let mut tx = self.store.write().await?;
         let mut s = self.agent_session(&mut tx, p, key).await?;
-        if s.status == SessionStatus::Ended {
-            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
-        }
+        require_open(&s)?;
         let mut out = Outbox::default();
         let new_conversation = conversation
             .as_ref()
@@ -134,31 +170,8 @@ impl Hub {
             out.states.push(StateChange::of(&s, after));
         }
         let project = self.project_of(&mut tx, &s).await?;
-        let said = body
-            .message
-            .as_deref()
-            .map(|m| validate::bounded(m, MAX_AGENT_TEXT));
-        let logged = match (body.event, after) {
-            (
-                HookEvent::Notification,
-                SessionState::WaitingPermission | SessionState::WaitingInput,
-            ) => Some(EventKind::AgentWaiting),
-            (HookEvent::Stop | HookEvent::Notification, SessionState::Idle) => {
-                Some(EventKind::AgentIdle)
-            }
-            _ => None,
-        };
-        if let Some(kind) = logged.filter(|_| after != before) {
-            out.event(NewEvent {
-                kind,
-                actor: p.actor(),
-                project_id: project,
-                task_id: s.task_id,
-                related_task_id: None,
-                server_id: Some(s.server_id),
-                session_id: Some(s.id),
-                details: json!({"session": s.name, "state": after, "message": said}),
-            });
+        if let Some(e) = waiting_or_idle(p, &s, project, body, before, after) {
+            out.event(e);
         }
         if body.event == HookEvent::UserPromptSubmit
             && let Some(prompt) = &body.prompt
@@ -167,10 +180,7 @@ impl Hub {
                 .await?;
         }
         self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        store::sessions::get(&mut c, s.id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("session vanished".into()))
+        self.stored_session(s.id).await
     }
 
     /// The agent took `prompt`: the message it matches is taken, and the answer it carried
@@ -227,9 +237,7 @@ impl Hub {
         let text = validate::text("text", text, MAX_MESSAGE)?;
         let mut tx = self.store.write().await?;
         let s = self.agent_session(&mut tx, p, key).await?;
-        if s.status == SessionStatus::Ended {
-            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
-        }
+        require_open(&s)?;
         if s.state != SessionState::Idle {
             let why = match s.state {
                 SessionState::Working => "it is working on a turn",
@@ -310,9 +318,7 @@ impl Hub {
             .unwrap_or_else(|| "stopped by an admin".into());
         let mut tx = self.store.write().await?;
         let s = self.agent_session(&mut tx, p, key).await?;
-        if s.status == SessionStatus::Ended {
-            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
-        }
+        require_open(&s)?;
         let task = match s.task_id {
             Some(t) => store::tasks::get(&mut tx, t).await?,
             None => None,
@@ -335,10 +341,7 @@ impl Hub {
         )
         .await?;
         self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        store::sessions::get(&mut c, s.id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("session vanished".into()))
+        self.stored_session(s.id).await
     }
 
     /// Ends a session on the hub now and tells its daemon to stop it (its token is revoked).

@@ -4,6 +4,7 @@
 use orchestratia_proto::api::TokenInfo;
 use orchestratia_proto::time::now_ms;
 
+use super::lookup::exactly_one;
 use super::{Hub, Outbox};
 use crate::auth::Principal;
 use crate::bad;
@@ -74,16 +75,11 @@ impl Hub {
         let what = kind.as_str();
         let mut tx = self.store.write().await?;
         let found = store::tokens::list(&mut tx, kind, Some(&id)).await?;
-        let t = match found.as_slice() {
-            [t] => t.clone(),
-            [] => return Err(HubError::NotFound(format!("no {what} token '{id}'"))),
-            _ => {
-                return Err(bad!(
-                    "'{id}' matches {} {what} tokens; give more of the id",
-                    found.len()
-                ));
-            }
-        };
+        let t = exactly_one(
+            found,
+            || HubError::NotFound(format!("no {what} token '{id}'")),
+            |n| bad!("'{id}' matches {n} {what} tokens; give more of the id"),
+        )?;
         let now = now_ms();
         if !store::tokens::revoke(&mut tx, &t.hash, now).await? {
             return Err(HubError::Conflict(format!(

@@ -11,6 +11,7 @@ use orchestratia_proto::{
 use serde_json::json;
 use uuid::Uuid;
 
+use super::lookup::{exactly_one, with_id_prefix};
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -18,18 +19,20 @@ use crate::engine::agent_state::Signal;
 use crate::engine::lifecycle::{Transition, next};
 use crate::error::{HubError, HubResult};
 use crate::store::humans::InterventionRecord;
+use crate::store::tasks::TaskRecord;
 use crate::store::{self, Conn};
 
 /// Longest question, answer, plan or note, in characters.
 const MAX_TEXT: usize = 100_000;
 
-pub(super) fn parse_status<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(
-    s: Option<&str>,
-) -> HubResult<Option<T>> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<T>().map_err(|e| bad!("{e}")))
-        .transpose()
+/// The feedback on a plan decision: required (possibly empty) with a rejection, optional
+/// with an approval.
+fn plan_feedback(approve: bool, feedback: Option<&str>) -> HubResult<Option<String>> {
+    Ok(match (approve, feedback) {
+        (false, f) => Some(validate::text("feedback", f.unwrap_or_default(), MAX_TEXT)?),
+        (true, Some(f)) if !f.trim().is_empty() => Some(validate::text("feedback", f, MAX_TEXT)?),
+        _ => None,
+    })
 }
 
 impl Hub {
@@ -115,12 +118,12 @@ impl Hub {
         Ok(rec.intervention)
     }
 
+    /// Interventions the principal may see, newest first, with `status` when given.
     pub async fn interventions(
         &self,
         p: &Principal,
-        status: Option<&str>,
+        status: Option<InterventionStatus>,
     ) -> HubResult<Vec<Intervention>> {
-        let status = parse_status::<InterventionStatus>(status)?;
         let mut c = self.read().await?;
         let recs = store::humans::interventions(&mut c, status, None, p.project()).await?;
         let mut out = Vec::new();
@@ -138,23 +141,6 @@ impl Hub {
 
     /// Resolves what a human names when answering: an intervention id (or a unique prefix), or
     /// a task reference with exactly one pending question.
-    /// The task a number names, for keys that name an item by its task. A bare number may
-    /// also be the start of an item's id (eight hex digits can all be decimal digits), so when
-    /// no such task exists it is `None` and the caller matches ids; only `T7` is surely a task.
-    pub(super) async fn task_or_id_prefix(
-        &self,
-        c: &mut Conn,
-        p: &Principal,
-        key: &str,
-        r: &TaskRef,
-    ) -> HubResult<Option<store::tasks::TaskRecord>> {
-        match self.resolve_task(c, p, &r.to_string(), None).await {
-            Ok(t) => Ok(Some(t)),
-            Err(HubError::NotFound(_)) if !key.starts_with(['T', 't']) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     async fn resolve_intervention(
         &self,
         c: &mut Conn,
@@ -168,34 +154,24 @@ impl Hub {
         if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key)
             && let Some(t) = self.task_or_id_prefix(c, p, key, &r).await?
         {
-            let mut pending = store::humans::pending_interventions_of_task(c, t.id).await?;
-            return match pending.len() {
-                0 => Err(HubError::NotFound(format!(
-                    "{} has no pending question",
-                    t.reference()
-                ))),
-                1 => Ok(pending.remove(0)),
-                n => Err(bad!(
-                    "{} has {n} pending questions; answer one by its id",
-                    t.reference()
-                )),
-            };
+            let pending = store::humans::pending_interventions_of_task(c, t.id).await?;
+            return exactly_one(
+                pending,
+                || HubError::NotFound(format!("{} has no pending question", t.reference())),
+                |n| {
+                    bad!(
+                        "{} has {n} pending questions; answer one by its id",
+                        t.reference()
+                    )
+                },
+            );
         }
-        let lower = key.to_ascii_lowercase();
         let all = store::humans::interventions(c, None, None, p.project()).await?;
-        let mut hits: Vec<InterventionRecord> = all
-            .into_iter()
-            .filter(|i| lower.len() >= 4 && i.intervention.id.to_string().starts_with(&lower))
-            .collect();
-        match hits.len() {
-            0 => Err(HubError::NotFound(format!(
-                "intervention '{key}' not found"
-            ))),
-            1 => Ok(hits.remove(0)),
-            _ => Err(bad!(
-                "'{key}' matches several interventions; give more characters"
-            )),
-        }
+        exactly_one(
+            with_id_prefix(all, key, |i| i.intervention.id),
+            || HubError::NotFound(format!("intervention '{key}' not found")),
+            |_| bad!("'{key}' matches several interventions; give more characters"),
+        )
     }
 
     /// A human answers: the answer reaches the agent and the task resumes where it was.
@@ -341,12 +317,10 @@ impl Hub {
             json!({"plan_id": id, "preview": preview}),
         );
         self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        store::humans::plan(&mut c, id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("plan vanished".into()))
+        self.stored_plan(id).await
     }
 
+    /// A plan the principal may see.
     pub async fn plan(&self, p: &Principal, id: Uuid) -> HubResult<Plan> {
         let mut c = self.read().await?;
         let plan = store::humans::plan(&mut c, id)
@@ -359,9 +333,9 @@ impl Hub {
         Ok(plan)
     }
 
-    pub async fn plans(&self, p: &Principal, status: Option<&str>) -> HubResult<Vec<Plan>> {
+    /// Plans (admin), newest first, with `status` when given.
+    pub async fn plans(&self, p: &Principal, status: Option<PlanStatus>) -> HubResult<Vec<Plan>> {
         p.require_admin("listing plans")?;
-        let status = parse_status::<PlanStatus>(status)?;
         let mut c = self.read().await?;
         Ok(store::humans::plans(&mut c, status, None, None).await?)
     }
@@ -379,13 +353,7 @@ impl Hub {
         } else {
             "rejecting a plan"
         })?;
-        let feedback = match (approve, feedback) {
-            (false, f) => Some(validate::text("feedback", f.unwrap_or_default(), MAX_TEXT)?),
-            (true, Some(f)) if !f.trim().is_empty() => {
-                Some(validate::text("feedback", f, MAX_TEXT)?)
-            }
-            _ => None,
-        };
+        let feedback = plan_feedback(approve, feedback)?;
         let mut tx = self.store.write().await?;
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         let waiting =
@@ -414,35 +382,20 @@ impl Hub {
         let mut out = Outbox::default();
         self.signal_task(&mut tx, t.id, Signal::Answered, &mut out)
             .await?;
-        if approve {
-            out.task_event(
-                EventKind::TaskPlanApproved,
-                &actor,
-                t.project_id,
-                t.id,
-                json!({"plan_id": plan.id, "feedback": feedback}),
-            );
-            if t.status == TaskStatus::Planning {
-                let to = next(t.status, Transition::ApprovePlan, p.lifecycle_actor())
-                    .map_err(|e| HubError::Conflict(e.to_string()))?;
-                store::tasks::transition(&mut tx, t.id, &[TaskStatus::Planning], to, now).await?;
-                let agent = t.server_name.clone().unwrap_or_default();
-                out.task_event(
-                    EventKind::TaskStarted,
-                    "hub",
-                    t.project_id,
-                    t.id,
-                    json!({"agent": agent, "after": "plan approved"}),
-                );
-            }
+        let kind = if approve {
+            EventKind::TaskPlanApproved
         } else {
-            out.task_event(
-                EventKind::TaskPlanRejected,
-                &actor,
-                t.project_id,
-                t.id,
-                json!({"plan_id": plan.id, "feedback": feedback}),
-            );
+            EventKind::TaskPlanRejected
+        };
+        out.task_event(
+            kind,
+            &actor,
+            t.project_id,
+            t.id,
+            json!({"plan_id": plan.id, "feedback": feedback}),
+        );
+        if approve && t.status == TaskStatus::Planning {
+            self.start_after_plan(&mut tx, p, &t, now, &mut out).await?;
         }
         if let Some(server) = t.server_id {
             out.tell(
@@ -456,8 +409,36 @@ impl Hub {
             );
         }
         self.commit(tx, out).await?;
+        self.stored_plan(plan.id).await
+    }
+
+    /// A task in `planning` whose plan was approved starts running.
+    async fn start_after_plan(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        t: &TaskRecord,
+        now: i64,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        let to = next(t.status, Transition::ApprovePlan, p.lifecycle_actor())
+            .map_err(|e| HubError::Conflict(e.to_string()))?;
+        store::tasks::transition(c, t.id, &[TaskStatus::Planning], to, now).await?;
+        let agent = t.server_name.clone().unwrap_or_default();
+        out.task_event(
+            EventKind::TaskStarted,
+            "hub",
+            t.project_id,
+            t.id,
+            json!({"agent": agent, "after": "plan approved"}),
+        );
+        Ok(())
+    }
+
+    /// A plan as stored now (read again after a commit).
+    async fn stored_plan(&self, id: Uuid) -> HubResult<Plan> {
         let mut c = self.read().await?;
-        store::humans::plan(&mut c, plan.id)
+        store::humans::plan(&mut c, id)
             .await?
             .ok_or_else(|| HubError::NotFound("plan vanished".into()))
     }

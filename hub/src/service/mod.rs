@@ -4,12 +4,16 @@
 
 mod agent_watch;
 mod agents;
+pub(crate) mod console;
 pub(crate) mod credentials;
+mod daemons;
 mod flow;
 mod humans;
+mod lookup;
 mod permissions;
 mod projects;
 mod recording;
+mod registration;
 mod sessions;
 mod tasks;
 mod validate;

@@ -9,13 +9,14 @@ use orchestratia_proto::{EventKind, PermissionRequest, PermissionStatus};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::humans::parse_status;
+use super::lookup::{exactly_one, with_id_prefix};
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::agent_state::Signal;
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
+use crate::store::tasks::TaskRecord;
 use crate::store::{self, Conn};
 
 /// Largest tool input of a permission request, in bytes.
@@ -97,6 +98,7 @@ impl Hub {
         Ok(req)
     }
 
+    /// A permission request the principal may see.
     pub async fn permission(&self, p: &Principal, id: Uuid) -> HubResult<PermissionRequest> {
         let mut c = self.read().await?;
         let req = store::humans::permission(&mut c, id)
@@ -116,13 +118,13 @@ impl Hub {
         Ok(req)
     }
 
+    /// Permission requests (admin), newest first, with `status` when given.
     pub async fn permissions(
         &self,
         p: &Principal,
-        status: Option<&str>,
+        status: Option<PermissionStatus>,
     ) -> HubResult<Vec<PermissionRequest>> {
         p.require_admin("listing permission requests")?;
-        let status = parse_status::<PermissionStatus>(status)?;
         let mut c = self.read().await?;
         Ok(store::humans::permissions(&mut c, status, None).await?)
     }
@@ -181,35 +183,8 @@ impl Hub {
             None => None,
         };
         if let Some(t) = &task {
-            let pending = store::humans::permissions(
-                &mut tx,
-                Some(PermissionStatus::Pending),
-                Some(t.project_id),
-            )
-            .await?
-            .into_iter()
-            .any(|r| r.task_id == Some(t.id) && r.session_id == req.session_id);
-            if !pending {
-                self.signal_permission(
-                    &mut tx,
-                    t.id,
-                    req.session_id,
-                    Signal::PermissionDecided,
-                    &mut out,
-                )
+            self.tell_decision(&mut tx, t, &req, allow, &reason, &mut out)
                 .await?;
-            }
-            if let Some(server) = t.server_id {
-                out.tell(
-                    server,
-                    HubToDaemon::PermissionDecision {
-                        request_id: req.id,
-                        task_id: Some(t.id),
-                        allowed: allow,
-                        reason: reason.clone(),
-                    },
-                );
-            }
         }
         out.event(NewEvent {
             kind: EventKind::PermissionDecided,
@@ -228,6 +203,41 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound("permission request vanished".into()))
     }
 
+    /// After a decision on `req` for task `t`: the asking session's state moves once no
+    /// request of it is pending, and the task's daemon is told the decision.
+    async fn tell_decision(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        req: &PermissionRequest,
+        allow: bool,
+        reason: &Option<String>,
+        out: &mut Outbox,
+    ) -> HubResult<()> {
+        let pending =
+            store::humans::permissions(c, Some(PermissionStatus::Pending), Some(t.project_id))
+                .await?
+                .into_iter()
+                .any(|r| r.task_id == Some(t.id) && r.session_id == req.session_id);
+        if !pending {
+            self.signal_permission(c, t.id, req.session_id, Signal::PermissionDecided, out)
+                .await?;
+        }
+        if let Some(server) = t.server_id {
+            out.tell(
+                server,
+                HubToDaemon::PermissionDecision {
+                    request_id: req.id,
+                    task_id: Some(t.id),
+                    allowed: allow,
+                    reason: reason.clone(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// A permission request by id, a task with exactly one pending, or a unique id prefix.
     async fn resolve_permission(
         &self,
         c: &mut Conn,
@@ -243,39 +253,34 @@ impl Hub {
         if let Ok(r @ TaskRef::Number(_)) = TaskRef::parse(key)
             && let Some(t) = self.task_or_id_prefix(c, p, key, &r).await?
         {
-            let mut pending: Vec<PermissionRequest> =
+            let pending: Vec<PermissionRequest> =
                 store::humans::permissions(c, Some(PermissionStatus::Pending), Some(t.project_id))
                     .await?
                     .into_iter()
                     .filter(|x| x.task_id == Some(t.id))
                     .collect();
-            return match pending.len() {
-                0 => Err(HubError::NotFound(format!(
-                    "{} has no pending permission request",
-                    t.reference()
-                ))),
-                1 => Ok(pending.remove(0)),
-                n => Err(bad!(
-                    "{} has {n} pending permission requests; decide one by its id",
-                    t.reference()
-                )),
-            };
+            return exactly_one(
+                pending,
+                || {
+                    HubError::NotFound(format!(
+                        "{} has no pending permission request",
+                        t.reference()
+                    ))
+                },
+                |n| {
+                    bad!(
+                        "{} has {n} pending permission requests; decide one by its id",
+                        t.reference()
+                    )
+                },
+            );
         }
-        let lower = key.to_ascii_lowercase();
-        let mut hits: Vec<PermissionRequest> = store::humans::permissions(c, None, None)
-            .await?
-            .into_iter()
-            .filter(|x| lower.len() >= 4 && x.id.to_string().starts_with(&lower))
-            .collect();
-        match hits.len() {
-            0 => Err(HubError::NotFound(format!(
-                "permission request '{key}' not found"
-            ))),
-            1 => Ok(hits.remove(0)),
-            _ => Err(bad!(
-                "'{key}' matches several permission requests; give more characters"
-            )),
-        }
+        let all = store::humans::permissions(c, None, None).await?;
+        exactly_one(
+            with_id_prefix(all, key, |x| x.id),
+            || HubError::NotFound(format!("permission request '{key}' not found")),
+            |_| bad!("'{key}' matches several permission requests; give more characters"),
+        )
     }
 
     /// Moves the state of the session that asked for a permission (or, without one, of the

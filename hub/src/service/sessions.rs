@@ -1,10 +1,11 @@
-//! Sessions and what daemons report about them: connection and heartbeats (online/offline),
-//! sessions becoming active, recovered or ended. Their output is in `recording.rs`.
+//! Sessions: listing and starting them, and what daemons report about them (becoming active,
+//! recovered, ended, a warning). A daemon's connection and heartbeats are in `daemons.rs`;
+//! session output is in `recording.rs`.
 
 use orchestratia_proto::api::CreateSession;
 use orchestratia_proto::time::now_ms;
-use orchestratia_proto::ws::{HubToDaemon, RunningSession, SessionStart};
-use orchestratia_proto::{EventKind, Session, SessionState, SessionStatus, TaskStatus};
+use orchestratia_proto::ws::{HubToDaemon, SessionStart};
+use orchestratia_proto::{EventKind, Server, Session, SessionState, SessionStatus, TaskStatus};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,18 +15,102 @@ use crate::bad;
 use crate::engine::agent_state::Signal;
 use crate::engine::lifecycle::{Transition, next};
 use crate::error::{HubError, HubResult};
-use crate::store;
 use crate::store::events::NewEvent;
+use crate::store::tasks::TaskRecord;
+use crate::store::{self, Conn};
 
 /// Longest last screen kept as a failure reason, in characters.
 const MAX_SCREEN_REASON: usize = 4000;
 
-/// Tells a daemon to stop a session the hub does not run (unknown, ended, or another server's).
-fn stop_unknown(session_id: Uuid) -> HubToDaemon {
-    HubToDaemon::SessionStop {
-        session_id,
-        reason: "the hub has ended this session".into(),
-        finish: false,
+/// The open session of task `t` on `server`, if it has one.
+async fn open_session_on(c: &mut Conn, t: &TaskRecord, server: Uuid) -> HubResult<Option<Session>> {
+    Ok(store::sessions::open_of_task(c, t.id)
+        .await?
+        .into_iter()
+        .find(|s| s.server_id == server))
+}
+
+/// A session for task `t` may start on `server` only once the task is assigned there.
+fn require_assigned_to(t: &TaskRecord, server: &Server) -> HubResult<()> {
+    if t.server_id != Some(server.id) || t.status.is_terminal() || t.status == TaskStatus::Pending {
+        return Err(HubError::Conflict(format!(
+            "{} is not assigned to {}: assign it first (orchestratia task assign {} --session {})",
+            t.reference(),
+            server.name,
+            t.reference(),
+            server.name
+        )));
+    }
+    Ok(())
+}
+
+/// A new session on `server` (for task `t`, if any), starting now.
+fn new_session(
+    name: String,
+    server: &Server,
+    task: Option<&TaskRecord>,
+    working_dir: Option<String>,
+    now: i64,
+) -> Session {
+    Session {
+        id: Uuid::now_v7(),
+        name,
+        server_id: server.id,
+        server: server.name.clone(),
+        task_id: task.map(|t| t.id),
+        task: task.map(|t| t.reference()),
+        status: SessionStatus::Starting,
+        pid: None,
+        tmux: None,
+        working_dir,
+        exit_code: None,
+        state: SessionState::Starting,
+        state_since: now,
+        waiting: false,
+        conversation_id: None,
+        started_at: now,
+        ended_at: None,
+    }
+}
+
+/// A request about a session that has ended is refused.
+pub(super) fn require_open(s: &Session) -> HubResult<()> {
+    if s.status == SessionStatus::Ended {
+        return Err(HubError::Conflict(format!("session {} has ended", s.name)));
+    }
+    Ok(())
+}
+
+/// Why a task fails when its agent exited without completing it: the daemon's reason, else
+/// the exit code with the last screen (its non-empty lines, the last characters kept).
+fn failure_reason(
+    reason: Option<String>,
+    exit_code: Option<i64>,
+    last_screen: Option<&str>,
+) -> String {
+    let screen: String = last_screen
+        .map(|s| {
+            let lines: Vec<&str> = s
+                .lines()
+                .map(str::trim_end)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let text = lines.join("\n");
+            let skip = text.chars().count().saturating_sub(MAX_SCREEN_REASON);
+            text.chars().skip(skip).collect()
+        })
+        .unwrap_or_default();
+    let code = exit_code
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    if let Some(r) = reason {
+        r
+    } else if screen.is_empty() {
+        format!("the agent exited (code {code}) without completing the task")
+    } else {
+        format!(
+            "the agent exited (code {code}) without completing the task; last screen:\n{screen}"
+        )
     }
 }
 
@@ -69,6 +154,7 @@ impl Hub {
         })
     }
 
+    /// A session by id or name, among those the principal may see.
     pub async fn session(&self, p: &Principal, key: &str) -> HubResult<Session> {
         let visible = self.sessions(p).await?;
         visible
@@ -77,8 +163,8 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound(format!("session '{key}' not found")))
     }
 
-    /// Starts a session on a server (seed Flow 2 `POST /sessions`). For a task that already
-    /// has an open session there (assignment starts one), that session is returned.
+    /// Starts a session on a server (`POST /sessions`). For a task that already has an open
+    /// session there (assignment starts one), that session is returned.
     pub async fn create_session(&self, p: &Principal, body: &CreateSession) -> HubResult<Session> {
         p.require_admin("starting a session")?;
         let working_dir = body
@@ -102,25 +188,10 @@ impl Hub {
             None => None,
         };
         if let Some(t) = &task {
-            if let Some(s) = store::sessions::open_of_task(&mut tx, t.id)
-                .await?
-                .into_iter()
-                .find(|s| s.server_id == server.id)
-            {
+            if let Some(s) = open_session_on(&mut tx, t, server.id).await? {
                 return Ok(s);
             }
-            if t.server_id != Some(server.id)
-                || t.status.is_terminal()
-                || t.status == TaskStatus::Pending
-            {
-                return Err(HubError::Conflict(format!(
-                    "{} is not assigned to {}: assign it first (orchestratia task assign {} --session {})",
-                    t.reference(),
-                    server.name,
-                    t.reference(),
-                    server.name
-                )));
-            }
+            require_assigned_to(t, &server)?;
         }
         let now = now_ms();
         let name = self
@@ -128,220 +199,56 @@ impl Hub {
             .await?
             .pop()
             .unwrap_or_default();
-        let session = Session {
-            id: Uuid::now_v7(),
-            name,
-            server_id: server.id,
-            server: server.name.clone(),
-            task_id: task.as_ref().map(|t| t.id),
-            task: task.as_ref().map(|t| t.reference()),
-            status: SessionStatus::Starting,
-            pid: None,
-            tmux: None,
-            working_dir: working_dir.or_else(|| {
-                task.as_ref()
-                    .and_then(|t| t.repo.as_ref())
-                    .and_then(|r| server.repos.get(r).cloned())
-            }),
-            exit_code: None,
-            state: SessionState::Starting,
-            state_since: now,
-            waiting: false,
-            conversation_id: None,
-            started_at: now,
-            ended_at: None,
-        };
+        let working_dir = working_dir.or_else(|| {
+            task.as_ref()
+                .and_then(|t| t.repo.as_ref())
+                .and_then(|r| server.repos.get(r).cloned())
+        });
+        let session = new_session(name, &server, task.as_ref(), working_dir, now);
         store::sessions::insert(&mut tx, &session).await?;
         let mut out = Outbox::default();
-        let (token, payload) = match &task {
-            Some(t) => {
-                let token = self.session_token(&mut tx, t, &session, now).await?;
-                let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
-                (
-                    token,
-                    Some(super::flow::payload(
-                        t,
-                        inputs.get(&t.id).cloned().unwrap_or_default(),
-                    )),
-                )
-            }
-            None => (String::new(), None),
-        };
-        out.tell(
-            server.id,
-            HubToDaemon::SessionStart(SessionStart {
-                session_id: session.id,
-                name: session.name.clone(),
-                task: payload,
-                working_dir: session.working_dir.clone(),
-                token,
-                hub_url: self.public_url.clone(),
-            }),
-        );
+        let start = self
+            .start_message(&mut tx, &session, task.as_ref(), now)
+            .await?;
+        out.tell(server.id, start);
         self.commit(tx, out).await?;
         Ok(session)
     }
 
-    /// A daemon connected: it is online; sessions it should run but never started are sent
-    /// again; sessions it still runs that the hub ended are stopped; waiting tasks may now
-    /// find a server. Its list is looked up on a read connection first, so a long one does
-    /// not hold the write lock; only the sessions the hub still runs there are re-read under it.
-    ///
-    /// `connected_at` is when this connection was registered: a session made after it had its
-    /// start sent on this connection, so it is not sent again (with a new token, which would
-    /// revoke the one the daemon is starting the agent with) when the daemon's hello, written
-    /// before that start arrived, does not list it.
-    pub async fn daemon_connected(
+    /// The message that tells a daemon to start session `s`: for a task, with a fresh session
+    /// token and the task (its inputs resolved).
+    pub(super) async fn start_message(
         &self,
-        server_id: Uuid,
-        running: &[RunningSession],
-        connected_at: i64,
-    ) -> HubResult<()> {
-        let max = self.config.limits.max_hello_sessions;
-        if running.len() > max {
-            return Err(HubError::TooLarge(format!(
-                "a hello may list at most {max} sessions; this one lists {}",
-                running.len()
-            )));
-        }
-        self.daemon_heartbeat(server_id).await?;
-        let mut out = Outbox::default();
-        let mut listed = std::collections::HashSet::with_capacity(running.len());
-        let mut live = Vec::new();
-        {
-            let mut c = self.read().await?;
-            for r in running {
-                if !listed.insert(r.session_id) {
-                    continue;
-                }
-                match store::sessions::get(&mut c, r.session_id).await? {
-                    Some(s) if s.status != SessionStatus::Ended && s.server_id == server_id => {
-                        live.push(s.id)
-                    }
-                    // Unknown, ended or another server's: an ended session never comes back
-                    // and a session never changes server, so this answer cannot go stale.
-                    _ => out.tell(server_id, stop_unknown(r.session_id)),
-                }
+        c: &mut Conn,
+        s: &Session,
+        task: Option<&TaskRecord>,
+        now: i64,
+    ) -> HubResult<HubToDaemon> {
+        let (token, payload) = match task {
+            Some(t) => {
+                let token = self.session_token(c, t, s, now).await?;
+                let inputs = store::contracts::inputs_of(c, &[t.id]).await?;
+                let inputs = inputs.get(&t.id).cloned().unwrap_or_default();
+                (token, Some(super::flow::payload(t, inputs)))
             }
-        }
-        let mut tx = self.store.write().await?;
-        let server = store::servers::get(&mut tx, server_id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("server vanished".into()))?;
-        let now = now_ms();
-        for s in store::sessions::of_server_with_status(&mut tx, server_id, SessionStatus::Starting)
-            .await?
-        {
-            if listed.contains(&s.id) || s.started_at > connected_at {
-                continue;
-            }
-            let Some(tid) = s.task_id else { continue };
-            let Some(t) = store::tasks::get(&mut tx, tid).await? else {
-                continue;
-            };
-            // The old token may be lost with the old connection: issue a fresh one.
-            store::tokens::revoke_session(&mut tx, s.id, now).await?;
-            out.revoked_tokens = true;
-            let token = self.session_token(&mut tx, &t, &s, now).await?;
-            let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
-            out.tell(
-                server_id,
-                HubToDaemon::SessionStart(SessionStart {
-                    session_id: s.id,
-                    name: s.name.clone(),
-                    task: Some(super::flow::payload(
-                        &t,
-                        inputs.get(&t.id).cloned().unwrap_or_default(),
-                    )),
-                    working_dir: s.working_dir.clone(),
-                    token,
-                    hub_url: self.public_url.clone(),
-                }),
-            );
-        }
-        for id in live {
-            // Re-read under the write lock: it may have ended since the lookup.
-            let Some(s) = store::sessions::get(&mut tx, id)
-                .await?
-                .filter(|s| s.status != SessionStatus::Ended && s.server_id == server_id)
-            else {
-                out.tell(server_id, stop_unknown(id));
-                continue;
-            };
-            let last_seq = self.last_seq(id).await?.max(0) as u64;
-            out.tell(
-                server_id,
-                HubToDaemon::Resume {
-                    session_id: id,
-                    last_seq,
-                    state: Some(s.state),
-                    conversation_id: s.conversation_id.clone(),
-                },
-            );
-            // Its task closed while the daemon was away: the agent finishes now.
-            if let Some(t) = s.task_id {
-                let task = store::tasks::get(&mut tx, t).await?;
-                if let Some(t) =
-                    task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
-                {
-                    let reason = format!("{} is {}", t.reference(), t.status);
-                    self.finish_sessions(&mut tx, &t, &reason, &mut out).await?;
-                }
-            }
-        }
-        self.commit(tx, out).await?;
-        self.assign_waiting(server.project_id).await
+            None => (String::new(), None),
+        };
+        Ok(HubToDaemon::SessionStart(SessionStart {
+            session_id: s.id,
+            name: s.name.clone(),
+            task: payload,
+            working_dir: s.working_dir.clone(),
+            token,
+            hub_url: self.public_url.clone(),
+        }))
     }
 
-    /// A heartbeat: the server is online now (and `server_online` is logged if it was not).
-    pub async fn daemon_heartbeat(&self, server_id: Uuid) -> HubResult<()> {
-        let mut tx = self.store.write().await?;
-        let came_online = store::servers::heartbeat(&mut tx, server_id, now_ms()).await?;
-        let mut out = Outbox::default();
-        let mut project = None;
-        if came_online && let Some(s) = store::servers::get(&mut tx, server_id).await? {
-            project = Some(s.project_id);
-            out.event(NewEvent {
-                kind: EventKind::ServerOnline,
-                actor: format!("agent:{}", s.name),
-                project_id: Some(s.project_id),
-                task_id: None,
-                related_task_id: None,
-                server_id: Some(server_id),
-                session_id: None,
-                details: json!({"server": s.name}),
-            });
-        }
-        self.commit(tx, out).await?;
-        if let Some(p) = project {
-            self.assign_waiting(p).await?;
-        }
-        Ok(())
-    }
-
-    /// Marks offline every server not heard from within `offline_after`.
-    pub async fn mark_stale_offline(&self) -> HubResult<()> {
-        let cutoff = now_ms() - self.config.offline_after.as_millis() as i64;
-        let mut tx = self.store.write().await?;
-        let gone = store::servers::mark_stale_offline(&mut tx, cutoff).await?;
-        if gone.is_empty() {
-            return Ok(());
-        }
-        let mut out = Outbox::default();
-        for server in gone {
-            out.event(NewEvent {
-                kind: EventKind::ServerOffline,
-                actor: "hub".into(),
-                project_id: Some(server.project_id),
-                task_id: None,
-                related_task_id: None,
-                server_id: Some(server.id),
-                session_id: None,
-                details: json!({"server": server.name, "reason": format!("no heartbeat for {}s", self.config.offline_after.as_secs())}),
-            });
-        }
-        self.commit(tx, out).await?;
-        Ok(())
+    /// A session as stored now (read again after a commit).
+    pub(super) async fn stored_session(&self, id: Uuid) -> HubResult<Session> {
+        let mut c = self.read().await?;
+        store::sessions::get(&mut c, id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("session vanished".into()))
     }
 
     /// The project of a session's task (none for a session without a task).
@@ -380,9 +287,7 @@ impl Hub {
     ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
-        if s.status == SessionStatus::Ended {
-            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
-        }
+        require_open(&s)?;
         store::sessions::set_active(&mut tx, s.id, pid, tmux, hooks, now_ms()).await?;
         let mut out = Outbox::default();
         self.signal(&mut tx, &s, Signal::Active { hooks }, &mut out)
@@ -434,9 +339,7 @@ impl Hub {
             .unwrap_or_else(|| "reattached to its tmux session".into());
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
-        if s.status == SessionStatus::Ended {
-            return Err(HubError::Conflict(format!("session {} has ended", s.name)));
-        }
+        require_open(&s)?;
         store::sessions::set_status(&mut tx, s.id, SessionStatus::Recovering).await?;
         let project = self.project_of(&mut tx, &s).await?;
         let mut out = Outbox::default();
@@ -489,30 +392,7 @@ impl Hub {
             && t.status != TaskStatus::Pending
         {
             tx.lock_project(t.project_id).await?;
-            let screen: String = last_screen
-                .map(|s| {
-                    let lines: Vec<&str> = s
-                        .lines()
-                        .map(str::trim_end)
-                        .filter(|l| !l.is_empty())
-                        .collect();
-                    let text = lines.join("\n");
-                    let skip = text.chars().count().saturating_sub(MAX_SCREEN_REASON);
-                    text.chars().skip(skip).collect()
-                })
-                .unwrap_or_default();
-            let code = exit_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "unknown".into());
-            let reason = if let Some(r) = reason {
-                r
-            } else if screen.is_empty() {
-                format!("the agent exited (code {code}) without completing the task")
-            } else {
-                format!(
-                    "the agent exited (code {code}) without completing the task; last screen:\n{screen}"
-                )
-            };
+            let reason = failure_reason(reason, exit_code, last_screen);
             self.fail_in(&mut tx, &Principal::Hub, &t, &reason, &mut out)
                 .await?;
         }

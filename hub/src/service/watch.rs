@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use orchestratia_proto::api::{EventPage, EventQuery};
 use orchestratia_proto::{
-    EventKind, Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan,
+    Event, EventKind, Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan,
     PlanStatus,
 };
 use tokio::sync::broadcast::error::RecvError;
@@ -164,65 +164,7 @@ impl Hub {
     /// Events after a cursor, filtered, waiting up to `wait` for the first one.
     pub async fn events(&self, p: &Principal, q: &EventQuery) -> HubResult<EventPage> {
         let wait = self.wait_bound(q.wait.as_deref())?;
-        let mut f = EventFilter {
-            after: q.after.unwrap_or(0).max(0),
-            limit: q.limit.unwrap_or(1000),
-            ..Default::default()
-        };
-        if let Some(kinds) = q.kind.as_deref().filter(|k| !k.trim().is_empty()) {
-            for k in kinds.split(',').map(str::trim) {
-                f.kinds
-                    .push(k.parse::<EventKind>().map_err(|e| bad!("{e}"))?);
-            }
-        }
-        {
-            let mut c = self.read().await?;
-            if let Some(pr) = &q.project {
-                f.project = Some(self.resolve_project(&mut c, p, pr).await?.id);
-            }
-            if let Some(ts) = q.task.as_deref().filter(|t| !t.trim().is_empty()) {
-                for r in ts.split(',').map(str::trim) {
-                    let t = self.resolve_task(&mut c, p, r, f.project).await?;
-                    f.tasks.push(t.id);
-                }
-            }
-            match p {
-                Principal::Admin | Principal::Hub => {}
-                Principal::Session {
-                    orchestrator: true,
-                    project_id,
-                    ..
-                } => f.project = Some(*project_id),
-                Principal::Session { task_id, .. } => {
-                    if f.tasks.is_empty() {
-                        f.tasks.extend(task_id.iter().copied());
-                    }
-                    if f.tasks.is_empty() {
-                        return Err(HubError::Forbidden(
-                            "this session has no task to follow".into(),
-                        ));
-                    }
-                }
-                Principal::Server { .. } => {
-                    if f.tasks.is_empty() {
-                        return Err(HubError::Forbidden(
-                            "a server token may only follow the events of its own tasks (?task=…)"
-                                .into(),
-                        ));
-                    }
-                }
-            }
-            if f.after == 0 && q.after.is_none() && wait > Duration::ZERO {
-                // "From now on": start at the end of what can be read now.
-                f.after = store::events::head(&mut c).await?;
-            } else if f.after > 0 && !store::events::exists(&mut c, f.after).await? {
-                return Err(bad!(
-                    "no event {}: `after` is 0 or the cursor of a page (the id of its last event)",
-                    f.after
-                ));
-            }
-        }
-        let filter = f.clone();
+        let filter = self.event_filter(p, q, wait).await?;
         // PostgreSQL: a committed event may wait for an older transaction to end before it can
         // be read (see `store::events::list`); that end comes with no bus message of its own.
         let every = (self.store.backend() == store::Backend::Postgres)
@@ -237,24 +179,98 @@ impl Hub {
                 let done = !events.is_empty();
                 Ok((EventPage { events, cursor }, done))
             },
-            |m| match m {
-                BusMessage::Event(e) => {
-                    (filter.project.is_none() || e.project_id == filter.project)
-                        && (filter.tasks.is_empty()
-                            || e.task_id.is_some_and(|t| filter.tasks.contains(&t))
-                            || e.related_task_id.is_some_and(|t| filter.tasks.contains(&t)))
-                        && (filter.kinds.is_empty() || filter.kinds.contains(&e.event))
-                }
-                _ => false,
-            },
+            |m| matches!(m, BusMessage::Event(e) if accepts(&filter, e)),
         )
         .await
     }
+
+    /// What an events query asks for, narrowed to what the principal may follow, with its
+    /// cursor checked (or, for a wait with no cursor, set to the newest event: "from now on").
+    async fn event_filter(
+        &self,
+        p: &Principal,
+        q: &EventQuery,
+        wait: Duration,
+    ) -> HubResult<EventFilter> {
+        let mut f = EventFilter {
+            after: q.after.unwrap_or(0).max(0),
+            limit: q.limit.unwrap_or(1000),
+            ..Default::default()
+        };
+        if let Some(kinds) = q.kind.as_deref().filter(|k| !k.trim().is_empty()) {
+            for k in kinds.split(',').map(str::trim) {
+                f.kinds
+                    .push(k.parse::<EventKind>().map_err(|e| bad!("{e}"))?);
+            }
+        }
+        let mut c = self.read().await?;
+        if let Some(pr) = &q.project {
+            f.project = Some(self.resolve_project(&mut c, p, pr).await?.id);
+        }
+        if let Some(ts) = q.task.as_deref().filter(|t| !t.trim().is_empty()) {
+            for r in ts.split(',').map(str::trim) {
+                let t = self.resolve_task(&mut c, p, r, f.project).await?;
+                f.tasks.push(t.id);
+            }
+        }
+        scope_events(p, &mut f)?;
+        if f.after == 0 && q.after.is_none() && wait > Duration::ZERO {
+            // "From now on": start at the end of what can be read now.
+            f.after = store::events::head(&mut c).await?;
+        } else if f.after > 0 && !store::events::exists(&mut c, f.after).await? {
+            return Err(bad!(
+                "no event {}: `after` is 0 or the cursor of a page (the id of its last event)",
+                f.after
+            ));
+        }
+        Ok(f)
+    }
+}
+
+/// Narrows an events filter to what the principal may follow: an orchestrator session its
+/// project, another session its task (unless it names tasks), a server only tasks it names.
+fn scope_events(p: &Principal, f: &mut EventFilter) -> HubResult<()> {
+    match p {
+        Principal::Admin | Principal::Hub => {}
+        Principal::Session {
+            orchestrator: true,
+            project_id,
+            ..
+        } => f.project = Some(*project_id),
+        Principal::Session { task_id, .. } => {
+            if f.tasks.is_empty() {
+                f.tasks.extend(task_id.iter().copied());
+            }
+            if f.tasks.is_empty() {
+                return Err(HubError::Forbidden(
+                    "this session has no task to follow".into(),
+                ));
+            }
+        }
+        Principal::Server { .. } => {
+            if f.tasks.is_empty() {
+                return Err(HubError::Forbidden(
+                    "a server token may only follow the events of its own tasks (?task=…)".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How often a waiting events long-poll reads again on PostgreSQL with no bus message.
 const EVENTS_RECHECK_MS: u64 = 200;
 
+/// Whether event `e` is one the filter reads (its cursor aside).
+fn accepts(f: &EventFilter, e: &Event) -> bool {
+    (f.project.is_none() || e.project_id == f.project)
+        && (f.tasks.is_empty()
+            || e.task_id.is_some_and(|t| f.tasks.contains(&t))
+            || e.related_task_id.is_some_and(|t| f.tasks.contains(&t)))
+        && (f.kinds.is_empty() || f.kinds.contains(&e.event))
+}
+
+/// Whether a bus message is an event about `task`.
 fn about_task(m: &BusMessage, task: Uuid) -> bool {
     matches!(m, BusMessage::Event(e) if e.task_id == Some(task))
 }

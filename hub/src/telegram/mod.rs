@@ -451,17 +451,17 @@ impl Bot {
         let a = Principal::Admin;
         let plans = self
             .hub
-            .plans(&a, Some("submitted"))
+            .plans(&a, Some(orchestratia_proto::PlanStatus::Submitted))
             .await
             .unwrap_or_default();
         let perms = self
             .hub
-            .permissions(&a, Some("pending"))
+            .permissions(&a, Some(orchestratia_proto::PermissionStatus::Pending))
             .await
             .unwrap_or_default();
         let questions = self
             .hub
-            .interventions(&a, Some(InterventionStatus::Pending.as_str()))
+            .interventions(&a, Some(InterventionStatus::Pending))
             .await
             .unwrap_or_default();
         render::inbox(&plans, &perms, &questions)
@@ -621,7 +621,7 @@ impl Bot {
                 let Some(task) = e.task_id else { return };
                 let plans = self
                     .hub
-                    .plans(&a, Some("submitted"))
+                    .plans(&a, Some(orchestratia_proto::PlanStatus::Submitted))
                     .await
                     .unwrap_or_default();
                 let Some(p) = plans.into_iter().rev().find(|p| p.task_id == task) else {

@@ -8,17 +8,15 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind, HubToConsole, HubToDaemon};
-use orchestratia_proto::{ServerStatus, SessionStatus};
+use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind, HubToConsole};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::bus::BusMessage;
 use crate::connections::{CONSOLE_QUEUE, Outbound, next_conn_id};
 use crate::error::HubError;
 use crate::service::Hub;
-use crate::store;
+use crate::service::console::ConsoleRefusal;
 
 /// The initial read buffer of a console socket, in bytes.
 const CONSOLE_READ_BUFFER: usize = 4 * 1024;
@@ -67,10 +65,7 @@ async fn run(hub: Hub, socket: WebSocket) {
     // Every write is bounded: a console that stops reading is dropped, not waited for.
     let send_timeout = hub.config.limits.ws_send_timeout;
     let mut bus = hub.bus.subscribe();
-    let cursor = match hub.store.read().await {
-        Ok(mut c) => store::events::head(&mut c).await.unwrap_or(0),
-        Err(_) => 0,
-    };
+    let cursor = hub.console_cursor().await;
     if let Some(m) = text(&HubToConsole::Hello { cursor })
         && !matches!(
             tokio::time::timeout(send_timeout, sink.send(m)).await,
@@ -126,26 +121,6 @@ async fn run(hub: Hub, socket: WebSocket) {
     hub.streams.drop_console(console_id);
 }
 
-/// Where a session runs, if it can stream now.
-async fn live_session(hub: &Hub, session: Uuid) -> Result<Uuid, String> {
-    let mut c = hub.store.read().await.map_err(|e| e.to_string())?;
-    let s = store::sessions::get(&mut c, session)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "no such session".to_string())?;
-    if s.status == SessionStatus::Ended {
-        return Err("the session has ended".into());
-    }
-    let server = store::servers::get(&mut c, s.server_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the session's server is gone".to_string())?;
-    if server.status != ServerStatus::Online || !hub.daemons.is_connected(server.id) {
-        return Err(format!("server {} is offline", server.name));
-    }
-    Ok(server.id)
-}
-
 async fn command(
     hub: &Hub,
     console_id: u64,
@@ -153,15 +128,12 @@ async fn command(
     m: ConsoleToHub,
 ) -> Option<Message> {
     match m {
-        ConsoleToHub::Subscribe { session_id } => match live_session(hub, session_id).await {
-            Ok(server) => {
-                hub.streams.subscribe(session_id, console_id, tx.clone());
-                hub.daemons
-                    .send(server, &HubToDaemon::KeyframeRequest { session_id });
-                None
+        ConsoleToHub::Subscribe { session_id } => {
+            match hub.watch_session(console_id, tx, session_id).await {
+                Ok(()) => None,
+                Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
             }
-            Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
-        },
+        }
         ConsoleToHub::Unsubscribe { session_id } => {
             hub.streams.unsubscribe(session_id, console_id);
             None
@@ -170,29 +142,16 @@ async fn command(
             session_id,
             cols,
             rows,
-        } => {
-            if cols == 0 || rows == 0 || cols > 1000 || rows > 1000 {
-                let e = HubError::BadRequest(format!("invalid size {cols}x{rows}"));
-                return text(&HubToConsole::Error {
-                    error: e.word().into(),
-                    detail: e.to_string(),
-                });
+        } => match hub.resize_session(session_id, cols, rows).await {
+            Ok(()) => None,
+            Err(ConsoleRefusal::Invalid(e)) => text(&HubToConsole::Error {
+                error: e.word().into(),
+                detail: e.to_string(),
+            }),
+            Err(ConsoleRefusal::Unavailable(reason)) => {
+                text(&HubToConsole::SessionUnavailable { session_id, reason })
             }
-            match live_session(hub, session_id).await {
-                Ok(server) => {
-                    hub.daemons.send(
-                        server,
-                        &HubToDaemon::SessionResize {
-                            session_id,
-                            cols,
-                            rows,
-                        },
-                    );
-                    None
-                }
-                Err(reason) => text(&HubToConsole::SessionUnavailable { session_id, reason }),
-            }
-        }
+        },
     }
 }
 
@@ -204,11 +163,8 @@ async fn input(hub: &Hub, raw: &[u8]) -> Option<Message> {
             detail: "unreadable binary frame".into(),
         });
     };
-    match live_session(hub, frame.session_id).await {
-        Ok(server) => {
-            hub.daemons.send_frame(server, &frame);
-            None
-        }
+    match hub.type_into_session(&frame).await {
+        Ok(()) => None,
         Err(reason) => text(&HubToConsole::SessionUnavailable {
             session_id: frame.session_id,
             reason,
