@@ -1,11 +1,12 @@
-//! Interventions, plans and permission requests: listed, waited on and decided.
+//! Interventions, plans and permission requests: listed, waited on and decided; the inbox
+//! that gathers what of them waits for a human.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::api::{
-    DenyPermission, ErrorBody, RequestPermission, Respond, StatusFilter, WaitParam,
+    DenyPermission, ErrorBody, Inbox, RequestPermission, Respond, StatusFilter, WaitParam,
 };
 use orchestratia_proto::{Intervention, PermissionRequest, Plan};
 
@@ -14,6 +15,13 @@ use crate::error::HubError;
 use crate::service::Hub;
 
 type Answer<T> = Result<Json<T>, HubError>;
+
+/// What waits for a human (admin): submitted plans, pending permission requests and pending
+/// questions, newest first.
+#[utoipa::path(get, path = "/inbox", tag = "humans", responses((status = 200, body = Inbox)))]
+pub async fn inbox(State(hub): State<Hub>, Auth(p): Auth) -> Answer<Inbox> {
+    Ok(Json(hub.inbox(&p).await?))
+}
 
 /// Interventions, newest first (`?status=pending`).
 #[utoipa::path(get, path = "/interventions", tag = "humans", params(StatusFilter),

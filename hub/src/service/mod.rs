@@ -7,6 +7,7 @@ mod agents;
 pub(crate) mod credentials;
 mod flow;
 mod humans;
+mod inbox;
 mod permissions;
 mod projects;
 mod recording;
