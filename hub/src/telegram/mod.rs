@@ -6,15 +6,15 @@
 //!
 //! Only the configured chats are obeyed; any other chat gets one polite refusal.
 //!
-//! - [`transport`]: the setup, the Bot API client, the `getUpdates` loop, the bot's main loop
+//! - `transport`: the setup, the Bot API client, the `getUpdates` loop, the bot's main loop
 //!   and every send or edit (through the escaping gate and the 429 wait).
-//! - [`screens`]: the commands that show lists and cards (`/sessions`, `/tasks`, `/task`,
+//! - `screens`: the commands that show lists and cards (`/sessions`, `/tasks`, `/task`,
 //!   `/inbox`, `/help`).
-//! - [`focus`]: following one session's screen live (`/focus`, `/unfocus`).
-//! - [`decisions`]: the buttons that allow/deny a tool call and approve/reject a plan (their
+//! - `focus`: following one session's screen live (`/focus`, `/unfocus`).
+//! - `decisions`: the buttons that allow/deny a tool call and approve/reject a plan (their
 //!   typed callback data), replies that answer a question, and closing a decided message.
-//! - [`notifications`]: the hub's events turned into messages.
-//! - [`render`]: every text the bot sends, as pure functions of the hub's data.
+//! - `notifications`: the hub's events turned into messages.
+//! - `render`: every text the bot sends, as pure functions of the hub's data.
 
 mod decisions;
 mod focus;

@@ -21,6 +21,7 @@ use crate::service::Hub;
 /// How the bot is set up (`serve --telegram-*`).
 #[derive(Clone)]
 pub struct TelegramConfig {
+    /// The bot's token from @BotFather (a secret).
     pub token: String,
     /// The chats it obeys.
     pub chats: Vec<i64>,
@@ -46,6 +47,7 @@ impl std::fmt::Debug for TelegramConfig {
 }
 
 impl TelegramConfig {
+    /// A bot on Telegram's own Bot API, obeying `chats`, with the default timings.
     pub fn new(token: &str, chats: Vec<i64>) -> TelegramConfig {
         TelegramConfig {
             token: token.to_string(),
