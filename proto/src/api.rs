@@ -502,3 +502,6 @@ pub struct RecordingQuery {
     pub after: Option<u64>,
     pub limit: Option<i64>,
 }
+
+/// What waits for a human (`GET /inbox`), built from the three lists by one pure function.
+pub use crate::inbox::{Inbox, InboxItem};

@@ -592,6 +592,14 @@ impl HubClient {
     }
 }
 
+impl HubClient {
+    /// What waits for a human (admin): submitted plans, pending permission requests and
+    /// pending questions, newest first.
+    pub async fn inbox(&self) -> Result<crate::api::Inbox, ClientError> {
+        self.get("/inbox").await
+    }
+}
+
 fn with_status(path: &str, status: Option<&str>) -> String {
     match status {
         Some(s) => format!("{path}?status={}", enc(s)),

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+mod inbox;
 pub mod model;
 pub mod taskref;
 pub mod text;

@@ -11,9 +11,7 @@ use orchestratia_agent::cli::print::details;
 use orchestratia_proto::api::{EventQuery, TaskFilter};
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::text::multi_line;
-use orchestratia_proto::{
-    Event, EventKind, InterventionStatus, PermissionStatus, Task, TaskStatus,
-};
+use orchestratia_proto::{Event, EventKind, Task, TaskStatus};
 use uuid::Uuid;
 
 use crate::demo::PROJECT;
@@ -115,7 +113,8 @@ fn say(text: &str) {
     println!("{}", multi_line(text));
 }
 
-/// Where the console would wait for a human, answer through the API.
+/// Where the console would wait for a human, answer through the API: what waits is read from
+/// the hub's inbox, as the console and the Telegram bot see it.
 async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyhow::Result<()> {
     let Some(task) = e.task_id else {
         return Ok(());
@@ -129,10 +128,8 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
             admin.approve_plan(&task.to_string()).await?;
         }
         EventKind::PermissionRequested => {
-            let pending = admin
-                .permissions(Some(PermissionStatus::Pending.as_str()))
-                .await?;
-            for p in pending.iter().filter(|p| p.task_id == Some(task)) {
+            let inbox = admin.inbox().await?;
+            for p in inbox.permissions().filter(|p| p.task_id == Some(task)) {
                 say(&format!(
                     "  >> headless demo: allowing {reference}'s {} `{}` (in the console: `y`)",
                     p.tool_name,
@@ -142,10 +139,8 @@ async fn act(admin: &HubClient, e: &Event, refs: &HashMap<Uuid, String>) -> anyh
             }
         }
         EventKind::TaskNeedsHuman => {
-            let pending = admin
-                .interventions(Some(InterventionStatus::Pending.as_str()))
-                .await?;
-            for i in pending.iter().filter(|i| i.task_id == task) {
+            let inbox = admin.inbox().await?;
+            for i in inbox.questions().filter(|i| i.task_id == task) {
                 say(&format!(
                     "  >> headless demo: answering {reference}'s question \"{}\" with \"{ANSWER}\" (in the console: `i`)",
                     i.question

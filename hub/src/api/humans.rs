@@ -1,11 +1,12 @@
-//! Interventions, plans and permission requests: listed, waited on and decided.
+//! Interventions, plans and permission requests: listed, waited on and decided; the inbox
+//! that gathers what of them waits for a human.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::api::{
-    DenyPermission, ErrorBody, RequestPermission, Respond, StatusFilter, WaitParam,
+    DenyPermission, ErrorBody, Inbox, RequestPermission, Respond, StatusFilter, WaitParam,
 };
 use orchestratia_proto::{Intervention, PermissionRequest, Plan};
 
@@ -24,6 +25,13 @@ fn status_filter<T: std::str::FromStr<Err = orchestratia_proto::UnknownWord>>(
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<T>().map_err(|e| crate::bad!("{e}")))
         .transpose()
+}
+
+/// What waits for a human (admin): submitted plans, pending permission requests and pending
+/// questions, newest first.
+#[utoipa::path(get, path = "/inbox", tag = "humans", responses((status = 200, body = Inbox)))]
+pub async fn inbox(State(hub): State<Hub>, Auth(p): Auth) -> Answer<Inbox> {
+    Ok(Json(hub.inbox(&p).await?))
 }
 
 /// Interventions, newest first (`?status=pending`).

@@ -64,6 +64,7 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::approve_plan))
         .routes(routes!(tasks::reject_plan))
         .routes(routes!(tasks::note))
+        .routes(routes!(humans::inbox))
         .routes(routes!(humans::interventions))
         .routes(routes!(humans::intervention))
         .routes(routes!(humans::respond))

@@ -173,6 +173,16 @@ mod tests {
         for code in ["400", "401", "403", "404", "409", "413"] {
             assert!(create.get(code).is_some(), "POST /tasks lacks {code}");
         }
+        let inbox = &v["paths"]["/inbox"]["get"]["responses"];
+        for code in ["200", "401", "403"] {
+            assert!(inbox.get(code).is_some(), "GET /inbox lacks {code}");
+        }
+        for schema in ["Inbox", "InboxItem"] {
+            assert!(
+                v["components"]["schemas"].get(schema).is_some(),
+                "{schema} is not in the document"
+            );
+        }
         let health = &v["paths"]["/health"]["get"];
         assert_eq!(health["security"], serde_json::json!([{}]));
         assert!(health["responses"].get("401").is_none());

@@ -10,6 +10,7 @@ mod daemons;
 mod flow;
 mod humans;
 mod lookup;
+mod inbox;
 mod permissions;
 mod projects;
 mod recording;

@@ -1,9 +1,14 @@
 //! What the bot says, as pure functions of the hub's data (HTML for Telegram's `parse_mode`),
 //! so every message is tested without Telegram.
 
+use orchestratia_proto::api::Inbox;
 use orchestratia_proto::{
     Event, Intervention, PermissionRequest, Plan, Session, SessionStatus, Task, TaskStatus,
 };
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
+use uuid::Uuid;
+
+use super::decisions::Callback;
 
 /// Telegram refuses texts over 4,096 characters.
 pub const MESSAGE_LIMIT: usize = 4096;
@@ -37,6 +42,158 @@ pub const HELP: &str = "Orchestratia bot. Commands:\n\
 /inbox — what waits for a human\n\
 /help — this list\n\
 Permission requests and plans come with buttons; answer a question by replying to it.";
+
+/// The one answer to a chat the bot does not obey.
+pub const REFUSAL: &str = "Sorry, this bot answers only the admins of its Orchestratia hub.";
+
+/// A message that is neither a command nor a reply to a question.
+pub const NOT_A_COMMAND: &str =
+    "Commands start with /. /help lists them; answer a question by replying to it.";
+
+/// `/task` without a task.
+pub const WHICH_TASK: &str = "Which task? /task T7";
+
+/// `/focus` without a session.
+pub const WHICH_SESSION: &str = "Which session? /focus orc-abc123 or /focus 1 (see /sessions)";
+
+/// `/unfocus` when no session is followed.
+pub const NOT_FOLLOWING: &str = "Not following any session.";
+
+/// The toast when a button comes after its decision was made.
+pub const ALREADY_DECIDED: &str = "already decided";
+
+/// A command the bot does not know.
+pub fn unknown_command(command: &str) -> String {
+    format!("Unknown command {}. /help lists them.", esc(command))
+}
+
+/// What the hub refused, escaped.
+pub fn error(e: &dyn std::fmt::Display) -> String {
+    esc(&e.to_string())
+}
+
+/// `/focus` found no such session.
+pub fn no_active_session(arg: &str) -> String {
+    format!("No active session {} (see /sessions).", esc(arg))
+}
+
+/// `/focus` follows a session (`place`: its task's repository, else its server).
+pub fn focused(name: &str, place: &str) -> String {
+    format!(
+        "Focused on {} ({}). Its screen follows in one message, edited in place; /unfocus stops.",
+        esc(name),
+        esc(place)
+    )
+}
+
+/// `/unfocus` stopped following a session.
+pub fn stopped_following(name: &str) -> String {
+    format!("Stopped following {}.", esc(name))
+}
+
+/// How a Telegram user is named in decisions: @username, else the first name.
+pub fn who(u: Option<&User>) -> String {
+    match u {
+        Some(User {
+            username: Some(n), ..
+        }) => format!("@{n}"),
+        Some(u) => u.first_name.clone(),
+        None => "someone".into(),
+    }
+}
+
+/// A reply answered a question.
+pub fn answer_sent(task_reference: &str, who: &str) -> String {
+    esc(&format!("Answer sent to {task_reference} ({who})."))
+}
+
+/// A reply could not answer its question.
+pub fn not_sent(e: &dyn std::fmt::Display) -> String {
+    esc(&format!("Not sent: {e}"))
+}
+
+/// How a permission request ended.
+pub fn permission_verdict(allowed: bool) -> &'static str {
+    if allowed { "✅ allowed" } else { "⛔ denied" }
+}
+
+/// How a plan ended.
+pub fn plan_verdict(approved: bool) -> &'static str {
+    if approved {
+        "✅ approved"
+    } else {
+        "⛔ rejected"
+    }
+}
+
+/// The footer of a decided message: `✅ allowed by @ada`.
+pub fn decided_by(verdict: &str, who: &str) -> String {
+    format!("{verdict} by {who}")
+}
+
+/// The footer when a button lost the race (the decision was made elsewhere).
+pub fn already_decided(e: &dyn std::fmt::Display) -> String {
+    format!("already decided: {e}")
+}
+
+/// The reason the agent reads when a tool call is denied with a button.
+pub fn denied_from_telegram(who: &str) -> String {
+    format!("denied from Telegram by {who}")
+}
+
+/// The feedback the agent reads when a plan is rejected with a button.
+pub fn rejected_from_telegram(who: &str) -> String {
+    format!("rejected from Telegram by {who}")
+}
+
+/// The footer of an answered question.
+pub fn answered(actor: &str, answer: &str) -> String {
+    format!("answered by {actor}: {}", clip(answer, 500))
+}
+
+/// A decided message: its text, then how it ended in bold; the buttons go.
+pub fn closed(text: &str, footer: &str) -> String {
+    format!("{text}\n\n<b>{}</b>", esc(footer))
+}
+
+/// The buttons under a permission request.
+pub fn permission_buttons(id: Uuid) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(vec![vec![
+        InlineKeyboardButton::callback("Allow", Callback::Permission { id, allow: true }.encode()),
+        InlineKeyboardButton::callback("Deny", Callback::Permission { id, allow: false }.encode()),
+    ]])
+}
+
+/// The buttons under a submitted plan.
+pub fn plan_buttons(task: Uuid) -> InlineKeyboardMarkup {
+    let button = |label: &str, approve| {
+        InlineKeyboardButton::callback(label, Callback::Plan { task, approve }.encode())
+    };
+    InlineKeyboardMarkup::new(vec![vec![button("Approve", true), button("Reject", false)]])
+}
+
+/// `T7 Title`, escaped.
+pub fn headline(t: &Task) -> String {
+    esc(&format!("{} {}", t.reference, t.title))
+}
+
+/// A task failed (`head` is escaped already).
+pub fn failed(head: &str, reason: &str) -> String {
+    format!("❌ <b>{head}</b> failed: {}", esc(&clip(reason, 1000)))
+}
+
+/// The hub assigned a task by itself (`head` is escaped already).
+pub fn auto_assigned(head: &str, server: &str) -> String {
+    format!("➡️ <b>{head}</b> auto-assigned to {}", esc(server))
+}
+
+/// Every task of a project is done.
+pub fn pipeline_finished(project: &str, tasks: usize) -> String {
+    format!(
+        "🏁 <b>Pipeline finished</b>: {} — all {tasks} tasks done.",
+        esc(project)
+    )
+}
 
 /// Sessions that have not ended, in the order `/focus N` counts them.
 pub fn active_sessions(sessions: &[Session]) -> Vec<&Session> {
@@ -159,13 +316,13 @@ pub fn stalled(head: &str, reason: &str, screen: &str) -> String {
     clip(&out, MESSAGE_LIMIT)
 }
 
-/// `/inbox`.
-pub fn inbox(plans: &[Plan], perms: &[PermissionRequest], questions: &[Intervention]) -> String {
-    if plans.is_empty() && perms.is_empty() && questions.is_empty() {
+/// `/inbox`: permissions, then plans, then questions, each newest first.
+pub fn inbox(inbox: &Inbox) -> String {
+    if inbox.is_empty() {
         return "Nothing waits for a human.".into();
     }
     let mut out = String::from("Waiting for a human:\n");
-    for p in perms {
+    for p in inbox.permissions() {
         out.push_str(&format!(
             "• permission {}: {} {}\n",
             esc(p.task_reference.as_deref().unwrap_or("-")),
@@ -173,14 +330,14 @@ pub fn inbox(plans: &[Plan], perms: &[PermissionRequest], questions: &[Intervent
             esc(&clip(&p.input_text(), 200))
         ));
     }
-    for p in plans {
+    for p in inbox.plans() {
         out.push_str(&format!(
             "• plan {} {}\n",
             esc(&p.task_reference),
             esc(&p.task_title)
         ));
     }
-    for q in questions {
+    for q in inbox.questions() {
         out.push_str(&format!(
             "• question {}: {}\n",
             esc(&q.task_reference),
