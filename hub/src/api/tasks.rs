@@ -7,12 +7,12 @@ use orchestratia_proto::api::{
     AddDependency, AskHelp, AssignTask, CompleteTask, CreateTask, ErrorBody, Explanation, FailTask,
     RejectPlan, RemoveDependency, SubmitPlan, TaskFilter, UpdateTask,
 };
-use orchestratia_proto::{Intervention, Note, Plan, Task, TaskView};
+use orchestratia_proto::{Intervention, Note, Plan, Task, TaskStatus, TaskView};
 
 use super::extract::{ApiJson, ApiQuery, Auth};
 use crate::bad;
 use crate::error::HubError;
-use crate::service::Hub;
+use crate::service::{Hub, TaskQuery};
 
 type Answer<T> = Result<Json<T>, HubError>;
 type Created<T> = Result<(StatusCode, Json<T>), HubError>;
@@ -36,7 +36,37 @@ pub async fn list(
     Auth(p): Auth,
     ApiQuery(f): ApiQuery<TaskFilter>,
 ) -> Answer<Vec<Task>> {
-    Ok(Json(hub.list_tasks(&p, &f).await?))
+    Ok(Json(hub.list_tasks(&p, &task_query(f)?).await?))
+}
+
+/// The service's query from the words of `GET /tasks`: `status` is one status or several
+/// separated by commas, where `blocked` asks for blocked pending tasks.
+fn task_query(f: TaskFilter) -> Result<TaskQuery, HubError> {
+    let mut want_blocked = false;
+    let mut statuses: Vec<TaskStatus> = Vec::new();
+    if let Some(s) = f.status.as_deref().filter(|s| !s.trim().is_empty()) {
+        for word in s.split(',').map(str::trim) {
+            if word == "blocked" {
+                want_blocked = true;
+                statuses.push(TaskStatus::Pending);
+            } else {
+                statuses.push(
+                    word.parse::<TaskStatus>()
+                        .map_err(|e| bad!("{e}, blocked"))?,
+                );
+            }
+        }
+    }
+    let explicit_pending = f
+        .status
+        .as_deref()
+        .is_some_and(|s| s.split(',').any(|w| w.trim() == "pending"));
+    Ok(TaskQuery {
+        statuses,
+        blocked_only: want_blocked && !explicit_pending,
+        project: f.project,
+        server: f.server,
+    })
 }
 
 /// A task with dependencies, inputs, contracts, sessions and its timeline.

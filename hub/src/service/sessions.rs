@@ -8,6 +8,8 @@ use orchestratia_proto::{EventKind, Session, SessionState, SessionStatus, TaskSt
 use serde_json::json;
 use uuid::Uuid;
 
+use super::assign::starting_session;
+use super::close::SessionsEnd;
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -128,29 +130,7 @@ impl Hub {
             .await?
             .pop()
             .unwrap_or_default();
-        let session = Session {
-            id: Uuid::now_v7(),
-            name,
-            server_id: server.id,
-            server: server.name.clone(),
-            task_id: task.as_ref().map(|t| t.id),
-            task: task.as_ref().map(|t| t.reference()),
-            status: SessionStatus::Starting,
-            pid: None,
-            tmux: None,
-            working_dir: working_dir.or_else(|| {
-                task.as_ref()
-                    .and_then(|t| t.repo.as_ref())
-                    .and_then(|r| server.repos.get(r).cloned())
-            }),
-            exit_code: None,
-            state: SessionState::Starting,
-            state_since: now,
-            waiting: false,
-            conversation_id: None,
-            started_at: now,
-            ended_at: None,
-        };
+        let session = starting_session(name, &server, task.as_ref(), working_dir, now);
         store::sessions::insert(&mut tx, &session).await?;
         let mut out = Outbox::default();
         let (token, payload) = match &task {
@@ -159,7 +139,7 @@ impl Hub {
                 let inputs = store::contracts::inputs_of(&mut tx, &[t.id]).await?;
                 (
                     token,
-                    Some(super::flow::payload(
+                    Some(super::facts::payload(
                         t,
                         inputs.get(&t.id).cloned().unwrap_or_default(),
                     )),
@@ -249,7 +229,7 @@ impl Hub {
                 HubToDaemon::SessionStart(SessionStart {
                     session_id: s.id,
                     name: s.name.clone(),
-                    task: Some(super::flow::payload(
+                    task: Some(super::facts::payload(
                         &t,
                         inputs.get(&t.id).cloned().unwrap_or_default(),
                     )),
@@ -285,7 +265,9 @@ impl Hub {
                     task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
                 {
                     let reason = format!("{} is {}", t.reference(), t.status);
-                    self.finish_sessions(&mut tx, &t, &reason, &mut out).await?;
+                    let how = SessionsEnd::Finish;
+                    self.end_task_sessions(&mut tx, &t, how, &reason, &mut out)
+                        .await?;
                 }
             }
         }

@@ -11,7 +11,6 @@ pub mod render;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use orchestratia_proto::api::TaskFilter;
 use orchestratia_proto::{Event, EventKind, InterventionStatus, Task, TaskStatus};
 use teloxide::RequestError;
 use teloxide::payloads::{
@@ -28,7 +27,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::bus::BusMessage;
-use crate::service::Hub;
+use crate::service::{Hub, TaskQuery};
 
 /// How the bot is set up (`serve --telegram-*`).
 #[derive(Clone)]
@@ -356,7 +355,7 @@ impl Bot {
             },
             "/tasks" => match self
                 .hub
-                .list_tasks(&Principal::Admin, &TaskFilter::default())
+                .list_tasks(&Principal::Admin, &TaskQuery::default())
                 .await
             {
                 Ok(t) => render::tasks(&t),
@@ -388,7 +387,7 @@ impl Bot {
             .unwrap_or_default();
         let tasks = self
             .hub
-            .list_tasks(&Principal::Admin, &TaskFilter::default())
+            .list_tasks(&Principal::Admin, &TaskQuery::default())
             .await
             .unwrap_or_default();
         render::sessions(&sessions, &tasks)
@@ -707,7 +706,7 @@ impl Bot {
         if self.finished.contains(&project) {
             return;
         }
-        let filter = TaskFilter {
+        let filter = TaskQuery {
             project: Some(project.to_string()),
             ..Default::default()
         };
