@@ -72,21 +72,20 @@ impl Ending<'_> {
         }
     }
 
-    /// Why its agents are told to finish (a done or failed task's agents may end their
-    /// turn); `None` when they are stopped at once (cancelled).
-    fn finish_reason(&self, p: &Principal, t: &TaskRecord) -> Option<String> {
+    /// How its sessions end, and the reason they are given: a done or failed task's agents
+    /// are told to finish (they may end their turn); a cancelled task's are stopped at once.
+    fn sessions_end(&self, p: &Principal, t: &TaskRecord) -> (SessionsEnd, String) {
         let by_admin = matches!(p, Principal::Admin);
-        match self {
+        let why = match self {
             Ending::Complete { .. } if by_admin => {
-                Some(format!("{} was completed by an admin", t.reference()))
+                format!("{} was completed by an admin", t.reference())
             }
-            Ending::Complete { .. } => Some(format!("{} is done", t.reference())),
-            Ending::Fail { .. } if by_admin => {
-                Some(format!("{} was failed by an admin", t.reference()))
-            }
-            Ending::Fail { .. } => Some(format!("{} failed", t.reference())),
-            Ending::Cancel => None,
-        }
+            Ending::Complete { .. } => format!("{} is done", t.reference()),
+            Ending::Fail { .. } if by_admin => format!("{} was failed by an admin", t.reference()),
+            Ending::Fail { .. } => format!("{} failed", t.reference()),
+            Ending::Cancel => return (SessionsEnd::Stop, "the task was cancelled".into()),
+        };
+        (SessionsEnd::Finish, why)
     }
 }
 
@@ -292,16 +291,8 @@ impl Hub {
             ending.details(t),
         );
         self.status_update(t, status, out);
-        match ending.finish_reason(p, t) {
-            Some(why) => {
-                self.end_task_sessions(c, t, SessionsEnd::Finish, &why, out)
-                    .await?
-            }
-            None => {
-                self.end_task_sessions(c, t, SessionsEnd::Stop, "the task was cancelled", out)
-                    .await?
-            }
-        }
+        let (how, why) = ending.sessions_end(p, t);
+        self.end_task_sessions(c, t, how, &why, out).await?;
         Ok(now)
     }
 
