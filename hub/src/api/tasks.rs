@@ -251,3 +251,45 @@ pub async fn note(
         Json(hub.add_note(&p, &id, &b.text).await?),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(status: &str) -> Result<TaskQuery, HubError> {
+        task_query(TaskFilter {
+            status: Some(status.into()),
+            project: Some("P".into()),
+            server: None,
+        })
+    }
+
+    #[test]
+    fn status_words_become_statuses() {
+        let q = query("running, done").unwrap();
+        assert_eq!(q.statuses, [TaskStatus::Running, TaskStatus::Done]);
+        assert!(!q.blocked_only);
+        assert_eq!(q.project.as_deref(), Some("P"));
+        let all = query(" ").unwrap();
+        assert!(all.statuses.is_empty() && !all.blocked_only);
+    }
+
+    #[test]
+    fn blocked_shows_pending_tasks_only_when_blocked_unless_pending_is_asked_too() {
+        let q = query("blocked,failed").unwrap();
+        assert_eq!(q.statuses, [TaskStatus::Pending, TaskStatus::Failed]);
+        assert!(q.blocked_only);
+        assert!(!query("blocked,pending").unwrap().blocked_only);
+    }
+
+    #[test]
+    fn an_unknown_word_is_a_bad_request_that_lists_blocked_too() {
+        match query("runing") {
+            Err(HubError::BadRequest(m)) => {
+                assert!(m.contains("invalid status 'runing'"), "{m}");
+                assert!(m.ends_with(", blocked"), "{m}");
+            }
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
+}
