@@ -7,12 +7,12 @@ use orchestratia_proto::api::{
     AddDependency, AskHelp, AssignTask, CompleteTask, CreateTask, ErrorBody, Explanation, FailTask,
     RejectPlan, RemoveDependency, SubmitPlan, TaskFilter, UpdateTask,
 };
-use orchestratia_proto::{Intervention, Note, Plan, Task, TaskView};
+use orchestratia_proto::{Intervention, Note, Plan, Task, TaskStatus, TaskView};
 
 use super::extract::{ApiJson, ApiQuery, Auth};
 use crate::bad;
 use crate::error::HubError;
-use crate::service::Hub;
+use crate::service::{Hub, TaskQuery};
 
 type Answer<T> = Result<Json<T>, HubError>;
 type Created<T> = Result<(StatusCode, Json<T>), HubError>;
@@ -36,7 +36,37 @@ pub async fn list(
     Auth(p): Auth,
     ApiQuery(f): ApiQuery<TaskFilter>,
 ) -> Answer<Vec<Task>> {
-    Ok(Json(hub.list_tasks(&p, &f).await?))
+    Ok(Json(hub.list_tasks(&p, &task_query(f)?).await?))
+}
+
+/// The service's query from the words of `GET /tasks`: `status` is one status or several
+/// separated by commas, where `blocked` asks for blocked pending tasks.
+fn task_query(f: TaskFilter) -> Result<TaskQuery, HubError> {
+    let mut want_blocked = false;
+    let mut statuses: Vec<TaskStatus> = Vec::new();
+    if let Some(s) = f.status.as_deref().filter(|s| !s.trim().is_empty()) {
+        for word in s.split(',').map(str::trim) {
+            if word == "blocked" {
+                want_blocked = true;
+                statuses.push(TaskStatus::Pending);
+            } else {
+                statuses.push(
+                    word.parse::<TaskStatus>()
+                        .map_err(|e| bad!("{e}, blocked"))?,
+                );
+            }
+        }
+    }
+    let explicit_pending = f
+        .status
+        .as_deref()
+        .is_some_and(|s| s.split(',').any(|w| w.trim() == "pending"));
+    Ok(TaskQuery {
+        statuses,
+        blocked_only: want_blocked && !explicit_pending,
+        project: f.project,
+        server: f.server,
+    })
 }
 
 /// A task with dependencies, inputs, contracts, sessions and its timeline.
@@ -220,4 +250,46 @@ pub async fn note(
         StatusCode::CREATED,
         Json(hub.add_note(&p, &id, &b.text).await?),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(status: &str) -> Result<TaskQuery, HubError> {
+        task_query(TaskFilter {
+            status: Some(status.into()),
+            project: Some("P".into()),
+            server: None,
+        })
+    }
+
+    #[test]
+    fn status_words_become_statuses() {
+        let q = query("running, done").unwrap();
+        assert_eq!(q.statuses, [TaskStatus::Running, TaskStatus::Done]);
+        assert!(!q.blocked_only);
+        assert_eq!(q.project.as_deref(), Some("P"));
+        let all = query(" ").unwrap();
+        assert!(all.statuses.is_empty() && !all.blocked_only);
+    }
+
+    #[test]
+    fn blocked_shows_pending_tasks_only_when_blocked_unless_pending_is_asked_too() {
+        let q = query("blocked,failed").unwrap();
+        assert_eq!(q.statuses, [TaskStatus::Pending, TaskStatus::Failed]);
+        assert!(q.blocked_only);
+        assert!(!query("blocked,pending").unwrap().blocked_only);
+    }
+
+    #[test]
+    fn an_unknown_word_is_a_bad_request_that_lists_blocked_too() {
+        match query("runing") {
+            Err(HubError::BadRequest(m)) => {
+                assert!(m.contains("invalid status 'runing'"), "{m}");
+                assert!(m.ends_with(", blocked"), "{m}");
+            }
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
 }

@@ -20,7 +20,6 @@ use crate::engine::agent_state::{Signal, next_state};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
 use crate::store::prompts::PromptRecord;
-use crate::store::tasks::TaskRecord;
 use crate::store::{self, Conn};
 
 /// Longest message an admin may send to an agent, in characters.
@@ -374,32 +373,6 @@ impl Hub {
                 finish: false,
             },
         );
-        Ok(())
-    }
-
-    /// A task is over (done or failed): its agents are told to finish (the turn in progress
-    /// may end, then they exit), unless the task keeps its session. The sessions end when
-    /// their daemons report the agents gone.
-    pub(crate) async fn finish_sessions(
-        &self,
-        c: &mut Conn,
-        t: &TaskRecord,
-        reason: &str,
-        out: &mut Outbox,
-    ) -> HubResult<()> {
-        if t.keep_session {
-            return Ok(());
-        }
-        for s in store::sessions::open_of_task(c, t.id).await? {
-            out.tell(
-                s.server_id,
-                HubToDaemon::SessionStop {
-                    session_id: s.id,
-                    reason: reason.to_string(),
-                    finish: true,
-                },
-            );
-        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use orchestratia_proto::{EventKind, SessionStatus, TaskStatus};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::close::SessionsEnd;
 use super::{Hub, Outbox};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
@@ -153,7 +154,8 @@ impl Hub {
                     task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
                 {
                     let reason = format!("{} is {}", t.reference(), t.status);
-                    self.finish_sessions(tx, &t, &reason, out).await?;
+                    self.end_task_sessions(tx, &t, SessionsEnd::Finish, &reason, out)
+                        .await?;
                 }
             }
         }

@@ -4,13 +4,18 @@
 
 mod agent_watch;
 mod agents;
+mod assign;
+mod close;
 pub(crate) mod console;
+mod create;
 pub(crate) mod credentials;
 mod daemons;
-mod flow;
+mod dependencies;
+mod facts;
+mod graph;
 mod humans;
-mod lookup;
 mod inbox;
+mod lookup;
 mod permissions;
 mod projects;
 mod recording;
@@ -38,6 +43,7 @@ use crate::store::tokens::TokenKind;
 use crate::store::{self, Store, Tx};
 
 pub use recording::ChunkWriter;
+pub use tasks::TaskQuery;
 pub use validate::parse_wait;
 
 /// The hub: store, bus and live connections behind one cheap-to-clone handle.
@@ -82,12 +88,21 @@ impl std::ops::Deref for Hub {
 pub(crate) struct Outbox {
     pub events: Vec<NewEvent>,
     pub daemon: Vec<(Uuid, HubToDaemon)>,
-    /// `(project, task, ref, status)` to push to the project's orchestrator sessions.
-    pub status_updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>,
+    /// Task status changes to push to the project's orchestrator sessions.
+    pub status_updates: Vec<StatusUpdate>,
     /// Tokens were revoked: forget the verified ones.
     pub revoked_tokens: bool,
     /// Agent states that changed: published live and told to the session's daemon.
     pub states: Vec<StateChange>,
+}
+
+/// A task's new status, told to the open orchestrator sessions of its project.
+pub(crate) struct StatusUpdate {
+    pub project: Uuid,
+    pub task: Uuid,
+    /// The task's reference (`T7`).
+    pub reference: String,
+    pub status: orchestratia_proto::TaskStatus,
 }
 
 /// A session's agent state after a change, for the bus and the daemon.
@@ -224,31 +239,28 @@ impl Hub {
 
     /// Tells the open orchestrator sessions of each project about status changes (best effort:
     /// the events are stored, so `task wait` sees them regardless).
-    async fn push_status_updates(
-        &self,
-        updates: Vec<(Uuid, Uuid, String, orchestratia_proto::TaskStatus)>,
-    ) {
+    async fn push_status_updates(&self, updates: Vec<StatusUpdate>) {
         let Ok(mut c) = self.store.read().await else {
             return;
         };
-        let mut projects: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
+        let mut projects: Vec<Uuid> = updates.iter().map(|u| u.project).collect();
         projects.dedup();
         for project in projects {
             let Ok(sessions) = store::sessions::orchestrator_sessions(&mut c, project).await else {
                 continue;
             };
             for s in sessions {
-                for (_, task, reference, status) in updates.iter().filter(|u| u.0 == project) {
-                    if s.task_id == Some(*task) {
+                for u in updates.iter().filter(|u| u.project == project) {
+                    if s.task_id == Some(u.task) {
                         continue;
                     }
                     self.daemons.send(
                         s.server_id,
                         &HubToDaemon::TaskStatusUpdate {
                             session_id: s.id,
-                            task_id: *task,
-                            reference: reference.clone(),
-                            status: *status,
+                            task_id: u.task,
+                            reference: u.reference.clone(),
+                            status: u.status,
                         },
                     );
                 }

@@ -9,6 +9,7 @@ use orchestratia_proto::{EventKind, Server, Session, SessionState, SessionStatus
 use serde_json::json;
 use uuid::Uuid;
 
+use super::assign::starting_session;
 use super::{Hub, Outbox, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -42,35 +43,6 @@ fn require_assigned_to(t: &TaskRecord, server: &Server) -> HubResult<()> {
         )));
     }
     Ok(())
-}
-
-/// A new session on `server` (for task `t`, if any), starting now.
-fn new_session(
-    name: String,
-    server: &Server,
-    task: Option<&TaskRecord>,
-    working_dir: Option<String>,
-    now: i64,
-) -> Session {
-    Session {
-        id: Uuid::now_v7(),
-        name,
-        server_id: server.id,
-        server: server.name.clone(),
-        task_id: task.map(|t| t.id),
-        task: task.map(|t| t.reference()),
-        status: SessionStatus::Starting,
-        pid: None,
-        tmux: None,
-        working_dir,
-        exit_code: None,
-        state: SessionState::Starting,
-        state_since: now,
-        waiting: false,
-        conversation_id: None,
-        started_at: now,
-        ended_at: None,
-    }
 }
 
 /// A request about a session that has ended is refused.
@@ -199,12 +171,7 @@ impl Hub {
             .await?
             .pop()
             .unwrap_or_default();
-        let working_dir = working_dir.or_else(|| {
-            task.as_ref()
-                .and_then(|t| t.repo.as_ref())
-                .and_then(|r| server.repos.get(r).cloned())
-        });
-        let session = new_session(name, &server, task.as_ref(), working_dir, now);
+        let session = starting_session(name, &server, task.as_ref(), working_dir, now);
         store::sessions::insert(&mut tx, &session).await?;
         let mut out = Outbox::default();
         let start = self
@@ -229,7 +196,7 @@ impl Hub {
                 let token = self.session_token(c, t, s, now).await?;
                 let inputs = store::contracts::inputs_of(c, &[t.id]).await?;
                 let inputs = inputs.get(&t.id).cloned().unwrap_or_default();
-                (token, Some(super::flow::payload(t, inputs)))
+                (token, Some(super::facts::payload(t, inputs)))
             }
             None => (String::new(), None),
         };

@@ -3,10 +3,18 @@
 use std::time::Duration;
 
 use orchestratia_proto::TASK_SPEC_SCHEMA;
-use serde_json::Value;
+use orchestratia_proto::api::{CompleteTask, CreateTask, UpdateTask};
+use serde_json::{Value, json};
 
 use crate::bad;
+use crate::engine::deps::validate_contract_key;
 use crate::error::{HubError, HubResult};
+use crate::store::tasks::TaskRecord;
+
+/// A task's title is at most this many characters.
+pub const MAX_TITLE: usize = 200;
+/// A task may list at most this many `--depends-on` at creation.
+pub const MAX_DEPENDS_ON: usize = 1000;
 
 /// A required free-text field: trimmed, non-empty, at most `max` characters, no control
 /// characters other than newlines and tabs.
@@ -157,6 +165,148 @@ pub fn spec_languages(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The fields of a new task, checked.
+pub struct NewTask {
+    pub title: String,
+    pub spec: String,
+    pub structured_spec: Option<Value>,
+    pub repo: Option<String>,
+    /// Lower-cased.
+    pub os: Option<String>,
+    /// Those given and those the structured spec names, each once (case-insensitively).
+    pub languages: Vec<String>,
+    pub pipeline_key: Option<String>,
+}
+
+/// Checks a new task's fields (the agent is checked against the project's servers later).
+pub fn new_task(body: &CreateTask, max_spec: usize) -> HubResult<NewTask> {
+    let title = line("title", &body.title, MAX_TITLE)?;
+    if title.contains('\n') {
+        return Err(bad!("title must be one line"));
+    }
+    let spec = spec(&body.spec, max_spec)?;
+    let structured = body
+        .structured_spec
+        .as_ref()
+        .filter(|v| !v.is_null())
+        .map(|v| structured_spec(v, max_spec))
+        .transpose()?;
+    let repo = body.repo.as_deref().map(|r| name("repo", r)).transpose()?;
+    let os = body
+        .os
+        .as_deref()
+        .map(|o| name("os", o).map(|o| o.to_ascii_lowercase()))
+        .transpose()?;
+    let mut languages: Vec<String> = Vec::new();
+    let from_spec = structured.as_ref().map(spec_languages).unwrap_or_default();
+    for l in body.languages.iter().chain(from_spec.iter()) {
+        let l = name("language", l)?;
+        if !languages.iter().any(|x| x.eq_ignore_ascii_case(&l)) {
+            languages.push(l);
+        }
+    }
+    let pipeline_key = body
+        .pipeline_key
+        .as_deref()
+        .map(|k| name("pipeline key", k))
+        .transpose()?;
+    if body.depends_on.len() > MAX_DEPENDS_ON {
+        return Err(bad!("at most {MAX_DEPENDS_ON} --depends-on per task"));
+    }
+    Ok(NewTask {
+        title,
+        spec,
+        structured_spec: structured,
+        repo,
+        os,
+        languages,
+        pipeline_key,
+    })
+}
+
+/// Checks an edit and writes its fields into `t`; answers the names of the fields given.
+pub fn task_edits(
+    t: &mut TaskRecord,
+    body: &UpdateTask,
+    max_spec: usize,
+) -> HubResult<Vec<&'static str>> {
+    let mut changed = Vec::new();
+    if let Some(v) = &body.title {
+        t.title = line("title", v, MAX_TITLE)?;
+        changed.push("title");
+    }
+    if let Some(v) = &body.spec {
+        t.spec = spec(v, max_spec)?;
+        changed.push("spec");
+    }
+    if let Some(v) = &body.structured_spec {
+        t.structured_spec = if v.is_null() {
+            None
+        } else {
+            Some(structured_spec(v, max_spec)?)
+        };
+        changed.push("structured_spec");
+    }
+    if let Some(v) = body.priority {
+        t.priority = v;
+        changed.push("priority");
+    }
+    if let Some(v) = &body.repo {
+        t.repo = Some(name("repo", v)?);
+        changed.push("repo");
+    }
+    if let Some(v) = &body.languages {
+        t.languages = v
+            .iter()
+            .map(|l| name("language", l))
+            .collect::<HubResult<_>>()?;
+        changed.push("languages");
+    }
+    if let Some(v) = &body.agent {
+        t.agent = Some(name("agent", v)?);
+        changed.push("agent");
+    }
+    if let Some(v) = body.keep_session {
+        t.keep_session = v;
+        changed.push("keep_session");
+    }
+    Ok(changed)
+}
+
+/// Checks a completion (its texts, contract keys and sizes) and answers the result to store:
+/// summary, changes, tests and the keys of the contracts it publishes.
+pub fn completion(body: &CompleteTask, max_contract: usize) -> HubResult<Value> {
+    let summary = text("summary", &body.result.summary, 20_000)?;
+    let changes = body
+        .result
+        .changes
+        .as_deref()
+        .map(|v| optional_text("changes", v, 100_000))
+        .transpose()?;
+    let tests = body
+        .result
+        .tests
+        .as_deref()
+        .map(|v| optional_text("tests", v, 100_000))
+        .transpose()?;
+    if body.contracts.len() > 100 {
+        return Err(bad!("at most 100 contracts per completion"));
+    }
+    for (k, v) in &body.contracts {
+        validate_contract_key(k).map_err(|e| bad!("{e}"))?;
+        let size = v.to_string().len();
+        if size > max_contract {
+            return Err(HubError::TooLarge(format!(
+                "contract '{k}' is {size} bytes; the limit is {max_contract}"
+            )));
+        }
+    }
+    Ok(
+        json!({"summary": summary, "changes": changes, "tests": tests,
+              "contracts": body.contracts.keys().collect::<Vec<_>>()}),
+    )
 }
 
 /// A long-poll duration (`30s`, `500ms`, or bare seconds), capped at `max`.

@@ -2,13 +2,13 @@
 //! with buttons, questions to reply to, failures, auto-assignments, stalls, and the end of a
 //! project's pipeline. A decision made anywhere closes the messages that show it.
 
-use orchestratia_proto::api::TaskFilter;
 use orchestratia_proto::{Event, EventKind, Task, TaskStatus};
 use uuid::Uuid;
 
 use super::decisions::Decision;
 use super::{Bot, render};
 use crate::auth::Principal;
+use crate::service::TaskQuery;
 
 /// A text detail of an event.
 fn detail(e: &Event, key: &str) -> Option<String> {
@@ -148,7 +148,7 @@ impl Bot {
         if self.finished.contains(&project) {
             return;
         }
-        let filter = TaskFilter {
+        let filter = TaskQuery {
             project: Some(project.to_string()),
             ..Default::default()
         };

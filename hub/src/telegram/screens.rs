@@ -2,11 +2,11 @@
 //! or a card (`/sessions`, `/tasks`, `/task T7`, `/inbox`, `/help`); following a session's
 //! screen lives in `focus`.
 
-use orchestratia_proto::api::TaskFilter;
 use teloxide::types::Message;
 
 use super::{Bot, render};
 use crate::auth::Principal;
+use crate::service::TaskQuery;
 
 impl Bot {
     /// A message from a chat: the answer to a question it replies to, else a command.
@@ -48,7 +48,7 @@ impl Bot {
             .unwrap_or_default();
         let tasks = self
             .hub
-            .list_tasks(&Principal::Admin, &TaskFilter::default())
+            .list_tasks(&Principal::Admin, &TaskQuery::default())
             .await
             .unwrap_or_default();
         render::sessions(&sessions, &tasks)
@@ -58,7 +58,7 @@ impl Bot {
     async fn cmd_tasks(&self) -> String {
         match self
             .hub
-            .list_tasks(&Principal::Admin, &TaskFilter::default())
+            .list_tasks(&Principal::Admin, &TaskQuery::default())
             .await
         {
             Ok(t) => render::tasks(&t),
