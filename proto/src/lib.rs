@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+pub mod files;
 pub mod model;
 pub mod taskref;
 pub mod text;

@@ -219,7 +219,7 @@ impl Actor {
         match self.env.tmux.clone() {
             Some(t) => {
                 let file = self.files.paste();
-                if let Err(e) = crate::daemon::config::write_private(&file, text) {
+                if let Err(e) = orchestratia_proto::files::write_private(&file, text) {
                     tracing::warn!(error = %e, "could not write the prompt");
                     return;
                 }
