@@ -36,8 +36,9 @@ use super::config::AgentConfig;
 use super::outbox::Outbox;
 use super::tmux::Tmux;
 
-/// Initial terminal size of a session (a console resizes it).
+/// Initial terminal width of a session (a console resizes it).
 pub const COLS: u16 = 120;
+/// Initial terminal height of a session.
 pub const ROWS: u16 = 40;
 
 /// What every session needs from the daemon.
