@@ -34,6 +34,25 @@ async fn help_lists_the_commands() {
 }
 
 #[tokio::test]
+async fn task_assign_names_the_server_with_server_or_its_alias_session() {
+    let help = run(&["task", "assign", "--help"]).await;
+    let text = help.ok();
+    assert!(text.contains("--server <SERVER>"), "{text}");
+    assert!(text.contains("--session"), "{text}");
+    // Both spellings parse (the unreachable hub is the next thing to fail); neither is usage.
+    for flag in ["--server", "--session"] {
+        let out = run(&["task", "assign", "T1", flag, "dev-01"]).await;
+        assert!(
+            out.fails(1).contains("cannot reach the hub"),
+            "{flag} was not accepted"
+        );
+    }
+    let out = run(&["task", "assign", "T1"]).await;
+    assert_eq!(out.code, 2, "the server is required");
+    assert!(out.stderr.contains("--server"), "{}", out.stderr);
+}
+
+#[tokio::test]
 async fn usage_errors_exit_2() {
     assert_eq!(run(&["task", "create"]).await.code, 2, "missing --title");
     assert_eq!(run(&["task", "frobnicate"]).await.code, 2);

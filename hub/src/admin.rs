@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use orchestratia_proto::ADMIN_TOKEN_PREFIX;
-use orchestratia_proto::client::CredentialFile;
+use orchestratia_proto::files::{CredentialFile, write_private};
 use orchestratia_proto::time::now_ms;
 
 use crate::auth::{Principal, new_token};
@@ -64,33 +64,4 @@ pub async fn ensure_admin_file(hub: &Hub, path: &Path) -> anyhow::Result<PathBuf
     };
     write_private(path, &yaml_serde::to_string(&file)?)?;
     Ok(path.to_path_buf())
-}
-
-/// Writes a file readable only by its owner.
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)
 }

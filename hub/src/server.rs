@@ -71,7 +71,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         let path = config
             .admin_file
             .clone()
-            .or_else(orchestratia_proto::client::admin_file)
+            .or_else(orchestratia_proto::files::admin_file)
             .context("no config directory: pass --admin-file")?;
         Some(crate::admin::ensure_admin_file(&hub, &path).await?)
     } else {

@@ -142,6 +142,12 @@ async fn bad_input(backend: Backend) {
     .await;
     refused(
         &hub,
+        &["task", "assign", &t1, "--server", "nowhere"],
+        "server 'nowhere' not found",
+    )
+    .await;
+    refused(
+        &hub,
         &["task", "view", "'; drop table tasks"],
         "invalid task reference",
     )

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+pub mod files;
 mod inbox;
 pub mod model;
 pub mod taskref;

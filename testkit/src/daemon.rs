@@ -12,10 +12,12 @@ use orchestratia_proto::client::HubClient;
 use orchestratia_proto::ws::{
     DAEMON_WS_PATH, DaemonToHub, Frame, HubToDaemon, RunningSession, SessionStart,
 };
+use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 /// A daemon played by the test.
@@ -24,12 +26,23 @@ pub struct SimDaemon {
     pub server_id: Uuid,
     pub api_key: String,
     out: mpsc::UnboundedSender<Message>,
-    inbox: Arc<Mutex<Vec<HubToDaemon>>>,
-    frames: Arc<Mutex<Vec<Frame>>>,
-    changed: Arc<Notify>,
+    received: Received,
     task: JoinHandle<()>,
     heartbeats: JoinHandle<()>,
 }
+
+/// What the hub sent so far, shared with the task that reads the socket.
+#[derive(Clone, Default)]
+struct Received {
+    messages: Arc<Mutex<Vec<HubToDaemon>>>,
+    /// Binary frames (terminal input).
+    frames: Arc<Mutex<Vec<Frame>>>,
+    /// Woken on every message, and when the socket closes.
+    changed: Arc<Notify>,
+}
+
+/// The daemon's WebSocket to the hub.
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How the simulated daemon behaves.
 #[derive(Debug, Clone)]
@@ -128,11 +141,8 @@ impl SimDaemon {
         req.headers_mut()
             .insert("Authorization", format!("Bearer {api_key}").parse()?);
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-        let (mut sink, mut stream) = ws.split();
-        let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
-        let inbox: Arc<Mutex<Vec<HubToDaemon>>> = Arc::default();
-        let frames: Arc<Mutex<Vec<Frame>>> = Arc::default();
-        let changed = Arc::new(Notify::new());
+        let (out, out_rx) = mpsc::unbounded_channel::<Message>();
+        let received = Received::default();
         // Until the welcome says otherwise, beat often.
         let interval = Arc::new(Mutex::new(Duration::from_millis(100)));
         let hello = DaemonToHub::Hello {
@@ -140,87 +150,21 @@ impl SimDaemon {
             sessions: running,
         };
         out.send(Message::Text(serde_json::to_string(&hello)?.into()))?;
-        let (inbox2, frames2, changed2, out2, interval2) = (
-            inbox.clone(),
-            frames.clone(),
-            changed.clone(),
+        let task = tokio::spawn(pump(
+            ws,
+            out_rx,
             out.clone(),
+            received.clone(),
             interval.clone(),
-        );
-        let auto_active = opts.auto_active;
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    m = out_rx.recv() => match m {
-                        Some(m) => if sink.send(m).await.is_err() { break },
-                        None => { let _ = sink.close().await; break }
-                    },
-                    m = stream.next() => {
-                        let Some(Ok(m)) = m else { break };
-                        match m {
-                            Message::Text(t) => {
-                                let Ok(msg) = serde_json::from_str::<HubToDaemon>(t.as_str()) else { continue };
-                                if let HubToDaemon::Welcome { heartbeat_interval_ms, .. } = &msg
-                                    && let Ok(mut i) = interval2.lock()
-                                {
-                                    *i = Duration::from_millis(*heartbeat_interval_ms);
-                                }
-                                if auto_active && let HubToDaemon::SessionStart(s) = &msg {
-                                    let active = DaemonToHub::SessionActive {
-                                        session_id: s.session_id,
-                                        pid: Some(4242),
-                                        tmux: Some(s.name.clone()),
-                                        hooks: false,
-                                    };
-                                    if let Ok(t) = serde_json::to_string(&active) {
-                                        let _ = out2.send(Message::Text(t.into()));
-                                    }
-                                }
-                                if let Ok(mut i) = inbox2.lock() { i.push(msg) }
-                                changed2.notify_waiters();
-                            }
-                            Message::Binary(b) => {
-                                if let Some(f) = Frame::decode(&b) && let Ok(mut fs) = frames2.lock() { fs.push(f) }
-                                changed2.notify_waiters();
-                            }
-                            Message::Close(_) => break,
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            changed2.notify_waiters();
-        });
-        let out3 = out.clone();
-        let heartbeats = tokio::spawn(async move {
-            if !opts.heartbeats {
-                return;
-            }
-            loop {
-                let every = interval
-                    .lock()
-                    .map(|i| *i)
-                    .unwrap_or(Duration::from_secs(1));
-                tokio::time::sleep(every).await;
-                let hb = DaemonToHub::Heartbeat {
-                    sessions: Vec::new(),
-                };
-                let Ok(t) = serde_json::to_string(&hb) else {
-                    continue;
-                };
-                if out3.send(Message::Text(t.into())).is_err() {
-                    break;
-                }
-            }
-        });
+            opts.auto_active,
+        ));
+        let heartbeats = tokio::spawn(beat(out.clone(), interval, opts.heartbeats));
         Ok(SimDaemon {
             name: name.to_string(),
             server_id,
             api_key: api_key.to_string(),
             out,
-            inbox,
-            frames,
-            changed,
+            received,
             task,
             heartbeats,
         })
@@ -240,12 +184,20 @@ impl SimDaemon {
 
     /// Everything the hub has sent so far.
     pub fn received(&self) -> Vec<HubToDaemon> {
-        self.inbox.lock().map(|i| i.clone()).unwrap_or_default()
+        self.received
+            .messages
+            .lock()
+            .map(|i| i.clone())
+            .unwrap_or_default()
     }
 
     /// Binary frames received (terminal input).
     pub fn frames(&self) -> Vec<Frame> {
-        self.frames.lock().map(|f| f.clone()).unwrap_or_default()
+        self.received
+            .frames
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default()
     }
 
     /// Session starts received, in order.
@@ -276,7 +228,7 @@ impl SimDaemon {
     ) -> HubToDaemon {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
-            let notified = self.changed.notified();
+            let notified = self.received.changed.notified();
             if let Some(m) = self.received().into_iter().find(|m| pred(m)) {
                 return m;
             }
@@ -314,6 +266,98 @@ impl SimDaemon {
     /// Whether the socket is still open.
     pub fn is_connected(&self) -> bool {
         !self.task.is_finished()
+    }
+}
+
+/// Moves messages between the socket and the test until either side closes: what `out` gets
+/// is sent; what the hub sends is recorded in `received` (and, with `auto_active`, a
+/// `session_start` is answered with `session_active`; a welcome sets the heartbeat `interval`).
+async fn pump(
+    ws: Socket,
+    mut out_rx: mpsc::UnboundedReceiver<Message>,
+    out: mpsc::UnboundedSender<Message>,
+    received: Received,
+    interval: Arc<Mutex<Duration>>,
+    auto_active: bool,
+) {
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        tokio::select! {
+            m = out_rx.recv() => match m {
+                Some(m) => if sink.send(m).await.is_err() { break },
+                None => { let _ = sink.close().await; break }
+            },
+            m = stream.next() => {
+                let Some(Ok(m)) = m else { break };
+                match m {
+                    Message::Text(t) => {
+                        let Ok(msg) = serde_json::from_str::<HubToDaemon>(t.as_str()) else { continue };
+                        on_message(&msg, &out, &interval, auto_active);
+                        if let Ok(mut i) = received.messages.lock() { i.push(msg) }
+                        received.changed.notify_waiters();
+                    }
+                    Message::Binary(b) => {
+                        if let Some(f) = Frame::decode(&b) && let Ok(mut fs) = received.frames.lock() { fs.push(f) }
+                        received.changed.notify_waiters();
+                    }
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    received.changed.notify_waiters();
+}
+
+/// What the daemon does on its own about a message from the hub: a welcome sets the heartbeat
+/// interval; with `auto_active`, a `session_start` is answered with `session_active`.
+fn on_message(
+    msg: &HubToDaemon,
+    out: &mpsc::UnboundedSender<Message>,
+    interval: &Mutex<Duration>,
+    auto_active: bool,
+) {
+    if let HubToDaemon::Welcome {
+        heartbeat_interval_ms,
+        ..
+    } = msg
+        && let Ok(mut i) = interval.lock()
+    {
+        *i = Duration::from_millis(*heartbeat_interval_ms);
+    }
+    if auto_active && let HubToDaemon::SessionStart(s) = msg {
+        let active = DaemonToHub::SessionActive {
+            session_id: s.session_id,
+            pid: Some(4242),
+            tmux: Some(s.name.clone()),
+            hooks: false,
+        };
+        if let Ok(t) = serde_json::to_string(&active) {
+            let _ = out.send(Message::Text(t.into()));
+        }
+    }
+}
+
+/// Sends heartbeats (when `on`) at the interval the hub asked for, until the socket closes.
+async fn beat(out: mpsc::UnboundedSender<Message>, interval: Arc<Mutex<Duration>>, on: bool) {
+    if !on {
+        return;
+    }
+    loop {
+        let every = interval
+            .lock()
+            .map(|i| *i)
+            .unwrap_or(Duration::from_secs(1));
+        tokio::time::sleep(every).await;
+        let hb = DaemonToHub::Heartbeat {
+            sessions: Vec::new(),
+        };
+        let Ok(t) = serde_json::to_string(&hb) else {
+            continue;
+        };
+        if out.send(Message::Text(t.into())).is_err() {
+            break;
+        }
     }
 }
 

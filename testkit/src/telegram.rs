@@ -217,34 +217,15 @@ fn ok(result: Value) -> Response {
     Json(json!({"ok": true, "result": result})).into_response()
 }
 
+/// One Bot API call: a 429 if one is queued for its method, else its answer.
 async fn handle(
     State(shared): State<Shared>,
     Path((_bot, method)): Path<(String, String)>,
     body: Option<Json<Value>>,
 ) -> Response {
-    let mut params = body.map(|b| b.0).unwrap_or(Value::Null);
-    // Method names are case-insensitive (teloxide sends `SendMessage`): record them as the
-    // Bot API documents them.
-    let method = match method.to_ascii_lowercase().as_str() {
-        "getupdates" => "getUpdates".to_string(),
-        "sendmessage" => "sendMessage".to_string(),
-        "editmessagetext" => "editMessageText".to_string(),
-        "answercallbackquery" => "answerCallbackQuery".to_string(),
-        _ => method,
-    };
-    let retry = {
-        let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
-        let retry = i.fail.get_mut(&method).and_then(|q| q.pop_front());
-        if retry.is_some() {
-            i.calls.push(Call {
-                method: format!("{method}:429"),
-                params: params.clone(),
-                at: Instant::now(),
-            });
-        }
-        retry
-    };
-    if let Some(after) = retry {
+    let params = body.map(|b| b.0).unwrap_or(Value::Null);
+    let method = documented_name(method);
+    if let Some(after) = queued_retry(&shared, &method, &params) {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             Json(json!({
@@ -256,48 +237,8 @@ async fn handle(
             .into_response();
     }
     match method.as_str() {
-        "getUpdates" => {
-            let offset = params["offset"].as_i64().unwrap_or(0);
-            let wait = params["timeout"].as_u64().unwrap_or(0).min(1);
-            let deadline = Instant::now() + Duration::from_secs(wait);
-            loop {
-                let notified = shared.1.notified();
-                let ready: Vec<Value> = {
-                    let i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
-                    i.updates
-                        .iter()
-                        .filter(|u| u["update_id"].as_i64().unwrap_or(0) >= offset)
-                        .cloned()
-                        .collect()
-                };
-                if !ready.is_empty() || Instant::now() >= deadline {
-                    return ok(Value::Array(ready));
-                }
-                let _ = tokio::time::timeout_at(deadline.into(), notified).await;
-            }
-        }
-        "sendMessage" | "editMessageText" => {
-            let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
-            let chat_id = chat_of(&params);
-            let id = if method == "sendMessage" {
-                i.next_message += 1;
-                params["_id"] = json!(i.next_message);
-                i.next_message
-            } else {
-                params["message_id"].as_i64().unwrap_or_default()
-            };
-            let text = params["text"].as_str().unwrap_or_default().to_string();
-            i.texts.insert((chat_id, id), text.clone());
-            i.calls.push(Call {
-                method,
-                params,
-                at: Instant::now(),
-            });
-            ok(
-                json!({"message_id": id, "date": 0, "chat": chat(chat_id), "text": text,
-                      "from": {"id": 1, "is_bot": true, "first_name": "bot"}}),
-            )
-        }
+        "getUpdates" => get_updates(&shared, &params).await,
+        "sendMessage" | "editMessageText" => message(&shared, method, params),
         _ => {
             let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
             i.calls.push(Call {
@@ -308,4 +249,77 @@ async fn handle(
             ok(json!(true))
         }
     }
+}
+
+/// Method names are case-insensitive (teloxide sends `SendMessage`): they are recorded as the
+/// Bot API documents them.
+fn documented_name(method: String) -> String {
+    match method.to_ascii_lowercase().as_str() {
+        "getupdates" => "getUpdates".to_string(),
+        "sendmessage" => "sendMessage".to_string(),
+        "editmessagetext" => "editMessageText".to_string(),
+        "answercallbackquery" => "answerCallbackQuery".to_string(),
+        _ => method,
+    }
+}
+
+/// The `retry_after` of a 429 the test queued for `method`, taken (the call is recorded as
+/// `METHOD:429`).
+fn queued_retry(shared: &Shared, method: &str, params: &Value) -> Option<u64> {
+    let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
+    let retry = i.fail.get_mut(method).and_then(|q| q.pop_front());
+    if retry.is_some() {
+        i.calls.push(Call {
+            method: format!("{method}:429"),
+            params: params.clone(),
+            at: Instant::now(),
+        });
+    }
+    retry
+}
+
+/// `getUpdates`: the updates from `offset` on, waiting (up to 1 s) for one if there is none.
+async fn get_updates(shared: &Shared, params: &Value) -> Response {
+    let offset = params["offset"].as_i64().unwrap_or(0);
+    let wait = params["timeout"].as_u64().unwrap_or(0).min(1);
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    loop {
+        let notified = shared.1.notified();
+        let ready: Vec<Value> = {
+            let i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
+            i.updates
+                .iter()
+                .filter(|u| u["update_id"].as_i64().unwrap_or(0) >= offset)
+                .cloned()
+                .collect()
+        };
+        if !ready.is_empty() || Instant::now() >= deadline {
+            return ok(Value::Array(ready));
+        }
+        let _ = tokio::time::timeout_at(deadline.into(), notified).await;
+    }
+}
+
+/// `sendMessage` (a new message id) or `editMessageText`: the message's text is kept.
+fn message(shared: &Shared, method: String, mut params: Value) -> Response {
+    let mut i = shared.0.lock().unwrap_or_else(|e| e.into_inner());
+    let chat_id = chat_of(&params);
+    let id = if method == "sendMessage" {
+        i.next_message += 1;
+        params["_id"] = json!(i.next_message);
+        i.next_message
+    } else {
+        params["message_id"].as_i64().unwrap_or_default()
+    };
+    let text = params["text"].as_str().unwrap_or_default().to_string();
+    i.texts.insert((chat_id, id), text.clone());
+    i.calls.push(Call {
+        method,
+        params,
+        at: Instant::now(),
+    });
+    ok(
+        json!({"message_id": id, "date": 0, "chat": chat(chat_id), "text": text,
+              "from": {"id": 1, "is_bot": true, "first_name": "bot"}}),
+    )
 }

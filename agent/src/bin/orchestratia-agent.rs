@@ -8,7 +8,7 @@ use orchestratia_agent::cli::UsageError;
 use orchestratia_agent::daemon::config::{self, RunnerKind};
 use orchestratia_agent::daemon::connection::KeyRefused;
 use orchestratia_agent::daemon::register::{Registration, register};
-use orchestratia_agent::daemon::{self, service};
+use orchestratia_agent::daemon::{self, systemd};
 
 #[derive(Parser)]
 #[command(
@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let user = user
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
-        print!("{}", service::unit(&exe, &config_path, &user));
+        print!("{}", systemd::unit(&exe, &config_path, &user));
         return Ok(());
     }
     if let Some(token) = cli.register {

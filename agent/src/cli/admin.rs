@@ -1,7 +1,6 @@
 //! Admin commands: projects, servers, sessions, and what waits for a human.
 
-use std::time::Duration;
-
+use orchestratia_proto::Server;
 use orchestratia_proto::api::{CreateRegistrationToken, EventQuery};
 use orchestratia_proto::time::{ago, format_ms, now_ms};
 
@@ -59,62 +58,63 @@ pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
         }
         ServerCmd::List => {
             let ss = ctx.client.servers().await?;
-            ctx.out(&ss, |ss| {
-                if ss.is_empty() {
-                    say!(
-                        "no servers: register one with 'orchestratia server token --project NAME'"
-                    );
-                    return;
-                }
-                let now = now_ms();
-                let rows = ss
-                    .iter()
-                    .map(|s| {
-                        let seen = s
-                            .last_heartbeat
-                            .map(|h| format!("{} ago", ago(h, now)))
-                            .unwrap_or_else(|| "never".into());
-                        vec![
-                            s.name.clone(),
-                            if s.revoked {
-                                "REVOKED".into()
-                            } else {
-                                s.status.to_string().to_uppercase()
-                            },
-                            seen,
-                            if s.os.is_empty() {
-                                "-".into()
-                            } else {
-                                s.os.clone()
-                            },
-                            s.repos.keys().cloned().collect::<Vec<_>>().join(","),
-                            s.languages.join(","),
-                            s.sessions.to_string(),
-                        ]
-                    })
-                    .collect();
-                say!(
-                    "{}",
-                    table(
-                        &[
-                            "SERVER",
-                            "STATUS",
-                            "HEARD",
-                            "OS",
-                            "REPOS",
-                            "LANGUAGES",
-                            "SESSIONS"
-                        ],
-                        rows
-                    )
-                );
-            })
+            ctx.out(&ss, |ss| print_servers(ss))
         }
         ServerCmd::Revoke { name } => {
             let s = ctx.client.revoke_server(&name).await?;
             ctx.out(&s, |s| say!("{} revoked", s.name))
         }
     }
+}
+
+/// `server list` as text: a row a server, or how to register the first.
+fn print_servers(ss: &[Server]) {
+    if ss.is_empty() {
+        say!("no servers: register one with 'orchestratia server token --project NAME'");
+        return;
+    }
+    let now = now_ms();
+    let rows = ss
+        .iter()
+        .map(|s| {
+            let seen = s
+                .last_heartbeat
+                .map(|h| format!("{} ago", ago(h, now)))
+                .unwrap_or_else(|| "never".into());
+            vec![
+                s.name.clone(),
+                if s.revoked {
+                    "REVOKED".into()
+                } else {
+                    s.status.to_string().to_uppercase()
+                },
+                seen,
+                if s.os.is_empty() {
+                    "-".into()
+                } else {
+                    s.os.clone()
+                },
+                s.repos.keys().cloned().collect::<Vec<_>>().join(","),
+                s.languages.join(","),
+                s.sessions.to_string(),
+            ]
+        })
+        .collect();
+    say!(
+        "{}",
+        table(
+            &[
+                "SERVER",
+                "STATUS",
+                "HEARD",
+                "OS",
+                "REPOS",
+                "LANGUAGES",
+                "SESSIONS"
+            ],
+            rows
+        )
+    );
 }
 
 pub(crate) async fn sessions(ctx: &Ctx) -> anyhow::Result<()> {
@@ -372,11 +372,7 @@ pub(crate) async fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<()> {
         let page = match ctx.client.events(&q).await {
             Ok(p) => p,
             Err(e) if a.follow && e.is_retryable() => {
-                eprintln!(
-                    "hub unreachable ({}); retrying",
-                    orchestratia_proto::text::one_line(&e.to_string())
-                );
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                super::pause_while_unreachable(&e).await;
                 continue;
             }
             Err(e) => return Err(e.into()),

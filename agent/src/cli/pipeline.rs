@@ -100,16 +100,44 @@ fn line_of(text: &str, needle: &str, from: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// `FILE:LINE`, where an error is.
+fn at(path: &Path, line: usize) -> String {
+    format!("{}:{line}", path.display())
+}
+
 /// Checks names, references and cycles; returns the tasks in an order where every task comes
 /// after the ones it depends on.
 fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usize>> {
-    let at = |line: usize| format!("{}:{line}", path.display());
     if file.tasks.is_empty() {
         return Err(usage(format!(
             "{}: the pipeline has no tasks",
             path.display()
         )));
     }
+    let (index, task_lines) = name_lines(file, text, path)?;
+    check_references(file, text, path, &index, &task_lines)?;
+    let mut order = dependency_order(file, path, &task_lines)?;
+    order.sort_by_key(|&i| {
+        // Keep file order where the dependencies allow it (numbers follow the file).
+        let mut depth = 0;
+        let mut stack = vec![(i, 0usize)];
+        while let Some((k, d)) = stack.pop() {
+            depth = depth.max(d);
+            for dep in &file.tasks[k].depends_on {
+                stack.push((index[dep.task()], d + 1));
+            }
+        }
+        (depth, i)
+    });
+    Ok(order)
+}
+
+/// Each task's index by name, and the line each task is on; a name used twice is refused.
+fn name_lines<'a>(
+    file: &'a PipelineFile,
+    text: &str,
+    path: &Path,
+) -> anyhow::Result<(HashMap<&'a str, usize>, Vec<usize>)> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut task_lines = Vec::new();
     for (i, t) in file.tasks.iter().enumerate() {
@@ -118,18 +146,29 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
         if index.insert(t.name.as_str(), i).is_some() {
             return Err(usage(format!(
                 "{}: task name '{}' is used twice",
-                at(line),
+                at(path, line),
                 t.name
             )));
         }
     }
+    Ok((index, task_lines))
+}
+
+/// Every dependency names another task of the file.
+fn check_references(
+    file: &PipelineFile,
+    text: &str,
+    path: &Path,
+    index: &HashMap<&str, usize>,
+    task_lines: &[usize],
+) -> anyhow::Result<()> {
     for (i, t) in file.tasks.iter().enumerate() {
         for d in &t.depends_on {
             if !index.contains_key(d.task()) {
                 let line = line_of(text, d.task(), task_lines[i]);
                 return Err(usage(format!(
                     "{}: task '{}' depends on unknown task '{}'",
-                    at(line),
+                    at(path, line),
                     t.name,
                     d.task()
                 )));
@@ -137,13 +176,22 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
             if d.task() == t.name {
                 return Err(usage(format!(
                     "{}: task '{}' depends on itself",
-                    at(task_lines[i]),
+                    at(path, task_lines[i]),
                     t.name
                 )));
             }
         }
     }
-    // Kahn's algorithm; whatever is left over sits on a cycle.
+    Ok(())
+}
+
+/// The tasks in an order where each comes after the ones it depends on (Kahn's algorithm);
+/// whatever is left over sits on a cycle, which is refused.
+fn dependency_order(
+    file: &PipelineFile,
+    path: &Path,
+    task_lines: &[usize],
+) -> anyhow::Result<Vec<usize>> {
     let mut indegree: Vec<usize> = file.tasks.iter().map(|t| t.depends_on.len()).collect();
     let mut order = Vec::new();
     let mut ready: Vec<usize> = (0..file.tasks.len())
@@ -176,24 +224,16 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
             .collect();
         return Err(usage(format!(
             "{}: the dependencies form a cycle through {}",
-            at(task_lines[on_cycle[0]]),
+            at(path, task_lines[on_cycle[0]]),
             names.join(", ")
         )));
     }
-    order.sort_by_key(|&i| {
-        // Keep file order where the dependencies allow it (numbers follow the file).
-        let mut depth = 0;
-        let mut stack = vec![(i, 0usize)];
-        while let Some((k, d)) = stack.pop() {
-            depth = depth.max(d);
-            for dep in &file.tasks[k].depends_on {
-                stack.push((index[dep.task()], d + 1));
-            }
-        }
-        (depth, i)
-    });
     Ok(order)
 }
+
+/// The pipeline's tasks on the hub, by name: their id, their reference, and whether this run
+/// created them.
+type Applied = BTreeMap<String, (String, String, bool)>;
 
 /// Applies the pipeline file at `path` (see the module comment).
 pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Result<()> {
@@ -206,19 +246,7 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
         .map(str::to_string)
         .or(file.project.clone())
         .ok_or_else(|| usage("name the project with --project or 'project:' in the file"))?;
-    if !ctx
-        .client
-        .projects()
-        .await?
-        .iter()
-        .any(|p| p.name == project || p.id.to_string() == project)
-    {
-        ctx.client.create_project(&project).await?;
-        eprintln!(
-            "created project '{}'",
-            orchestratia_proto::text::one_line(&project)
-        );
-    }
+    ensure_project(ctx, &project).await?;
     let existing = ctx
         .client
         .tasks(&TaskFilter {
@@ -226,13 +254,45 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
             ..Default::default()
         })
         .await?;
-    let mut ids: BTreeMap<String, (String, String, bool)> = BTreeMap::new();
+    let mut ids = Applied::new();
     for t in existing {
         if let Some(k) = t.pipeline_key.clone() {
             ids.insert(k, (t.id.to_string(), t.reference.clone(), false));
         }
     }
-    for &i in &order {
+    create_missing(ctx, &file, &order, &project, &mut ids).await?;
+    add_inputs(ctx, &file, &ids).await?;
+    print_applied(ctx, &file, &project, &ids)
+}
+
+/// Creates the project unless it exists.
+async fn ensure_project(ctx: &Ctx, project: &str) -> anyhow::Result<()> {
+    if !ctx
+        .client
+        .projects()
+        .await?
+        .iter()
+        .any(|p| p.name == project || p.id.to_string() == project)
+    {
+        ctx.client.create_project(project).await?;
+        eprintln!(
+            "created project '{}'",
+            orchestratia_proto::text::one_line(project)
+        );
+    }
+    Ok(())
+}
+
+/// Creates, in `order`, the tasks of the file not in `ids` yet, each with `blocks`
+/// dependencies on the tasks it depends on.
+async fn create_missing(
+    ctx: &Ctx,
+    file: &PipelineFile,
+    order: &[usize],
+    project: &str,
+    ids: &mut Applied,
+) -> anyhow::Result<()> {
+    for &i in order {
         let t = &file.tasks[i];
         if ids.contains_key(&t.name) {
             continue;
@@ -246,7 +306,7 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
             .collect();
         let body = CreateTask {
             title: t.title.clone(),
-            project: Some(project.clone()),
+            project: Some(project.to_string()),
             spec: t.spec.clone(),
             structured_spec: t.structured_spec.clone(),
             priority: t.priority,
@@ -266,8 +326,12 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
             (created.id.to_string(), created.reference.clone(), true),
         );
     }
-    // Contract keys: each `input` dependency not there yet is added (a plain `blocks` on the
-    // same pair becomes `input`).
+    Ok(())
+}
+
+/// Contract keys: each `input` dependency not there yet is added (a plain `blocks` on the
+/// same pair becomes `input`).
+async fn add_inputs(ctx: &Ctx, file: &PipelineFile, ids: &Applied) -> anyhow::Result<()> {
     for t in &file.tasks {
         let inputs: Vec<&DepSpec> = t
             .depends_on
@@ -300,6 +364,16 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
             }
         }
     }
+    Ok(())
+}
+
+/// What was applied: a row a task of the file, created or unchanged.
+fn print_applied(
+    ctx: &Ctx,
+    file: &PipelineFile,
+    project: &str,
+    ids: &Applied,
+) -> anyhow::Result<()> {
     let rows: Vec<Value> = file
         .tasks
         .iter()

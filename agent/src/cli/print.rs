@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use orchestratia_proto::api::Graph;
+use orchestratia_proto::api::{Graph, GraphNode};
 use orchestratia_proto::text;
 use orchestratia_proto::time::{ago, format_ms, now_ms};
 use orchestratia_proto::{DepType, Event, Task, TaskStatus, TaskView};
 use serde_json::Value;
+use uuid::Uuid;
 
 /// A borderless table with a header row. Cells are shown on one line with control characters
 /// escaped (a carriage return in a title cannot overwrite the columns before it).
@@ -102,37 +103,69 @@ pub fn timeline(events: &[Event]) -> String {
 pub fn task_view(v: &TaskView) -> String {
     let t = &v.task;
     let mut out = String::new();
-    let line = |out: &mut String, k: &str, val: String| out.push_str(&format!("{k:<13}{val}\n"));
     out.push_str(&format!("{}  {}\n", t.reference, t.title));
-    line(&mut out, "id", t.id.to_string());
-    line(&mut out, "status", status_of(t));
-    if let Some(r) = &t.blocked_reason {
-        line(&mut out, "waiting for", r.clone());
+    task_fields(&mut out, t);
+    task_spec(&mut out, t);
+    task_dependencies(&mut out, v);
+    task_data(&mut out, v);
+    if !v.sessions.is_empty() {
+        out.push_str("\nSessions\n");
+        for s in &v.sessions {
+            out.push_str(&format!(
+                "  {} on {} ({}, agent {})\n",
+                s.name, s.server, s.status, s.state
+            ));
+        }
     }
-    line(&mut out, "priority", t.priority.to_string());
+    let pending: Vec<_> = v
+        .interventions
+        .iter()
+        .filter(|i| i.status == orchestratia_proto::InterventionStatus::Pending)
+        .collect();
+    for i in pending {
+        out.push_str(&format!("\nQuestion ({}): {}\n", i.id, i.question));
+    }
+    out.push_str("\nTimeline\n");
+    out.push_str(&timeline(&v.events));
+    out
+}
+
+/// The task's own fields, a `name  value` line each (the ones it has).
+fn task_fields(out: &mut String, t: &Task) {
+    let line = |out: &mut String, k: &str, val: String| out.push_str(&format!("{k:<13}{val}\n"));
+    line(out, "id", t.id.to_string());
+    line(out, "status", status_of(t));
+    if let Some(r) = &t.blocked_reason {
+        line(out, "waiting for", r.clone());
+    }
+    line(out, "priority", t.priority.to_string());
     line(
-        &mut out,
+        out,
         "server",
         t.server.clone().unwrap_or_else(|| "-".into()),
     );
     if let Some(r) = &t.repo {
-        line(&mut out, "repo", r.clone());
+        line(out, "repo", r.clone());
     }
     if !t.languages.is_empty() {
-        line(&mut out, "languages", t.languages.join(", "));
+        line(out, "languages", t.languages.join(", "));
     }
     if let Some(a) = &t.agent {
-        line(&mut out, "pinned to", a.clone());
+        line(out, "pinned to", a.clone());
     }
     if let Some(p) = t.phase {
-        line(&mut out, "phase", p.to_string());
+        line(out, "phase", p.to_string());
     }
     if t.require_plan_approval {
-        line(&mut out, "plan", "approval required".into());
+        line(out, "plan", "approval required".into());
     }
     if t.orchestrator {
-        line(&mut out, "role", "orchestrator".into());
+        line(out, "role", "orchestrator".into());
     }
+}
+
+/// The spec, and a structured spec's requirements and constraints.
+fn task_spec(out: &mut String, t: &Task) {
     if !t.spec.trim().is_empty() {
         out.push_str("\nSpec\n");
         for l in t.spec.lines() {
@@ -157,13 +190,22 @@ pub fn task_view(v: &TaskView) -> String {
             }
         }
     }
+}
+
+/// How a dependency works: `blocks`, or `input:KEY` for one that passes a contract.
+fn dep_how(dep_type: &DepType, contract_key: Option<&str>) -> String {
+    match (dep_type, contract_key) {
+        (DepType::Input, Some(k)) => format!("input:{k}"),
+        _ => "blocks".into(),
+    }
+}
+
+/// What the task waits for and what waits for it.
+fn task_dependencies(out: &mut String, v: &TaskView) {
     if !v.depends_on.is_empty() {
         out.push_str("\nDepends on\n");
         for d in &v.depends_on {
-            let how = match (&d.dep_type, &d.contract_key) {
-                (DepType::Input, Some(k)) => format!("input:{k}"),
-                _ => "blocks".into(),
-            };
+            let how = dep_how(&d.dep_type, d.contract_key.as_deref());
             let mark = if d.resolved { "met" } else { "waiting" };
             out.push_str(&format!(
                 "  {:<5} {:<22} {:<8} {:<12} {}\n",
@@ -179,6 +221,10 @@ pub fn task_view(v: &TaskView) -> String {
         let refs: Vec<&str> = v.dependents.iter().map(|d| d.reference.as_str()).collect();
         out.push_str(&format!("\nNeeded by    {}\n", refs.join(", ")));
     }
+}
+
+/// The data around the task: the inputs it received, the contracts it published, its result.
+fn task_data(out: &mut String, v: &TaskView) {
     if !v.resolved_inputs.is_empty() {
         out.push_str("\nResolved inputs\n");
         for (k, d) in &v.resolved_inputs {
@@ -195,7 +241,7 @@ pub fn task_view(v: &TaskView) -> String {
             ));
         }
     }
-    if let Some(r) = &t.result {
+    if let Some(r) = &v.task.result {
         out.push_str("\nResult\n");
         for key in ["summary", "changes", "tests", "reason"] {
             if let Some(s) = r.get(key).and_then(Value::as_str) {
@@ -203,26 +249,6 @@ pub fn task_view(v: &TaskView) -> String {
             }
         }
     }
-    if !v.sessions.is_empty() {
-        out.push_str("\nSessions\n");
-        for s in &v.sessions {
-            out.push_str(&format!(
-                "  {} on {} ({}, agent {})\n",
-                s.name, s.server, s.status, s.state
-            ));
-        }
-    }
-    let pending: Vec<_> = v
-        .interventions
-        .iter()
-        .filter(|i| i.status == orchestratia_proto::InterventionStatus::Pending)
-        .collect();
-    for i in pending {
-        out.push_str(&format!("\nQuestion ({}): {}\n", i.id, i.question));
-    }
-    out.push_str("\nTimeline\n");
-    out.push_str(&timeline(&v.events));
-    out
 }
 
 /// The graph as text: tasks by layer with their incoming edges, then the phases.
@@ -248,64 +274,71 @@ pub fn graph(g: &Graph) -> String {
     for (layer, nodes) in layers {
         out.push_str(&format!("\nlayer {layer}\n"));
         for n in nodes {
-            let incoming: Vec<String> = g
-                .edges
-                .iter()
-                .filter(|e| e.to == n.id)
-                .map(|e| {
-                    let from = by_id
-                        .get(&e.from)
-                        .map(|f| f.reference.as_str())
-                        .unwrap_or("?");
-                    let how = match (&e.dep_type, &e.contract_key) {
-                        (DepType::Input, Some(k)) => format!("input:{k}"),
-                        _ => "blocks".into(),
-                    };
-                    format!("{from} ─{how}→")
-                })
-                .collect();
-            let status = if n.blocked {
-                "blocked".to_string()
-            } else {
-                n.status.to_string()
-            };
-            let arrows = if incoming.is_empty() {
-                String::new()
-            } else {
-                format!("  ◂ {}", incoming.join(", "))
-            };
-            let row = format!(
-                "  {:<4} {:<12} {:<36} {:<12}{}",
-                n.reference,
-                status,
-                clip(&n.title, 36),
-                n.server.clone().unwrap_or_else(|| "-".into()),
-                arrows
-            );
-            out.push_str(row.trim_end());
+            out.push_str(graph_row(g, &by_id, n).trim_end());
             out.push('\n');
         }
     }
-    if !g.phases.is_empty() {
-        out.push_str("\nphases (the order the cascade released tasks)\n");
-        for p in &g.phases {
-            let what = match p.trigger.as_str() {
-                "manual" => "assigned by hand".to_string(),
-                "cascade" => format!("released by {}", p.released_by.as_deref().unwrap_or("?")),
-                _ => format!("{} complete: ALL DONE", p.completed.join(" ")),
-            };
-            let released = if p.released.is_empty() {
-                "—".to_string()
-            } else {
-                p.released.join(" ")
-            };
-            out.push_str(&format!(
-                "  phase {:<3} {:<16} {}\n",
-                p.phase, released, what
-            ));
-        }
-    }
+    graph_phases(&mut out, g);
     out.trim_end().to_string()
+}
+
+/// One task of the graph: its reference, status, title and server, and its incoming edges.
+fn graph_row(g: &Graph, by_id: &BTreeMap<Uuid, &GraphNode>, n: &GraphNode) -> String {
+    let incoming: Vec<String> = g
+        .edges
+        .iter()
+        .filter(|e| e.to == n.id)
+        .map(|e| {
+            let from = by_id
+                .get(&e.from)
+                .map(|f| f.reference.as_str())
+                .unwrap_or("?");
+            let how = dep_how(&e.dep_type, e.contract_key.as_deref());
+            format!("{from} ─{how}→")
+        })
+        .collect();
+    let status = if n.blocked {
+        "blocked".to_string()
+    } else {
+        n.status.to_string()
+    };
+    let arrows = if incoming.is_empty() {
+        String::new()
+    } else {
+        format!("  ◂ {}", incoming.join(", "))
+    };
+    format!(
+        "  {:<4} {:<12} {:<36} {:<12}{}",
+        n.reference,
+        status,
+        clip(&n.title, 36),
+        n.server.clone().unwrap_or_else(|| "-".into()),
+        arrows
+    )
+}
+
+/// The phases: the order the cascade released tasks in.
+fn graph_phases(out: &mut String, g: &Graph) {
+    if g.phases.is_empty() {
+        return;
+    }
+    out.push_str("\nphases (the order the cascade released tasks)\n");
+    for p in &g.phases {
+        let what = match p.trigger.as_str() {
+            "manual" => "assigned by hand".to_string(),
+            "cascade" => format!("released by {}", p.released_by.as_deref().unwrap_or("?")),
+            _ => format!("{} complete: ALL DONE", p.completed.join(" ")),
+        };
+        let released = if p.released.is_empty() {
+            "—".to_string()
+        } else {
+            p.released.join(" ")
+        };
+        out.push_str(&format!(
+            "  phase {:<3} {:<16} {}\n",
+            p.phase, released, what
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -1,19 +1,16 @@
-//! `orchestratia task …`: create, wire, assign, list, view, wait, explain, graph, cancel, retry.
-
-use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+//! `orchestratia task …`: create, wire, assign, list, view, explain, graph, cancel, retry, update
+//! (`task wait` is in `wait`; what an agent runs inside its session is in `work`).
 
 use anyhow::Context;
 use orchestratia_proto::api::{
-    AddDependency, CreateTask, EventQuery, RemoveDependency, TaskFilter, UpdateTask,
+    AddDependency, CreateTask, Explanation, RemoveDependency, TaskFilter, UpdateTask,
 };
 use orchestratia_proto::taskref::TaskRef;
-use orchestratia_proto::{DepType, Priority, Task, TaskStatus};
-use serde_json::{Value, json};
-use tokio::time::Instant;
+use orchestratia_proto::{DepType, Priority};
+use serde_json::Value;
 
 use super::print;
-use super::{Ctx, DepsCmd, TaskCmd, usage};
+use super::{CreateArgs, Ctx, DepsCmd, TaskCmd, UpdateArgs, usage};
 
 /// Reads a text argument from a file, `-` meaning stdin.
 pub(crate) fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
@@ -54,123 +51,16 @@ pub(crate) async fn task_key(ctx: &Ctx, id: &str, project: Option<&str>) -> anyh
     }
 }
 
+/// `orchestratia task …`, the commands about tasks as a whole; the rest go to [`super::work`].
 pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
     match cmd {
-        TaskCmd::Create(a) => {
-            let spec = match (&a.spec, &a.spec_file) {
-                (Some(s), _) => s.clone(),
-                (None, Some(f)) => read_text(f)?,
-                (None, None) => String::new(),
-            };
-            let structured_spec = match &a.structured_spec_file {
-                Some(f) => Some(
-                    serde_json::from_str::<Value>(&read_text(f)?)
-                        .map_err(|e| usage(format!("{}: not valid JSON: {e}", f.display())))?,
-                ),
-                None => None,
-            };
-            let body = CreateTask {
-                title: a.title,
-                project: a.project,
-                spec,
-                structured_spec,
-                priority: priority(a.priority)?,
-                repo: a.repo,
-                languages: a.languages,
-                agent: a.agent,
-                os: a.os,
-                depends_on: a.depends_on,
-                require_plan_approval: a.require_plan_approval,
-                orchestrator: a.orchestrator,
-                keep_session: a.keep_session,
-                pipeline_key: None,
-            };
-            let t = ctx.client.create_task(&body).await?;
-            ctx.out(&t, |t| say!("{}", t.id))
-        }
-        TaskCmd::Deps(DepsCmd::Add {
-            id,
-            depends_on,
-            dep_type,
-            contract_key,
-            project,
-        }) => {
-            let dep_type = dep_type
-                .parse::<DepType>()
-                .map_err(|e| usage(e.to_string()))?;
-            let id = task_key(ctx, &id, project.as_deref()).await?;
-            let up = task_key(ctx, &depends_on, project.as_deref()).await?;
-            let v = ctx
-                .client
-                .add_dependency(
-                    &id,
-                    &AddDependency {
-                        depends_on: up,
-                        dep_type,
-                        contract_key,
-                    },
-                )
-                .await?;
-            ctx.out(&v, |v| {
-                let t = &v.task;
-                let deps: Vec<String> = v
-                    .depends_on
-                    .iter()
-                    .map(|d| match &d.contract_key {
-                        Some(k) => format!("{} (input:{k})", d.reference),
-                        None => format!("{} (blocks)", d.reference),
-                    })
-                    .collect();
-                say!("{} now depends on {}", t.reference, deps.join(", "));
-            })
-        }
-        TaskCmd::Deps(DepsCmd::Remove {
-            id,
-            depends_on,
-            dep_type,
-            contract_key,
-            project,
-        }) => {
-            let dep_type = dep_type
-                .map(|t| t.parse::<DepType>().map_err(|e| usage(e.to_string())))
-                .transpose()?;
-            let id = task_key(ctx, &id, project.as_deref()).await?;
-            let up = task_key(ctx, &depends_on, project.as_deref()).await?;
-            let v = ctx
-                .client
-                .remove_dependency(
-                    &id,
-                    &RemoveDependency {
-                        depends_on: up,
-                        dep_type,
-                        contract_key,
-                    },
-                )
-                .await?;
-            ctx.out(&v, |v| {
-                say!(
-                    "{}: {} dependencies left",
-                    v.task.reference,
-                    v.depends_on.len()
-                )
-            })
-        }
+        TaskCmd::Create(a) => create(ctx, a).await,
+        TaskCmd::Deps(c) => deps(ctx, c).await,
         TaskCmd::Assign {
             id,
-            session,
+            server,
             project,
-        } => {
-            let id = task_key(ctx, &id, project.as_deref()).await?;
-            let t = ctx.client.assign(&id, &session).await?;
-            ctx.out(&t, |t| {
-                say!(
-                    "{} assigned to {} ({})",
-                    t.reference,
-                    t.server.as_deref().unwrap_or("?"),
-                    t.status
-                )
-            })
-        }
+        } => assign(ctx, &id, &server, project.as_deref()).await,
         TaskCmd::List {
             status,
             project,
@@ -197,40 +87,11 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             any,
             timeout,
             project,
-        } => wait(ctx, &ids, any, timeout, project.as_deref()).await,
+        } => super::wait::wait(ctx, &ids, any, timeout, project.as_deref()).await,
         TaskCmd::Explain { id, project } => {
             let id = task_key(ctx, &id, project.as_deref()).await?;
             let e = ctx.client.explain(&id).await?;
-            ctx.out(&e, |e| {
-                say!("{}: {}", e.task_reference, print::details(&e.requirements));
-                let rows = e
-                    .candidates
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.server.clone(),
-                            c.status.to_string().to_uppercase(),
-                            c.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                            if c.winner {
-                                "WINNER".to_string()
-                            } else if let Some(d) = &c.disqualified {
-                                format!("DISQUALIFIED: {d}")
-                            } else {
-                                "eligible".to_string()
-                            },
-                            c.breakdown.join(", "),
-                        ]
-                    })
-                    .collect();
-                say!(
-                    "{}",
-                    print::table(&["SERVER", "STATUS", "SCORE", "VERDICT", "HOW"], rows)
-                );
-                match &e.winner {
-                    Some(w) => say!("→ {w} would run it"),
-                    None => say!("→ no server can run it now"),
-                }
-            })
+            ctx.out(&e, print_explanation)
         }
         TaskCmd::Graph { project } => {
             let g = ctx.client.graph(project.as_deref()).await?;
@@ -241,184 +102,202 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             let t = ctx.client.cancel(&id).await?;
             ctx.out(&t, |t| say!("{} cancelled", t.reference))
         }
-        TaskCmd::Retry { id, project } => {
-            let id = task_key(ctx, &id, project.as_deref()).await?;
-            let t = ctx.client.retry(&id).await?;
-            ctx.out(&t, |t| {
-                say!(
-                    "{} is {}{}",
-                    t.reference,
-                    print::status_of(t),
-                    match &t.server {
-                        Some(s) => format!(" on {s}"),
-                        None => String::new(),
-                    }
-                )
-            })
-        }
-        TaskCmd::Update {
-            id,
-            title,
-            spec,
-            spec_file,
-            priority: p,
-            repo,
-            languages,
-            agent,
-            keep_session,
-            project,
-        } => {
-            let spec = match (spec, spec_file) {
-                (Some(s), _) => Some(s),
-                (None, Some(f)) => Some(read_text(&f)?),
-                _ => None,
-            };
-            let body = UpdateTask {
-                title,
-                spec,
-                structured_spec: None,
-                priority: priority(p)?,
-                repo,
-                languages: (!languages.is_empty()).then_some(languages),
-                agent,
-                keep_session,
-            };
-            let id = task_key(ctx, &id, project.as_deref()).await?;
-            let t = ctx.client.update_task(&id, &body).await?;
-            ctx.out(&t, |t| say!("{} updated", t.reference))
-        }
+        TaskCmd::Retry { id, project } => retry(ctx, &id, project.as_deref()).await,
+        TaskCmd::Update(a) => update(ctx, a).await,
         other => super::work::worker(ctx, other).await,
     }
 }
 
-/// The statuses `task wait` stops at.
-fn settled(s: TaskStatus) -> bool {
-    matches!(
-        s,
-        TaskStatus::Done | TaskStatus::Failed | TaskStatus::NeedsHuman | TaskStatus::Cancelled
-    )
+/// `task create`.
+async fn create(ctx: &Ctx, a: CreateArgs) -> anyhow::Result<()> {
+    let spec = match (&a.spec, &a.spec_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(f)) => read_text(f)?,
+        (None, None) => String::new(),
+    };
+    let structured_spec = match &a.structured_spec_file {
+        Some(f) => Some(
+            serde_json::from_str::<Value>(&read_text(f)?)
+                .map_err(|e| usage(format!("{}: not valid JSON: {e}", f.display())))?,
+        ),
+        None => None,
+    };
+    let body = CreateTask {
+        title: a.title,
+        project: a.project,
+        spec,
+        structured_spec,
+        priority: priority(a.priority)?,
+        repo: a.repo,
+        languages: a.languages,
+        agent: a.agent,
+        os: a.os,
+        depends_on: a.depends_on,
+        require_plan_approval: a.require_plan_approval,
+        orchestrator: a.orchestrator,
+        keep_session: a.keep_session,
+        pipeline_key: None,
+    };
+    let t = ctx.client.create_task(&body).await?;
+    ctx.out(&t, |t| say!("{}", t.id))
 }
 
-/// `task wait`: follows `task_status_update` events until the tasks settle.
-async fn wait(
+/// The two ends of a dependency as the hub should get them: the task, and the one it depends
+/// on.
+async fn dep_ends(
     ctx: &Ctx,
-    ids: &[String],
-    any: bool,
-    timeout: Option<Duration>,
+    id: &str,
+    depends_on: &str,
     project: Option<&str>,
-) -> anyhow::Result<()> {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut keys = Vec::new();
-    for id in ids {
-        keys.push(task_key(ctx, id, project).await?);
-    }
-    // The cursor first, then the statuses: a change after the cursor shows up as an event.
-    let first = ctx
-        .client
-        .events(&EventQuery {
-            task: Some(keys.join(",")),
-            kind: Some("task_status_update".into()),
-            limit: Some(10_000),
-            ..Default::default()
-        })
-        .await?;
-    let mut cursor = first.cursor;
-    let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
-    for k in &keys {
-        let v = ctx.client.task(k).await?;
-        tasks.insert(v.task.id.to_string(), v.task);
-    }
-    let mut reported: HashSet<String> = HashSet::new();
-    let mut updates: Vec<Value> = Vec::new();
-    let report = |t: &Task, updates: &mut Vec<Value>, reported: &mut HashSet<String>| {
-        let key = format!("{}:{}", t.id, t.status);
-        if reported.insert(key) {
-            updates.push(
-                json!({"id": t.id, "ref": t.reference, "title": t.title, "status": t.status}),
-            );
-            if !ctx.json {
-                say!("{} {} {}", t.reference, t.status, t.title);
-            }
-        }
-    };
-    for t in tasks.values() {
-        if settled(t.status) {
-            report(t, &mut updates, &mut reported);
-        }
-    }
-    let done = |tasks: &BTreeMap<String, Task>| {
-        if any {
-            tasks.values().any(|t| settled(t.status))
-        } else {
-            tasks.values().all(|t| settled(t.status))
-        }
-    };
-    while !done(&tasks) {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if left.is_some_and(|l| l.is_zero()) {
-            let open: Vec<String> = tasks
-                .values()
-                .filter(|t| !settled(t.status))
-                .map(|t| format!("{} ({})", t.reference, t.status))
-                .collect();
-            anyhow::bail!(
-                "timed out after {} waiting for {}",
-                humantime::format_duration(timeout.unwrap_or_default()),
-                open.join(", ")
-            );
-        }
-        let wait = left
-            .unwrap_or(Duration::from_secs(25))
-            .min(Duration::from_secs(25));
-        let page = match ctx
-            .client
-            .events(&EventQuery {
-                after: Some(cursor),
-                task: Some(keys.join(",")),
-                kind: Some("task_status_update".into()),
-                wait: Some(format!("{}ms", wait.as_millis().max(1))),
-                ..Default::default()
-            })
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if e.is_retryable() => {
-                eprintln!(
-                    "hub unreachable ({}); retrying",
-                    orchestratia_proto::text::one_line(&e.to_string())
-                );
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        cursor = page.cursor;
-        for e in page.events {
-            let Some(id) = e.task_id.map(|i| i.to_string()) else {
-                continue;
+) -> anyhow::Result<(String, String)> {
+    let id = task_key(ctx, id, project).await?;
+    let up = task_key(ctx, depends_on, project).await?;
+    Ok((id, up))
+}
+
+/// `task deps add|remove`.
+async fn deps(ctx: &Ctx, cmd: DepsCmd) -> anyhow::Result<()> {
+    match cmd {
+        DepsCmd::Add {
+            id,
+            depends_on,
+            dep_type,
+            contract_key,
+            project,
+        } => {
+            let dep_type = dep_type
+                .parse::<DepType>()
+                .map_err(|e| usage(e.to_string()))?;
+            let (id, up) = dep_ends(ctx, &id, &depends_on, project.as_deref()).await?;
+            let body = AddDependency {
+                depends_on: up,
+                dep_type,
+                contract_key,
             };
-            if let Some(t) = tasks.get_mut(&id) {
-                let v = ctx.client.task(&id).await?;
-                *t = v.task;
-                if let Some(s) = e
-                    .details
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                {
-                    let mut at_event = t.clone();
-                    at_event.status = s;
-                    report(&at_event, &mut updates, &mut reported);
-                }
-            }
+            let v = ctx.client.add_dependency(&id, &body).await?;
+            ctx.out(&v, |v| {
+                let t = &v.task;
+                let deps: Vec<String> = v
+                    .depends_on
+                    .iter()
+                    .map(|d| match &d.contract_key {
+                        Some(k) => format!("{} (input:{k})", d.reference),
+                        None => format!("{} (blocks)", d.reference),
+                    })
+                    .collect();
+                say!("{} now depends on {}", t.reference, deps.join(", "));
+            })
+        }
+        DepsCmd::Remove {
+            id,
+            depends_on,
+            dep_type,
+            contract_key,
+            project,
+        } => {
+            let dep_type = dep_type
+                .map(|t| t.parse::<DepType>().map_err(|e| usage(e.to_string())))
+                .transpose()?;
+            let (id, up) = dep_ends(ctx, &id, &depends_on, project.as_deref()).await?;
+            let body = RemoveDependency {
+                depends_on: up,
+                dep_type,
+                contract_key,
+            };
+            let v = ctx.client.remove_dependency(&id, &body).await?;
+            ctx.out(&v, |v| {
+                say!(
+                    "{}: {} dependencies left",
+                    v.task.reference,
+                    v.depends_on.len()
+                )
+            })
         }
     }
-    if ctx.json {
-        let out = json!({
-            "tasks": tasks.values().map(|t| json!({"id": t.id, "ref": t.reference, "title": t.title, "status": t.status})).collect::<Vec<_>>(),
-            "updates": updates,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+}
+
+/// `task assign ID --server NAME`.
+async fn assign(ctx: &Ctx, id: &str, server: &str, project: Option<&str>) -> anyhow::Result<()> {
+    let id = task_key(ctx, id, project).await?;
+    let t = ctx.client.assign(&id, server).await?;
+    ctx.out(&t, |t| {
+        say!(
+            "{} assigned to {} ({})",
+            t.reference,
+            t.server.as_deref().unwrap_or("?"),
+            t.status
+        )
+    })
+}
+
+/// `task explain` as text: the requirements, a row a server, and the verdict.
+fn print_explanation(e: &Explanation) {
+    say!("{}: {}", e.task_reference, print::details(&e.requirements));
+    let rows = e
+        .candidates
+        .iter()
+        .map(|c| {
+            vec![
+                c.server.clone(),
+                c.status.to_string().to_uppercase(),
+                c.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                if c.winner {
+                    "WINNER".to_string()
+                } else if let Some(d) = &c.disqualified {
+                    format!("DISQUALIFIED: {d}")
+                } else {
+                    "eligible".to_string()
+                },
+                c.breakdown.join(", "),
+            ]
+        })
+        .collect();
+    say!(
+        "{}",
+        print::table(&["SERVER", "STATUS", "SCORE", "VERDICT", "HOW"], rows)
+    );
+    match &e.winner {
+        Some(w) => say!("→ {w} would run it"),
+        None => say!("→ no server can run it now"),
     }
-    Ok(())
+}
+
+/// `task retry`.
+async fn retry(ctx: &Ctx, id: &str, project: Option<&str>) -> anyhow::Result<()> {
+    let id = task_key(ctx, id, project).await?;
+    let t = ctx.client.retry(&id).await?;
+    ctx.out(&t, |t| {
+        say!(
+            "{} is {}{}",
+            t.reference,
+            print::status_of(t),
+            match &t.server {
+                Some(s) => format!(" on {s}"),
+                None => String::new(),
+            }
+        )
+    })
+}
+
+/// `task update`.
+async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<()> {
+    let spec = match (a.spec, a.spec_file) {
+        (Some(s), _) => Some(s),
+        (None, Some(f)) => Some(read_text(&f)?),
+        _ => None,
+    };
+    let languages = a.languages;
+    let body = UpdateTask {
+        title: a.title,
+        spec,
+        structured_spec: None,
+        priority: priority(a.priority)?,
+        repo: a.repo,
+        languages: (!languages.is_empty()).then_some(languages),
+        agent: a.agent,
+        keep_session: a.keep_session,
+    };
+    let id = task_key(ctx, &a.id, a.project.as_deref()).await?;
+    let t = ctx.client.update_task(&id, &body).await?;
+    ctx.out(&t, |t| say!("{} updated", t.reference))
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use orchestratia_proto::api::{CompleteTask, TaskResult};
@@ -26,7 +27,7 @@ pub(crate) fn parse_contract(arg: &str) -> anyhow::Result<(String, Value)> {
         return Err(usage(format!("--contract '{arg}': the key is empty")));
     }
     let (text, source) = match value.strip_prefix('@') {
-        Some(path) => (read_text(std::path::Path::new(path))?, path.to_string()),
+        Some(path) => (read_text(Path::new(path))?, path.to_string()),
         None => (value.to_string(), "the value".to_string()),
     };
     let data = serde_json::from_str::<Value>(&text).map_err(|e| {
@@ -85,6 +86,7 @@ where
     }
 }
 
+/// The `task` commands an agent runs inside its session.
 pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
     match cmd {
         TaskCmd::Complete {
@@ -94,24 +96,12 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             tests,
             contracts,
         } => {
-            let id = task_id(id)?;
-            let mut map = BTreeMap::new();
-            for c in &contracts {
-                let (k, v) = parse_contract(c)?;
-                if map.insert(k.clone(), v).is_some() {
-                    return Err(usage(format!("--contract {k} is given twice")));
-                }
-            }
-            let body = CompleteTask {
-                result: TaskResult {
-                    summary,
-                    changes,
-                    tests,
-                },
-                contracts: map,
+            let result = TaskResult {
+                summary,
+                changes,
+                tests,
             };
-            let t = ctx.client.complete(&id, &body).await?;
-            ctx.out(&t, |t| say!("{} done", t.reference))
+            complete(ctx, id, result, &contracts).await
         }
         TaskCmd::Fail { id, reason } => {
             let id = task_id(id)?;
@@ -127,67 +117,109 @@ pub(crate) async fn worker(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
             id,
             question,
             timeout,
-        } => {
-            let id = task_id(id)?;
-            let i = ctx.client.ask_help(&id, &question).await?;
-            eprintln!("asked ({}); waiting for a human's answer…", i.id);
-            let answered = wait_for(
-                timeout,
-                "an answer",
-                |w| ctx.client.intervention(i.id, Some(w)),
-                |i| i.status != InterventionStatus::Pending,
-            )
-            .await?;
-            if answered.status == InterventionStatus::Cancelled {
-                anyhow::bail!("the question was cancelled (the task closed)");
-            }
-            ctx.out(&answered, |a| {
-                say!("{}", a.response.as_deref().unwrap_or_default())
-            })
-        }
+        } => help(ctx, id, &question, timeout).await,
         TaskCmd::Plan(TaskPlanCmd::Submit { id, file, timeout }) => {
-            let id = task_id(id)?;
-            let content = read_text(&file)?;
-            let p = ctx.client.submit_plan(&id, &content).await?;
-            eprintln!("plan submitted ({}); waiting for approval…", p.id);
-            let decided = wait_for(
-                timeout,
-                "a decision on the plan",
-                |w| ctx.client.plan(p.id, Some(w)),
-                |p| p.status != PlanStatus::Submitted,
-            )
-            .await?;
-            ctx.out(&decided, |d| match d.status {
-                PlanStatus::Approved => say!("approved"),
-                PlanStatus::Rejected => {
-                    say!("rejected: {}", d.feedback.as_deref().unwrap_or_default())
-                }
-                other => say!("{other}"),
-            })
+            submit_plan(ctx, id, &file, timeout).await
         }
-        TaskCmd::Inputs { key } => {
-            let path = std::env::var("ORCHESTRATIA_TASK_FILE").map_err(|_| {
-                usage("no task file: run inside a session (ORCHESTRATIA_TASK_FILE)")
-            })?;
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| usage(format!("cannot read {path}: {e}")))?;
-            let task: Value =
-                serde_json::from_str(&text).map_err(|e| usage(format!("{path}: {e}")))?;
-            let inputs = task.get("resolved_inputs").cloned().unwrap_or(Value::Null);
-            let out = match key {
-                Some(k) => inputs.get(&k).cloned().ok_or_else(|| {
-                    usage(format!(
-                        "no input '{k}' (this task received: {})",
-                        keys_of(&inputs)
-                    ))
-                })?,
-                None => inputs,
-            };
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(())
-        }
+        TaskCmd::Inputs { key } => inputs(key),
         other => Err(usage(format!("unexpected command {other:?}"))),
     }
+}
+
+/// `task complete`: the result, with the contracts given as `KEY=@FILE` or `KEY=JSON`.
+async fn complete(
+    ctx: &Ctx,
+    id: Option<String>,
+    result: TaskResult,
+    contracts: &[String],
+) -> anyhow::Result<()> {
+    let id = task_id(id)?;
+    let mut map = BTreeMap::new();
+    for c in contracts {
+        let (k, v) = parse_contract(c)?;
+        if map.insert(k.clone(), v).is_some() {
+            return Err(usage(format!("--contract {k} is given twice")));
+        }
+    }
+    let body = CompleteTask {
+        result,
+        contracts: map,
+    };
+    let t = ctx.client.complete(&id, &body).await?;
+    ctx.out(&t, |t| say!("{} done", t.reference))
+}
+
+/// `task help`: asks a human and waits for the answer.
+async fn help(
+    ctx: &Ctx,
+    id: Option<String>,
+    question: &str,
+    timeout: Option<Duration>,
+) -> anyhow::Result<()> {
+    let id = task_id(id)?;
+    let i = ctx.client.ask_help(&id, question).await?;
+    eprintln!("asked ({}); waiting for a human's answer…", i.id);
+    let answered = wait_for(
+        timeout,
+        "an answer",
+        |w| ctx.client.intervention(i.id, Some(w)),
+        |i| i.status != InterventionStatus::Pending,
+    )
+    .await?;
+    if answered.status == InterventionStatus::Cancelled {
+        anyhow::bail!("the question was cancelled (the task closed)");
+    }
+    ctx.out(&answered, |a| {
+        say!("{}", a.response.as_deref().unwrap_or_default())
+    })
+}
+
+/// `task plan submit`: submits the plan and waits for the decision.
+async fn submit_plan(
+    ctx: &Ctx,
+    id: Option<String>,
+    file: &Path,
+    timeout: Option<Duration>,
+) -> anyhow::Result<()> {
+    let id = task_id(id)?;
+    let content = read_text(file)?;
+    let p = ctx.client.submit_plan(&id, &content).await?;
+    eprintln!("plan submitted ({}); waiting for approval…", p.id);
+    let decided = wait_for(
+        timeout,
+        "a decision on the plan",
+        |w| ctx.client.plan(p.id, Some(w)),
+        |p| p.status != PlanStatus::Submitted,
+    )
+    .await?;
+    ctx.out(&decided, |d| match d.status {
+        PlanStatus::Approved => say!("approved"),
+        PlanStatus::Rejected => {
+            say!("rejected: {}", d.feedback.as_deref().unwrap_or_default())
+        }
+        other => say!("{other}"),
+    })
+}
+
+/// `task inputs`: what the session's task received, from its task file (no hub needed).
+fn inputs(key: Option<String>) -> anyhow::Result<()> {
+    let path = std::env::var("ORCHESTRATIA_TASK_FILE")
+        .map_err(|_| usage("no task file: run inside a session (ORCHESTRATIA_TASK_FILE)"))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| usage(format!("cannot read {path}: {e}")))?;
+    let task: Value = serde_json::from_str(&text).map_err(|e| usage(format!("{path}: {e}")))?;
+    let inputs = task.get("resolved_inputs").cloned().unwrap_or(Value::Null);
+    let out = match key {
+        Some(k) => inputs.get(&k).cloned().ok_or_else(|| {
+            usage(format!(
+                "no input '{k}' (this task received: {})",
+                keys_of(&inputs)
+            ))
+        })?,
+        None => inputs,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 fn keys_of(v: &Value) -> String {

@@ -166,7 +166,8 @@ impl AgentConfig {
     /// Writes the config, readable only by its owner.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let text = yaml_serde::to_string(self)?;
-        write_private(path, &text).with_context(|| format!("cannot write {}", path.display()))
+        orchestratia_proto::files::write_private(path, &text)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// The state directory for a config at `config_path`.
@@ -197,37 +198,8 @@ pub fn is_claude_command(cmd: &str) -> bool {
 
 /// The default config path: `~/.config/orchestratia/config.yaml`.
 pub fn default_path() -> anyhow::Result<PathBuf> {
-    orchestratia_proto::client::agent_config_file()
+    orchestratia_proto::files::agent_config_file()
         .context("no home or XDG_CONFIG_HOME: pass --config PATH")
-}
-
-/// Writes a file readable only by its owner (atomically, through a temporary file).
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

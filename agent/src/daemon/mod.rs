@@ -9,8 +9,8 @@ pub mod manager;
 pub mod outbox;
 pub mod prompt;
 pub mod register;
-pub mod service;
 pub mod session;
+pub mod systemd;
 pub mod tmux;
 
 use std::path::Path;

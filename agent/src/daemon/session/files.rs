@@ -77,7 +77,7 @@ impl Files {
     pub fn save_state(&self, s: &State) {
         if let Ok(text) = serde_json::to_string(s) {
             let tmp = self.dir.join("state.json.tmp");
-            if crate::daemon::config::write_private(&tmp, &text).is_ok() {
+            if orchestratia_proto::files::write_private(&tmp, &text).is_ok() {
                 let _ = std::fs::rename(&tmp, self.state());
             }
         }

@@ -1,10 +1,11 @@
 //! The terminal a session is read through: a PTY (a tmux client attached to the session, or
 //! the agent itself without tmux) whose output arrives on a channel and whose input goes
-//! through a writer thread; blocking tmux calls off the async threads; and signals for every
-//! process of an agent's terminal.
+//! through a writer thread; blocking tmux calls off the async threads; typing a prompt or a
+//! command into it; and signals for every process of an agent's terminal.
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -12,14 +13,30 @@ use tokio::sync::mpsc;
 
 use crate::daemon::tmux::Tmux;
 
+/// The terminal's input (keys for the agent).
+pub type Input = std::sync::mpsc::Sender<Vec<u8>>;
+
 /// A PTY master, its output as a channel, its input as a writer thread.
 pub struct Terminal {
     pub master: Box<dyn MasterPty + Send>,
     pub child: Box<dyn portable_pty::Child + Send + Sync>,
     pub output: mpsc::Receiver<Vec<u8>>,
-    pub input: std::sync::mpsc::Sender<Vec<u8>>,
+    pub input: Input,
 }
 
+impl Terminal {
+    /// Waits for the terminal's first process to exit (the agent, in a plain PTY) and answers
+    /// its exit status.
+    pub async fn wait_child(&mut self) -> Option<i64> {
+        let mut child = std::mem::replace(&mut self.child, Box::new(Exited));
+        tokio::task::spawn_blocking(move || child.wait().ok().map(|s| s.exit_code() as i64))
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// The size of a terminal of `cols`×`rows`.
 pub fn pty_size(cols: u16, rows: u16) -> PtySize {
     PtySize {
         rows,
@@ -107,6 +124,67 @@ pub async fn tmux_call<T: Send + 'static>(
         .context("tmux call")
 }
 
+/// Between pasting text and pressing Enter: a program reads a paste before the key.
+const PASTE_SETTLE: Duration = Duration::from_millis(300);
+
+/// Types `text` into the agent's terminal: a bracketed paste (what a terminal sends when text
+/// is pasted), then Enter, so a multi-line message is submitted as one prompt. With tmux the
+/// text goes through the file `paste_file` (removed after).
+pub async fn paste_and_enter(
+    tmux: Option<&Tmux>,
+    name: &str,
+    paste_file: &Path,
+    text: &str,
+    input: &Input,
+) {
+    match tmux {
+        Some(t) => {
+            if let Err(e) = orchestratia_proto::files::write_private(paste_file, text) {
+                tracing::warn!(error = %e, "could not write the prompt");
+                return;
+            }
+            let (pane, path) = (name.to_string(), paste_file.to_path_buf());
+            let pasted = tmux_call(t, move |t| t.paste_file(&pane, &path)).await;
+            let _ = std::fs::remove_file(paste_file);
+            if let Ok(Err(e)) | Err(e) = pasted {
+                tracing::warn!(error = %e, "could not paste the prompt");
+                return;
+            }
+            tokio::time::sleep(PASTE_SETTLE).await;
+            let name = name.to_string();
+            let _ = tmux_call(t, move |t| t.send_keys(&name, "Enter", false)).await;
+        }
+        None => {
+            let mut paste = b"\x1b[200~".to_vec();
+            paste.extend_from_slice(text.as_bytes());
+            paste.extend_from_slice(b"\x1b[201~");
+            let _ = input.send(paste);
+            tokio::time::sleep(PASTE_SETTLE).await;
+            let _ = input.send(b"\r".to_vec());
+        }
+    }
+}
+
+/// Types `line` (a command such as `/exit`) at the agent's prompt, then Enter.
+pub async fn type_line(tmux: Option<&Tmux>, name: &str, line: &str, input: &Input) {
+    match tmux {
+        Some(t) => {
+            let (name, line) = (name.to_string(), line.to_string());
+            let _ = tmux_call(t, move |t| {
+                t.send_keys(&name, &line, true)?;
+                std::thread::sleep(PASTE_SETTLE);
+                t.send_keys(&name, "Enter", false)
+            })
+            .await;
+        }
+        None => {
+            let _ = input.send(line.as_bytes().to_vec());
+            tokio::time::sleep(PASTE_SETTLE).await;
+            let _ = input.send(b"\r".to_vec());
+        }
+    }
+}
+
 /// Sends `signal` to every process of the terminal session led by `leader` (the pane's or the
 /// PTY's first process: both start a session of their own), so an agent's children go with it.
 /// Returns how many processes were signalled.
@@ -158,6 +236,31 @@ fn session_members(sid: i64) -> Vec<i64> {
 #[cfg(not(target_os = "linux"))]
 fn session_members(sid: i64) -> Vec<i64> {
     vec![-sid]
+}
+
+/// Stands in for a child already waited for.
+#[derive(Debug)]
+struct Exited;
+
+impl portable_pty::ChildKiller for Exited {
+    fn kill(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn clone_killer(&self) -> Box<dyn portable_pty::ChildKiller + Send + Sync> {
+        Box::new(Exited)
+    }
+}
+
+impl portable_pty::Child for Exited {
+    fn try_wait(&mut self) -> std::io::Result<Option<portable_pty::ExitStatus>> {
+        Ok(None)
+    }
+    fn wait(&mut self) -> std::io::Result<portable_pty::ExitStatus> {
+        Ok(portable_pty::ExitStatus::with_exit_code(0))
+    }
+    fn process_id(&self) -> Option<u32> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `orchestratia-agent service`: a systemd unit for the daemon.
+//! `orchestratia-agent service`: the systemd unit that runs the daemon.
 
 use std::path::Path;
 

@@ -1,0 +1,161 @@
+//! The typed hub client used by the CLI, the daemon, the console and the tests, and the lookup
+//! of which hub and token to use (flag, environment, config file, default).
+//!
+//! - `http`: the plumbing: one request to `/api/v1…`, its timeout, token and errors.
+//! - `servers`: the hub itself, projects, servers and their tokens.
+//! - `tasks`: tasks, their dependencies, the graph and the event log.
+//! - `humans`: what waits for a human: questions, plans and permission requests.
+//! - `sessions`: agent sessions, their recordings, messages to them and their hooks' reports.
+
+mod http;
+mod humans;
+mod servers;
+mod sessions;
+mod tasks;
+
+use std::time::Duration;
+
+pub use http::enc;
+
+use crate::files::{CredentialFile, admin_file, agent_config_file, read_credentials};
+
+/// What can go wrong talking to the hub.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The hub answered with an error body.
+    #[error("{detail}")]
+    Api {
+        status: u16,
+        error: String,
+        detail: String,
+    },
+    /// The hub could not be reached or the connection broke.
+    #[error("cannot reach the hub at {url}: {reason}")]
+    Transport { url: String, reason: String },
+    /// The hub answered something that is not what the API promises.
+    #[error("unexpected answer from the hub: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The HTTP status, when the hub answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True when the hub could not be reached (worth retrying).
+    pub fn is_transport(&self) -> bool {
+        matches!(self, ClientError::Transport { .. })
+    }
+
+    /// True when asking again later may succeed: the hub could not be reached, or it answered
+    /// 503 (too many connections open, or shutting down).
+    pub fn is_retryable(&self) -> bool {
+        self.is_transport() || self.status() == Some(503)
+    }
+}
+
+/// A client for one hub with one token.
+#[derive(Clone, Debug)]
+pub struct HubClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl HubClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:8600`), authenticating with `token`.
+    pub fn new(base: &str, token: Option<String>) -> HubClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Shorter than the hub's header timeout (10 s by default), which also closes idle
+            // connections: a pooled connection is dropped here before the hub drops it.
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        HubClient {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            http,
+        }
+    }
+
+    /// The hub's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The token this client presents.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The same hub with another token.
+    pub fn with_token(&self, token: Option<String>) -> HubClient {
+        HubClient {
+            base: self.base.clone(),
+            token,
+            http: self.http.clone(),
+        }
+    }
+
+    /// The WebSocket URL for `path` (`http` → `ws`, `https` → `wss`).
+    pub fn ws_url(&self, path: &str) -> String {
+        let base = if let Some(rest) = self.base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            self.base.clone()
+        };
+        format!("{base}{path}")
+    }
+}
+
+/// The hub URL and token, each from the flag, else the environment, else the admin token file,
+/// else the agent's config.yaml, else the default URL (the CLI's `--help`: "The hub comes from …").
+pub fn discover(hub_flag: Option<&str>, token_flag: Option<&str>) -> (String, Option<String>) {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let files: Vec<CredentialFile> = [admin_file(), agent_config_file()]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| read_credentials(&p))
+        .collect();
+    let hub = hub_flag
+        .map(str::to_string)
+        .or_else(|| env("ORCHESTRATIA_HUB"))
+        .or_else(|| files.iter().find_map(|f| f.hub_url.clone()))
+        .unwrap_or_else(|| crate::DEFAULT_HUB_URL.to_string());
+    let token = token_flag
+        .map(str::to_string)
+        .or_else(|| env("ORCHESTRATIA_TOKEN"))
+        .or_else(|| {
+            files
+                .iter()
+                .find_map(|f| f.token.clone().or_else(|| f.api_key.clone()))
+        });
+    (hub, token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_path_segments() {
+        assert_eq!(enc("T7"), "T7");
+        assert_eq!(enc("E-Commerce Platform"), "E-Commerce%20Platform");
+        assert_eq!(enc("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn ws_urls_follow_the_scheme() {
+        let c = HubClient::new("https://hub.example:443/", None);
+        assert_eq!(c.ws_url("/x"), "wss://hub.example:443/x");
+        let c = HubClient::new("http://127.0.0.1:8600", None);
+        assert_eq!(c.ws_url("/x"), "ws://127.0.0.1:8600/x");
+    }
+}
