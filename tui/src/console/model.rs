@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use orchestratia_proto::api::Graph;
+use orchestratia_proto::api::{Graph, Inbox};
 use orchestratia_proto::{
     Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
     Server, Session, SessionState, SessionStatus, Task,
@@ -23,52 +23,26 @@ pub struct Snapshot {
     pub graph: Option<Graph>,
 }
 
-/// One thing waiting for a human.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InboxItem {
-    Plan(Plan),
-    Permission(PermissionRequest),
-    Intervention(Intervention),
-}
+pub use orchestratia_proto::api::InboxItem;
 
-impl InboxItem {
-    /// When it arrived (the Inbox lists newest first).
-    pub fn created_at(&self) -> i64 {
-        match self {
-            InboxItem::Plan(p) => p.created_at,
-            InboxItem::Permission(p) => p.created_at,
-            InboxItem::Intervention(i) => i.created_at,
-        }
-    }
-
-    /// The task it is about.
-    pub fn task_id(&self) -> Option<Uuid> {
-        match self {
-            InboxItem::Plan(p) => Some(p.task_id),
-            InboxItem::Permission(p) => p.task_id,
-            InboxItem::Intervention(i) => Some(i.task_id),
-        }
-    }
-
-    /// A short label: kind, task, and what is asked.
-    pub fn summary(&self) -> (String, String, String) {
-        match self {
-            InboxItem::Plan(p) => (
-                "plan".into(),
-                p.task_reference.clone(),
-                first_line(&p.content),
-            ),
-            InboxItem::Permission(p) => (
-                "permission".into(),
-                p.task_reference.clone().unwrap_or_else(|| "-".into()),
-                format!("{}: {}", p.tool_name, p.input_text()),
-            ),
-            InboxItem::Intervention(i) => (
-                "question".into(),
-                i.task_reference.clone(),
-                i.question.clone(),
-            ),
-        }
+/// A short label of an inbox item: kind, task, and what is asked.
+pub fn summary(item: &InboxItem) -> (String, String, String) {
+    match item {
+        InboxItem::Plan(p) => (
+            "plan".into(),
+            p.task_reference.clone(),
+            first_line(&p.content),
+        ),
+        InboxItem::Permission(p) => (
+            "permission".into(),
+            p.task_reference.clone().unwrap_or_else(|| "-".into()),
+            format!("{}: {}", p.tool_name, p.input_text()),
+        ),
+        InboxItem::Question(i) => (
+            "question".into(),
+            i.task_reference.clone(),
+            i.question.clone(),
+        ),
     }
 }
 
@@ -129,25 +103,14 @@ impl Model {
         self.pending_tasks().count()
     }
 
-    /// Everything waiting for a human, newest first.
+    /// Everything waiting for a human, newest first (built as the hub builds its inbox).
     pub fn inbox(&self) -> Vec<InboxItem> {
-        let mut items: Vec<InboxItem> = self
-            .pending_plans()
-            .cloned()
-            .map(InboxItem::Plan)
-            .chain(
-                self.pending_permissions()
-                    .cloned()
-                    .map(InboxItem::Permission),
-            )
-            .chain(
-                self.pending_questions()
-                    .cloned()
-                    .map(InboxItem::Intervention),
-            )
-            .collect();
-        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
-        items
+        Inbox::of(
+            &self.snap.plans,
+            &self.snap.permissions,
+            &self.snap.interventions,
+        )
+        .items
     }
 
     /// A task by id.

@@ -48,7 +48,7 @@ impl App {
             }
             ('y', InboxItem::Permission(p)) => vec![Action::Allow { id: p.id }],
             ('n', InboxItem::Permission(p)) => vec![Action::Deny { id: p.id }],
-            ('i', InboxItem::Intervention(i)) => {
+            ('i', InboxItem::Question(i)) => {
                 self.open_prompt(PromptKind::Answer {
                     id: i.id,
                     question: i.question,
@@ -59,7 +59,7 @@ impl App {
                 let hint = match item {
                     InboxItem::Plan(_) => "a plan: `a` approves, `r` rejects",
                     InboxItem::Permission(_) => "a permission: `y` allows, `n` denies",
-                    InboxItem::Intervention(_) => "a question: `i` answers",
+                    InboxItem::Question(_) => "a question: `i` answers",
                 };
                 self.status = Some(hint.into());
                 Vec::new()

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 
 use super::{Theme, age};
 use crate::console::app::App;
-use crate::console::model::InboxItem;
+use crate::console::model::{InboxItem, summary};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let items = app.model.inbox();
@@ -21,11 +21,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let [list, detail] = Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(area);
     let rows = items.iter().map(|i| {
-        let (kind, task, what) = i.summary();
+        let (kind, task, what) = summary(i);
         let colour = match i {
             InboxItem::Plan(_) => Color::Blue,
             InboxItem::Permission(_) => Color::Red,
-            InboxItem::Intervention(_) => Color::Magenta,
+            InboxItem::Question(_) => Color::Magenta,
         };
         Row::new(vec![
             Cell::from(kind).style(theme.fg(colour)),
@@ -64,7 +64,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             p.tool_name,
             p.input_text()
         ),
-        Some(InboxItem::Intervention(i)) => format!(
+        Some(InboxItem::Question(i)) => format!(
             "{} {}: asks — i answers\n{}",
             i.task_reference, i.task_title, i.question
         ),
