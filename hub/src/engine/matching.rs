@@ -63,6 +63,31 @@ fn canonical_os(os: &str) -> String {
 
 /// Scores one server against the requirements.
 pub fn evaluate(req: &Requirements, s: &ServerFacts) -> Candidate {
+    let status = if s.online {
+        ServerStatus::Online
+    } else {
+        ServerStatus::Offline
+    };
+    let why_not = disqualifications(req, s);
+    let (score, disqualified, breakdown) = if why_not.is_empty() {
+        let (score, breakdown) = score(req, s);
+        (Some(score), None, breakdown)
+    } else {
+        (None, Some(why_not.join("; ")), Vec::new())
+    };
+    Candidate {
+        server_id: s.id,
+        server: s.name.clone(),
+        status,
+        score,
+        disqualified,
+        breakdown,
+        winner: false,
+    }
+}
+
+/// Why a server cannot take the task at all (empty: it may).
+fn disqualifications(req: &Requirements, s: &ServerFacts) -> Vec<String> {
     let mut why_not = Vec::new();
     if s.revoked {
         why_not.push("key revoked".to_string());
@@ -88,22 +113,11 @@ pub fn evaluate(req: &Requirements, s: &ServerFacts) -> Candidate {
             if s.os.is_empty() { "unknown" } else { &s.os }
         ));
     }
-    let status = if s.online {
-        ServerStatus::Online
-    } else {
-        ServerStatus::Offline
-    };
-    if !why_not.is_empty() {
-        return Candidate {
-            server_id: s.id,
-            server: s.name.clone(),
-            status,
-            score: None,
-            disqualified: Some(why_not.join("; ")),
-            breakdown: Vec::new(),
-            winner: false,
-        };
-    }
+    why_not
+}
+
+/// An eligible server's score with a line per part: repo, languages, load, recent successes.
+fn score(req: &Requirements, s: &ServerFacts) -> (i64, Vec<String>) {
     let mut score = 0i64;
     let mut breakdown = Vec::new();
     if let Some(r) = &req.repo {
@@ -135,15 +149,7 @@ pub fn evaluate(req: &Requirements, s: &ServerFacts) -> Candidate {
         "+{recent} recent success ({} done in 24 h)",
         s.recent_successes
     ));
-    Candidate {
-        server_id: s.id,
-        server: s.name.clone(),
-        status,
-        score: Some(score),
-        disqualified: None,
-        breakdown,
-        winner: false,
-    }
+    (score, breakdown)
 }
 
 /// Every server as a candidate, eligible first by score (ties by name), the winner marked.
@@ -205,9 +211,9 @@ mod tests {
         }
     }
 
-    /// Seed Flow 5: api-gateway + rust; dev-backend wins with 255.
+    /// Workflow 5 (docs/WORKFLOWS.md): api-gateway + rust; dev-backend wins with 255.
     #[test]
-    fn flow_5() {
+    fn the_idle_server_with_the_repo_wins_and_the_others_say_why() {
         let req = Requirements {
             repo: Some("api-gateway".into()),
             languages: vec!["rust".into()],
