@@ -7,7 +7,7 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::engine::lifecycle::Actor;
+use crate::engine::lifecycle::Initiator;
 use crate::error::HubError;
 use crate::store::tasks::TaskRecord;
 
@@ -98,11 +98,11 @@ impl Principal {
     }
 
     /// How the state machine sees this principal.
-    pub fn lifecycle_actor(&self) -> Actor {
+    pub fn initiator(&self) -> Initiator {
         match self {
-            Principal::Admin => Actor::Admin,
-            Principal::Hub => Actor::Hub,
-            _ => Actor::Agent,
+            Principal::Admin => Initiator::Admin,
+            Principal::Hub => Initiator::Hub,
+            _ => Initiator::Agent,
         }
     }
 

@@ -44,7 +44,7 @@ struct DaemonConn {
 pub struct DaemonLink {
     pub conn_id: u64,
     /// The messages to write, in order.
-    pub outbox: mpsc::Receiver<Outbound>,
+    pub outgoing: mpsc::Receiver<Outbound>,
     /// Notified when the queue overflowed: the task closes the connection.
     pub overflow: Arc<Notify>,
 }
@@ -72,7 +72,7 @@ impl Daemons {
 
     /// Registers a new connection for `server`, closing any older one of the same server.
     pub fn register(&self, server: Uuid) -> DaemonLink {
-        let (tx, outbox) = mpsc::channel(self.capacity);
+        let (tx, outgoing) = mpsc::channel(self.capacity);
         let overflow = Arc::new(Notify::new());
         let conn_id = next_conn_id();
         let old = self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(
@@ -93,7 +93,7 @@ impl Daemons {
         }
         DaemonLink {
             conn_id,
-            outbox,
+            outgoing,
             overflow,
         }
     }
@@ -312,7 +312,7 @@ mod tests {
         let server = Uuid::new_v4();
         let mut l1 = d.register(server);
         let l2 = d.register(server);
-        assert!(matches!(l1.outbox.try_recv(), Ok(Outbound::Close(_))));
+        assert!(matches!(l1.outgoing.try_recv(), Ok(Outbound::Close(_))));
         assert!(!d.unregister(server, l1.conn_id));
         assert!(d.is_connected(server));
         assert!(d.unregister(server, l2.conn_id));

@@ -42,10 +42,11 @@ impl Transition {
     }
 }
 
-/// Who acts: an admin may close any open task by hand (work done outside the system); an agent
-/// only its own work in progress; the hub does what the protocol implies.
+/// Who asks for a transition (its initiator; "actor" means an event's author): an admin may
+/// close any open task by hand (work done outside the system); an agent only its own work in
+/// progress; the hub does what the protocol implies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
+pub enum Initiator {
     Admin,
     Agent,
     Hub,
@@ -60,11 +61,11 @@ pub struct IllegalTransition {
     pub hint: &'static str,
 }
 
-/// The status after `t`, or why `t` is not allowed from `from` for `actor`.
+/// The status after `t`, or why `t` is not allowed from `from` for `initiator`.
 pub fn next(
     from: TaskStatus,
     t: Transition,
-    actor: Actor,
+    initiator: Initiator,
 ) -> Result<TaskStatus, IllegalTransition> {
     let open = !from.is_terminal();
     let to = match (t, from) {
@@ -76,13 +77,13 @@ pub fn next(
             Assigned | Planning | Running => Some(resume),
             _ => Some(Running),
         },
-        (Transition::Complete, _) if open => match actor {
-            Actor::Admin | Actor::Hub => Some(Done),
-            Actor::Agent => matches!(from, Assigned | Running | NeedsHuman).then_some(Done),
+        (Transition::Complete, _) if open => match initiator {
+            Initiator::Admin | Initiator::Hub => Some(Done),
+            Initiator::Agent => matches!(from, Assigned | Running | NeedsHuman).then_some(Done),
         },
-        (Transition::Fail, _) if open => match actor {
-            Actor::Admin | Actor::Hub => Some(Failed),
-            Actor::Agent => (from != Pending).then_some(Failed),
+        (Transition::Fail, _) if open => match initiator {
+            Initiator::Admin | Initiator::Hub => Some(Failed),
+            Initiator::Agent => (from != Pending).then_some(Failed),
         },
         (Transition::Cancel, _) if open || from == Failed => Some(Cancelled),
         (Transition::Retry, Failed | Cancelled) => Some(Pending),
@@ -91,14 +92,16 @@ pub fn next(
     to.ok_or(IllegalTransition {
         from,
         verb: t.verb(),
-        hint: hint(from, t, actor),
+        hint: hint(from, t, initiator),
     })
 }
 
-fn hint(from: TaskStatus, t: Transition, actor: Actor) -> &'static str {
-    match (t, from, actor) {
-        (Transition::Complete, Planning, Actor::Agent) => " (its plan is not approved yet)",
-        (Transition::Complete | Transition::Fail, Pending, Actor::Agent) => " (it is not assigned)",
+fn hint(from: TaskStatus, t: Transition, initiator: Initiator) -> &'static str {
+    match (t, from, initiator) {
+        (Transition::Complete, Planning, Initiator::Agent) => " (its plan is not approved yet)",
+        (Transition::Complete | Transition::Fail, Pending, Initiator::Agent) => {
+            " (it is not assigned)"
+        }
         (Transition::Complete | Transition::Fail, Done | Failed | Cancelled, _) => {
             " (it is already closed)"
         }
@@ -114,24 +117,27 @@ mod tests {
 
     #[test]
     fn the_happy_path() {
-        let s = next(Pending, Transition::Assign, Actor::Admin).unwrap();
-        let s = next(s, Transition::Start, Actor::Agent).unwrap();
-        let s = next(s, Transition::AskHuman, Actor::Agent).unwrap();
+        let s = next(Pending, Transition::Assign, Initiator::Admin).unwrap();
+        let s = next(s, Transition::Start, Initiator::Agent).unwrap();
+        let s = next(s, Transition::AskHuman, Initiator::Agent).unwrap();
         assert_eq!(s, NeedsHuman);
-        let s = next(s, Transition::Answer { resume: Running }, Actor::Admin).unwrap();
-        assert_eq!(next(s, Transition::Complete, Actor::Agent), Ok(Done));
+        let s = next(s, Transition::Answer { resume: Running }, Initiator::Admin).unwrap();
+        assert_eq!(next(s, Transition::Complete, Initiator::Agent), Ok(Done));
     }
 
     #[test]
     fn plan_approval_path() {
         let s = Planning;
-        let e = next(s, Transition::Complete, Actor::Agent).unwrap_err();
+        let e = next(s, Transition::Complete, Initiator::Agent).unwrap_err();
         assert!(e.to_string().contains("plan is not approved"));
-        assert_eq!(next(s, Transition::ApprovePlan, Actor::Admin), Ok(Running));
-        // A question while planning resumes planning.
-        let q = next(s, Transition::AskHuman, Actor::Agent).unwrap();
         assert_eq!(
-            next(q, Transition::Answer { resume: Planning }, Actor::Admin),
+            next(s, Transition::ApprovePlan, Initiator::Admin),
+            Ok(Running)
+        );
+        // A question while planning resumes planning.
+        let q = next(s, Transition::AskHuman, Initiator::Agent).unwrap();
+        assert_eq!(
+            next(q, Transition::Answer { resume: Planning }, Initiator::Admin),
             Ok(Planning)
         );
     }
@@ -139,38 +145,47 @@ mod tests {
     #[test]
     fn closed_tasks_stay_closed() {
         for from in [Done, Failed, Cancelled] {
-            for actor in [Actor::Admin, Actor::Agent, Actor::Hub] {
-                let e = next(from, Transition::Complete, actor).unwrap_err();
+            for initiator in [Initiator::Admin, Initiator::Agent, Initiator::Hub] {
+                let e = next(from, Transition::Complete, initiator).unwrap_err();
                 assert!(e.to_string().contains("already closed"), "{e}");
             }
         }
-        assert!(next(Done, Transition::Cancel, Actor::Admin).is_err());
-        assert!(next(Done, Transition::Retry, Actor::Admin).is_err());
+        assert!(next(Done, Transition::Cancel, Initiator::Admin).is_err());
+        assert!(next(Done, Transition::Retry, Initiator::Admin).is_err());
     }
 
     #[test]
     fn admins_close_open_work_by_hand_agents_do_not() {
-        assert_eq!(next(Pending, Transition::Complete, Actor::Admin), Ok(Done));
-        assert_eq!(next(Planning, Transition::Fail, Actor::Admin), Ok(Failed));
-        assert!(next(Pending, Transition::Complete, Actor::Agent).is_err());
-        assert!(next(Pending, Transition::Fail, Actor::Agent).is_err());
+        assert_eq!(
+            next(Pending, Transition::Complete, Initiator::Admin),
+            Ok(Done)
+        );
+        assert_eq!(
+            next(Planning, Transition::Fail, Initiator::Admin),
+            Ok(Failed)
+        );
+        assert!(next(Pending, Transition::Complete, Initiator::Agent).is_err());
+        assert!(next(Pending, Transition::Fail, Initiator::Agent).is_err());
     }
 
     #[test]
     fn retry_and_cancel() {
-        assert_eq!(next(Failed, Transition::Retry, Actor::Admin), Ok(Pending));
         assert_eq!(
-            next(Cancelled, Transition::Retry, Actor::Admin),
+            next(Failed, Transition::Retry, Initiator::Admin),
             Ok(Pending)
         );
         assert_eq!(
-            next(Failed, Transition::Cancel, Actor::Admin),
+            next(Cancelled, Transition::Retry, Initiator::Admin),
+            Ok(Pending)
+        );
+        assert_eq!(
+            next(Failed, Transition::Cancel, Initiator::Admin),
             Ok(Cancelled)
         );
         assert_eq!(
-            next(Running, Transition::Cancel, Actor::Admin),
+            next(Running, Transition::Cancel, Initiator::Admin),
             Ok(Cancelled)
         );
-        assert!(next(Running, Transition::Assign, Actor::Admin).is_err());
+        assert!(next(Running, Transition::Assign, Initiator::Admin).is_err());
     }
 }

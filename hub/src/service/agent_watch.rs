@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::session_event;
-use super::{Hub, Outbox};
+use super::{Effects, Hub};
 use crate::engine::agent_state::Signal;
 use crate::error::HubResult;
 use crate::store::prompts::PromptRecord;
@@ -40,7 +40,7 @@ impl Hub {
         }
         let mut tx = self.store.write().await?;
         let silent = store::sessions::silent_since(&mut tx, cutoff).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         for s in silent {
             self.signal(&mut tx, &s, Signal::Stalled, &mut out).await?;
             let screen = store::sessions::screen(&mut tx, s.id)
@@ -81,7 +81,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let answers = store::humans::undelivered_answers(&mut tx, cutoff).await?;
         let plans = store::humans::undelivered_decisions(&mut tx, cutoff).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         for a in answers {
             let i = a.intervention;
             let text = format!(
@@ -123,7 +123,7 @@ impl Hub {
         kind: &str,
         text: String,
         now: i64,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let Some(s) = store::sessions::open_of_task(c, task)
             .await?

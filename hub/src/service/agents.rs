@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::{require_open, session_event};
-use super::{Hub, Outbox, StateChange, validate};
+use super::{Effects, Hub, StateChange, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::bus::BusMessage;
@@ -92,7 +92,7 @@ impl Hub {
         c: &mut Conn,
         s: &Session,
         signal: Signal<'_>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<SessionState> {
         let state = next_state(s.state, signal);
         if state != s.state && store::sessions::set_state(c, s.id, state, now_ms()).await? {
@@ -107,7 +107,7 @@ impl Hub {
         c: &mut Conn,
         task: Uuid,
         signal: Signal<'_>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         for s in store::sessions::open_of_task(c, task).await? {
             self.signal(c, &s, signal, out).await?;
@@ -148,7 +148,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let mut s = self.agent_session(&mut tx, p, key).await?;
         require_open(&s)?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let new_conversation = conversation
             .as_ref()
             .is_some_and(|conv| s.conversation_id.as_ref() != Some(conv));
@@ -190,7 +190,7 @@ impl Hub {
         s: &Session,
         project: Option<Uuid>,
         prompt: &str,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let prompt = prompt.trim();
         let pending = store::prompts::untaken(c, s.id).await?;
@@ -257,7 +257,7 @@ impl Hub {
             )));
         }
         let record = PromptRecord::new(&s, text, "admin", None, now_ms());
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.submit_prompt(&mut tx, &record, &p.actor(), &s, &mut out)
             .await?;
         self.commit(tx, out).await?;
@@ -286,7 +286,7 @@ impl Hub {
         record: &PromptRecord,
         by: &str,
         s: &Session,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         store::prompts::insert(c, record, by).await?;
         out.tell(
@@ -330,7 +330,7 @@ impl Hub {
                 t.reference()
             )));
         }
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.end_session(
             &mut tx,
             &s,
@@ -350,7 +350,7 @@ impl Hub {
         s: &Session,
         project: Option<Uuid>,
         reason: &str,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let now = now_ms();
         if !store::sessions::set_ended(c, s.id, None, None, now).await? {

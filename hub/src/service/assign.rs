@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::close::{SessionsEnd, check_transition};
 use super::facts::{payload, requirements, server_facts};
-use super::{Hub, Outbox};
+use super::{Effects, Hub};
 use crate::auth::{Principal, new_token, new_tokens, random_hex};
 use crate::bad;
 use crate::engine::lifecycle::Transition;
@@ -133,7 +133,7 @@ fn assignment_events(
     session: &Session,
     actor: &str,
     cause: Option<&TaskRecord>,
-    out: &mut Outbox,
+    out: &mut Effects,
 ) {
     let (t, server) = (&a.task, &a.server);
     if let Some(score) = a.score {
@@ -196,7 +196,7 @@ impl Hub {
         }
         check_transition(&t, Transition::Assign, p)?;
         self.check_assignable(&mut tx, &t, &server).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         // Reassignment: the old session stops.
         let how = SessionsEnd::Stop;
         self.end_task_sessions(&mut tx, &t, how, "the task was reassigned", &mut out)
@@ -265,7 +265,7 @@ impl Hub {
         items: Vec<Assignment>,
         actor: &str,
         cause: Option<&TaskRecord>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<Vec<Session>> {
         let now = now_ms();
         mark_assigned(c, &items, now).await?;
@@ -295,7 +295,7 @@ impl Hub {
 
     /// Queues `task_assigned` and `session_start` (with the session's token) for the daemon
     /// of an assignment's server.
-    fn tell_started(&self, a: Assignment, session: &Session, token: String, out: &mut Outbox) {
+    fn tell_started(&self, a: Assignment, session: &Session, token: String, out: &mut Effects) {
         let task = payload(&a.task, a.inputs);
         out.tell(
             a.server.id,
@@ -363,7 +363,7 @@ impl Hub {
         project: Uuid,
         mut tasks: Vec<TaskRecord>,
         cause: Option<&TaskRecord>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         if tasks.is_empty() {
             return Ok(());
@@ -401,7 +401,7 @@ impl Hub {
         project: Uuid,
         tasks: &mut Vec<TaskRecord>,
         cause: Option<&TaskRecord>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.number.cmp(&b.number)));
         let tasks = std::mem::take(tasks);
@@ -463,7 +463,7 @@ impl Hub {
             .into_iter()
             .filter(|t| !reasons.contains_key(&t.id))
             .collect();
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.assign_released(&mut tx, project, &mut ready, None, &mut out)
             .await?;
         self.commit(tx, out).await?;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::tasks::task_record;
-use super::{Hub, Outbox, StatusUpdate, validate};
+use super::{Effects, Hub, StatusUpdate, validate};
 use crate::auth::Principal;
 use crate::engine::cascade::plan_completion;
 use crate::engine::lifecycle::{Transition, next};
@@ -103,7 +103,7 @@ pub(crate) enum SessionsEnd {
 
 /// Refuses a lifecycle step `t` cannot take now (or `p` may not make), naming the task.
 pub(crate) fn check_transition(t: &TaskRecord, step: Transition, p: &Principal) -> HubResult<()> {
-    next(t.status, step, p.lifecycle_actor())
+    next(t.status, step, p.initiator())
         .map(|_| ())
         .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))
 }
@@ -132,7 +132,7 @@ impl Hub {
         tx.lock_project(t.project_id).await?;
         // Re-read under the lock: a concurrent completion must see the closed task.
         let t = task_record(&mut tx, t.id).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let ending = Ending::Complete {
             result: &result,
             contracts: body.contracts.keys().collect(),
@@ -168,7 +168,7 @@ impl Hub {
         t: &TaskRecord,
         contracts: &BTreeMap<String, Value>,
         now: i64,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let published: BTreeSet<String> = contracts.keys().cloned().collect();
         let downstream = store::deps::downstream_of(c, t.id).await?;
@@ -213,7 +213,7 @@ impl Hub {
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_work_on(&t, "fail")?;
         tx.lock_project(t.project_id).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.fail_in(&mut tx, p, &t, &reason, &mut out).await?;
         self.commit(tx, out).await?;
         self.reload_task(t.id).await
@@ -226,7 +226,7 @@ impl Hub {
         p: &Principal,
         t: &TaskRecord,
         reason: &str,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let t = task_record(c, t.id).await?;
         self.close_task(c, p, &t, Ending::Fail { reason }, out)
@@ -240,7 +240,7 @@ impl Hub {
         let t = self.resolve_task(&mut tx, p, reference, None).await?;
         p.require_manager(t.project_id, "cancelling a task")?;
         tx.lock_project(t.project_id).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.close_task(&mut tx, p, &t, Ending::Cancel, &mut out)
             .await?;
         self.commit(tx, out).await?;
@@ -257,7 +257,7 @@ impl Hub {
         p: &Principal,
         t: &TaskRecord,
         ending: Ending<'_>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<i64> {
         check_transition(t, ending.transition(), p)?;
         let now = now_ms();
@@ -306,7 +306,7 @@ impl Hub {
         check_transition(&t, Transition::Retry, p)?;
         // The first attempt's sessions end here and their tokens die with them: an agent of
         // an attempt that is over cannot act on the next one.
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.end_task_sessions(
             &mut tx,
             &t,
@@ -349,7 +349,7 @@ impl Hub {
         t: &TaskRecord,
         how: SessionsEnd,
         reason: &str,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         if how == SessionsEnd::Finish && t.keep_session {
             return Ok(());
@@ -375,7 +375,7 @@ impl Hub {
 
     /// Emits `task_status_update` (done, failed, needs_human, cancelled); after the commit it
     /// is pushed to the open orchestrator sessions of the project.
-    pub(crate) fn status_update(&self, t: &TaskRecord, status: TaskStatus, out: &mut Outbox) {
+    pub(crate) fn status_update(&self, t: &TaskRecord, status: TaskStatus, out: &mut Effects) {
         out.task_event(
             EventKind::TaskStatusUpdate,
             "hub",

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::validate::NewTask;
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::deps::{DepFacts, blocked_reason, is_met};
@@ -92,7 +92,7 @@ async fn insert_blocks(
     rec: &TaskRecord,
     upstreams: &[TaskRecord],
     actor: &str,
-    out: &mut Outbox,
+    out: &mut Effects,
 ) -> HubResult<bool> {
     let mut all_met = true;
     for up in upstreams {
@@ -161,7 +161,7 @@ impl Hub {
         let number = store::projects::allocate_number(&mut tx, project.id).await?;
         let rec = new_record(fields, body, p, project.id, number, now);
         store::tasks::insert(&mut tx, &rec).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let actor = p.actor();
         out.task_event(
             EventKind::TaskCreated,

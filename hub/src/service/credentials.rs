@@ -5,7 +5,7 @@ use orchestratia_proto::api::TokenInfo;
 use orchestratia_proto::time::now_ms;
 
 use super::lookup::exactly_one;
-use super::{Hub, Outbox};
+use super::{Effects, Hub};
 use crate::auth::Principal;
 use crate::bad;
 use crate::error::{HubError, HubResult};
@@ -87,9 +87,9 @@ impl Hub {
                 short_id(&t.hash)
             )));
         }
-        let out = Outbox {
+        let out = Effects {
             revoked_tokens: true,
-            ..Outbox::default()
+            ..Effects::default()
         };
         self.commit(tx, out).await?;
         let revoked = Token {

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::close::SessionsEnd;
-use super::{Hub, Outbox};
+use super::{Effects, Hub};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
 use crate::store::{self, Conn};
@@ -49,7 +49,7 @@ impl Hub {
             )));
         }
         self.daemon_heartbeat(server_id).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let (listed, live) = self.sort_hello(server_id, running, &mut out).await?;
         let mut tx = self.store.write().await?;
         let server = store::servers::get(&mut tx, server_id)
@@ -69,7 +69,7 @@ impl Hub {
         &self,
         server_id: Uuid,
         running: &[RunningSession],
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<(HashSet<Uuid>, Vec<Uuid>)> {
         let mut listed = HashSet::with_capacity(running.len());
         let mut live = Vec::new();
@@ -98,7 +98,7 @@ impl Hub {
         server_id: Uuid,
         listed: &HashSet<Uuid>,
         connected_at: i64,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let now = now_ms();
         for s in
@@ -127,7 +127,7 @@ impl Hub {
         tx: &mut Conn,
         server_id: Uuid,
         live: Vec<Uuid>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         for id in live {
             let Some(s) = store::sessions::get(tx, id)
@@ -166,7 +166,7 @@ impl Hub {
     pub async fn daemon_heartbeat(&self, server_id: Uuid) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let came_online = store::servers::heartbeat(&mut tx, server_id, now_ms()).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let mut project = None;
         if came_online && let Some(s) = store::servers::get(&mut tx, server_id).await? {
             project = Some(s.project_id);
@@ -196,7 +196,7 @@ impl Hub {
         if gone.is_empty() {
             return Ok(());
         }
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         for server in gone {
             out.event(NewEvent {
                 kind: EventKind::ServerOffline,

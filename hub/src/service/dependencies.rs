@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::facts::facts_of;
-use super::{Hub, Outbox};
+use super::{Effects, Hub};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::deps::{AddDecision, blocked_reason, decide_add, is_met, validate_new};
@@ -133,7 +133,7 @@ impl Hub {
                 true
             }
         };
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         out.task_event(
             EventKind::DependencyAdded,
             &p.actor(),
@@ -172,7 +172,7 @@ impl Hub {
             )));
         }
         store::deps::delete(&mut tx, &doomed).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         out.task_event(
             EventKind::DependencyRemoved,
             &p.actor(),
@@ -191,7 +191,7 @@ impl Hub {
         &self,
         c: &mut Conn,
         t: &TaskRecord,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         if t.status != TaskStatus::Pending || t.server_id.is_some() {
             return Ok(());

@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::lookup::{exactly_one, with_id_prefix};
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::agent_state::Signal;
@@ -51,14 +51,14 @@ impl Hub {
         // same question, or take its answer if it came meanwhile.
         if let Some(open) = store::humans::open_intervention_for(&mut tx, t.id, &question).await? {
             if open.intervention.status == InterventionStatus::Pending {
-                let mut out = Outbox::default();
+                let mut out = Effects::default();
                 self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
                     .await?;
                 self.commit(tx, out).await?;
             }
             return Ok(open.intervention);
         }
-        next(t.status, Transition::AskHuman, p.lifecycle_actor())
+        next(t.status, Transition::AskHuman, p.initiator())
             .map_err(|e| HubError::Conflict(format!("{}: {e}", t.reference())))?;
         let resume = if t.status == TaskStatus::NeedsHuman {
             store::humans::pending_interventions_of_task(&mut tx, t.id)
@@ -83,7 +83,7 @@ impl Hub {
                 t.reference()
             )));
         }
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
             .await?;
         out.task_event(
@@ -213,13 +213,13 @@ impl Hub {
                 Transition::Answer {
                     resume: rec.resume_status,
                 },
-                p.lifecycle_actor(),
+                p.initiator(),
             )
             .map_err(|e| HubError::Conflict(e.to_string()))?;
             store::tasks::transition(&mut tx, t.id, &[TaskStatus::NeedsHuman], to, now).await?;
             resumed = Some(to);
         }
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         if !still_pending {
             self.signal_task(&mut tx, t.id, Signal::Answered, &mut out)
                 .await?;
@@ -261,7 +261,7 @@ impl Hub {
         // decision if it came meanwhile.
         if let Some(open) = store::humans::open_plan_for(&mut tx, t.id, &content).await? {
             if open.status == PlanStatus::Submitted {
-                let mut out = Outbox::default();
+                let mut out = Effects::default();
                 self.signal_task(&mut tx, t.id, Signal::Asked, &mut out)
                     .await?;
                 self.commit(tx, out).await?;
@@ -279,7 +279,7 @@ impl Hub {
             )));
         }
         let now = now_ms();
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         if t.status != TaskStatus::Planning {
             store::tasks::transition(&mut tx, t.id, &[t.status], TaskStatus::Planning, now).await?;
             out.task_event(
@@ -379,7 +379,7 @@ impl Hub {
                 t.reference()
             )));
         }
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.signal_task(&mut tx, t.id, Signal::Answered, &mut out)
             .await?;
         let kind = if approve {
@@ -419,9 +419,9 @@ impl Hub {
         p: &Principal,
         t: &TaskRecord,
         now: i64,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
-        let to = next(t.status, Transition::ApprovePlan, p.lifecycle_actor())
+        let to = next(t.status, Transition::ApprovePlan, p.initiator())
             .map_err(|e| HubError::Conflict(e.to_string()))?;
         store::tasks::transition(c, t.id, &[TaskStatus::Planning], to, now).await?;
         let agent = t.server_name.clone().unwrap_or_default();
@@ -459,7 +459,7 @@ impl Hub {
             created_at: now_ms(),
         };
         store::humans::insert_note(&mut tx, &note).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         out.task_event(
             EventKind::TaskNoteAdded,
             &p.actor(),

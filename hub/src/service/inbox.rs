@@ -15,9 +15,7 @@ impl Hub {
     pub async fn inbox(&self, p: &Principal) -> HubResult<Inbox> {
         p.require_admin("reading the inbox")?;
         let plans = self.plans(p, Some(PlanStatus::Submitted)).await?;
-        let permissions = self
-            .permissions(p, Some(PermissionStatus::Pending))
-            .await?;
+        let permissions = self.permissions(p, Some(PermissionStatus::Pending)).await?;
         let questions = self
             .interventions(p, Some(InterventionStatus::Pending))
             .await?;

@@ -70,8 +70,15 @@ pub struct Inner {
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
-/// A verified token: who it is, when it expires, when it was verified.
-type VerifiedToken = (Principal, Option<i64>, std::time::Instant);
+/// A verified token, cached so the next request need not read the store.
+#[derive(Clone)]
+struct VerifiedToken {
+    principal: Principal,
+    /// When the token expires (milliseconds), if ever.
+    expires_at: Option<i64>,
+    /// When it was verified.
+    verified: std::time::Instant,
+}
 
 /// How long a verified token is trusted without reading the store again.
 const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -85,7 +92,7 @@ impl std::ops::Deref for Hub {
 
 /// Events and daemon messages an operation produces; written and sent after its commit.
 #[derive(Default)]
-pub(crate) struct Outbox {
+pub(crate) struct Effects {
     pub events: Vec<NewEvent>,
     pub daemon: Vec<(Uuid, HubToDaemon)>,
     /// Task status changes to push to the project's orchestrator sessions.
@@ -127,7 +134,7 @@ impl StateChange {
     }
 }
 
-impl Outbox {
+impl Effects {
     /// Queues an event about a task.
     pub fn task_event(
         &mut self,
@@ -202,8 +209,8 @@ impl Hub {
         self.shutdown.subscribe()
     }
 
-    /// Writes the outbox's events in `tx`, commits, then publishes and tells daemons.
-    pub(crate) async fn commit(&self, mut tx: Tx, out: Outbox) -> HubResult<()> {
+    /// Writes the effects' events in `tx`, commits, then publishes and tells daemons.
+    pub(crate) async fn commit(&self, mut tx: Tx, out: Effects) -> HubResult<()> {
         let now = orchestratia_proto::time::now_ms();
         let events = store::events::insert(&mut tx, out.events, now).await?;
         tx.commit().await?;
@@ -278,11 +285,11 @@ impl Hub {
         };
         let hash = hash_token(token);
         let now = orchestratia_proto::time::now_ms();
-        if let Some((p, expires, at)) = self.tokens.lock().ok().and_then(|m| m.get(&hash).cloned())
-            && at.elapsed() < TOKEN_CACHE_TTL
-            && expires.is_none_or(|e| e > now)
+        if let Some(v) = self.tokens.lock().ok().and_then(|m| m.get(&hash).cloned())
+            && v.verified.elapsed() < TOKEN_CACHE_TTL
+            && v.expires_at.is_none_or(|e| e > now)
         {
-            return Ok(p);
+            return Ok(v.principal);
         }
         let mut c = self.store.read().await?;
         let Some(t) = store::tokens::lookup(&mut c, &hash).await? else {
@@ -319,7 +326,11 @@ impl Hub {
             }
             m.insert(
                 hash,
-                (principal.clone(), t.expires_at, std::time::Instant::now()),
+                VerifiedToken {
+                    principal: principal.clone(),
+                    expires_at: t.expires_at,
+                    verified: std::time::Instant::now(),
+                },
             );
         }
         Ok(principal)

@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::lookup::{exactly_one, with_id_prefix};
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::agent_state::Signal;
@@ -75,7 +75,7 @@ impl Hub {
             decided_at: None,
         };
         store::humans::insert_permission(&mut tx, &req).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.signal_permission(
             &mut tx,
             t.id,
@@ -177,7 +177,7 @@ impl Hub {
                 req.id
             )));
         }
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let task = match req.task_id {
             Some(tid) => store::tasks::get(&mut tx, tid).await?,
             None => None,
@@ -212,7 +212,7 @@ impl Hub {
         req: &PermissionRequest,
         allow: bool,
         reason: &Option<String>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         let pending =
             store::humans::permissions(c, Some(PermissionStatus::Pending), Some(t.project_id))
@@ -291,7 +291,7 @@ impl Hub {
         task: Uuid,
         session: Option<Uuid>,
         signal: Signal<'_>,
-        out: &mut Outbox,
+        out: &mut Effects,
     ) -> HubResult<()> {
         match session {
             Some(id) => {

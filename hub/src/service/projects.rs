@@ -6,7 +6,7 @@ use orchestratia_proto::{EventKind, Project, Server};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::error::{HubError, HubResult};
@@ -30,7 +30,7 @@ impl Hub {
             created_at: now_ms(),
         };
         store::projects::insert(&mut tx, &project).await?;
-        self.commit(tx, Outbox::default()).await?;
+        self.commit(tx, Effects::default()).await?;
         Ok(project)
     }
 
@@ -147,9 +147,9 @@ impl Hub {
         store::tokens::revoke_server(&mut tx, server.id, now).await?;
         store::servers::set_revoked(&mut tx, server.id).await?;
         let was_online = store::servers::set_offline(&mut tx, server.id).await?;
-        let mut out = Outbox {
+        let mut out = Effects {
             revoked_tokens: true,
-            ..Outbox::default()
+            ..Effects::default()
         };
         if was_online {
             out.event(NewEvent {

@@ -14,7 +14,7 @@ use orchestratia_proto::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::{Principal, hash_token, new_token};
 use crate::bad;
 use crate::error::{HubError, HubResult};
@@ -129,7 +129,7 @@ impl Hub {
             Some(expires_at),
         );
         store::tokens::insert(&mut tx, &record).await?;
-        self.commit(tx, Outbox::default()).await?;
+        self.commit(tx, Effects::default()).await?;
         let install = self.install_commands(&token, expires_at, replaces.as_ref());
         Ok(RegistrationToken {
             token,
@@ -190,9 +190,9 @@ impl Hub {
             None,
         );
         store::tokens::insert(&mut tx, &key).await?;
-        let mut out = Outbox {
+        let mut out = Effects {
             revoked_tokens: true,
-            ..Outbox::default()
+            ..Effects::default()
         };
         out.event(registered_event(&server, replacing));
         self.commit(tx, out).await?;

@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::assign::starting_session;
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::agent_state::Signal;
@@ -173,7 +173,7 @@ impl Hub {
             .unwrap_or_default();
         let session = starting_session(name, &server, task.as_ref(), working_dir, now);
         store::sessions::insert(&mut tx, &session).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         let start = self
             .start_message(&mut tx, &session, task.as_ref(), now)
             .await?;
@@ -256,7 +256,7 @@ impl Hub {
         let s = self.own_session(&mut tx, server, session).await?;
         require_open(&s)?;
         store::sessions::set_active(&mut tx, s.id, pid, tmux, hooks, now_ms()).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         self.signal(&mut tx, &s, Signal::Active { hooks }, &mut out)
             .await?;
         let task = match s.task_id {
@@ -270,7 +270,7 @@ impl Hub {
             && let Ok(to) = next(
                 t.status,
                 Transition::Start,
-                crate::engine::lifecycle::Actor::Hub,
+                crate::engine::lifecycle::Initiator::Hub,
             )
         {
             store::tasks::transition(&mut tx, t.id, &[TaskStatus::Assigned], to, now_ms()).await?;
@@ -293,7 +293,7 @@ impl Hub {
         Ok(())
     }
 
-    /// The daemon reattached to a session that survived its restart (Flow 7).
+    /// The daemon reattached to a session that survived its restart (docs/WORKFLOWS.md, workflow 7).
     pub async fn session_recovered(
         &self,
         server: Uuid,
@@ -309,7 +309,7 @@ impl Hub {
         require_open(&s)?;
         store::sessions::set_status(&mut tx, s.id, SessionStatus::Recovering).await?;
         let project = self.project_of(&mut tx, &s).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         out.event(session_event(
             EventKind::SessionRecovered,
             &s,
@@ -340,9 +340,9 @@ impl Hub {
             Some(t) => store::tasks::get(&mut tx, t).await?,
             None => None,
         };
-        let mut out = Outbox {
+        let mut out = Effects {
             revoked_tokens: true,
-            ..Outbox::default()
+            ..Effects::default()
         };
         out.states
             .push(super::StateChange::of(&s, SessionState::Ended));
@@ -377,7 +377,7 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let s = self.own_session(&mut tx, server, session).await?;
         let project = self.project_of(&mut tx, &s).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         out.event(session_event(
             EventKind::SessionWarning,
             &s,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::facts::{facts_of, payload, reasons_from};
-use super::{Hub, Outbox, validate};
+use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::engine::deps::blocked_reason;
@@ -144,7 +144,7 @@ impl Hub {
         }
         t.updated_at = now_ms();
         store::tasks::update_fields(&mut tx, &t).await?;
-        let mut out = Outbox::default();
+        let mut out = Effects::default();
         out.task_event(
             EventKind::TaskUpdated,
             &p.actor(),

@@ -75,7 +75,10 @@ impl Bot {
         let Some(task) = e.task_id else { return };
         let plans = self
             .hub
-            .plans(&Principal::Admin, Some(orchestratia_proto::PlanStatus::Submitted))
+            .plans(
+                &Principal::Admin,
+                Some(orchestratia_proto::PlanStatus::Submitted),
+            )
             .await
             .unwrap_or_default();
         let Some(p) = plans.into_iter().rev().find(|p| p.task_id == task) else {

@@ -64,7 +64,7 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
     // Session starts of sessions made after this reached this connection: a hello does not
     // send them again (see `Hub::daemon_connected`).
     let connected_at = orchestratia_proto::time::now_ms();
-    let (conn_id, mut outbox) = (link.conn_id, link.outbox);
+    let (conn_id, mut outgoing) = (link.conn_id, link.outgoing);
     tracing::info!(server = %name, "daemon connected");
     let mut conn = DaemonSocket {
         hub: &hub,
@@ -87,7 +87,7 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
                 let close = Message::Close(Some(CloseFrame { code: 4002, reason: "message queue full: reconnect".into() }));
                 conn.close(close, super::CLOSE_TIMEOUT).await
             }
-            out = outbox.recv() => conn.forward(out).await,
+            out = outgoing.recv() => conn.forward(out).await,
             incoming = stream.next() => conn.receive(incoming).await,
         };
         if step.is_break() {
