@@ -203,7 +203,7 @@ pub struct RemoveDependency {
 }
 
 /// Body of `POST /tasks/{id}/assign`. `session` is a server name (a session starts there),
-/// as in the seed's Flow 2.
+/// as in docs/WORKFLOWS.md workflow 2.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct AssignTask {
     pub session: Option<String>,

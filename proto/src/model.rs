@@ -318,7 +318,7 @@ pub struct Task {
     /// Required OS of the server (`linux`, `windows`, `macos`), if any.
     pub os: Option<String>,
     pub require_plan_approval: bool,
-    /// Its session may create, assign and watch tasks of the project (Flow 9).
+    /// Its session may create, assign and watch tasks of the project (an orchestrator agent).
     pub orchestrator: bool,
     /// Its agent keeps running after the task is closed (an admin wants to talk to it);
     /// otherwise a finished task's session ends.

@@ -15,7 +15,7 @@ pub const DAEMON_WS_PATH: &str = "/api/v1/daemon/ws";
 /// Path of the console WebSocket.
 pub const CONSOLE_WS_PATH: &str = "/api/v1/console/ws";
 
-/// What a daemon is told to run: the task as the agent receives it (Flow 3).
+/// What a daemon is told to run: the task as the agent receives it (with its resolved inputs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskPayload {
     pub id: Uuid,
@@ -66,7 +66,7 @@ pub enum HubToDaemon {
         heartbeat_interval_ms: u64,
         offline_after_ms: u64,
     },
-    /// A task was assigned to this server (Flow 2); a `session_start` follows.
+    /// A task was assigned to this server; a `session_start` follows.
     TaskAssigned { task: TaskPayload, session_id: Uuid },
     /// Start a session.
     SessionStart(SessionStart),
@@ -102,7 +102,7 @@ pub enum HubToDaemon {
     },
     /// Send a keyframe of this session's screen (a console joined).
     KeyframeRequest { session_id: Uuid },
-    /// A human answered a question (Flow 4).
+    /// A human answered a question.
     InterventionResponse {
         intervention_id: Uuid,
         task_id: Uuid,
@@ -122,7 +122,7 @@ pub enum HubToDaemon {
         allowed: bool,
         reason: Option<String>,
     },
-    /// A task of an orchestrator session's project changed status (Flow 9).
+    /// A task of an orchestrator session's project changed status.
     TaskStatusUpdate {
         session_id: Uuid,
         task_id: Uuid,
@@ -158,7 +158,7 @@ pub enum DaemonToHub {
     Heartbeat {
         sessions: Vec<RunningSession>,
     },
-    /// The agent process runs (the seed's `session_started`). `hooks`: the agent reports its
+    /// The agent process runs. `hooks`: the agent reports its
     /// state through hooks (Claude Code), so it stays `starting` until the first one.
     SessionActive {
         session_id: Uuid,
@@ -167,9 +167,9 @@ pub enum DaemonToHub {
         #[serde(default)]
         hooks: bool,
     },
-    /// Came back to a session after a daemon restart (Flow 7): reattached to its tmux session,
-    /// or, when that was lost (a reboot), the agent restarted on its own conversation; `how`
-    /// says which.
+    /// Came back to a session after a daemon restart (docs/WORKFLOWS.md, workflow 7):
+    /// reattached to its tmux session, or, when that was lost (a reboot), the agent restarted
+    /// on its own conversation; `how` says which.
     SessionRecovered {
         session_id: Uuid,
         tmux: String,

@@ -1,6 +1,6 @@
 //! `orchestratia-console demo`: the whole system on this machine with no LLM. An embedded hub
 //! (SQLite in a temp dir), two real daemons named dev-backend and dev-desktop running
-//! scripted workers in their own tmux servers, the seed's 7-task e-commerce pipeline with its
+//! scripted workers in their own tmux servers, the seven-task e-commerce pipeline with its
 //! contracts (plus a plan to approve and a question to answer), and T1 assigned by hand.
 //!
 //! The daemons run in this process, and the workers call the `orchestratia` CLI through a link
@@ -22,7 +22,8 @@ use tokio::task::JoinHandle;
 
 /// The project the demo's pipeline creates.
 pub const PROJECT: &str = "E-Commerce Platform Rebuild";
-/// The pipeline: the seed's Flow 6 graph with a plan approval (T3) and a question (T4).
+/// The pipeline: the seven-task graph (docs/WORKFLOWS.md workflow 6) with a plan approval
+/// (T3) and a question (T4).
 const PIPELINE: &str = include_str!("../../examples/pipelines/ecommerce-demo.yaml");
 /// The scripted worker every session runs.
 const WORKER: &str = include_str!("../../examples/workers/scripted.sh");
@@ -113,7 +114,7 @@ impl Demo {
 
         let file = demo.dir.path().join("ecommerce.yaml");
         std::fs::write(&file, PIPELINE)?;
-        say("pipeline: applying the seed's 7-task e-commerce pipeline");
+        say("pipeline: applying the seven-task e-commerce pipeline");
         let ctx = Ctx {
             client: demo.admin.clone(),
             json: false,

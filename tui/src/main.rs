@@ -45,7 +45,7 @@ struct Cli {
 #[cfg(feature = "demo")]
 #[derive(Subcommand)]
 enum Command {
-    /// An embedded hub, two local daemons and scripted workers running the seed's 7-task
+    /// An embedded hub, two local daemons and scripted workers running the seven-task
     /// e-commerce pipeline.
     Demo {
         /// No screen: print the timeline, answer the plan and the question through the API,

@@ -157,7 +157,7 @@ pub(super) struct CreateArgs {
     /// The agent must submit a plan and have it approved before it works.
     #[arg(long)]
     pub(super) require_plan_approval: bool,
-    /// Its session may create, assign, list and watch tasks of the project (Flow 9).
+    /// Its session may create, assign, list and watch tasks of the project (an orchestrator agent).
     #[arg(long)]
     pub(super) orchestrator: bool,
     /// Keep the agent running after the task is closed, to go on talking to it (`session

@@ -1,6 +1,6 @@
 //! The `orchestratia` command line: what orchestrator and worker agents use to create, assign,
 //! complete, ask for help and submit plans, and what admins use for everything else. The
-//! commands and JSON fields are a public interface (docs/ARCHITECTURE.md, CLI).
+//! commands and JSON fields are a public interface (docs/CLI.md).
 
 /// Prints a line of human-readable output with every control character that came from an
 /// agent or the API shown escaped (line breaks kept). JSON output goes through `println!`.

@@ -1,4 +1,4 @@
-//! `orchestratia-agent --register`: trade a one-time token for this server's key (seed Flow 1)
+//! `orchestratia-agent --register`: trade a one-time token for this server's key (docs/WORKFLOWS.md, workflow 1)
 //! and write config.yaml.
 
 use std::collections::BTreeMap;

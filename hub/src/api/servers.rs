@@ -13,7 +13,7 @@ use crate::error::HubError;
 use crate::service::Hub;
 use crate::store::tokens::TokenKind;
 
-/// Creates a one-time registration token for a project (seed Flow 1).
+/// Creates a one-time registration token for a project.
 #[utoipa::path(post, path = "/servers/tokens", tag = "servers", request_body = CreateRegistrationToken,
     responses((status = 201, body = RegistrationToken), (status = 404, body = ErrorBody)))]
 pub async fn token(

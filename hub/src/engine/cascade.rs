@@ -140,6 +140,17 @@ mod tests {
                 resolved: res,
             }
         }
+        /// An unresolved `input` of `api_schema` from task `up`, still running.
+        fn schema_from_running(&self, up: usize) -> DepState {
+            self.dep(
+                up,
+                DepType::Input,
+                Some("api_schema"),
+                TaskStatus::Running,
+                false,
+            )
+        }
+
         fn task(&self, i: usize, deps: Vec<DepState>) -> Downstream {
             Downstream {
                 id: self.ids[i],
@@ -154,30 +165,16 @@ mod tests {
         k.iter().map(|s| s.to_string()).collect()
     }
 
-    /// Seed Flow 3: A publishes api_schema; B (input) unblocks; C (input A + blocks B) waits.
+    /// Workflow 3 (docs/WORKFLOWS.md): A publishes api_schema; B (input) unblocks; C (input A
+    /// + blocks B) waits.
     #[test]
-    fn flow_3() {
+    fn a_contract_releases_its_input_and_a_blocks_still_holds() {
         let g = G::new(3);
-        let b = g.task(
-            1,
-            vec![g.dep(
-                0,
-                DepType::Input,
-                Some("api_schema"),
-                TaskStatus::Running,
-                false,
-            )],
-        );
+        let b = g.task(1, vec![g.schema_from_running(0)]);
         let c = g.task(
             2,
             vec![
-                g.dep(
-                    0,
-                    DepType::Input,
-                    Some("api_schema"),
-                    TaskStatus::Running,
-                    false,
-                ),
+                g.schema_from_running(0),
                 g.dep(1, DepType::Blocks, None, TaskStatus::Pending, false),
             ],
         );
@@ -191,16 +188,7 @@ mod tests {
     #[test]
     fn a_missing_contract_leaves_the_downstream_blocked_with_the_reason() {
         let g = G::new(2);
-        let b = g.task(
-            1,
-            vec![g.dep(
-                0,
-                DepType::Input,
-                Some("api_schema"),
-                TaskStatus::Running,
-                false,
-            )],
-        );
+        let b = g.task(1, vec![g.schema_from_running(0)]);
         let plan = plan_completion(g.ids[0], &keys(&["other"]), &[b]);
         assert!(plan.resolved.is_empty());
         assert!(plan.unblocked.is_empty());

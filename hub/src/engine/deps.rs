@@ -20,8 +20,9 @@ pub struct PairDep {
 pub enum AddDecision {
     /// Store a new dependency.
     Insert,
-    /// The pair already has a plain `blocks`: it becomes `input` with the key (seed Flow 9:
-    /// `task create --depends-on T1` then `task deps add T2 --depends-on T1 --type input`).
+    /// The pair already has a plain `blocks`: it becomes `input` with the key (an
+    /// orchestrator's pattern, docs/WORKFLOWS.md workflow 9: `task create --depends-on T1`
+    /// then `task deps add T2 --depends-on T1 --type input`).
     UpgradeToInput { dep_id: Uuid },
 }
 

@@ -91,7 +91,8 @@ pub struct PhaseFacts {
 }
 
 /// The cascade waves in the order they released tasks, closed by an "all done" phase listing
-/// the leaf tasks once every task of the project is done (the seed's Flow 6 shape).
+/// the leaf tasks once every task of the project is done (the shape of docs/WORKFLOWS.md
+/// workflow 6).
 pub fn phases(tasks: &[PhaseFacts]) -> (Vec<GraphPhase>, bool) {
     let mut waves: BTreeMap<i64, Vec<&PhaseFacts>> = BTreeMap::new();
     for t in tasks {
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn layers_are_longest_paths() {
-        // The seed's Flow 6 graph.
+        // The seven-task graph of docs/WORKFLOWS.md workflow 6.
         let t = ids(7);
         let e = vec![
             (t[0], t[1]),

@@ -1,5 +1,5 @@
 //! Every view drawn on ratatui's TestBackend at 80×24 and 160×48, from a fixed picture of the
-//! seed's pipeline in mid-run (T1 done, T2 running with a permission request, T3 waiting for
+//! seven-task pipeline in mid-run (T1 done, T2 running with a permission request, T3 waiting for
 //! its plan's approval, T4 asking a question, T5–T7 blocked), compared with insta snapshots;
 //! and the keys and clicks on each view. This file holds the fixture; one file per view.
 
