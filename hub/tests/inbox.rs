@@ -6,12 +6,15 @@
 mod common;
 
 use orchestratia_proto::api::{CreateTask, InboxItem, RequestPermission};
+use orchestratia_proto::TaskStatus;
 use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::ws::SessionStart;
 use orchestratia_testkit::{Backend, SimDaemon, TestHub};
 use serde_json::{Value, json};
 
-/// Creates a task in `project`, assigns it to `server`, and waits for its session.
+/// Creates a task in `project`, assigns it to `server`, and waits for its session to be
+/// active (the task out of `assigned`), so what its agent asks next does not race the
+/// daemon's report.
 async fn started(
     admin: &HubClient,
     d: &SimDaemon,
@@ -33,7 +36,16 @@ async fn started(
         .assign(&t.id.to_string(), &d.name)
         .await
         .expect("assign");
-    d.wait_start(10, t.id).await
+    let start = d.wait_start(10, t.id).await;
+    let id = t.id.to_string();
+    for _ in 0..100 {
+        let v = admin.task(&id).await.expect("view task");
+        if v.task.status != TaskStatus::Assigned {
+            return start;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{title} stayed assigned: its session never became active");
 }
 
 fn refused(what: &str, r: Result<Value, ClientError>) {
