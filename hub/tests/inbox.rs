@@ -5,8 +5,8 @@
 
 mod common;
 
-use orchestratia_proto::api::{CreateTask, InboxItem, RequestPermission};
 use orchestratia_proto::TaskStatus;
+use orchestratia_proto::api::{CreateTask, InboxItem, RequestPermission};
 use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::ws::SessionStart;
 use orchestratia_testkit::{Backend, SimDaemon, TestHub};
