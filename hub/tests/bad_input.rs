@@ -104,6 +104,19 @@ async fn bad_input(backend: Backend) {
         "invalid status 'runing'",
     )
     .await;
+    // The lists of what waits for a human name the statuses they know.
+    for (list, what) in [
+        ("plan", "plan status"),
+        ("permission", "permission status"),
+        ("intervention", "intervention status"),
+    ] {
+        refused(
+            &hub,
+            &[list, "list", "--status", "bogus"],
+            &format!("invalid {what} 'bogus'"),
+        )
+        .await;
+    }
     refused(
         &hub,
         &["task", "create", "--title", "  "],

@@ -40,6 +40,28 @@ impl InboxItem {
     }
 }
 
+impl Plan {
+    /// Whether it waits for a human: submitted, not yet decided. The one rule the inbox and
+    /// every client that counts what waits apply.
+    pub fn waits(&self) -> bool {
+        self.status == PlanStatus::Submitted
+    }
+}
+
+impl PermissionRequest {
+    /// Whether it waits for a human: pending, not yet allowed or denied.
+    pub fn waits(&self) -> bool {
+        self.status == PermissionStatus::Pending
+    }
+}
+
+impl Intervention {
+    /// Whether it waits for a human: pending, not yet answered.
+    pub fn waits(&self) -> bool {
+        self.status == InterventionStatus::Pending
+    }
+}
+
 /// Everything waiting for a human, newest first (`GET /inbox`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Inbox {
@@ -59,17 +81,17 @@ impl Inbox {
     ) -> Inbox {
         let plans = plans
             .iter()
-            .filter(|p| p.status == PlanStatus::Submitted)
+            .filter(|p| p.waits())
             .cloned()
             .map(InboxItem::Plan);
         let permissions = permissions
             .iter()
-            .filter(|p| p.status == PermissionStatus::Pending)
+            .filter(|p| p.waits())
             .cloned()
             .map(InboxItem::Permission);
         let questions = questions
             .iter()
-            .filter(|q| q.status == InterventionStatus::Pending)
+            .filter(|q| q.waits())
             .cloned()
             .map(InboxItem::Question);
         let mut items: Vec<InboxItem> = plans.chain(permissions).chain(questions).collect();

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use orchestratia_proto::api::{Graph, Inbox};
 use orchestratia_proto::{
-    Intervention, InterventionStatus, PermissionRequest, PermissionStatus, Plan, PlanStatus,
-    Server, Session, SessionState, SessionStatus, Task,
+    Intervention, PermissionRequest, Plan, Server, Session, SessionState, SessionStatus, Task,
 };
 use uuid::Uuid;
 
@@ -69,24 +68,15 @@ impl Model {
     }
 
     fn pending_plans(&self) -> impl Iterator<Item = &Plan> {
-        self.snap
-            .plans
-            .iter()
-            .filter(|p| p.status == PlanStatus::Submitted)
+        self.snap.plans.iter().filter(|p| p.waits())
     }
 
     fn pending_permissions(&self) -> impl Iterator<Item = &PermissionRequest> {
-        self.snap
-            .permissions
-            .iter()
-            .filter(|p| p.status == PermissionStatus::Pending)
+        self.snap.permissions.iter().filter(|p| p.waits())
     }
 
     fn pending_questions(&self) -> impl Iterator<Item = &Intervention> {
-        self.snap
-            .interventions
-            .iter()
-            .filter(|i| i.status == InterventionStatus::Pending)
+        self.snap.interventions.iter().filter(|i| i.waits())
     }
 
     /// The tasks of everything waiting for a human, one entry per item (nothing cloned: the
