@@ -142,6 +142,7 @@ async fn measure(name: &str, db_url: &str, quick: bool) -> Figures {
                     depends_on: up.id.to_string(),
                     dep_type: DepType::Input,
                     contract_key: Some("k".into()),
+                    after: None,
                 },
             )
             .await
@@ -208,6 +209,7 @@ async fn measure(name: &str, db_url: &str, quick: bool) -> Figures {
                         depends_on: root_id,
                         dep_type: DepType::Input,
                         contract_key: Some("schema".into()),
+                        after: None,
                     },
                 )
                 .await

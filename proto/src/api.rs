@@ -153,6 +153,13 @@ pub struct CreateTask {
     /// a create with a key that already names a task is refused with 409 and names that task
     /// (`pipeline apply` looks its keys up first, so applying a file twice creates nothing).
     pub pipeline_key: Option<String>,
+    /// What its worktree starts from: a branch or commit, or `upstream` (the branch of the
+    /// task it `blocks`-depends on). Default: the repo's current branch.
+    pub base: Option<String>,
+    /// Start from this task's branch (a task reference); implies a `blocks` dependency on it.
+    pub base_from: Option<String>,
+    /// Its branch name (default `orc/T7-title-slug`).
+    pub branch: Option<String>,
 }
 
 /// Body of `PATCH /tasks/{id}`: only the fields given change.
@@ -187,6 +194,9 @@ pub struct AddDependency {
     #[serde(rename = "type", default = "default_dep_type")]
     pub dep_type: DepType,
     pub contract_key: Option<String>,
+    /// `blocks` only: `merged` holds the downstream until the upstream's branch is merged.
+    #[serde(default)]
+    pub after: Option<DependencyAfter>,
 }
 
 fn default_dep_type() -> DepType {

@@ -9,6 +9,7 @@ pub mod model;
 pub mod taskref;
 pub mod text;
 pub mod time;
+pub mod workspace;
 pub mod ws;
 
 pub use model::*;

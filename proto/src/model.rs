@@ -252,6 +252,43 @@ word_enum!(
         AgentPrompted = "agent_prompted",
         /// Something about a session an admin should know (a config the daemon could not fix).
         SessionWarning = "session_warning",
+        /// A task's git worktree was made (or found again for a retried task).
+        WorkspaceCreated = "workspace_created",
+        /// A task's branch was merged (details: into, commit, squash).
+        WorkspaceMerged = "workspace_merged",
+        /// A task's branch was kept for later.
+        WorkspaceKept = "workspace_kept",
+        /// A task's worktree and branch were thrown away.
+        WorkspaceDiscarded = "workspace_discarded",
+        /// A worktree was removed by a prune.
+        WorkspacePruned = "workspace_pruned",
+        /// An admin commented on a line of a task's diff (details: file, line, text).
+        ReviewCommented = "review_commented",
+        /// Review comments reached the agent as one message.
+        ReviewDelivered = "review_delivered",
+    }
+);
+
+word_enum!(
+    /// Where the review of a task's workspace stands.
+    ReviewState, "review state" {
+        /// Not decided yet.
+        Unreviewed = "unreviewed",
+        /// Merged into a branch (its worktree and branch are removed).
+        Merged = "merged",
+        /// Kept as a branch for later (its worktree stays until pruned by hand).
+        Kept = "kept",
+        /// Thrown away (worktree and branch removed).
+        Discarded = "discarded",
+    }
+);
+
+word_enum!(
+    /// When a `blocks` dependency is met: when the upstream task is done (default), or only
+    /// once its workspace branch is merged.
+    DependencyAfter, "dependency condition" {
+        Done = "done",
+        Merged = "merged",
     }
 );
 
@@ -335,6 +372,16 @@ pub struct Task {
     pub result: Option<Value>,
     /// Name of the task in the pipeline file that created it, if any.
     pub pipeline_key: Option<String>,
+    /// What its git worktree starts from: a branch or commit, `upstream` (the branch of the
+    /// task it `blocks`-depends on), or `None` (the repo's current branch).
+    #[serde(default)]
+    pub base: Option<String>,
+    /// The task whose branch its worktree starts from (`--base-from T2`).
+    #[serde(default)]
+    pub base_from: Option<Uuid>,
+    /// Its branch name when set (default: `orc/T7-title-slug`).
+    #[serde(default)]
+    pub branch: Option<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -357,6 +404,14 @@ pub struct Dependency {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    /// `blocks` only: met when the upstream is done (default) or once its branch is merged.
+    #[serde(default = "crate::model::after_done")]
+    pub after: DependencyAfter,
+}
+
+/// The default condition of a dependency (serde).
+pub fn after_done() -> DependencyAfter {
+    DependencyAfter::Done
 }
 
 /// A contract a task published on completion.
@@ -404,6 +459,12 @@ pub struct TaskView {
     pub plans: Vec<Plan>,
     pub notes: Vec<Note>,
     pub events: Vec<Event>,
+    /// Its git worktree on its server, once one was made.
+    #[serde(default)]
+    pub workspace: Option<crate::workspace::Workspace>,
+    /// Review comments on its diff, oldest first.
+    #[serde(default)]
+    pub review_comments: Vec<crate::workspace::StoredComment>,
 }
 
 /// One agent process in a terminal on a server.

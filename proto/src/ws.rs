@@ -9,6 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::{Event, SessionState, TaskStatus};
+use crate::workspace::{WorkspaceAnswer, WorkspaceOp, WorkspaceReport, WorkspaceStart};
 
 /// Path of the daemon WebSocket.
 pub const DAEMON_WS_PATH: &str = "/api/v1/daemon/ws";
@@ -30,6 +31,10 @@ pub struct TaskPayload {
     pub require_plan_approval: bool,
     pub orchestrator: bool,
     pub resolved_inputs: BTreeMap<String, Value>,
+    /// Review comments not yet delivered, as one message (a retried task's agent reads them
+    /// in its prompt).
+    #[serde(default)]
+    pub review: Option<String>,
 }
 
 /// Everything a daemon needs to start a session.
@@ -45,6 +50,9 @@ pub struct SessionStart {
     pub token: String,
     /// The hub URL the agent should use (`ORCHESTRATIA_HUB`).
     pub hub_url: String,
+    /// A worktree of its own, when `working_dir` is a git repository.
+    #[serde(default)]
+    pub workspace: Option<WorkspaceStart>,
 }
 
 /// A session the daemon is running, as it reports on connect and in heartbeats.
@@ -142,6 +150,13 @@ pub enum HubToDaemon {
         #[serde(default)]
         conversation_id: Option<String>,
     },
+    /// Do something with a task's workspace; answered by `DaemonToHub::WorkspaceReply`
+    /// with the same `request_id`.
+    Workspace {
+        request_id: Uuid,
+        task_id: Uuid,
+        op: WorkspaceOp,
+    },
     /// The hub refused a message.
     Error { error: String, detail: String },
 }
@@ -202,6 +217,13 @@ pub enum DaemonToHub {
     OutputLost {
         session_id: Uuid,
         bytes: u64,
+    },
+    /// A workspace as it is now: made, its session ended, or found again after a restart.
+    WorkspaceReport { report: WorkspaceReport },
+    /// The answer to `HubToDaemon::Workspace`.
+    WorkspaceReply {
+        request_id: Uuid,
+        answer: WorkspaceAnswer,
     },
 }
 

@@ -318,6 +318,9 @@ async fn create_missing(
             require_plan_approval: t.require_plan_approval,
             orchestrator: false,
             keep_session: t.keep_session,
+            base: None,
+            base_from: None,
+            branch: None,
             pipeline_key: Some(t.name.clone()),
         };
         let created = ctx.client.create_task(&body).await?;
@@ -358,6 +361,7 @@ async fn add_inputs(ctx: &Ctx, file: &PipelineFile, ids: &Applied) -> anyhow::Re
                             depends_on: up.clone(),
                             dep_type: DepType::Input,
                             contract_key: Some(key.to_string()),
+                            after: None,
                         },
                     )
                     .await?;

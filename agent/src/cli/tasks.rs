@@ -136,7 +136,10 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> anyhow::Result<()> {
         require_plan_approval: a.require_plan_approval,
         orchestrator: a.orchestrator,
         keep_session: a.keep_session,
-        pipeline_key: None,
+        base: None,
+            base_from: None,
+            branch: None,
+            pipeline_key: None,
     };
     let t = ctx.client.create_task(&body).await?;
     ctx.out(&t, |t| say!("{}", t.id))
@@ -173,6 +176,7 @@ async fn deps(ctx: &Ctx, cmd: DepsCmd) -> anyhow::Result<()> {
                 depends_on: up,
                 dep_type,
                 contract_key,
+                after: None,
             };
             let v = ctx.client.add_dependency(&id, &body).await?;
             ctx.out(&v, |v| {

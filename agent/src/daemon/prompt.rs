@@ -93,6 +93,7 @@ mod tests {
             resolved_inputs: [("api_schema".to_string(), json!({"endpoints": []}))]
                 .into_iter()
                 .collect(),
+            review: None,
         };
         let p = render(&t);
         assert!(p.starts_with("# T2: Implement API"));

@@ -313,6 +313,7 @@ impl Hub {
                 working_dir: session.working_dir.clone(),
                 token,
                 hub_url: self.public_url.clone(),
+                workspace: None,
             }),
         );
     }

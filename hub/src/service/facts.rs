@@ -31,6 +31,7 @@ pub(crate) fn payload(t: &TaskRecord, resolved_inputs: BTreeMap<String, Value>) 
         require_plan_approval: t.require_plan_approval,
         orchestrator: t.orchestrator,
         resolved_inputs,
+        review: None,
     }
 }
 

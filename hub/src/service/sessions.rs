@@ -207,6 +207,7 @@ impl Hub {
             working_dir: s.working_dir.clone(),
             token,
             hub_url: self.public_url.clone(),
+            workspace: None,
         }))
     }
 

@@ -223,6 +223,7 @@ impl Hub {
             dep_type: d.dep_type,
             contract_key: d.contract_key.clone(),
             resolved: d.resolved,
+            after: orchestratia_proto::DependencyAfter::Done,
         };
         let inputs = store::contracts::inputs_of(c, &[t.id]).await?;
         Ok(TaskView {
@@ -240,6 +241,8 @@ impl Hub {
             plans: store::humans::plans(c, None, Some(t.id), None).await?,
             notes: store::humans::notes_of_task(c, t.id).await?,
             events: store::events::of_task(c, t.id).await?,
+            workspace: None,
+            review_comments: Vec::new(),
         })
     }
 }

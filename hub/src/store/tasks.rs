@@ -81,6 +81,9 @@ impl TaskRecord {
             phase: self.phase,
             result: self.result.clone(),
             pipeline_key: self.pipeline_key.clone(),
+            base: None,
+            base_from: None,
+            branch: None,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }

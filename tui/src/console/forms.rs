@@ -117,6 +117,9 @@ impl TaskForm {
             require_plan_approval: false,
             orchestrator: false,
             keep_session: false,
+            base: None,
+            base_from: None,
+            branch: None,
             pipeline_key: None,
         })))
     }
