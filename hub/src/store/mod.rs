@@ -28,6 +28,7 @@ pub mod servers; // servers: agent daemons, capabilities, status, heartbeats
 pub mod sessions; // sessions and session_chunks: agent processes and their recordings
 pub mod tasks; // tasks: the graph's nodes, with status, server, phase and result
 pub mod tokens; // tokens: every credential, by the SHA-256 of its text
+pub mod workspaces; // workspaces, review_comments: tasks' git worktrees and their review
 
 // The driver underneath them.
 mod connection; // Conn and Tx: statements on either backend, commit or roll back
