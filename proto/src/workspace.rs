@@ -80,10 +80,7 @@ impl WorkspaceReport {
     pub fn stat_line(&self) -> String {
         let (a, d) = self.totals();
         let n = self.files.len();
-        let mut s = format!(
-            "{n} file{} +{a} -{d}",
-            if n == 1 { "" } else { "s" }
-        );
+        let mut s = format!("{n} file{} +{a} -{d}", if n == 1 { "" } else { "s" });
         if !self.uncommitted.is_empty() {
             s.push_str(&format!(", {} uncommitted", self.uncommitted.len()));
         }
@@ -132,7 +129,9 @@ pub struct WorkspaceDiff {
 }
 
 /// Query of `GET /tasks/{id}/diff`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, utoipa::IntoParams,
+)]
 pub struct DiffQuery {
     /// Only the stat (files with +/- counts).
     #[serde(default)]
@@ -229,7 +228,9 @@ pub struct PruneItem {
 }
 
 /// Query of `GET /workspaces`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, utoipa::IntoParams,
+)]
 pub struct WorkspaceFilter {
     /// Project id or name.
     pub project: Option<String>,
@@ -286,10 +287,19 @@ pub struct PruneCandidate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum WorkspaceAnswer {
-    Report { report: WorkspaceReport },
-    Diff { diff: WorkspaceDiff },
-    Merged { merged: Merged, report: WorkspaceReport },
-    Pruned { items: Vec<PrunedWorktree> },
+    Report {
+        report: WorkspaceReport,
+    },
+    Diff {
+        diff: WorkspaceDiff,
+    },
+    Merged {
+        merged: Merged,
+        report: WorkspaceReport,
+    },
+    Pruned {
+        items: Vec<PrunedWorktree>,
+    },
     /// The op was refused; nothing changed. `conflicts`: files a merge conflicts in.
     Refused {
         reason: String,

@@ -219,7 +219,9 @@ pub enum DaemonToHub {
         bytes: u64,
     },
     /// A workspace as it is now: made, its session ended, or found again after a restart.
-    WorkspaceReport { report: WorkspaceReport },
+    WorkspaceReport {
+        report: WorkspaceReport,
+    },
     /// The answer to `HubToDaemon::Workspace`.
     WorkspaceReply {
         request_id: Uuid,

@@ -137,9 +137,9 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> anyhow::Result<()> {
         orchestrator: a.orchestrator,
         keep_session: a.keep_session,
         base: None,
-            base_from: None,
-            branch: None,
-            pipeline_key: None,
+        base_from: None,
+        branch: None,
+        pipeline_key: None,
     };
     let t = ctx.client.create_task(&body).await?;
     ctx.out(&t, |t| say!("{}", t.id))

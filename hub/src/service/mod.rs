@@ -16,6 +16,7 @@ mod graph;
 mod humans;
 mod inbox;
 mod lookup;
+mod merge_release;
 mod permissions;
 mod projects;
 mod recording;

@@ -131,7 +131,14 @@ pub async fn upsert_report(
         "INSERT INTO workspaces (task_id, project_id, server_id, report, removed, reported_at,
                                  created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        &params![report.task_id, project_id, server_id, &json, report.removed, now],
+        &params![
+            report.task_id,
+            project_id,
+            server_id,
+            &json,
+            report.removed,
+            now
+        ],
     )
     .await?;
     Ok(true)

@@ -283,5 +283,6 @@ async fn handle(
             tracing::warn!(%session_id, bytes, "daemon dropped output while the hub was away");
             Ok(())
         }
+        DaemonToHub::WorkspaceReport { .. } | DaemonToHub::WorkspaceReply { .. } => Ok(()),
     }
 }

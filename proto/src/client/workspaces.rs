@@ -32,20 +32,31 @@ impl HubClient {
     }
 
     /// Merges a task's branch (into its base unless `into` says otherwise).
-    pub async fn merge_task(&self, task: &str, body: &MergeWorkspace) -> Result<Merged, ClientError> {
-        self.post(&format!("/tasks/{}/merge", enc(task)), body).await
+    pub async fn merge_task(
+        &self,
+        task: &str,
+        body: &MergeWorkspace,
+    ) -> Result<Merged, ClientError> {
+        self.post(&format!("/tasks/{}/merge", enc(task)), body)
+            .await
     }
 
     /// Keeps a task's branch for later (review state `kept`).
     pub async fn keep_task(&self, task: &str) -> Result<Workspace, ClientError> {
-        self.post(&format!("/tasks/{}/keep", enc(task)), &serde_json::json!({}))
-            .await
+        self.post(
+            &format!("/tasks/{}/keep", enc(task)),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Throws a task's worktree and branch away (review state `discarded`).
     pub async fn discard_task(&self, task: &str) -> Result<Workspace, ClientError> {
-        self.post(&format!("/tasks/{}/discard", enc(task)), &serde_json::json!({}))
-            .await
+        self.post(
+            &format!("/tasks/{}/discard", enc(task)),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Comments on a line of a task's diff; delivered to its agent while the task is open.
@@ -54,7 +65,8 @@ impl HubClient {
         task: &str,
         body: &ReviewComment,
     ) -> Result<StoredComment, ClientError> {
-        self.post(&format!("/tasks/{}/review", enc(task)), body).await
+        self.post(&format!("/tasks/{}/review", enc(task)), body)
+            .await
     }
 
     /// Every workspace the hub knows of.
