@@ -43,6 +43,9 @@ fn task(project: Uuid, number: i64, title: &str) -> TaskRecord {
         wait_reason: None,
         result: None,
         pipeline_key: Some(format!("k{number}")),
+        base: None,
+        base_from: None,
+        branch: None,
         created_by: "admin".into(),
         created_at: 1,
         updated_at: 1,
@@ -189,6 +192,7 @@ async fn suite(store: Store) {
             dep_type: DepType::Blocks,
             contract_key: None,
             resolved: false,
+            after: orchestratia_proto::DependencyAfter::Done,
             now: 3,
         },
     )

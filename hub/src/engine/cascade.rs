@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use orchestratia_proto::{DepType, TaskStatus};
+use orchestratia_proto::{DepType, DependencyAfter, TaskStatus};
 use uuid::Uuid;
 
 use super::deps::{DepFacts, blocked_reason};
@@ -19,6 +19,8 @@ pub struct DepState {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    /// Met when the upstream is done, or only once its branch is merged.
+    pub after: DependencyAfter,
 }
 
 /// A task downstream of the completed one, with all its dependencies.
@@ -50,26 +52,45 @@ pub struct CascadePlan {
     pub still_blocked: Vec<(Uuid, String)>,
 }
 
-/// Plans the cascade of `completed` publishing the contract keys `published`.
+/// Plans the cascade of `completed` publishing the contract keys `published`: its `blocks`
+/// dependencies (except those that wait for a merge) and the inputs whose keys it published
+/// resolve.
 pub fn plan_completion(
     completed: Uuid,
     published: &BTreeSet<String>,
     downstream: &[Downstream],
 ) -> CascadePlan {
+    plan(completed, downstream, |d| {
+        match (d.dep_type, &d.contract_key, d.after) {
+            (DepType::Blocks, _, DependencyAfter::Merged) => false,
+            (DepType::Blocks, _, DependencyAfter::Done) => true,
+            (DepType::Input, Some(k), _) => published.contains(k),
+            (DepType::Input, None, _) => false,
+        }
+    })
+}
+
+/// Plans what merging `merged`'s branch releases: its `blocks` dependencies with
+/// `after: merged`.
+pub fn plan_merge(merged: Uuid, downstream: &[Downstream]) -> CascadePlan {
+    plan(merged, downstream, |d| {
+        d.dep_type == DepType::Blocks && d.after == DependencyAfter::Merged
+    })
+}
+
+/// Resolves the unresolved dependencies on `upstream` that `met` accepts, then sorts the
+/// pending downstream tasks into unblocked and still blocked (`upstream` is done in both
+/// cases: a merge happens only after completion).
+fn plan(upstream: Uuid, downstream: &[Downstream], met: impl Fn(&DepState) -> bool) -> CascadePlan {
     let mut plan = CascadePlan::default();
     let mut newly: HashSet<Uuid> = HashSet::new();
     for t in downstream {
         for d in t
             .deps
             .iter()
-            .filter(|d| d.upstream == completed && !d.resolved)
+            .filter(|d| d.upstream == upstream && !d.resolved)
         {
-            let met = match (&d.dep_type, &d.contract_key) {
-                (DepType::Blocks, _) => true,
-                (DepType::Input, Some(k)) => published.contains(k),
-                (DepType::Input, None) => false,
-            };
-            if met {
+            if met(d) {
                 newly.insert(d.id);
                 plan.resolved.push(Resolution {
                     dep_id: d.id,
@@ -90,7 +111,7 @@ pub fn plan_completion(
             .iter()
             .map(|d| DepFacts {
                 upstream_ref: d.upstream_ref.clone(),
-                upstream_status: if d.upstream == completed {
+                upstream_status: if d.upstream == upstream {
                     TaskStatus::Done
                 } else {
                     d.upstream_status
@@ -98,6 +119,7 @@ pub fn plan_completion(
                 dep_type: d.dep_type,
                 contract_key: d.contract_key.clone(),
                 resolved: d.resolved || newly.contains(&d.id),
+                after: d.after,
             })
             .collect();
         match blocked_reason(&facts) {
@@ -138,6 +160,7 @@ mod tests {
                 dep_type: t,
                 contract_key: key.map(str::to_string),
                 resolved: res,
+                after: DependencyAfter::Done,
             }
         }
         /// An unresolved `input` of `api_schema` from task `up`, still running.
@@ -225,6 +248,33 @@ mod tests {
         assert_eq!(plan.resolved.len(), 1);
         assert!(plan.unblocked.is_empty());
         assert!(plan.still_blocked.is_empty());
+    }
+
+    #[test]
+    fn a_dependency_after_merged_waits_for_the_merge_not_the_completion() {
+        let g = G::new(2);
+        let mut d = g.dep(0, DepType::Blocks, None, TaskStatus::Running, false);
+        d.after = DependencyAfter::Merged;
+        let b = g.task(1, vec![d]);
+        let plan = plan_completion(g.ids[0], &keys(&[]), std::slice::from_ref(&b));
+        assert!(plan.resolved.is_empty());
+        assert_eq!(
+            plan.still_blocked,
+            vec![(g.ids[1], "waiting for T1's branch to be merged".to_string())]
+        );
+        let plan = plan_merge(g.ids[0], &[b]);
+        assert_eq!(plan.resolved.len(), 1);
+        assert_eq!(plan.unblocked, vec![g.ids[1]]);
+    }
+
+    #[test]
+    fn a_merge_resolves_nothing_else() {
+        let g = G::new(2);
+        let b = g.task(
+            1,
+            vec![g.dep(0, DepType::Blocks, None, TaskStatus::Running, false)],
+        );
+        assert!(plan_merge(g.ids[0], &[b]).resolved.is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Dependency rules: what adding a dependency does to a pair that may already have one, when a
 //! dependency counts as met, and why a pending task is blocked.
 
-use orchestratia_proto::{DepType, TaskStatus};
+use orchestratia_proto::{DepType, DependencyAfter, TaskStatus};
 use uuid::Uuid;
 
 /// Longest contract key accepted.
@@ -39,6 +39,8 @@ pub enum DepError {
     BadKey(String),
     #[error("duplicate dependency: {0}")]
     Duplicate(String),
+    #[error("--after merged applies only to --type blocks (an input is met by its contract)")]
+    MergedOnInput,
 }
 
 /// Checks a contract key: 1–64 of `[A-Za-z0-9_.-]`.
@@ -61,9 +63,13 @@ pub fn validate_new(
     downstream: Uuid,
     dep_type: DepType,
     key: Option<&str>,
+    after: DependencyAfter,
 ) -> Result<(), DepError> {
     if upstream == downstream {
         return Err(DepError::SelfDependency);
+    }
+    if after == DependencyAfter::Merged && dep_type == DepType::Input {
+        return Err(DepError::MergedOnInput);
     }
     match (dep_type, key) {
         (DepType::Input, None) => Err(DepError::MissingContractKey),
@@ -123,6 +129,8 @@ pub struct DepFacts {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    /// Met when the upstream is done, or only once its branch is merged.
+    pub after: DependencyAfter,
 }
 
 /// Why a task is blocked, one clause per unmet dependency; `None` when all are met.
@@ -133,6 +141,12 @@ pub fn blocked_reason(deps: &[DepFacts]) -> Option<String> {
         .map(|d| {
             let up = &d.upstream_ref;
             match (d.upstream_status, &d.contract_key) {
+                (TaskStatus::Done, None) if d.after == DependencyAfter::Merged => {
+                    format!("waiting for {up}'s branch to be merged")
+                }
+                (s, None) if d.after == DependencyAfter::Merged && !s.is_terminal() => {
+                    format!("waiting for {up} ({s}) and its merge")
+                }
                 (TaskStatus::Done, Some(k)) => format!("{up} completed without contract '{k}'"),
                 (TaskStatus::Done, None) => format!("waiting for {up}"),
                 (TaskStatus::Failed, _) => format!("upstream {up} failed"),
@@ -204,23 +218,37 @@ mod tests {
     fn shapes_are_checked() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         assert_eq!(
-            validate_new(a, a, DepType::Blocks, None),
+            validate_new(a, a, DepType::Blocks, None, DependencyAfter::Done),
             Err(DepError::SelfDependency)
         );
         assert_eq!(
-            validate_new(a, b, DepType::Input, None),
+            validate_new(a, b, DepType::Input, None, DependencyAfter::Done),
             Err(DepError::MissingContractKey)
         );
         assert_eq!(
-            validate_new(a, b, DepType::Blocks, Some("k")),
+            validate_new(a, b, DepType::Blocks, Some("k"), DependencyAfter::Done),
             Err(DepError::KeyOnBlocks)
         );
         assert!(matches!(
-            validate_new(a, b, DepType::Input, Some("bad key")),
+            validate_new(a, b, DepType::Input, Some("bad key"), DependencyAfter::Done),
             Err(DepError::BadKey(_))
         ));
         assert_eq!(
-            validate_new(a, b, DepType::Input, Some("api_schema.v2")),
+            validate_new(
+                a,
+                b,
+                DepType::Input,
+                Some("api_schema.v2"),
+                DependencyAfter::Done
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            validate_new(a, b, DepType::Input, Some("k"), DependencyAfter::Merged),
+            Err(DepError::MergedOnInput)
+        );
+        assert_eq!(
+            validate_new(a, b, DepType::Blocks, None, DependencyAfter::Merged),
             Ok(())
         );
     }
@@ -242,6 +270,7 @@ mod tests {
             },
             contract_key: k.map(str::to_string),
             resolved,
+            after: DependencyAfter::Done,
         };
         assert_eq!(blocked_reason(&[f(TaskStatus::Done, None, true)]), None);
         let r = blocked_reason(&[
@@ -255,5 +284,17 @@ mod tests {
         );
         let r = blocked_reason(&[f(TaskStatus::Running, Some("k"), false)]).unwrap();
         assert_eq!(r, "waiting for 'k' from T1 (running)");
+        let merged = |s| DepFacts {
+            after: DependencyAfter::Merged,
+            ..f(s, None, false)
+        };
+        assert_eq!(
+            blocked_reason(&[merged(TaskStatus::Done)]).unwrap(),
+            "waiting for T1's branch to be merged"
+        );
+        assert_eq!(
+            blocked_reason(&[merged(TaskStatus::Running)]).unwrap(),
+            "waiting for T1 (running) and its merge"
+        );
     }
 }

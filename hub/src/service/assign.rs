@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use orchestratia_proto::api::Explanation;
 use orchestratia_proto::time::now_ms;
+use orchestratia_proto::workspace::WorkspaceStart;
 use orchestratia_proto::ws::{HubToDaemon, SessionStart};
 use orchestratia_proto::{
     EventKind, SESSION_TOKEN_PREFIX, Server, Session, SessionState, SessionStatus, Task, TaskStatus,
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::close::{SessionsEnd, check_transition};
-use super::facts::{payload, requirements, server_facts};
+use super::facts::{payload, server_facts};
 use super::{Effects, Hub};
 use crate::auth::{Principal, new_token, new_tokens, random_hex};
 use crate::bad;
@@ -38,6 +39,13 @@ pub(crate) struct Assignment {
     /// The server's score when the cascade chose it (then `task_auto_assigned` is recorded);
     /// `None` for an assignment by hand.
     pub score: Option<i64>,
+}
+
+/// What a session start carries besides the task: its worktree, and the review comments
+/// its agent has not seen.
+struct Started {
+    workspace: Option<WorkspaceStart>,
+    review: Option<String>,
 }
 
 /// The stored record of a token scoped to one session's task.
@@ -244,7 +252,7 @@ impl Hub {
                 server.name
             )));
         };
-        let cand = evaluate(&requirements(t), f);
+        let cand = evaluate(&self.requirements_of(c, t).await?, f);
         if let Some(why) = cand.disqualified {
             return Err(HubError::Conflict(format!(
                 "cannot assign {} to {}: {why}",
@@ -284,10 +292,14 @@ impl Hub {
         store::tokens::insert_many(c, &tokens).await?;
         for ((a, session), token) in items.into_iter().zip(&sessions).zip(plain) {
             assignment_events(&a, session, actor, cause, out);
+            let workspace = self.workspace_start(c, &a.task).await?;
+            let review = self
+                .take_review(c, &a.task, Some(session.id), now, out)
+                .await?;
             // A daemon that is not connected gets its starting sessions again when it
             // connects (`daemon_connected`): build messages only for connected ones.
             if self.daemons.is_connected(a.server.id) {
-                self.tell_started(a, session, token, out);
+                self.tell_started(a, session, token, Started { workspace, review }, out);
             }
         }
         Ok(sessions)
@@ -295,8 +307,16 @@ impl Hub {
 
     /// Queues `task_assigned` and `session_start` (with the session's token) for the daemon
     /// of an assignment's server.
-    fn tell_started(&self, a: Assignment, session: &Session, token: String, out: &mut Effects) {
-        let task = payload(&a.task, a.inputs);
+    fn tell_started(
+        &self,
+        a: Assignment,
+        session: &Session,
+        token: String,
+        extra: Started,
+        out: &mut Effects,
+    ) {
+        let mut task = payload(&a.task, a.inputs);
+        task.review = extra.review;
         out.tell(
             a.server.id,
             HubToDaemon::TaskAssigned {
@@ -313,7 +333,7 @@ impl Hub {
                 working_dir: session.working_dir.clone(),
                 token,
                 hub_url: self.public_url.clone(),
-                workspace: None,
+                workspace: extra.workspace,
             }),
         );
     }
@@ -417,7 +437,7 @@ impl Hub {
         let mut inputs = store::contracts::inputs_of(c, &ids).await?;
         let mut batch = Vec::new();
         for t in tasks {
-            let ranked = rank(&requirements(&t), &facts);
+            let ranked = rank(&self.requirements_of(c, &t).await?, &facts);
             match ranked.iter().find(|c| c.winner) {
                 Some(win) => {
                     let Some(server) = servers.get(&win.server_id) else {
@@ -475,7 +495,7 @@ impl Hub {
     pub async fn explain(&self, p: &Principal, reference: &str) -> HubResult<Explanation> {
         let mut c = self.read().await?;
         let t = self.resolve_task(&mut c, p, reference, None).await?;
-        let req = requirements(&t);
+        let req = self.requirements_of(&mut c, &t).await?;
         let servers = server_facts(&mut c, t.project_id).await?.facts;
         let candidates = rank(&req, &servers);
         Ok(Explanation {

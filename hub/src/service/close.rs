@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::tasks::task_record;
 use super::{Effects, Hub, StatusUpdate, validate};
 use crate::auth::Principal;
-use crate::engine::cascade::plan_completion;
+use crate::engine::cascade::{CascadePlan, plan_completion};
 use crate::engine::lifecycle::{Transition, next};
 use crate::error::{HubError, HubResult};
 use crate::store::events::NewEvent;
@@ -173,6 +173,19 @@ impl Hub {
         let published: BTreeSet<String> = contracts.keys().cloned().collect();
         let downstream = store::deps::downstream_of(c, t.id).await?;
         let plan = plan_completion(t.id, &published, &downstream);
+        self.apply_cascade(c, t, &plan, now, out).await
+    }
+
+    /// Carries out a cascade plan of upstream `t` (a completion, or a merge of its branch):
+    /// resolves the dependencies, records each step, and releases and assigns what is free.
+    pub(crate) async fn apply_cascade(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        plan: &CascadePlan,
+        now: i64,
+        out: &mut Effects,
+    ) -> HubResult<()> {
         let resolved_ids: Vec<Uuid> = plan.resolved.iter().map(|r| r.dep_id).collect();
         store::deps::resolve(c, &resolved_ids, now).await?;
         let still: HashMap<Uuid, &String> =

@@ -3,7 +3,9 @@
 
 use orchestratia_proto::api::CreateTask;
 use orchestratia_proto::time::now_ms;
-use orchestratia_proto::{DepType, EventKind, Priority, Project, Task, TaskStatus};
+use orchestratia_proto::{
+    DepType, DependencyAfter, EventKind, Priority, Project, Task, TaskStatus,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -49,6 +51,9 @@ fn new_record(
         wait_reason: None,
         result: None,
         pipeline_key: fields.pipeline_key,
+        base: fields.base,
+        base_from: None,
+        branch: fields.branch,
         created_by: p.actor(),
         created_at: now,
         updated_at: now,
@@ -107,6 +112,7 @@ async fn insert_blocks(
                 dep_type: DepType::Blocks,
                 contract_key: None,
                 resolved: met,
+                after: DependencyAfter::Done,
                 now: rec.created_at,
             },
         )
@@ -132,6 +138,7 @@ fn blocked_by(upstreams: &[TaskRecord]) -> Option<String> {
             dep_type: DepType::Blocks,
             contract_key: None,
             resolved: is_met(u.status, DepType::Blocks, false),
+            after: DependencyAfter::Done,
         })
         .collect();
     blocked_reason(&facts)
@@ -154,12 +161,24 @@ impl Hub {
         tx.lock_project(project.id).await?;
         check_agent(&mut tx, &project, body.agent.as_ref()).await?;
         check_pipeline_key(&mut tx, &project, fields.pipeline_key.as_deref()).await?;
-        let upstreams = self
+        let mut upstreams = self
             .resolve_upstreams(&mut tx, p, project.id, &body.depends_on)
             .await?;
+        // Starting from another task's branch means waiting for that task.
+        let base_from = match body.base_from.as_deref() {
+            Some(r) => {
+                let up = self.resolve_task(&mut tx, p, r, Some(project.id)).await?;
+                if !upstreams.iter().any(|u| u.id == up.id) {
+                    upstreams.push(up.clone());
+                }
+                Some(up.id)
+            }
+            None => None,
+        };
         let now = now_ms();
         let number = store::projects::allocate_number(&mut tx, project.id).await?;
-        let rec = new_record(fields, body, p, project.id, number, now);
+        let mut rec = new_record(fields, body, p, project.id, number, now);
+        rec.base_from = base_from;
         store::tasks::insert(&mut tx, &rec).await?;
         let mut out = Effects::default();
         let actor = p.actor();
@@ -170,6 +189,7 @@ impl Hub {
             rec.id,
             json!({"title": rec.title, "priority": rec.priority, "repo": rec.repo,
                    "languages": rec.languages, "agent": rec.agent,
+                   "base": rec.base, "branch": rec.branch,
                    "depends_on": upstreams.iter().map(TaskRecord::reference).collect::<Vec<_>>(),
                    "type": if rec.orchestrator { "orchestrator" } else { "worker" }}),
         );

@@ -4,7 +4,7 @@
 
 use orchestratia_proto::api::{AddDependency, RemoveDependency};
 use orchestratia_proto::time::now_ms;
-use orchestratia_proto::{EventKind, TaskStatus, TaskView};
+use orchestratia_proto::{DependencyAfter, EventKind, ReviewState, TaskStatus, TaskView};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -91,7 +91,8 @@ impl Hub {
         let DependencyEdit { mut tx, down, up } = self
             .dependency_ends(p, reference, &body.depends_on, "adding a dependency")
             .await?;
-        validate_new(up.id, down.id, body.dep_type, key).map_err(|e| bad!("{e}"))?;
+        let after = body.after.unwrap_or(DependencyAfter::Done);
+        validate_new(up.id, down.id, body.dep_type, key, after).map_err(|e| bad!("{e}"))?;
         if down.status != TaskStatus::Pending {
             return Err(HubError::Conflict(format!(
                 "{} is {}; dependencies can only be added to pending tasks",
@@ -111,7 +112,12 @@ impl Hub {
                 .contains_key(k),
             None => false,
         };
-        let met = is_met(up.status, body.dep_type, has_key);
+        let met = match after {
+            DependencyAfter::Done => is_met(up.status, body.dep_type, has_key),
+            DependencyAfter::Merged => store::workspaces::get(&mut tx, up.id)
+                .await?
+                .is_some_and(|w| w.review == ReviewState::Merged),
+        };
         let now = now_ms();
         let upgraded = match decision {
             AddDecision::Insert => {
@@ -122,6 +128,7 @@ impl Hub {
                     dep_type: body.dep_type,
                     contract_key: key.map(str::to_string),
                     resolved: met,
+                    after,
                     now,
                 };
                 store::deps::insert(&mut tx, &dep).await?;
@@ -140,7 +147,7 @@ impl Hub {
             down.project_id,
             down.id,
             json!({"upstream": up.reference(), "type": body.dep_type, "contract_key": key,
-                   "resolved": met, "upgraded_from_blocks": upgraded}),
+                   "after": after, "resolved": met, "upgraded_from_blocks": upgraded}),
         );
         self.release_if_ready(&mut tx, &down, &mut out).await?;
         self.commit(tx, out).await?;

@@ -87,6 +87,7 @@ pub(crate) fn facts_of(deps: &[DepRecord]) -> Vec<DepFacts> {
             dep_type: d.dep_type,
             contract_key: d.contract_key.clone(),
             resolved: d.resolved,
+            after: d.after,
         })
         .collect()
 }

@@ -25,6 +25,7 @@ mod sessions;
 mod tasks;
 mod validate;
 mod watch;
+mod workspace_start;
 
 use std::sync::Arc;
 

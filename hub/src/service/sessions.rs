@@ -191,14 +191,15 @@ impl Hub {
         task: Option<&TaskRecord>,
         now: i64,
     ) -> HubResult<HubToDaemon> {
-        let (token, payload) = match task {
+        let (token, payload, workspace) = match task {
             Some(t) => {
                 let token = self.session_token(c, t, s, now).await?;
                 let inputs = store::contracts::inputs_of(c, &[t.id]).await?;
                 let inputs = inputs.get(&t.id).cloned().unwrap_or_default();
-                (token, Some(super::facts::payload(t, inputs)))
+                let workspace = self.workspace_start(c, t).await?;
+                (token, Some(super::facts::payload(t, inputs)), workspace)
             }
-            None => (String::new(), None),
+            None => (String::new(), None, None),
         };
         Ok(HubToDaemon::SessionStart(SessionStart {
             session_id: s.id,
@@ -207,7 +208,7 @@ impl Hub {
             working_dir: s.working_dir.clone(),
             token,
             hub_url: self.public_url.clone(),
-            workspace: None,
+            workspace,
         }))
     }
 

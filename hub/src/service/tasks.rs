@@ -223,7 +223,7 @@ impl Hub {
             dep_type: d.dep_type,
             contract_key: d.contract_key.clone(),
             resolved: d.resolved,
-            after: orchestratia_proto::DependencyAfter::Done,
+            after: d.after,
         };
         let inputs = store::contracts::inputs_of(c, &[t.id]).await?;
         Ok(TaskView {
@@ -241,8 +241,10 @@ impl Hub {
             plans: store::humans::plans(c, None, Some(t.id), None).await?,
             notes: store::humans::notes_of_task(c, t.id).await?,
             events: store::events::of_task(c, t.id).await?,
-            workspace: None,
-            review_comments: Vec::new(),
+            workspace: store::workspaces::get(c, t.id)
+                .await?
+                .map(|w| w.to_workspace()),
+            review_comments: store::workspaces::comments(c, t.id).await?,
         })
     }
 }

@@ -167,6 +167,37 @@ pub fn spec_languages(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Longest branch or base name accepted.
+const MAX_GIT_REF: usize = 200;
+
+/// Checks a branch or base name as git would take it (`git check-ref-format`, kept to a
+/// plain subset): 1–200 of letters, digits and `/ . _ - +`, no `..` or `//`, no part
+/// starting with `.` or `-`, not ending with `/`, `.` or `.lock`.
+pub fn git_ref(what: &str, s: &str) -> HubResult<String> {
+    let s = s.trim();
+    let chars_ok = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+'));
+    let parts_ok = s
+        .split('/')
+        .all(|p| !p.is_empty() && !p.starts_with('.') && !p.starts_with('-'));
+    let ok = !s.is_empty()
+        && s.len() <= MAX_GIT_REF
+        && chars_ok
+        && parts_ok
+        && !s.contains("..")
+        && !s.ends_with('.')
+        && !s.ends_with(".lock");
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(bad!(
+            "invalid {what} '{}': use 1-{MAX_GIT_REF} letters, digits, '/', '.', '_', '-' or '+' (no '..', no part starting with '.' or '-')",
+            s.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
 /// The fields of a new task, checked.
 pub struct NewTask {
     pub title: String,
@@ -178,6 +209,10 @@ pub struct NewTask {
     /// Those given and those the structured spec names, each once (case-insensitively).
     pub languages: Vec<String>,
     pub pipeline_key: Option<String>,
+    /// A branch or commit its worktree starts from, or `upstream`.
+    pub base: Option<String>,
+    /// Its branch name.
+    pub branch: Option<String>,
 }
 
 /// Checks a new task's fields (the agent is checked against the project's servers later).
@@ -212,6 +247,19 @@ pub fn new_task(body: &CreateTask, max_spec: usize) -> HubResult<NewTask> {
         .as_deref()
         .map(|k| name("pipeline key", k))
         .transpose()?;
+    let base = body
+        .base
+        .as_deref()
+        .map(|b| git_ref("base", b))
+        .transpose()?;
+    let branch = body
+        .branch
+        .as_deref()
+        .map(|b| git_ref("branch", b))
+        .transpose()?;
+    if base.is_some() && body.base_from.is_some() {
+        return Err(bad!("give --base or --base-from, not both"));
+    }
     if body.depends_on.len() > MAX_DEPENDS_ON {
         return Err(bad!("at most {MAX_DEPENDS_ON} --depends-on per task"));
     }
@@ -223,6 +271,8 @@ pub fn new_task(body: &CreateTask, max_spec: usize) -> HubResult<NewTask> {
         os,
         languages,
         pipeline_key,
+        base,
+        branch,
     })
 }
 
@@ -395,5 +445,36 @@ mod tests {
         );
         assert_eq!(parse_wait(Some("1h"), max).ok(), Some(max));
         assert!(parse_wait(Some("soon"), max).is_err());
+    }
+
+    #[test]
+    fn branch_and_base_names_are_checked_as_git_would() {
+        for ok in [
+            "main",
+            "orc/T7-gateway-tests",
+            "release/1.2",
+            "a+b_c",
+            "abc123def",
+        ] {
+            assert_eq!(git_ref("branch", ok).ok().as_deref(), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a..b",
+            "a//b",
+            "/a",
+            "a/",
+            "-a",
+            "a/.b",
+            "a.lock",
+            "a.",
+            "a b",
+            "a~1",
+            "a:b",
+            "a\u{1b}[0m",
+        ] {
+            assert!(git_ref("branch", bad).is_err(), "{bad:?}");
+        }
+        assert!(git_ref("branch", &"a".repeat(201)).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Dependencies between tasks: `blocks`, or `input` with a contract key.
 
-use orchestratia_proto::{DepType, TaskStatus, task_ref};
+use orchestratia_proto::{DepType, DependencyAfter, TaskStatus, task_ref};
 use uuid::Uuid;
 
 use super::{BATCH, Conn, Param, Result, Row, placeholders};
@@ -17,6 +17,8 @@ pub struct DepRecord {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    /// Met when the upstream is done, or once its branch is merged.
+    pub after: DependencyAfter,
     /// The task at the other end (upstream for `of_downstream`, downstream for `of_upstream`).
     pub other_number: i64,
     pub other_title: String,
@@ -31,6 +33,7 @@ fn record(r: &Row) -> Result<DepRecord> {
         dep_type: r.word("dep_type")?,
         contract_key: r.opt_text("contract_key")?,
         resolved: r.flag("resolved")?,
+        after: r.word("met_after")?,
         other_number: r.int("other_number")?,
         other_title: r.text("other_title")?,
         other_status: r.word("other_status")?,
@@ -49,14 +52,15 @@ pub struct NewDep {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    pub after: DependencyAfter,
     pub now: i64,
 }
 
 pub async fn insert(c: &mut Conn, d: &NewDep) -> Result<()> {
     c.execute(
         "INSERT INTO dependencies (id, upstream_id, downstream_id, dep_type, contract_key, resolved,
-                                   resolved_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                   resolved_at, created_at, met_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &params![
             d.id,
             d.upstream,
@@ -65,7 +69,8 @@ pub async fn insert(c: &mut Conn, d: &NewDep) -> Result<()> {
             &d.contract_key,
             d.resolved,
             d.resolved.then_some(d.now),
-            d.now
+            d.now,
+            d.after.as_str()
         ],
     )
     .await?;
@@ -136,7 +141,7 @@ pub async fn resolve(c: &mut Conn, ids: &[Uuid], now: i64) -> Result<()> {
 
 const UPSTREAM_SIDE: &str =
     "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-        u.number AS other_number, u.title AS other_title, u.status AS other_status
+        d.met_after, u.number AS other_number, u.title AS other_title, u.status AS other_status
     FROM dependencies d JOIN tasks u ON u.id = d.upstream_id";
 
 /// What a task depends on, with each upstream's number, title and status.
@@ -150,7 +155,7 @@ pub async fn of_upstream(c: &mut Conn, upstream: Uuid) -> Result<Vec<DepRecord>>
     records(
         c.fetch(
             "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                    t.number AS other_number, t.title AS other_title, t.status AS other_status
+                    d.met_after, t.number AS other_number, t.title AS other_title, t.status AS other_status
              FROM dependencies d JOIN tasks t ON t.id = d.downstream_id
              WHERE d.upstream_id = $1 ORDER BY t.number, d.created_at",
             &params![upstream],
@@ -212,7 +217,7 @@ pub async fn downstream_of(c: &mut Conn, upstream: Uuid) -> Result<Vec<Downstrea
     let rows = c
         .fetch(
             "SELECT d.id, d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved,
-                    u.number AS up_number, u.status AS up_status,
+                    d.met_after, u.number AS up_number, u.status AS up_status,
                     t.number AS down_number, t.status AS down_status
              FROM dependencies d
              JOIN tasks u ON u.id = d.upstream_id
@@ -242,6 +247,7 @@ pub async fn downstream_of(c: &mut Conn, upstream: Uuid) -> Result<Vec<Downstrea
                 dep_type: r.word("dep_type")?,
                 contract_key: r.opt_text("contract_key")?,
                 resolved: r.flag("resolved")?,
+                after: r.word("met_after")?,
             });
         }
     }

@@ -35,6 +35,12 @@ pub struct TaskRecord {
     pub wait_reason: Option<String>,
     pub result: Option<Value>,
     pub pipeline_key: Option<String>,
+    /// What its worktree starts from (a branch, a commit, `upstream`).
+    pub base: Option<String>,
+    /// The task whose branch its worktree starts from.
+    pub base_from: Option<Uuid>,
+    /// Its branch name when set.
+    pub branch: Option<String>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -81,9 +87,9 @@ impl TaskRecord {
             phase: self.phase,
             result: self.result.clone(),
             pipeline_key: self.pipeline_key.clone(),
-            base: None,
-            base_from: None,
-            branch: None,
+            base: self.base.clone(),
+            base_from: self.base_from,
+            branch: self.branch.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -114,6 +120,9 @@ fn record(r: &Row) -> Result<TaskRecord> {
         wait_reason: r.opt_text("wait_reason")?,
         result: r.opt_json("result")?,
         pipeline_key: r.opt_text("pipeline_key")?,
+        base: r.opt_text("base")?,
+        base_from: r.opt_uuid("base_from")?,
+        branch: r.opt_text("branch")?,
         created_by: r.text("created_by")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
@@ -124,7 +133,7 @@ fn record(r: &Row) -> Result<TaskRecord> {
 const SELECT: &str = "SELECT t.id, t.project_id, t.number, t.title, t.spec, t.structured_spec,
         t.priority, t.repo, t.languages, t.agent, t.os, t.require_plan_approval, t.orchestrator,
         t.keep_session, t.status, t.server_id, s.name AS server_name, t.phase, t.released_by, t.wait_reason,
-        t.result, t.pipeline_key, t.created_by, t.created_at, t.updated_at, t.completed_at
+        t.result, t.pipeline_key, t.base, t.base_from, t.branch, t.created_by, t.created_at, t.updated_at, t.completed_at
     FROM tasks t LEFT JOIN servers s ON s.id = t.server_id";
 
 fn records(rows: Vec<Row>) -> Result<Vec<TaskRecord>> {
@@ -136,9 +145,10 @@ pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
         "INSERT INTO tasks (id, project_id, number, title, spec, structured_spec, priority, repo,
                             languages, agent, os, require_plan_approval, orchestrator, status,
                             server_id, phase, released_by, wait_reason, result, pipeline_key,
-                            created_by, created_at, updated_at, completed_at, keep_session)
+                            created_by, created_at, updated_at, completed_at, keep_session,
+                            base, base_from, branch)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 $19, $20, $21, $22, $23, $24, $25)",
+                 $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
         &[
             &params![t.id, t.project_id, t.number][..],
             &editable(t),
@@ -157,7 +167,10 @@ pub async fn insert(c: &mut Conn, t: &TaskRecord) -> Result<()> {
                 t.created_at,
                 t.updated_at,
                 t.completed_at,
-                t.keep_session
+                t.keep_session,
+                &t.base,
+                t.base_from,
+                &t.branch
             ],
         ]
         .concat(),

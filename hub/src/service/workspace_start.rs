@@ -1,0 +1,161 @@
+//! What a task's session needs for a git worktree of its own: its branch (set, or
+//! `orc/T7-title-slug`), the base it starts from (a branch, `upstream`, or another task's
+//! branch), the server that holds that base, and the review comments its agent has not seen.
+
+use orchestratia_proto::EventKind;
+use orchestratia_proto::workspace::{
+    BASE_UPSTREAM, ReviewComment, WorkspaceStart, comments_message,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Effects, Hub};
+use crate::engine::matching::Requirements;
+use crate::error::HubResult;
+use crate::store::tasks::TaskRecord;
+use crate::store::{self, Conn};
+
+/// Longest slug of a title in a default branch name.
+const MAX_SLUG: usize = 40;
+
+/// A title as a branch-name slug: lower case, runs of anything but `a-z0-9` as one `-`.
+pub(crate) fn slug(title: &str) -> String {
+    let mut s = String::new();
+    for ch in title.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            s.push(ch);
+        } else if !s.ends_with('-') && !s.is_empty() {
+            s.push('-');
+        }
+        if s.len() >= MAX_SLUG {
+            break;
+        }
+    }
+    s.trim_end_matches('-').to_string()
+}
+
+/// A task's branch: the one it was given, or `orc/T7-title-slug`.
+pub(crate) fn branch_of(t: &TaskRecord) -> String {
+    if let Some(b) = &t.branch {
+        return b.clone();
+    }
+    let slug = slug(&t.title);
+    if slug.is_empty() {
+        format!("orc/{}", t.reference())
+    } else {
+        format!("orc/{}-{slug}", t.reference())
+    }
+}
+
+impl Hub {
+    /// The task whose branch `t`'s worktree starts from: `base_from`, or with `base:
+    /// upstream` its `blocks`/`input` upstream (the lowest-numbered when several).
+    async fn base_task(&self, c: &mut Conn, t: &TaskRecord) -> HubResult<Option<TaskRecord>> {
+        let id = match (t.base_from, t.base.as_deref()) {
+            (Some(id), _) => Some(id),
+            (None, Some(BASE_UPSTREAM)) => store::deps::of_downstream(c, t.id)
+                .await?
+                .first()
+                .map(|d| d.upstream_id),
+            _ => None,
+        };
+        match id {
+            Some(id) => Ok(store::tasks::get(c, id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// The worktree a session of `t` gets (tasks with a repo; the daemon decides whether the
+    /// repo is a git repository).
+    pub(crate) async fn workspace_start(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+    ) -> HubResult<Option<WorkspaceStart>> {
+        if t.repo.is_none() {
+            return Ok(None);
+        }
+        let base = match self.base_task(c, t).await? {
+            Some(up) => Some(match store::workspaces::get(c, up.id).await? {
+                Some(w) => w.report.branch,
+                None => branch_of(&up),
+            }),
+            None => t.base.clone().filter(|b| b != BASE_UPSTREAM),
+        };
+        Ok(Some(WorkspaceStart {
+            branch: branch_of(t),
+            base,
+            reference: t.reference(),
+        }))
+    }
+
+    /// What `t` asks of a server, with the server that holds its base task's worktree as a
+    /// pin (its branch is there) when it has no pin of its own.
+    pub(crate) async fn requirements_of(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+    ) -> HubResult<Requirements> {
+        let mut req = super::facts::requirements(t);
+        if req.agent.is_none()
+            && (t.base_from.is_some() || t.base.as_deref() == Some(BASE_UPSTREAM))
+            && let Some(up) = self.base_task(c, t).await?
+            && let Some(w) = store::workspaces::get(c, up.id).await?
+            && !w.report.removed
+        {
+            req.agent = Some(w.server);
+        }
+        Ok(req)
+    }
+
+    /// The review comments `task` has waiting, as the one message its next session's agent
+    /// reads, marked delivered (with an event) in the caller's transaction.
+    pub(crate) async fn take_review(
+        &self,
+        c: &mut Conn,
+        t: &TaskRecord,
+        session: Option<Uuid>,
+        now: i64,
+        out: &mut Effects,
+    ) -> HubResult<Option<String>> {
+        let waiting = store::workspaces::undelivered(c, t.id).await?;
+        if waiting.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<Uuid> = waiting.iter().map(|w| w.id).collect();
+        store::workspaces::mark_delivered(c, &ids, now).await?;
+        let comments: Vec<ReviewComment> = waiting
+            .into_iter()
+            .map(|w| ReviewComment {
+                file: w.file,
+                line: w.line,
+                text: w.text,
+            })
+            .collect();
+        out.event(crate::store::events::NewEvent {
+            kind: EventKind::ReviewDelivered,
+            actor: "hub".into(),
+            project_id: Some(t.project_id),
+            task_id: Some(t.id),
+            related_task_id: None,
+            server_id: None,
+            session_id: session,
+            details: json!({"comments": comments.len(), "via": "task start"}),
+        });
+        Ok(Some(comments_message(&t.reference(), &comments)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_become_slugs() {
+        assert_eq!(slug("Gateway tests"), "gateway-tests");
+        assert_eq!(slug("  API: v2 / auth!! "), "api-v2-auth");
+        assert_eq!(slug("Ünïcode—only"), "n-code-only");
+        assert_eq!(slug("!!!"), "");
+        assert!(slug(&"x".repeat(100)).len() <= MAX_SLUG);
+    }
+}
