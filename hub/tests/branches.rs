@@ -1,0 +1,166 @@
+//! What the hub tells a daemon about a task's worktree, and the settings behind it: a task's
+//! branch (set, or `orc/T7-title-slug`), its base (a branch, another task's branch, or its
+//! upstream's), a `blocks` dependency that waits for a merge, and the refusals of bad
+//! settings (nothing stored).
+
+mod common;
+
+use orchestratia_proto::api::{AddDependency, CreateTask};
+use orchestratia_proto::{DepType, DependencyAfter};
+use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
+
+use common::as_worker;
+
+fn task(title: &str) -> CreateTask {
+    CreateTask {
+        title: title.into(),
+        project: Some("P".into()),
+        repo: Some("app".into()),
+        ..Default::default()
+    }
+}
+
+async fn branches(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let admin = hub.admin();
+    let d = SimDaemon::start(&admin, "P", "dev-01", "linux", &["app"], &["rust"]).await;
+
+    // Bad settings are refused with the reason, and nothing is stored.
+    for (body, needle) in [
+        (
+            CreateTask {
+                branch: Some("a..b".into()),
+                ..task("x")
+            },
+            "invalid branch 'a..b'",
+        ),
+        (
+            CreateTask {
+                base: Some("-x".into()),
+                ..task("x")
+            },
+            "invalid base '-x'",
+        ),
+        (
+            CreateTask {
+                base: Some("main".into()),
+                base_from: Some("T1".into()),
+                ..task("x")
+            },
+            "give --base or --base-from, not both",
+        ),
+        (
+            CreateTask {
+                base_from: Some("T99".into()),
+                ..task("x")
+            },
+            "T99 not found",
+        ),
+    ] {
+        let e = admin.create_task(&body).await.expect_err("refused");
+        assert!(e.to_string().contains(needle), "{e} (expected {needle})");
+    }
+    assert!(
+        admin
+            .tasks(&Default::default())
+            .await
+            .expect("tasks")
+            .is_empty()
+    );
+
+    // T1: the default branch, from the repo's current branch.
+    let t1 = admin
+        .create_task(&task("Gateway tests!"))
+        .await
+        .expect("T1");
+    assert_eq!(t1.reference, "T1");
+    // T2 starts from T1's branch (and so waits for T1); T3 from its upstream's; T4 waits for
+    // T1's merge, with a branch of its own.
+    let t2 = admin
+        .create_task(&CreateTask {
+            base_from: Some("T1".into()),
+            ..task("Build on it")
+        })
+        .await
+        .expect("T2");
+    assert!(t2.blocked, "base_from makes T2 wait for T1");
+    assert_eq!(t2.base_from, Some(t1.id));
+    let t3 = admin
+        .create_task(&CreateTask {
+            base: Some("upstream".into()),
+            depends_on: vec!["T1".into()],
+            ..task("Also on it")
+        })
+        .await
+        .expect("T3");
+    let t4 = admin
+        .create_task(&CreateTask {
+            branch: Some("feature/after-review".into()),
+            ..task("After the merge")
+        })
+        .await
+        .expect("T4");
+    let e = admin
+        .add_dependency(
+            "T4",
+            &AddDependency {
+                depends_on: "T1".into(),
+                dep_type: DepType::Input,
+                contract_key: Some("k".into()),
+                after: Some(DependencyAfter::Merged),
+            },
+        )
+        .await
+        .expect_err("after merged on an input");
+    assert!(
+        e.to_string()
+            .contains("--after merged applies only to --type blocks"),
+        "{e}"
+    );
+    let v = admin
+        .add_dependency(
+            "T4",
+            &AddDependency {
+                depends_on: "T1".into(),
+                dep_type: DepType::Blocks,
+                contract_key: None,
+                after: Some(DependencyAfter::Merged),
+            },
+        )
+        .await
+        .expect("after merged");
+    assert_eq!(v.depends_on[0].after, DependencyAfter::Merged);
+
+    admin.assign("T1", "dev-01").await.expect("assign T1");
+    let s1 = d.wait_start(20, t1.id).await;
+    let w1 = s1.workspace.clone().expect("T1's session gets a worktree");
+    assert_eq!(w1.branch, "orc/T1-gateway-tests");
+    assert_eq!(w1.base, None);
+    assert_eq!(w1.reference, "T1");
+
+    as_worker(&hub, &s1, &["task", "complete", "--summary", "ok"])
+        .await
+        .ok();
+    let s2 = d.wait_start(20, t2.id).await;
+    assert_eq!(
+        s2.workspace.expect("T2's worktree").base.as_deref(),
+        Some("orc/T1-gateway-tests")
+    );
+    let s3 = d.wait_start(20, t3.id).await;
+    assert_eq!(
+        s3.workspace.expect("T3's worktree").base.as_deref(),
+        Some("orc/T1-gateway-tests")
+    );
+    // T4 waits for T1's merge, and says so.
+    eventually(10, "T4 says it waits for the merge", || async {
+        let t = admin.task("T4").await.expect("T4").task;
+        (t.blocked_reason.as_deref() == Some("waiting for T1's branch to be merged")).then_some(())
+    })
+    .await;
+    assert!(d.start_for(t4.id).is_none());
+}
+
+on_both_backends!(branches);
