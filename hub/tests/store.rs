@@ -250,7 +250,8 @@ async fn suite(store: Store) {
             downstream: b.id,
             dep_type: DepType::Input,
             contract_key: Some("api".into()),
-            resolved: true
+            resolved: true,
+            after: orchestratia_proto::DependencyAfter::Done,
         }]
     );
     tx.commit().await.expect("commit");

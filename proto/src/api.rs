@@ -381,6 +381,9 @@ pub struct GraphEdge {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    /// `merged`: the edge is met only once the upstream's branch is merged.
+    #[serde(default = "crate::model::after_done")]
+    pub after: DependencyAfter,
 }
 
 /// One wave of the cascade: the tasks it released and what released them.

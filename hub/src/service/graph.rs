@@ -100,6 +100,7 @@ impl Hub {
                     dep_type: e.dep_type,
                     contract_key: e.contract_key,
                     resolved: e.resolved,
+                    after: e.after,
                 })
                 .collect(),
             phases,

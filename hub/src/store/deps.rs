@@ -187,12 +187,13 @@ pub struct Edge {
     pub dep_type: DepType,
     pub contract_key: Option<String>,
     pub resolved: bool,
+    pub after: DependencyAfter,
 }
 
 /// Every edge of a project, oldest first.
 pub async fn edges_of_project(c: &mut Conn, project: Uuid) -> Result<Vec<Edge>> {
     c.fetch(
-        "SELECT d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved
+        "SELECT d.upstream_id, d.downstream_id, d.dep_type, d.contract_key, d.resolved, d.met_after
          FROM dependencies d JOIN tasks t ON t.id = d.downstream_id
          WHERE t.project_id = $1 ORDER BY d.created_at",
         &params![project],
@@ -206,6 +207,7 @@ pub async fn edges_of_project(c: &mut Conn, project: Uuid) -> Result<Vec<Edge>> 
             dep_type: r.word("dep_type")?,
             contract_key: r.opt_text("contract_key")?,
             resolved: r.flag("resolved")?,
+            after: r.word("met_after")?,
         })
     })
     .collect()
