@@ -1,57 +1,26 @@
 //! The store suite: the same checks on SQLite and on PostgreSQL (a fresh database per run).
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use orchestratia_hub::store::deps::NewDep;
 use orchestratia_hub::store::events::{EventFilter, NewEvent};
 use orchestratia_hub::store::prompts::PromptRecord;
 use orchestratia_hub::store::sessions::Chunk;
-use orchestratia_hub::store::tasks::TaskRecord;
 use orchestratia_hub::store::tokens::{Token, TokenKind};
 use orchestratia_hub::store::{self, Store};
 use orchestratia_proto::api::AgentMessage;
 use orchestratia_proto::taskref::TaskRef;
 use orchestratia_proto::{
-    DepType, EventKind, PlanStatus, Priority, Project, Server, ServerStatus, Session, SessionState,
+    DepType, EventKind, PlanStatus, Project, Server, ServerStatus, Session, SessionState,
     SessionStatus, TaskStatus,
 };
 use orchestratia_testkit::PgDatabase;
 use serde_json::json;
 use uuid::Uuid;
 
-fn task(project: Uuid, number: i64, title: &str) -> TaskRecord {
-    TaskRecord {
-        id: Uuid::new_v4(),
-        project_id: project,
-        number,
-        title: title.into(),
-        spec: String::new(),
-        structured_spec: Some(json!({"requirements": []})),
-        priority: Priority::High,
-        repo: Some("r".into()),
-        languages: vec!["rust".into()],
-        agent: None,
-        os: None,
-        require_plan_approval: true,
-        orchestrator: false,
-        keep_session: false,
-        status: TaskStatus::Pending,
-        server_id: None,
-        server_name: None,
-        phase: None,
-        released_by: None,
-        wait_reason: None,
-        result: None,
-        pipeline_key: Some(format!("k{number}")),
-        base: None,
-        base_from: None,
-        branch: None,
-        created_by: "admin".into(),
-        created_at: 1,
-        updated_at: 1,
-        completed_at: None,
-    }
-}
+use common::task_record as task;
 
 async fn suite(store: Store) {
     let mut tx = store.write().await.expect("tx");

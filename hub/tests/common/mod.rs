@@ -1,8 +1,12 @@
 //! Helpers shared by the hub's end-to-end tests.
 #![allow(dead_code)]
 
+use orchestratia_hub::store::tasks::TaskRecord;
 use orchestratia_proto::ws::SessionStart;
+use orchestratia_proto::{Priority, TaskStatus};
 use orchestratia_testkit::{CliOutput, TestHub};
+use serde_json::json;
+use uuid::Uuid;
 
 /// Runs one scenario on SQLite and on PostgreSQL (skipped with a reason where no server
 /// answers, except in CI).
@@ -48,4 +52,39 @@ pub async fn create(hub: &TestHub, args: &[&str]) -> String {
     all.extend_from_slice(args);
     let v = hub.cli(&all).await.json();
     v["ref"].as_str().expect("ref").to_string()
+}
+
+/// A task record with every field set, for the store suites.
+pub fn task_record(project: Uuid, number: i64, title: &str) -> TaskRecord {
+    TaskRecord {
+        id: Uuid::new_v4(),
+        project_id: project,
+        number,
+        title: title.into(),
+        spec: String::new(),
+        structured_spec: Some(json!({"requirements": []})),
+        priority: Priority::High,
+        repo: Some("r".into()),
+        languages: vec!["rust".into()],
+        agent: None,
+        os: None,
+        require_plan_approval: true,
+        orchestrator: false,
+        keep_session: false,
+        status: TaskStatus::Pending,
+        server_id: None,
+        server_name: None,
+        phase: None,
+        released_by: None,
+        wait_reason: None,
+        result: None,
+        pipeline_key: Some(format!("k{number}")),
+        base: None,
+        base_from: None,
+        branch: None,
+        created_by: "admin".into(),
+        created_at: 1,
+        updated_at: 1,
+        completed_at: None,
+    }
 }
