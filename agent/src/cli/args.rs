@@ -43,7 +43,7 @@ pub(super) enum Command {
     AdminToken(TokenCmd),
     /// Tasks: create, wire, assign, watch; and, inside a session, complete, fail, ask, plan.
     #[command(subcommand, disable_help_subcommand = true)]
-    Task(TaskCmd),
+    Task(Box<TaskCmd>),
     /// Sessions: agent processes in terminals on servers.
     #[command(subcommand)]
     Session(SessionCmd),

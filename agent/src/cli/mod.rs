@@ -133,7 +133,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Project(c) => admin::project(ctx, c).await,
         Command::Server(c) => admin::server(ctx, c).await,
         Command::AdminToken(c) => admin::tokens(ctx, TokenKind::Admin, c).await,
-        Command::Task(c) => tasks::task(ctx, c).await,
+        Command::Task(c) => tasks::task(ctx, *c).await,
         Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
         Command::Session(SessionCmd::Send { id, text }) => admin::send(ctx, &id, &text).await,
         Command::Session(SessionCmd::Stop { id, reason }) => {
