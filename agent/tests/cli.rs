@@ -124,3 +124,139 @@ async fn pipeline_files_are_refused_whole_with_the_line() {
         .fails(2);
     assert!(msg.contains("syntax.yaml") && msg.contains("line"), "{msg}");
 }
+
+#[tokio::test]
+async fn workspace_commands_are_listed_and_parse() {
+    let out = run(&["task", "--help"]).await;
+    for c in ["diff", "merge", "keep", "discard", "review", "workspace"] {
+        assert!(out.ok().contains(c), "task {c} missing from task --help");
+    }
+    let out = run(&["workspace", "--help"]).await;
+    assert!(out.ok().contains("list") && out.ok().contains("prune"));
+    let out = run(&["task", "create", "--help"]).await;
+    for f in [
+        "--base <BRANCH_OR_COMMIT>",
+        "--base-from <TASK>",
+        "--branch <NAME>",
+    ] {
+        assert!(out.ok().contains(f), "{f} missing from task create --help");
+    }
+    // Well-formed: the unreachable hub is the next thing to fail, never usage.
+    for args in [
+        &["task", "diff", "T7", "--stat"][..],
+        &["task", "diff", "T7", "--file", "src/a.rs"],
+        &["task", "merge", "T7", "--into", "main", "--squash"],
+        &["task", "keep", "T7"],
+        &["task", "discard", "T7"],
+        &["task", "workspace", "T7"],
+        &[
+            "task",
+            "review",
+            "T7",
+            "--comment",
+            "src/a:b.rs:12",
+            "use a constant",
+        ],
+        &["workspace", "list", "--server", "dev-01", "--all"],
+        &["workspace", "prune", "--dry-run", "--server", "dev-01"],
+        &[
+            "task",
+            "deps",
+            "add",
+            "T2",
+            "--depends-on",
+            "T1",
+            "--after",
+            "merged",
+        ],
+        &[
+            "task", "create", "--title", "x", "--base", "upstream", "--branch", "feat/x",
+        ],
+    ] {
+        let out = run(args).await;
+        assert!(
+            out.fails(1).contains("cannot reach the hub"),
+            "{args:?} was not accepted"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_review_comments_and_workspace_flags_exit_2_before_the_hub() {
+    for (loc, says) in [
+        ("src/a.rs", "--comment wants FILE:LINE"),
+        ("src/a.rs:0", "not a positive integer"),
+        ("src/a.rs:twelve", "not a positive integer"),
+        (":12", "the file is missing"),
+    ] {
+        let out = run(&["task", "review", "T7", "--comment", loc, "text"]).await;
+        let msg = out.fails(2);
+        assert!(msg.contains(says), "{loc}: {msg}");
+    }
+    let out = run(&["task", "review", "T7", "--comment", "a.rs:3", "  "]).await;
+    assert!(out.fails(2).contains("the comment is empty"));
+    let out = run(&["task", "review", "T7", "a comment"]).await;
+    assert_eq!(out.code, 2, "the location is required");
+    assert!(out.stderr.contains("--comment"), "{}", out.stderr);
+    let out = run(&[
+        "task",
+        "deps",
+        "add",
+        "T2",
+        "--depends-on",
+        "T1",
+        "--after",
+        "later",
+    ])
+    .await;
+    assert!(out.fails(2).contains("later"));
+    let out = run(&[
+        "task",
+        "deps",
+        "add",
+        "T2",
+        "--depends-on",
+        "T1",
+        "--type",
+        "input",
+        "--contract-key",
+        "k",
+        "--after",
+        "merged",
+    ])
+    .await;
+    assert!(
+        out.fails(2)
+            .contains("--after merged is for a `blocks` dependency")
+    );
+    let out = run(&[
+        "task",
+        "create",
+        "--title",
+        "x",
+        "--base",
+        "main",
+        "--base-from",
+        "T1",
+    ])
+    .await;
+    assert_eq!(out.code, 2, "--base and --base-from exclude each other");
+}
+
+#[tokio::test]
+async fn a_pipeline_after_that_is_not_done_or_merged_names_the_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("after.yaml");
+    std::fs::write(
+        &bad,
+        "project: P\ntasks:\n  - name: a\n    title: A\n    branch: feat/a\n  - name: b\n    title: B\n    base: upstream\n    depends_on:\n      - { task: a, after: someday }\n",
+    )
+    .expect("write");
+    let msg = run(&["pipeline", "apply", bad.to_str().unwrap_or_default()])
+        .await
+        .fails(2);
+    assert!(
+        msg.contains("after.yaml:10") && msg.contains("'someday' is neither done nor merged"),
+        "{msg}"
+    );
+}

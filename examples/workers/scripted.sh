@@ -14,10 +14,28 @@
 #   worker: permission COMMAND  ask to run COMMAND as Claude Code would, through
 #                               `orchestratia hook claude-code` (blocks for allow / deny)
 #   worker: contract KEY=JSON   publish this contract on completion
+#   worker: edit FILE TEXT      append the line TEXT to FILE (its directories made), in the
+#                               working dir: the task's git worktree when it has one
+#   worker: commit MESSAGE      `git add -A` and commit (author and committer from GIT_AUTHOR_*
+#                               / GIT_COMMITTER_*, else "Scripted Worker <worker@localhost>")
+#   worker: await-review        read the terminal until a review comment arrives (a line
+#                               starting "review:"), print it as "review comment: …" and note
+#                               it on the task; one comment per step
 #   worker: fail REASON         report the task failed, and stop
 #   worker: exit CODE           exit without reporting (the hub fails the task with the screen)
 # Then it completes the task. A spec without such lines just completes.
+# Review comments in its prompt (a retried task's "review:" lines) are printed as
+# "review comment: …" and noted on the task before the steps run.
 set -u
+
+# The terminal, kept on fd 3: the steps loop reads its steps from a file on stdin.
+exec 3<&0
+
+# Prints a review comment ("review: FILE:LINE: TEXT") and notes it on the task.
+review_comment() {
+    echo "review comment: ${1#review:[[:space:]]}"
+    orchestratia task note "$1" >/dev/null
+}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/orc-worker.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -25,6 +43,11 @@ echo "scripted worker in $ORCHESTRATIA_SESSION: $(head -n 1 "$ORCHESTRATIA_PROMP
 
 grep '^worker:' "$ORCHESTRATIA_PROMPT_FILE" | sed 's/^worker:[[:space:]]*//' > "$work/steps"
 : > "$work/contracts"
+
+grep '^review:' "$ORCHESTRATIA_PROMPT_FILE" > "$work/reviews"
+while IFS= read -r line; do
+    review_comment "$line"
+done < "$work/reviews"
 
 while IFS= read -r step; do
     cmd=${step%% *}
@@ -76,6 +99,29 @@ while IFS= read -r step; do
             esac ;;
         contract)
             printf '%s\n' "$arg" >> "$work/contracts" ;;
+        edit)
+            file=${arg%% *}
+            text=${arg#"$file"}
+            text=${text# }
+            mkdir -p "$(dirname "$file")" || exit 1
+            printf '%s\n' "$text" >> "$file" || exit 1
+            echo "edited $file" ;;
+        commit)
+            GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-Scripted Worker} \
+            GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-worker@localhost} \
+            GIT_COMMITTER_NAME=${GIT_COMMITTER_NAME:-Scripted Worker} \
+            GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL:-worker@localhost} \
+                sh -c 'git add -A && git commit -q -m "$1"' commit "$arg" || exit 1
+            echo "committed: $arg" ;;
+        await-review)
+            echo "awaiting review"
+            got=
+            while IFS= read -r line <&3; do
+                case $line in
+                    review:*) review_comment "$line"; got=1; break ;;
+                esac
+            done
+            [ -n "$got" ] || { echo "the terminal closed before a review came"; exit 1; } ;;
         fail)
             orchestratia task fail --reason "$arg" >/dev/null
             echo "failed: $arg"

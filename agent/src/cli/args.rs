@@ -43,7 +43,7 @@ pub(super) enum Command {
     AdminToken(TokenCmd),
     /// Tasks: create, wire, assign, watch; and, inside a session, complete, fail, ask, plan.
     #[command(subcommand, disable_help_subcommand = true)]
-    Task(TaskCmd),
+    Task(Box<TaskCmd>),
     /// Sessions: agent processes in terminals on servers.
     #[command(subcommand)]
     Session(SessionCmd),
@@ -61,6 +61,9 @@ pub(super) enum Command {
     Permission(PermissionCmd),
     /// Print the event log (optionally following it).
     Events(EventsArgs),
+    /// Tasks' git worktrees on the servers: list them, prune the ones whose work is elsewhere.
+    #[command(subcommand)]
+    Workspace(WorkspaceCmd),
     /// Hooks for agents (run by the agent, not by people).
     #[command(subcommand)]
     Hook(HookCmd),
@@ -164,6 +167,16 @@ pub(super) struct CreateArgs {
     /// send`); by default a finished task's session ends.
     #[arg(long)]
     pub(super) keep_session: bool,
+    /// What its git worktree starts from: a branch or commit, or `upstream` (the branch of the
+    /// task it depends on). Default: the repo's current branch.
+    #[arg(long, value_name = "BRANCH_OR_COMMIT", conflicts_with = "base_from")]
+    pub(super) base: Option<String>,
+    /// Start its worktree from this task's branch (also makes it wait for that task).
+    #[arg(long, value_name = "TASK")]
+    pub(super) base_from: Option<String>,
+    /// Its branch name (default: orc/T7-title-slug).
+    #[arg(long, value_name = "NAME")]
+    pub(super) branch: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -282,6 +295,61 @@ pub(super) enum TaskCmd {
     /// Print the inputs this session's task received from upstream tasks (from
     /// $ORCHESTRATIA_TASK_FILE; no hub needed): all as JSON, or one KEY's data.
     Inputs { key: Option<String> },
+    /// Show what a task changed on its branch against its base, coloured on a terminal.
+    Diff {
+        id: String,
+        /// Only the files with lines added and removed, and a total.
+        #[arg(long)]
+        stat: bool,
+        /// Only this file's diff.
+        #[arg(long, value_name = "PATH")]
+        file: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Merge a closed task's branch into its base (or --into BRANCH); its worktree and branch
+    /// are removed. A conflict changes nothing and names the files.
+    Merge {
+        id: String,
+        /// The branch to merge into (default: the branch the task started from).
+        #[arg(long, value_name = "BRANCH")]
+        into: Option<String>,
+        /// One commit on the target instead of a merge commit.
+        #[arg(long)]
+        squash: bool,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Keep a closed task's branch and worktree for later (review state `kept`).
+    Keep {
+        id: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Throw a closed task's work away: its worktree is removed and its branch deleted.
+    Discard {
+        id: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Comment on a line of a task's diff; the agent gets it now if the task runs, else when
+    /// it runs again (`task retry`).
+    Review {
+        id: String,
+        /// Where: the file and line, e.g. src/lib.rs:12 (the line after the last colon).
+        #[arg(long, value_name = "FILE:LINE")]
+        comment: String,
+        /// The comment ('-' reads it from stdin).
+        text: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Ask the task's server to report its workspace now, and show it.
+    Workspace {
+        id: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
 }
 
 // The flags of `task update` (a struct of their own, as `task create`'s are).
@@ -321,6 +389,10 @@ pub(super) enum DepsCmd {
         dep_type: String,
         #[arg(long)]
         contract_key: Option<String>,
+        /// When a `blocks` dependency is met: `done` (the default) or `merged` (once the
+        /// upstream's branch is merged).
+        #[arg(long, value_name = "done|merged")]
+        after: Option<String>,
         #[arg(long)]
         project: Option<String>,
     },
@@ -442,6 +514,31 @@ pub(super) enum PermissionCmd {
         id: String,
         #[arg(long)]
         reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum WorkspaceCmd {
+    /// List the tasks' worktrees: task, server, branch, review, what changed, path.
+    List {
+        /// Only this server's.
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        /// Also those whose worktree was removed (merged, discarded, pruned).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove the worktrees whose work is merged or discarded, or whose closed task changed
+    /// nothing; one holding work that is nowhere else is kept, saying why.
+    Prune {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this server's.
+        #[arg(long)]
+        server: Option<String>,
     },
 }
 

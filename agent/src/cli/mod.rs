@@ -16,12 +16,15 @@ macro_rules! say {
 mod admin;
 mod args;
 pub mod cast;
+mod diff;
 pub mod hook;
 pub mod pipeline;
 pub mod print;
 mod tasks;
 mod wait;
 mod work;
+mod workspace;
+mod wsview;
 
 use admin::TokenKind;
 use args::{
@@ -130,7 +133,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Project(c) => admin::project(ctx, c).await,
         Command::Server(c) => admin::server(ctx, c).await,
         Command::AdminToken(c) => admin::tokens(ctx, TokenKind::Admin, c).await,
-        Command::Task(c) => tasks::task(ctx, c).await,
+        Command::Task(c) => tasks::task(ctx, *c).await,
         Command::Session(SessionCmd::List) => admin::sessions(ctx).await,
         Command::Session(SessionCmd::Send { id, text }) => admin::send(ctx, &id, &text).await,
         Command::Session(SessionCmd::Stop { id, reason }) => {
@@ -149,6 +152,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Plan(c) => admin::plan(ctx, c).await,
         Command::Permission(c) => admin::permission(ctx, c).await,
         Command::Events(a) => admin::events(ctx, a).await,
+        Command::Workspace(c) => workspace::workspaces(ctx, c).await,
         Command::Hook(HookCmd::ClaudeCode { report_only }) => {
             let input = hook::read_stdin();
             if let Some(out) = hook::claude_code(&ctx.client, &input, report_only).await {

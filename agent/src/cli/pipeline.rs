@@ -17,14 +17,18 @@
 //!       - { task: schema, contract: api_schema }   # input: receives the contract
 //!   - name: gateway-tests
 //!     title: Gateway Tests
-//!     depends_on: [gateway]                         # blocks: waits for it
+//!     base: upstream                                # its worktree starts from gateway's branch
+//!     branch: gateway-tests                         # its branch (default orc/T3-gateway-tests)
+//!     depends_on:
+//!       - gateway                                   # blocks: waits for it
+//!       - { task: schema, after: merged }           # waits until schema's branch is merged
 //! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use orchestratia_proto::api::{AddDependency, CreateTask, TaskFilter};
-use orchestratia_proto::{DepType, Priority};
+use orchestratia_proto::{DepType, DependencyAfter, Priority};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,6 +61,10 @@ struct TaskSpec {
     /// Keep the agent running after the task is closed.
     #[serde(default)]
     keep_session: bool,
+    /// What its worktree starts from: a branch, a commit, or `upstream`.
+    base: Option<String>,
+    /// Its branch name.
+    branch: Option<String>,
     #[serde(default)]
     depends_on: Vec<DepSpec>,
 }
@@ -68,6 +76,8 @@ enum DepSpec {
     Full {
         task: String,
         contract: Option<String>,
+        /// `done` (default) or `merged`: wait until the upstream's branch is merged.
+        after: Option<String>,
     },
 }
 
@@ -84,6 +94,26 @@ impl DepSpec {
             DepSpec::Name(_) => None,
             DepSpec::Full { contract, .. } => contract.as_deref(),
         }
+    }
+
+    fn after(&self) -> Option<&str> {
+        match self {
+            DepSpec::Name(_) => None,
+            DepSpec::Full { after, .. } => after.as_deref(),
+        }
+    }
+
+    /// Waits until the upstream's branch is merged (`after: merged`).
+    fn after_merged(&self) -> bool {
+        self.after() == Some("merged")
+    }
+}
+
+impl TaskSpec {
+    /// Whether any of its dependencies waits for a merge: such a task is created with no
+    /// dependencies and wired afterwards, so it is never released before they are all there.
+    fn waits_for_a_merge(&self) -> bool {
+        self.depends_on.iter().any(DepSpec::after_merged)
     }
 }
 
@@ -116,6 +146,7 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
     }
     let (index, task_lines) = name_lines(file, text, path)?;
     check_references(file, text, path, &index, &task_lines)?;
+    check_after(file, text, path, &task_lines)?;
     let mut order = dependency_order(file, path, &task_lines)?;
     order.sort_by_key(|&i| {
         // Keep file order where the dependencies allow it (numbers follow the file).
@@ -178,6 +209,52 @@ fn check_references(
                     "{}: task '{}' depends on itself",
                     at(path, task_lines[i]),
                     t.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every `after:` is `done` or `merged`, and `merged` only on a plain dependency: not with a
+/// contract, nor on an upstream the task also takes a contract from.
+fn check_after(
+    file: &PipelineFile,
+    text: &str,
+    path: &Path,
+    task_lines: &[usize],
+) -> anyhow::Result<()> {
+    for (i, t) in file.tasks.iter().enumerate() {
+        for d in &t.depends_on {
+            let Some(after) = d.after() else { continue };
+            let here = |word: &str| at(path, line_of(text, word, task_lines[i]));
+            if after != "done" && after != "merged" {
+                let word = if line_of(text, after, task_lines[i]) > 0 {
+                    after
+                } else {
+                    "after"
+                };
+                return Err(usage(format!(
+                    "{}: task '{}': after: '{after}' is neither done nor merged",
+                    here(word),
+                    t.name
+                )));
+            }
+            if after != "merged" {
+                continue;
+            }
+            let with_contract = t
+                .depends_on
+                .iter()
+                .find(|o| o.task() == d.task() && o.contract().is_some());
+            if let Some(o) = with_contract {
+                return Err(usage(format!(
+                    "{}: task '{}': after: merged is for a plain (blocks) dependency, not one \
+                     that receives contract '{}' from '{}'",
+                    here("merged"),
+                    t.name,
+                    o.contract().unwrap_or_default(),
+                    d.task()
                 )));
             }
         }
@@ -261,6 +338,7 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
         }
     }
     create_missing(ctx, &file, &order, &project, &mut ids).await?;
+    add_after_merged(ctx, &file, &ids).await?;
     add_inputs(ctx, &file, &ids).await?;
     print_applied(ctx, &file, &project, &ids)
 }
@@ -297,13 +375,16 @@ async fn create_missing(
         if ids.contains_key(&t.name) {
             continue;
         }
-        let depends_on: Vec<String> = t
-            .depends_on
-            .iter()
-            .filter_map(|d| ids.get(d.task()).map(|(id, ..)| id.clone()))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let depends_on: Vec<String> = if t.waits_for_a_merge() {
+            Vec::new()
+        } else {
+            t.depends_on
+                .iter()
+                .filter_map(|d| ids.get(d.task()).map(|(id, ..)| id.clone()))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        };
         let body = CreateTask {
             title: t.title.clone(),
             project: Some(project.to_string()),
@@ -318,9 +399,9 @@ async fn create_missing(
             require_plan_approval: t.require_plan_approval,
             orchestrator: false,
             keep_session: t.keep_session,
-            base: None,
+            base: t.base.clone(),
             base_from: None,
-            branch: None,
+            branch: t.branch.clone(),
             pipeline_key: Some(t.name.clone()),
         };
         let created = ctx.client.create_task(&body).await?;
@@ -328,6 +409,45 @@ async fn create_missing(
             t.name.clone(),
             (created.id.to_string(), created.reference.clone(), true),
         );
+    }
+    Ok(())
+}
+
+/// The dependencies of the tasks that wait for a merge (created with none): first each
+/// `after: merged` one, then the plain ones, each only when the pair has none yet, so the task
+/// is released only once all of them are met.
+async fn add_after_merged(ctx: &Ctx, file: &PipelineFile, ids: &Applied) -> anyhow::Result<()> {
+    for t in file.tasks.iter().filter(|t| t.waits_for_a_merge()) {
+        let (id, ..) = &ids[&t.name];
+        let view = ctx.client.task(id).await?;
+        let mut wired: HashSet<String> = view
+            .depends_on
+            .iter()
+            .map(|d| d.task_id.to_string())
+            .collect();
+        let merged_first = t
+            .depends_on
+            .iter()
+            .filter(|d| d.after_merged())
+            .chain(t.depends_on.iter().filter(|d| !d.after_merged()));
+        for d in merged_first {
+            let (up, ..) = &ids[d.task()];
+            if !wired.insert(up.clone()) {
+                continue;
+            }
+            let after = d.after_merged().then_some(DependencyAfter::Merged);
+            ctx.client
+                .add_dependency(
+                    id,
+                    &AddDependency {
+                        depends_on: up.clone(),
+                        dep_type: DepType::Blocks,
+                        contract_key: None,
+                        after,
+                    },
+                )
+                .await?;
+        }
     }
     Ok(())
 }
@@ -436,5 +556,30 @@ mod tests {
         let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [b]\n  - name: b\n    title: B\n    depends_on:\n      - {task: a, contract: k}\n";
         let e = parse(y).unwrap_err().to_string();
         assert!(e.contains("cycle") && e.contains("p.yaml:2"), "{e}");
+    }
+
+    #[test]
+    fn after_merged_is_read_and_checked_with_the_line() {
+        let y = "tasks:\n  - name: a\n    title: A\n    base: main\n    branch: feat/a\n  - name: b\n    title: B\n    base: upstream\n    depends_on:\n      - { task: a, after: merged }\n";
+        assert_eq!(parse(y).unwrap(), vec![0, 1]);
+        let f: PipelineFile = yaml_serde::from_str(y).unwrap();
+        assert_eq!(f.tasks[0].branch.as_deref(), Some("feat/a"));
+        assert_eq!(f.tasks[1].base.as_deref(), Some("upstream"));
+        assert!(f.tasks[1].waits_for_a_merge() && !f.tasks[0].waits_for_a_merge());
+        let y = "tasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on:\n      - { task: a, after: later }\n";
+        let e = parse(y).unwrap_err().to_string();
+        assert!(
+            e.contains("p.yaml:7") && e.contains("'later' is neither"),
+            "{e}"
+        );
+        let y = "tasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on:\n      - { task: a, contract: k, after: merged }\n";
+        let e = parse(y).unwrap_err().to_string();
+        assert!(
+            e.contains("p.yaml:7") && e.contains("not one that receives contract 'k'"),
+            "{e}"
+        );
+        let y = "tasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on:\n      - { task: a, contract: k }\n      - { task: a, after: merged }\n";
+        let e = parse(y).unwrap_err().to_string();
+        assert!(e.contains("p.yaml:8"), "{e}");
     }
 }

@@ -108,6 +108,10 @@ pub fn task_view(v: &TaskView) -> String {
     task_spec(&mut out, t);
     task_dependencies(&mut out, v);
     task_data(&mut out, v);
+    if let Some(w) = &v.workspace {
+        out.push_str(&super::wsview::block(w));
+    }
+    out.push_str(&super::wsview::comments(&v.review_comments));
     if !v.sessions.is_empty() {
         out.push_str("\nSessions\n");
         for s in &v.sessions {
@@ -205,7 +209,10 @@ fn task_dependencies(out: &mut String, v: &TaskView) {
     if !v.depends_on.is_empty() {
         out.push_str("\nDepends on\n");
         for d in &v.depends_on {
-            let how = dep_how(&d.dep_type, d.contract_key.as_deref());
+            let mut how = dep_how(&d.dep_type, d.contract_key.as_deref());
+            if d.after == orchestratia_proto::DependencyAfter::Merged {
+                how.push_str(" after merged");
+            }
             let mark = if d.resolved { "met" } else { "waiting" };
             out.push_str(&format!(
                 "  {:<5} {:<22} {:<8} {:<12} {}\n",

@@ -6,7 +6,7 @@ use orchestratia_proto::api::{
     AddDependency, CreateTask, Explanation, RemoveDependency, TaskFilter, UpdateTask,
 };
 use orchestratia_proto::taskref::TaskRef;
-use orchestratia_proto::{DepType, Priority};
+use orchestratia_proto::{DepType, DependencyAfter, Priority};
 use serde_json::Value;
 
 use super::print;
@@ -104,6 +104,12 @@ pub(crate) async fn task(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
         }
         TaskCmd::Retry { id, project } => retry(ctx, &id, project.as_deref()).await,
         TaskCmd::Update(a) => update(ctx, a).await,
+        c @ (TaskCmd::Diff { .. }
+        | TaskCmd::Merge { .. }
+        | TaskCmd::Keep { .. }
+        | TaskCmd::Discard { .. }
+        | TaskCmd::Review { .. }
+        | TaskCmd::Workspace { .. }) => super::workspace::task(ctx, c).await,
         other => super::work::worker(ctx, other).await,
     }
 }
@@ -136,9 +142,9 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> anyhow::Result<()> {
         require_plan_approval: a.require_plan_approval,
         orchestrator: a.orchestrator,
         keep_session: a.keep_session,
-        base: None,
-        base_from: None,
-        branch: None,
+        base: a.base,
+        base_from: a.base_from,
+        branch: a.branch,
         pipeline_key: None,
     };
     let t = ctx.client.create_task(&body).await?;
@@ -166,17 +172,29 @@ async fn deps(ctx: &Ctx, cmd: DepsCmd) -> anyhow::Result<()> {
             depends_on,
             dep_type,
             contract_key,
+            after,
             project,
         } => {
             let dep_type = dep_type
                 .parse::<DepType>()
                 .map_err(|e| usage(e.to_string()))?;
+            let after = after
+                .map(|a| {
+                    a.parse::<DependencyAfter>()
+                        .map_err(|e| usage(e.to_string()))
+                })
+                .transpose()?;
+            if after == Some(DependencyAfter::Merged) && dep_type != DepType::Blocks {
+                return Err(usage(
+                    "--after merged is for a `blocks` dependency, not an `input`",
+                ));
+            }
             let (id, up) = dep_ends(ctx, &id, &depends_on, project.as_deref()).await?;
             let body = AddDependency {
                 depends_on: up,
                 dep_type,
                 contract_key,
-                after: None,
+                after,
             };
             let v = ctx.client.add_dependency(&id, &body).await?;
             ctx.out(&v, |v| {
@@ -184,9 +202,12 @@ async fn deps(ctx: &Ctx, cmd: DepsCmd) -> anyhow::Result<()> {
                 let deps: Vec<String> = v
                     .depends_on
                     .iter()
-                    .map(|d| match &d.contract_key {
-                        Some(k) => format!("{} (input:{k})", d.reference),
-                        None => format!("{} (blocks)", d.reference),
+                    .map(|d| match (&d.contract_key, d.after) {
+                        (Some(k), _) => format!("{} (input:{k})", d.reference),
+                        (None, DependencyAfter::Merged) => {
+                            format!("{} (blocks, after merged)", d.reference)
+                        }
+                        (None, _) => format!("{} (blocks)", d.reference),
                     })
                     .collect();
                 say!("{} now depends on {}", t.reference, deps.join(", "));
