@@ -226,8 +226,8 @@ async fn the_diff_then_merge_keep_and_discard() {
     assert_eq!(git::head(&repo), main_now);
     let v3 = rig.view(t3).await;
     assert_eq!(events_of(&v3, "workspace_discarded").len(), 1);
-    let late = rig.hub.cli(&["task", "merge", t3]).await.fails(2);
-    assert!(late.contains(t3.as_str()), "{late}");
+    // A discarded branch cannot be merged.
+    rig.hub.cli(&["task", "merge", t3]).await.fails(2);
     // A merged or discarded workspace is listed only with --all.
     let list = rig.hub.cli(&["workspace", "list", "--json"]).await.json();
     let listed: Vec<String> = list
