@@ -66,16 +66,18 @@ async fn a_review_comment_reaches_the_running_worker() {
     let log = git::log(&rig.repo("app"), &text(&v["workspace"]["branch"]));
     assert_eq!(log[..2], ["address the review", "limits"]);
 
-    // Bad comments are refused with one line and stored nowhere.
+    // Bad comments are refused (exit 2) and stored nowhere.
     for (at, body) in [
         ("src/limits.rs:0", "x"),
         ("src/limits.rs", "x"),
         (":3", "x"),
+        ("src/limits.rs:2", ""),
     ] {
-        rig.hub
+        let out = rig
+            .hub
             .cli(&["task", "review", &t1, "--comment", at, body])
-            .await
-            .fails(2);
+            .await;
+        assert_eq!(out.code, 2, "{at} {body:?}: {}", out.stderr);
     }
     assert_eq!(
         rig.view(&t1).await["review_comments"]
