@@ -60,6 +60,7 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
                 "marketing-site",
             ],
             languages: &["rust", "ts"],
+            git: true,
             ..Default::default()
         },
     )
@@ -71,6 +72,7 @@ async fn the_ecommerce_pipeline_runs_to_all_done() {
             name: "dev-desktop",
             repos: &["desktop-app"],
             languages: &["csharp"],
+            git: true,
             ..Default::default()
         },
     )

@@ -44,6 +44,9 @@ pub struct DaemonOptions<'a> {
     pub config: &'a str,
     /// Environment of the daemon process (a home for Claude Code, the fake model's URL).
     pub env: Vec<(String, String)>,
+    /// Make each repo a git repository (`git::init_repo`: branch main, one commit), so its
+    /// tasks get worktrees.
+    pub git: bool,
 }
 
 impl Default for DaemonOptions<'_> {
@@ -58,6 +61,7 @@ impl Default for DaemonOptions<'_> {
             recovery_grace_secs: 2,
             config: "",
             env: Vec::new(),
+            git: false,
         }
     }
 }
@@ -96,6 +100,9 @@ impl TestDaemon {
         for r in o.repos {
             let path = dir.path().join("repos").join(r);
             std::fs::create_dir_all(&path).expect("repo dir");
+            if o.git {
+                crate::git::init_repo(&path);
+            }
             args.push("--repo".into());
             args.push(format!("{r}={}", path.display()));
         }
@@ -143,6 +150,11 @@ impl TestDaemon {
     /// A repo's path.
     pub fn repo(&self, name: &str) -> PathBuf {
         self.dir.path().join("repos").join(name)
+    }
+
+    /// Where the daemon puts its worktrees by default (`<state_dir>/worktrees`).
+    pub fn worktree_dir(&self) -> PathBuf {
+        self.dir.path().join("config.state").join("worktrees")
     }
 
     /// The daemon's log so far.

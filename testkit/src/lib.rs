@@ -7,6 +7,7 @@ pub mod agent;
 pub mod claude;
 pub mod claude_rig;
 pub mod daemon;
+pub mod git;
 pub mod model;
 pub mod pg;
 pub mod telegram;

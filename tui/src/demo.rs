@@ -2,6 +2,8 @@
 //! (SQLite in a temp dir), two real daemons named dev-backend and dev-desktop running
 //! scripted workers in their own tmux servers, the seven-task e-commerce pipeline with its
 //! contracts (plus a plan to approve and a question to answer), and T1 assigned by hand.
+//! Every repo is a git repository with a first commit, so each task works in its own worktree
+//! and its diff can be read, merged or discarded from the console (`d`, `m`).
 //!
 //! The daemons run in this process, and the workers call the `orchestratia` CLI through a link
 //! to this very binary (see `main.rs`), so `cargo run -p orchestratia-console -- demo` needs
@@ -101,8 +103,12 @@ impl Demo {
             dir,
         };
         demo.admin.create_project(PROJECT).await?;
+        let git = git_available();
+        if !git {
+            say("git: not found, so the tasks run without worktrees (no diffs to review)");
+        }
         for spec in &SERVERS {
-            let d = demo.start_daemon(spec, &cli, &worker).await?;
+            let d = demo.start_daemon(spec, &cli, &worker, git).await?;
             demo.daemons.push(d);
             say(&format!(
                 "daemon: {} with {} (scripted workers in tmux)",
@@ -135,12 +141,16 @@ impl Demo {
         spec: &ServerSpec,
         cli: &Path,
         worker: &Path,
+        git: bool,
     ) -> anyhow::Result<LocalDaemon> {
         let home = self.dir.path().join(spec.name);
         let mut repos = Vec::new();
         for r in spec.repos {
             let path = home.join("repos").join(r);
             std::fs::create_dir_all(&path)?;
+            if git {
+                init_git_repo(&path, r)?;
+            }
             repos.push(format!("{r}={}", path.display()));
         }
         let languages: Vec<String> = spec.languages.iter().map(|s| s.to_string()).collect();
@@ -224,6 +234,51 @@ impl Drop for Demo {
     }
 }
 
+/// Whether a `git` binary answers.
+fn git_available() -> bool {
+    std::process::Command::new("git")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Makes `path` a git repository on `main` with a local identity and a first commit (a
+/// README), so the demo's tasks get worktrees and branches to review.
+fn init_git_repo(path: &Path, name: &str) -> anyhow::Result<()> {
+    std::fs::write(
+        path.join("README.md"),
+        format!("# {name}\n\nA repository of the Orchestratia demo.\n"),
+    )?;
+    let steps: [&[&str]; 6] = [
+        &["init", "-q", "-b", "main"],
+        &["config", "user.name", "Orchestratia Demo"],
+        &["config", "user.email", "demo@localhost"],
+        &["config", "commit.gpgsign", "false"],
+        &["add", "README.md"],
+        &["commit", "-q", "-m", "first commit"],
+    ];
+    for args in steps {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running git {} in {}", args.join(" "), path.display()))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "git {} in {} failed: {}",
+            args.join(" "),
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// `<dir>/bin/orchestratia`, a link to this binary, which acts as the CLI when called by that
 /// name: the workers in the demo's sessions find it first on their PATH.
 fn link_cli(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -234,4 +289,31 @@ fn link_cli(dir: &Path) -> anyhow::Result<PathBuf> {
     std::os::unix::fs::symlink(&exe, &link)
         .with_context(|| format!("linking {}", link.display()))?;
     Ok(link)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_demo_repo_is_a_clean_git_repository_with_one_commit() {
+        if !git_available() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        init_git_repo(dir.path(), "api-gateway").expect("init");
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .output()
+                .expect("git");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(git(&["log", "--format=%s"]), "first commit");
+        assert_eq!(git(&["branch", "--show-current"]), "main");
+        assert_eq!(git(&["status", "--porcelain"]), "");
+        assert!(init_git_repo(&dir.path().join("missing"), "x").is_err());
+    }
 }

@@ -1,8 +1,8 @@
 //! `orchestratia-console demo --headless`: the demo with no screen. It prints the event
 //! timeline as it happens, and where the console would wait for a human it answers through
 //! the same API (and says so): the permission is allowed, the plan approved, the question
-//! answered. It ends when every
-//! task is done (Ok), or with the reason it cannot get there (a failed task, the time limit).
+//! answered. It ends when every task is done (Ok), listing each task's branch and what changed
+//! on it, or with the reason it cannot get there (a failed task, the time limit).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use orchestratia_agent::cli::print::details;
 use orchestratia_proto::api::{EventQuery, TaskFilter};
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::text::multi_line;
+use orchestratia_proto::workspace::WorkspaceFilter;
 use orchestratia_proto::{Event, EventKind, Task, TaskStatus};
 use uuid::Uuid;
 
@@ -59,6 +60,9 @@ pub async fn run(admin: &HubClient, timeout: Duration) -> anyhow::Result<Outcome
             );
         }
         if !all.is_empty() && all.iter().all(|t| t.status == TaskStatus::Done) {
+            for l in workspace_lines(admin).await {
+                say(&l);
+            }
             return Ok(Outcome {
                 tasks: all.len(),
                 elapsed: started.elapsed(),
@@ -86,6 +90,40 @@ async fn tasks(admin: &HubClient) -> anyhow::Result<Vec<Task>> {
             ..Default::default()
         })
         .await?)
+}
+
+/// The tasks' branches and what changed on each, to review with `task diff` and `task merge`
+/// (nothing when the repos are not git repositories or the hub cannot say).
+async fn workspace_lines(admin: &HubClient) -> Vec<String> {
+    let filter = WorkspaceFilter {
+        project: Some(PROJECT.into()),
+        ..Default::default()
+    };
+    let Ok(mut list) = admin.workspaces(&filter).await else {
+        return Vec::new();
+    };
+    if list.is_empty() {
+        return Vec::new();
+    }
+    list.sort_by_key(|w| {
+        w.reference
+            .trim_start_matches('T')
+            .parse::<u64>()
+            .unwrap_or(0)
+    });
+    let mut lines = vec![format!(
+        "workspaces to review ({} branches; `orchestratia task diff T2` shows one, `task merge T2` merges it; `d` and `m` in the console):",
+        list.len()
+    )];
+    for w in &list {
+        lines.push(format!(
+            "  {:<4} {:<44} {}",
+            w.reference,
+            w.report.branch,
+            w.report.stat_line()
+        ));
+    }
+    lines
 }
 
 /// One timeline line: time, task, event, actor, details.
