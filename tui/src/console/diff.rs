@@ -125,10 +125,10 @@ pub fn parse(diff: &str) -> Parsed {
             }
         } else if !p.files.is_empty() {
             kind = LineKind::Header;
-            if text == "+++ /dev/null" || text.starts_with("deleted file mode") {
-                if let Some(f) = p.files.last_mut() {
-                    f.deleted = true;
-                }
+            if (text == "+++ /dev/null" || text.starts_with("deleted file mode"))
+                && let Some(f) = p.files.last_mut()
+            {
+                f.deleted = true;
             }
         }
         p.lines.push(DiffLine {
@@ -226,12 +226,15 @@ diff --git a/logo.png b/logo.png
 Binary files a/logo.png and b/logo.png differ
 ";
 
+    /// Where a comment goes: a file and a line of the new file.
+    type At = Option<(String, u64)>;
+
     /// Each line of the fixture: (index, what it is, where a comment on it goes).
     #[test]
     fn each_line_maps_to_its_file_and_new_line() {
         let a = |n| Some(("src/a.rs".to_string(), n));
         let b = |n| Some(("dir with space/b.txt".to_string(), n));
-        let cases: &[(usize, LineKind, Option<(String, u64)>)] = &[
+        let cases: &[(usize, LineKind, At)] = &[
             (0, LineKind::Header, None),
             (3, LineKind::Header, None),
             (4, LineKind::Hunk, None),
