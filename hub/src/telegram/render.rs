@@ -2,8 +2,10 @@
 //! so every message is tested without Telegram.
 
 use orchestratia_proto::api::Inbox;
+use orchestratia_proto::workspace::Workspace;
 use orchestratia_proto::{
-    Event, Intervention, PermissionRequest, Plan, Session, SessionStatus, Task, TaskStatus,
+    Event, Intervention, PermissionRequest, Plan, ReviewState, Session, SessionStatus, Task,
+    TaskStatus,
 };
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 use uuid::Uuid;
@@ -274,8 +276,13 @@ pub fn tasks(tasks: &[Task]) -> String {
     clip(&out, MESSAGE_LIMIT)
 }
 
-/// `/task T7`.
-pub fn task(t: &Task, sessions: &[Session], events: &[Event]) -> String {
+/// `/task T7`: its status, agent, workspace (branch, stat, review) and last events.
+pub fn task(
+    t: &Task,
+    sessions: &[Session],
+    events: &[Event],
+    workspace: Option<&Workspace>,
+) -> String {
     let mut out = format!(
         "<b>{} {}</b>\nstatus: {}{}\npriority: {}\nserver: {}\n",
         t.reference,
@@ -291,6 +298,9 @@ pub fn task(t: &Task, sessions: &[Session], events: &[Event]) -> String {
     if let Some(s) = sessions.iter().max_by_key(|s| s.started_at) {
         out.push_str(&format!("agent: {} ({})\n", s.state, esc(&s.name)));
     }
+    if let Some(w) = workspace {
+        out.push_str(&format!("workspace: {}\n", workspace_line(w)));
+    }
     let last: Vec<&Event> = events.iter().rev().take(8).collect();
     if !last.is_empty() {
         out.push_str("\nLast events:\n");
@@ -305,6 +315,19 @@ pub fn task(t: &Task, sessions: &[Session], events: &[Event]) -> String {
         }
     }
     clip(&out, MESSAGE_LIMIT)
+}
+
+/// `orc/T7-x · 3 files +12 -4 · review: unreviewed` (`merged into main` once merged), escaped.
+pub fn workspace_line(w: &Workspace) -> String {
+    let review = match (&w.review, &w.merged_into) {
+        (ReviewState::Merged, Some(into)) => format!("merged into {into}"),
+        (r, _) => r.to_string(),
+    };
+    esc(&format!(
+        "{} · {} · review: {review}",
+        w.report.branch,
+        w.report.stat_line()
+    ))
 }
 
 /// An agent that gave no sign of life: what the hub suspects, and the screen's last lines.
@@ -468,5 +491,42 @@ mod tests {
                 && stall.contains("<pre>Accessing workspace &lt;dir&gt;</pre>"),
             "{stall}"
         );
+    }
+    #[test]
+    fn a_task_card_shows_its_workspace_escaped() {
+        let t: Task = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::nil(), "ref": "T7", "number": 7, "project_id": uuid::Uuid::nil(),
+            "title": "Gateway <tests>", "spec": "", "structured_spec": null,
+            "priority": "medium", "repo": "api", "languages": [], "agent": null, "os": null,
+            "require_plan_approval": false, "orchestrator": false, "keep_session": false,
+            "status": "done", "blocked": false, "blocked_reason": null, "server": "dev-01",
+            "server_id": null, "phase": null, "result": null, "pipeline_key": null,
+            "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z",
+        }))
+        .expect("task");
+        let mut w: Workspace = serde_json::from_value(serde_json::json!({
+            "task_id": uuid::Uuid::nil(), "repo": "api", "path": "/w/api/T7",
+            "branch": "orc/T7-<x>", "base": "main", "base_commit": "a", "head": "b",
+            "ahead": 2, "behind": 0, "uncommitted": [],
+            "files": [
+                {"path": "a.rs", "insertions": 10, "deletions": 4},
+                {"path": "b.rs", "insertions": 2, "deletions": 0},
+                {"path": "logo.png", "insertions": null, "deletions": null},
+            ],
+            "ref": "T7", "server_id": uuid::Uuid::nil(), "server": "dev-01",
+            "review": "unreviewed", "merged_into": null, "merge_commit": null,
+            "reported_at": "2026-11-25T10:00:00Z",
+        }))
+        .expect("workspace");
+        let card = task(&t, &[], &[], Some(&w));
+        assert!(
+            card.contains("workspace: orc/T7-&lt;x&gt; · 3 files +12 -4 · review: unreviewed\n"),
+            "{card}"
+        );
+        assert!(card.contains("<b>T7 Gateway &lt;tests&gt;</b>"), "{card}");
+        w.review = ReviewState::Merged;
+        w.merged_into = Some("main".into());
+        assert!(workspace_line(&w).ends_with("review: merged into main"));
+        assert!(!task(&t, &[], &[], None).contains("workspace:"));
     }
 }

@@ -72,7 +72,7 @@ impl Bot {
             return render::WHICH_TASK.into();
         }
         match self.hub.view_task(&Principal::Admin, arg).await {
-            Ok(v) => render::task(&v.task, &v.sessions, &v.events),
+            Ok(v) => render::task(&v.task, &v.sessions, &v.events, v.workspace.as_ref()),
             Err(e) => render::error(&e),
         }
     }

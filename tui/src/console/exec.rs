@@ -1,16 +1,26 @@
-//! Carrying the app's actions out: decisions and reads over REST on tasks of their own (their
-//! answers come back to the app as `Msg`s), stream control and keystrokes over the console
-//! WebSocket.
+//! Carrying the app's actions out: decisions, reads and the review of a task's workspace over
+//! REST on tasks of their own (their answers come back to the app as `Msg`s), stream control
+//! and keystrokes over the console WebSocket.
 
 use std::future::Future;
 
 use orchestratia_proto::client::{ClientError, HubClient};
+use orchestratia_proto::workspace::{DiffQuery, MergeWorkspace, Workspace};
 use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::app::{Action, App};
 use super::link::{self, Msg, Outgoing};
+
+/// A review decision's message: what to say, and the workspace after it.
+fn reviewed(task: Uuid, said: String, w: Option<Workspace>) -> Msg {
+    Msg::Reviewed {
+        task,
+        said,
+        workspace: w.map(Box::new),
+    }
+}
 
 /// Carries actions out: REST calls on their own tasks (answers come back as `Msg`s), stream
 /// control and keystrokes over the WebSocket.
@@ -54,6 +64,11 @@ impl Exec {
             | Action::History { .. }
             | Action::Input { .. }
             | Action::Resize { .. } => self.stream(a),
+            Action::OpenDiff { task } => self.diff(task),
+            Action::Merge { .. }
+            | Action::Keep { .. }
+            | Action::Discard { .. }
+            | Action::Comment { .. } => self.review(a, app),
         }
     }
 
@@ -144,6 +159,101 @@ impl Exec {
                 move |c| async move { c.explain(&task.to_string()).await },
                 |e| Msg::Explanation(Box::new(e)),
             ),
+            _ => {}
+        }
+    }
+
+    /// Reads a task's diff and its workspace; a diff that cannot be read says why in the view.
+    fn diff(&self, task: Uuid) {
+        let (client, tx) = (self.client.clone(), self.msg.clone());
+        tokio::spawn(async move {
+            let id = task.to_string();
+            let m = match client.task_diff(&id, &DiffQuery::default()).await {
+                Ok(d) => {
+                    let workspace = client.task(&id).await.ok().and_then(|v| v.workspace);
+                    Msg::Diff {
+                        task,
+                        diff: Ok(Box::new(d)),
+                        workspace: workspace.map(Box::new),
+                    }
+                }
+                Err(e) => Msg::Diff {
+                    task,
+                    diff: Err(e.to_string()),
+                    workspace: None,
+                },
+            };
+            let _ = tx.send(m);
+        });
+    }
+
+    /// The review of a task's workspace: merge, keep, discard (each answered with the
+    /// workspace after it), or a comment on a line.
+    fn review(&self, a: Action, app: &App) {
+        let r = |task: Uuid| {
+            app.model
+                .task(task)
+                .map(|t| t.reference.clone())
+                .or_else(|| app.diff.as_ref().map(|d| d.reference.clone()))
+                .unwrap_or_else(|| task.to_string())
+        };
+        match a {
+            Action::Merge { task } => {
+                let r = r(task);
+                self.fetch(
+                    move |c| async move {
+                        let id = task.to_string();
+                        let m = c.merge_task(&id, &MergeWorkspace::default()).await?;
+                        let w = c.task(&id).await.ok().and_then(|v| v.workspace);
+                        Ok((m, w))
+                    },
+                    move |(m, w)| {
+                        let commit: String = m.commit.chars().take(10).collect();
+                        let mut said = format!("merged {r} into {} as {commit}", m.into);
+                        if let Some(n) = m.note {
+                            said.push_str(&format!(" ({n})"));
+                        }
+                        reviewed(task, said, w)
+                    },
+                );
+            }
+            Action::Keep { task } => {
+                let r = r(task);
+                self.fetch(
+                    move |c| async move { c.keep_task(&task.to_string()).await },
+                    move |w| {
+                        let said = format!("kept {r}'s branch {}", w.report.branch);
+                        reviewed(task, said, Some(w))
+                    },
+                );
+            }
+            Action::Discard { task } => {
+                let r = r(task);
+                self.fetch(
+                    move |c| async move { c.discard_task(&task.to_string()).await },
+                    move |w| {
+                        let said = format!(
+                            "discarded {r}: its worktree and branch {} are gone",
+                            w.report.branch
+                        );
+                        reviewed(task, said, Some(w))
+                    },
+                );
+            }
+            Action::Comment { task, body } => {
+                let r = r(task);
+                self.fetch(
+                    move |c| async move { c.review_task(&task.to_string(), &body).await },
+                    move |s| {
+                        let at = format!("{}:{}", s.file, s.line);
+                        Msg::Done(if s.delivered_at.is_some() {
+                            format!("comment on {at} delivered to {r}'s agent")
+                        } else {
+                            format!("comment on {at} saved: {r}'s agent gets it when it runs")
+                        })
+                    },
+                );
+            }
             _ => {}
         }
     }

@@ -8,6 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::api::{Graph, TaskFilter};
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::text::{self, Lines};
+use orchestratia_proto::workspace::{Workspace, WorkspaceDiff};
 use orchestratia_proto::ws::{CONSOLE_WS_PATH, ConsoleToHub, Frame, HubToConsole};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,6 +33,18 @@ pub enum Msg {
     Explanation(Box<orchestratia_proto::api::Explanation>),
     /// A task opened in the Tasks view, read in full.
     TaskView(Box<orchestratia_proto::TaskView>),
+    /// A task's diff for the diff view (or why it could not be read), with its workspace.
+    Diff {
+        task: uuid::Uuid,
+        diff: Result<Box<WorkspaceDiff>, String>,
+        workspace: Option<Box<Workspace>>,
+    },
+    /// A merge, keep or discard went through: what to say, and the workspace after it.
+    Reviewed {
+        task: uuid::Uuid,
+        said: String,
+        workspace: Option<Box<Workspace>>,
+    },
     /// A REST read or a decision failed.
     Error(String),
     /// A decision went through (shown in the status line).
@@ -57,6 +70,24 @@ impl Msg {
             })),
             Msg::Explanation(e) => Msg::Explanation(safe(e)),
             Msg::TaskView(v) => Msg::TaskView(safe(v)),
+            Msg::Diff {
+                task,
+                diff,
+                workspace,
+            } => Msg::Diff {
+                task,
+                diff: diff.map(safe).map_err(line),
+                workspace: workspace.map(safe),
+            },
+            Msg::Reviewed {
+                task,
+                said,
+                workspace,
+            } => Msg::Reviewed {
+                task,
+                said: line(said),
+                workspace: workspace.map(safe),
+            },
             Msg::Error(s) => Msg::Error(line(s)),
             Msg::Done(s) => Msg::Done(line(s)),
             m @ (Msg::Connected | Msg::Frame(_) | Msg::Recording(..)) => m,

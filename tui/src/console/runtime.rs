@@ -146,6 +146,7 @@ fn calls_for_refresh(m: &Msg) -> bool {
         Msg::Hub(HubToConsole::Event { .. })
             | Msg::Connected
             | Msg::Done(_)
+            | Msg::Reviewed { .. }
             | Msg::Hub(HubToConsole::Resync { .. })
     )
 }

@@ -66,4 +66,25 @@ pub enum Action {
         name: String,
         text: String,
     },
+    /// Read a task's diff against its base (and its workspace, for the review state).
+    OpenDiff {
+        task: Uuid,
+    },
+    /// Merge a task's branch into its base.
+    Merge {
+        task: Uuid,
+    },
+    /// Keep a task's branch for later.
+    Keep {
+        task: Uuid,
+    },
+    /// Throw a task's worktree and branch away.
+    Discard {
+        task: Uuid,
+    },
+    /// Comment on a line of a task's diff (delivered to its agent).
+    Comment {
+        task: Uuid,
+        body: orchestratia_proto::workspace::ReviewComment,
+    },
 }

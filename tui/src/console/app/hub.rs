@@ -41,6 +41,16 @@ impl App {
                     self.task_view = Some(*v);
                 }
             }
+            Msg::Diff {
+                task,
+                diff,
+                workspace,
+            } => self.on_diff(task, diff.map(|d| *d), workspace.map(|w| *w)),
+            Msg::Reviewed {
+                task,
+                said,
+                workspace,
+            } => self.on_reviewed(task, said, workspace.map(|w| *w)),
             Msg::Error(e) => self.status = Some(format!("error: {e}")),
             Msg::Done(s) => self.status = Some(s),
         }

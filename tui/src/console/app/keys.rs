@@ -21,6 +21,7 @@ impl App {
                 self.after_dialog(outcome)
             }
             Mode::Prompt(_) => self.on_prompt_key(key),
+            Mode::Confirm(_) => self.on_confirm_key(key),
             Mode::Attached => self.on_attached_key(key),
             Mode::Help => {
                 if matches!(
@@ -102,6 +103,9 @@ impl App {
                 feedback: text,
             }],
             PromptKind::Answer { id, .. } => vec![Action::Answer { id, text }],
+            PromptKind::Comment {
+                task, file, line, ..
+            } => self.comment(task, file, line, text),
             PromptKind::Message { session, name } => {
                 self.status = Some(format!("sending to {name}…"));
                 vec![Action::SendMessage {
@@ -110,6 +114,25 @@ impl App {
                     text,
                 }]
             }
+        }
+    }
+
+    /// A question: `y` runs its action, `n` or Esc drops it; other keys are ignored.
+    fn on_confirm_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                let Mode::Confirm(c) = std::mem::replace(&mut self.mode, Mode::Normal) else {
+                    return Vec::new();
+                };
+                self.status = Some(format!("{}…", c.question.trim_end_matches("? y/n")));
+                vec![c.action]
+            }
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                self.status = Some("cancelled: nothing changed".into());
+                Vec::new()
+            }
+            _ => Vec::new(),
         }
     }
 

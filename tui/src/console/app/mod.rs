@@ -5,7 +5,8 @@
 //!
 //! Its parts: `action` (what it asks for), `keys` (keys by mode), `decisions` (the inbox
 //! keys and the prompts they open), `navigation` (selection, focus, opening, scrolling),
-//! `mouse`, and `hub` (what the link says).
+//! `review` (a task's diff: moving in it, merge/keep/discard, comments), `mouse`, and `hub`
+//! (what the link says).
 
 mod action;
 mod decisions;
@@ -13,6 +14,7 @@ mod hub;
 mod keys;
 mod mouse;
 mod navigation;
+mod review;
 
 use std::collections::HashMap;
 
@@ -25,6 +27,7 @@ use super::screen::SessionScreen;
 
 pub use action::Action;
 pub use keys::key_bytes;
+pub use review::{Confirm, DiffFocus, DiffView, PAGE};
 
 /// The views, in tab order (number keys 1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +81,13 @@ pub enum PromptKind {
         name: String,
     },
     Filter,
+    /// A review comment on a line of a task's diff.
+    Comment {
+        task: Uuid,
+        reference: String,
+        file: String,
+        line: u64,
+    },
 }
 
 /// A one-line text prompt.
@@ -102,6 +112,8 @@ pub enum Mode {
     Picker(AssignPicker),
     /// Keys go to the focused session (Ctrl-] detaches).
     Attached,
+    /// A question answered with `y` (the action runs) or `n`/Esc (nothing happens).
+    Confirm(Confirm),
 }
 
 /// The console.
@@ -115,6 +127,8 @@ pub struct App {
     pub task_view: Option<TaskView>,
     /// How far the open task's detail is scrolled down (lines).
     pub detail_scroll: u16,
+    /// `d`: a task's diff, shown over the Tasks view (and its open task).
+    pub diff: Option<DiffView>,
     /// Tasks view: show only this status (`blocked` for blocked pending tasks).
     pub filter: Option<String>,
     /// The session shown large in the Sessions view.
@@ -142,6 +156,7 @@ impl App {
             task_open: None,
             task_view: None,
             detail_scroll: 0,
+            diff: None,
             filter: None,
             focused: None,
             screens: HashMap::new(),
@@ -174,6 +189,14 @@ impl App {
     pub fn picker(&self) -> Option<&AssignPicker> {
         match &self.mode {
             Mode::Picker(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The question waiting for `y`/`n`, if one is asked.
+    pub fn confirm(&self) -> Option<&Confirm> {
+        match &self.mode {
+            Mode::Confirm(c) => Some(c),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
 //! The mouse: a click on a tab switches to it, a click on a row selects it, the wheel
-//! scrolls a session's screen or a task's detail, or moves the selection.
+//! scrolls a session's screen, a task's detail or its diff, or moves the selection.
 
 use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
@@ -16,7 +16,10 @@ impl App {
         let up = matches!(m.kind, MouseEventKind::ScrollUp);
         match m.kind {
             MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
-                if self.view == View::Sessions {
+                if let Some(d) = self.diff.as_mut().filter(|_| self.view == View::Tasks) {
+                    d.move_by(if up { -3 } else { 3 });
+                    Vec::new()
+                } else if self.view == View::Sessions {
                     self.scroll_lines(up, 3)
                 } else if self.task_open.is_some() {
                     self.scroll_task(if up { -3 } else { 3 })
@@ -41,7 +44,9 @@ impl App {
                 let banner = u16::from(self.model.connected == Some(false));
                 let first = 3 + banner;
                 let list_view = matches!(self.view, View::Servers | View::Inbox | View::Sessions)
-                    || (self.view == View::Tasks && self.task_open.is_none());
+                    || (self.view == View::Tasks
+                        && self.task_open.is_none()
+                        && self.diff.is_none());
                 if !list_view || m.row < first {
                     return Vec::new();
                 }

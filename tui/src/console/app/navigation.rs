@@ -83,6 +83,7 @@ impl App {
         self.view = v;
         self.task_open = None;
         self.task_view = None;
+        self.diff = None;
         if v == View::Sessions {
             return self.after_move();
         }

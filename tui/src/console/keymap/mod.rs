@@ -23,6 +23,8 @@ pub enum Place {
     Tasks,
     /// The Tasks view with one task open.
     TaskOpen,
+    /// A task's diff (`d`), over the Tasks view.
+    Diff,
     Graph,
     Sessions,
     Inbox,
@@ -31,6 +33,8 @@ pub enum Place {
     Prompt,
     Form,
     Picker,
+    /// A `y`/`n` question before a merge or a discard.
+    Confirm,
 }
 
 /// Every place the views have the keys.
@@ -41,6 +45,17 @@ const VIEWS: &[Place] = &[
     Place::Graph,
     Place::Sessions,
     Place::Inbox,
+];
+
+/// The views' places and the diff view: where help and quit apply.
+const EVERYWHERE: &[Place] = &[
+    Place::Servers,
+    Place::Tasks,
+    Place::TaskOpen,
+    Place::Graph,
+    Place::Sessions,
+    Place::Inbox,
+    Place::Diff,
 ];
 
 /// A key as the table names it.
@@ -65,7 +80,8 @@ impl Key {
     }
 }
 
-/// The help box's sections, in order; each is one line (`SessionsMore` continues Sessions).
+/// The help box's sections, in order; each is one line (`ReviewMore` continues Review,
+/// `SessionsMore` Sessions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Views,
@@ -75,6 +91,8 @@ pub enum Section {
     Permission,
     Questions,
     Work,
+    Review,
+    ReviewMore,
     Sessions,
     SessionsMore,
     Mouse,
@@ -82,7 +100,7 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 11] = [
+    const ALL: [Section; 13] = [
         Section::Views,
         Section::Move,
         Section::Tasks,
@@ -90,6 +108,8 @@ impl Section {
         Section::Permission,
         Section::Questions,
         Section::Work,
+        Section::Review,
+        Section::ReviewMore,
         Section::Sessions,
         Section::SessionsMore,
         Section::Mouse,
@@ -105,6 +125,8 @@ impl Section {
             Section::Permission => "Permission",
             Section::Questions => "Questions",
             Section::Work => "Work",
+            Section::Review => "Review",
+            Section::ReviewMore => "",
             Section::Sessions => "Sessions",
             Section::SessionsMore => "",
             Section::Mouse => "Mouse",
@@ -203,6 +225,10 @@ impl App {
             Mode::Prompt(_) => Place::Prompt,
             Mode::Form(_) => Place::Form,
             Mode::Picker(_) => Place::Picker,
+            Mode::Confirm(_) => Place::Confirm,
+            Mode::Normal | Mode::Help if self.view == View::Tasks && self.diff.is_some() => {
+                Place::Diff
+            }
             Mode::Normal | Mode::Help => match self.view {
                 View::Servers => Place::Servers,
                 View::Tasks if self.task_open.is_some() => Place::TaskOpen,
@@ -226,12 +252,17 @@ mod tests {
             (Place::Servers, "1-5/Tab views · j/k move · ? help · q quit"),
             (
                 Place::TaskOpen,
-                "Esc back · a/r plan · y/n permission · i answer · ? help · q quit",
+                "Esc back · d diff · a/r plan · y/n permission · i answer · ? help · q quit",
             ),
             (
                 Place::Tasks,
-                "Enter open · / filter · c create · A assign · a/r/y/n/i decide · ? help · q quit",
+                "Enter open · d diff · / filter · c create · A assign · a/r/y/n/i decide · ? help · q quit",
             ),
+            (
+                Place::Diff,
+                "Esc back · m merge · K keep · X discard · c comment · r reload · Tab files/diff · Enter go to file · ? help",
+            ),
+            (Place::Confirm, "y yes · n/Esc no"),
             (
                 Place::Graph,
                 "j/k select · Enter open · c create · A assign · 1-5/Tab views · ? help · q quit",
@@ -266,6 +297,8 @@ Plans      a approve · r reject (type the feedback, Enter sends)
 Permission y allow · n deny
 Questions  i answer (type, Enter sends) — in the Inbox or on a task
 Work       c create a task · A assign the selected task (servers ranked)
+Review     d diff · Tab files/diff · Enter go to file · j/k PgUp/PgDn · g/G
+           m merge · K keep · X discard · c comment on the line · r reload
 Sessions   j/k focus · Enter attach keys · Ctrl-] detach · PgUp/PgDn scroll
            m message an idle agent (type, Enter submits it as its prompt)
 Mouse      click a tab or a row · the wheel scrolls or moves the selection
@@ -293,7 +326,7 @@ Console    ? this help · q quit (Ctrl-C too)";
     /// Within a place, one key runs one thing (a Ctrl chord is a key of its own).
     #[test]
     fn no_key_runs_two_things_in_one_place() {
-        for place in VIEWS.iter().chain([&Place::Attached]) {
+        for place in VIEWS.iter().chain([&Place::Attached, &Place::Diff]) {
             let keys: Vec<Key> = KEYS
                 .iter()
                 .filter(|b| b.run.is_some() && b.places.contains(place))

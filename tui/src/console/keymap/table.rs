@@ -3,8 +3,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Binding, HELP_POS, Key, Place, QUIT_POS, Section, VIEWS, hint};
-use crate::console::app::{Action, Mode, View};
+use super::{Binding, EVERYWHERE, HELP_POS, Key, Place, QUIT_POS, Section, VIEWS, hint};
+use crate::console::app::{Action, DiffFocus, Mode, PAGE, View};
 
 use Key::{Char, Code, Ctrl};
 use Place as P;
@@ -206,6 +206,126 @@ pub static KEYS: &[Binding] = &[
         footer: &[hint(P::Tasks, 3, "A assign"), hint(P::Graph, 3, "A assign")],
         help: &[(Section::Work, "A assign the selected task (servers ranked)")],
     },
+    // A task's diff: `d` opens it, then its own keys (`app::review`).
+    Binding {
+        keys: &[Char('d')],
+        places: &[P::Tasks, P::TaskOpen],
+        run: Some(|app, _| app.open_diff()),
+        footer: &[hint(P::Tasks, 0, "d diff"), hint(P::TaskOpen, 0, "d diff")],
+        help: &[(Section::Review, "d diff")],
+    },
+    Binding {
+        keys: &[Code(KeyCode::Esc)],
+        places: &[P::Diff],
+        run: Some(|app, _| {
+            app.diff = None;
+            app.status = None;
+            Vec::new()
+        }),
+        footer: &[hint(P::Diff, 0, "Esc back")],
+        help: &[],
+    },
+    Binding {
+        keys: &[Code(KeyCode::Tab), Code(KeyCode::BackTab)],
+        places: &[P::Diff],
+        run: Some(|app, _| {
+            if let Some(d) = app.diff.as_mut() {
+                d.focus = match d.focus {
+                    DiffFocus::Files => DiffFocus::Diff,
+                    DiffFocus::Diff => DiffFocus::Files,
+                };
+            }
+            Vec::new()
+        }),
+        footer: &[hint(P::Diff, 6, "Tab files/diff")],
+        help: &[(Section::Review, "Tab files/diff")],
+    },
+    Binding {
+        keys: &[Code(KeyCode::Enter)],
+        places: &[P::Diff],
+        run: Some(|app, _| {
+            if let Some(d) = app.diff.as_mut() {
+                d.jump();
+            }
+            Vec::new()
+        }),
+        footer: &[hint(P::Diff, 7, "Enter go to file")],
+        help: &[(Section::Review, "Enter go to file")],
+    },
+    Binding {
+        keys: &[
+            Code(KeyCode::Down),
+            Char('j'),
+            Code(KeyCode::PageDown),
+            Code(KeyCode::Up),
+            Char('k'),
+            Code(KeyCode::PageUp),
+        ],
+        places: &[P::Diff],
+        run: Some(|app, key| {
+            let page = matches!(key.code, KeyCode::PageUp | KeyCode::PageDown);
+            let d = if page { PAGE } else { 1 };
+            if let Some(v) = app.diff.as_mut() {
+                v.move_by(if down(key) { d } else { -d });
+            }
+            Vec::new()
+        }),
+        footer: &[],
+        help: &[(Section::Review, "j/k PgUp/PgDn")],
+    },
+    Binding {
+        keys: &[
+            Code(KeyCode::Home),
+            Char('g'),
+            Code(KeyCode::End),
+            Char('G'),
+        ],
+        places: &[P::Diff],
+        run: Some(|app, key| {
+            let last = matches!(key.code, KeyCode::End | KeyCode::Char('G'));
+            if let Some(v) = app.diff.as_mut() {
+                v.move_by(if last { i64::MAX / 2 } else { i64::MIN / 2 });
+            }
+            Vec::new()
+        }),
+        footer: &[],
+        help: &[(Section::Review, "g/G")],
+    },
+    Binding {
+        keys: &[Char('m')],
+        places: &[P::Diff],
+        run: Some(|app, _| app.confirm_merge()),
+        footer: &[hint(P::Diff, 1, "m merge")],
+        help: &[(Section::ReviewMore, "m merge")],
+    },
+    Binding {
+        keys: &[Char('K')],
+        places: &[P::Diff],
+        run: Some(|app, _| app.keep()),
+        footer: &[hint(P::Diff, 2, "K keep")],
+        help: &[(Section::ReviewMore, "K keep")],
+    },
+    Binding {
+        keys: &[Char('X')],
+        places: &[P::Diff],
+        run: Some(|app, _| app.confirm_discard()),
+        footer: &[hint(P::Diff, 3, "X discard")],
+        help: &[(Section::ReviewMore, "X discard")],
+    },
+    Binding {
+        keys: &[Char('c')],
+        places: &[P::Diff],
+        run: Some(|app, _| app.comment_prompt()),
+        footer: &[hint(P::Diff, 4, "c comment")],
+        help: &[(Section::ReviewMore, "c comment on the line")],
+    },
+    Binding {
+        keys: &[Char('r')],
+        places: &[P::Diff],
+        run: Some(|app, _| app.reload_diff()),
+        footer: &[hint(P::Diff, 5, "r reload")],
+        help: &[(Section::ReviewMore, "r reload")],
+    },
     // The mouse, which `App::on_mouse` handles: named in the help only.
     Binding {
         keys: &[],
@@ -219,7 +339,7 @@ pub static KEYS: &[Binding] = &[
     },
     Binding {
         keys: &[Char('?')],
-        places: VIEWS,
+        places: EVERYWHERE,
         run: Some(|app, _| {
             app.mode = Mode::Help;
             Vec::new()
@@ -230,12 +350,13 @@ pub static KEYS: &[Binding] = &[
             hint(P::Tasks, HELP_POS, "? help"),
             hint(P::Graph, HELP_POS, "? help"),
             hint(P::Sessions, HELP_POS, "? help"),
+            hint(P::Diff, HELP_POS, "? help"),
         ],
         help: &[(Section::Console, "? this help")],
     },
     Binding {
         keys: &[Ctrl('c'), Char('q')],
-        places: VIEWS,
+        places: EVERYWHERE,
         run: Some(|app, _| {
             app.quit = true;
             vec![Action::Quit]
@@ -297,6 +418,13 @@ pub static KEYS: &[Binding] = &[
             hint(P::Form, 2, "Esc cancel"),
             hint(P::Picker, 2, "Esc cancel"),
         ],
+        help: &[],
+    },
+    Binding {
+        keys: &[Char('y'), Char('n'), Code(KeyCode::Esc)],
+        places: &[P::Confirm],
+        run: None,
+        footer: &[hint(P::Confirm, 0, "y yes · n/Esc no")],
         help: &[],
     },
     Binding {

@@ -2,6 +2,7 @@
 //! footer with the current place's keys, prompts, help), and one module per view. Drawing
 //! reads the app and changes nothing in it.
 
+mod diff;
 mod graph;
 mod inbox;
 mod servers;
@@ -100,7 +101,7 @@ fn layout(app: &App, area: Rect) -> [Rect; 4] {
     let bottom = if app.prompt().is_some() {
         3
     } else {
-        1 + u16::from(app.status.is_some())
+        1 + u16::from(app.status.is_some() || app.confirm().is_some())
     };
     Layout::vertical([
         Constraint::Length(1),
@@ -133,6 +134,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     match app.view {
         View::Servers => servers::draw(f, main, app, &theme),
+        View::Tasks if app.diff.is_some() => diff::draw(f, main, app, &theme),
         View::Tasks => tasks::draw(f, main, app, &theme),
         View::Graph => graph::draw(f, main, app, &theme),
         View::Sessions => sessions::draw(f, main, app, &theme),
@@ -143,7 +145,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Mode::Form(form) => form.draw(f, main),
         Mode::Picker(picker) => picker.draw(f, main),
         Mode::Help => draw_help(f, area),
-        Mode::Normal | Mode::Prompt(_) | Mode::Attached => {}
+        Mode::Normal | Mode::Prompt(_) | Mode::Attached | Mode::Confirm(_) => {}
     }
 }
 
@@ -215,6 +217,15 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 "message: ".to_string(),
                 format!("A message for {name}'s agent (submitted as its next prompt)"),
             ),
+            PromptKind::Comment {
+                reference,
+                file,
+                line,
+                ..
+            } => (
+                "comment: ".to_string(),
+                format!("A review comment on {file}:{line} of {reference} (its agent gets it)"),
+            ),
             PromptKind::Filter => (
                 "status: ".to_string(),
                 "Filter tasks by status (pending, running, blocked, done, …; empty clears)".into(),
@@ -235,6 +246,11 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(typed),
             Span::styled("█", Style::default()),
         ]));
+    } else if let Some(c) = app.confirm() {
+        lines.push(Line::from(Span::styled(
+            c.question.clone(),
+            theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )));
     } else if let Some(s) = &app.status {
         lines.push(Line::from(Span::styled(s.clone(), theme.fg(Color::Yellow))));
     }

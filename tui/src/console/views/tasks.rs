@@ -1,6 +1,6 @@
 //! Tasks: a table (number, title, status with the blocked reason, priority, server, age),
-//! filtered by status with `/`; Enter opens one task: its agent's state, spec, requirements,
-//! dependencies, resolved inputs, contracts, result and its timeline.
+//! filtered by status with `/`; Enter opens one task: its agent's state, its workspace, spec,
+//! requirements, dependencies, resolved inputs, contracts, result and its timeline.
 
 use orchestratia_proto::text::details;
 use orchestratia_proto::{Task, TaskView};
@@ -82,7 +82,8 @@ fn detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-/// The task's line (status, priority, server, repo, its agent's live state) and why it waits.
+/// The task's line (status, priority, server, repo, its agent's live state), its workspace
+/// (branch, stat, review) and why it waits.
 fn head<'a>(v: &'a TaskView, app: &App, theme: &Theme) -> Vec<Line<'a>> {
     let t = &v.task;
     let mut head = vec![
@@ -108,6 +109,22 @@ fn head<'a>(v: &'a TaskView, app: &App, theme: &Theme) -> Vec<Line<'a>> {
         head.push(Span::styled(state.as_str(), theme.session_state(state)));
     }
     let mut lines = vec![Line::from(head)];
+    if let Some(w) = &v.workspace {
+        let mut review = format!("review: {}", w.review);
+        if let Some(into) = &w.merged_into {
+            review.push_str(&format!(" into {into}"));
+        }
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "workspace {} on {} · {} · ",
+                w.report.branch,
+                w.server,
+                w.report.stat_line()
+            )),
+            Span::styled(review, theme.bold()),
+            Span::raw(" (d diff)"),
+        ]));
+    }
     if let Some(r) = &t.blocked_reason {
         lines.push(Line::from(Span::styled(
             format!("waiting: {r}"),

@@ -3,6 +3,7 @@
 //! its plan's approval, T4 asking a question, T5–T7 blocked), compared with insta snapshots;
 //! and the keys and clicks on each view. This file holds the fixture; one file per view.
 
+mod diff;
 mod frame;
 mod graph;
 mod inbox;
