@@ -21,10 +21,12 @@ mod permissions;
 mod projects;
 mod recording;
 mod registration;
+mod review;
 mod sessions;
 mod tasks;
 mod validate;
 mod watch;
+mod workspaces;
 
 use std::sync::Arc;
 
