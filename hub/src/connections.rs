@@ -382,8 +382,14 @@ mod tests {
             reason: "no".into(),
             conflicts: Vec::new(),
         };
-        assert!(!r.complete(other, id, answer.clone()), "another server's answer");
-        assert!(!r.complete(server, Uuid::new_v4(), answer.clone()), "unknown id");
+        assert!(
+            !r.complete(other, id, answer.clone()),
+            "another server's answer"
+        );
+        assert!(
+            !r.complete(server, Uuid::new_v4(), answer.clone()),
+            "unknown id"
+        );
         assert!(r.complete(server, id, answer.clone()));
         assert_eq!(rx.await.ok(), Some(answer));
         let (_, rx) = r.open(server);

@@ -56,7 +56,11 @@ pub async fn merge(
 /// Keeps a closed task's branch for later.
 #[utoipa::path(post, path = "/tasks/{id}/keep", tag = "workspaces", params(("id" = String, Path)),
     responses((status = 200, body = Workspace), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn keep(State(hub): State<Hub>, Auth(p): Auth, Path(id): Path<String>) -> Answer<Workspace> {
+pub async fn keep(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Answer<Workspace> {
     Ok(Json(hub.keep_workspace(&p, &id).await?))
 }
 

@@ -82,7 +82,10 @@ impl Hub {
             .await?;
         let (merged, report) = match answer {
             WorkspaceAnswer::Merged { merged, report } => (merged, report),
-            WorkspaceAnswer::Refused { reason: r, conflicts } if !conflicts.is_empty() => {
+            WorkspaceAnswer::Refused {
+                reason: r,
+                conflicts,
+            } if !conflicts.is_empty() => {
                 let files: Vec<String> = conflicts.iter().take(50).map(|f| reason(f)).collect();
                 return Err(HubError::Conflict(format!(
                     "merging {} into {} conflicts in {}; nothing was changed{}",
@@ -267,7 +270,8 @@ impl Hub {
         let mut tx = self.store.write().await?;
         let (t, _) = self.task_workspace(&mut tx, p, reference).await?;
         let now = now_ms();
-        let stored = store::workspaces::add_comment(&mut tx, t.id, &comment, &p.actor(), now).await?;
+        let stored =
+            store::workspaces::add_comment(&mut tx, t.id, &comment, &p.actor(), now).await?;
         let mut out = Effects::default();
         out.task_event(
             EventKind::ReviewCommented,

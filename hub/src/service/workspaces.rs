@@ -151,7 +151,11 @@ impl Hub {
     }
 
     /// A daemon reports a workspace (made, its session ended, found after a restart).
-    pub async fn workspace_reported(&self, server: Uuid, report: &WorkspaceReport) -> HubResult<()> {
+    pub async fn workspace_reported(
+        &self,
+        server: Uuid,
+        report: &WorkspaceReport,
+    ) -> HubResult<()> {
         check_report(report)?;
         let mut tx = self.store.write().await?;
         let mut out = Effects::default();
@@ -339,7 +343,11 @@ impl Hub {
     }
 
     /// Workspaces the hub knows of (not removed ones unless `all`).
-    pub async fn workspaces(&self, p: &Principal, f: &WorkspaceFilter) -> HubResult<Vec<Workspace>> {
+    pub async fn workspaces(
+        &self,
+        p: &Principal,
+        f: &WorkspaceFilter,
+    ) -> HubResult<Vec<Workspace>> {
         p.require_admin("listing workspaces")?;
         let mut c = self.read().await?;
         let project = match f.project.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -422,7 +430,9 @@ impl Hub {
             .iter()
             .filter(|w| match w.review {
                 ReviewState::Merged | ReviewState::Discarded => true,
-                ReviewState::Unreviewed => statuses.get(&w.task_id).is_some_and(|s| s.is_terminal()),
+                ReviewState::Unreviewed => {
+                    statuses.get(&w.task_id).is_some_and(|s| s.is_terminal())
+                }
                 ReviewState::Kept => false,
             })
             .map(|w| PruneCandidate {
@@ -436,7 +446,13 @@ impl Hub {
             removable: removable.clone(),
         };
         let answer = match self
-            .ask_daemon(server, Uuid::nil(), op, SLOW_WAIT, "its worktrees are there")
+            .ask_daemon(
+                server,
+                Uuid::nil(),
+                op,
+                SLOW_WAIT,
+                "its worktrees are there",
+            )
             .await
         {
             Ok(a) => a,
@@ -482,7 +498,11 @@ impl Hub {
         }
         for w in &rows {
             if !pruned.iter().any(|p| p.task_id == w.task_id) {
-                out_items.push(item(w, "kept", "its daemon does not know this worktree".into()));
+                out_items.push(item(
+                    w,
+                    "kept",
+                    "its daemon does not know this worktree".into(),
+                ));
             }
         }
         self.commit(tx, out).await?;
@@ -494,7 +514,10 @@ impl Hub {
         &self,
         c: &mut Conn,
         task: Uuid,
-    ) -> HubResult<(Option<Workspace>, Vec<orchestratia_proto::workspace::StoredComment>)> {
+    ) -> HubResult<(
+        Option<Workspace>,
+        Vec<orchestratia_proto::workspace::StoredComment>,
+    )> {
         let w = store::workspaces::get(c, task).await?;
         let comments = store::workspaces::comments(c, task).await?;
         Ok((w.map(|w| w.to_workspace()), comments))

@@ -257,7 +257,10 @@ pub async fn mark_delivered(c: &mut Conn, ids: &[Uuid], now: i64) -> Result<()> 
 /// Whether a session's agent reports through hooks (then a message waits until it is idle).
 pub async fn session_hooks(c: &mut Conn, session: Uuid) -> Result<bool> {
     match c
-        .fetch_optional("SELECT hooks FROM sessions WHERE id = $1", &params![session])
+        .fetch_optional(
+            "SELECT hooks FROM sessions WHERE id = $1",
+            &params![session],
+        )
         .await?
     {
         Some(r) => r.flag("hooks"),
