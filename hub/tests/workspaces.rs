@@ -9,13 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{create, task_id};
-use orchestratia_proto::EventKind;
+use orchestratia_proto::api::AgentEvent;
 use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::workspace::{
     DiffQuery, FileChange, MergeWorkspace, Merged, PruneWorkspaces, PrunedWorktree, ReviewComment,
     ReviewState, WorkspaceAnswer, WorkspaceDiff, WorkspaceFilter, WorkspaceOp, WorkspaceReport,
 };
-use orchestratia_proto::ws::HubToDaemon;
+use orchestratia_proto::ws::{DaemonToHub, HubToDaemon};
+use orchestratia_proto::{EventKind, HookEvent};
+use orchestratia_testkit::daemon::{SimOptions, register};
 use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
 use uuid::Uuid;
 
@@ -373,4 +375,135 @@ async fn workspaces(backend: Backend) {
     );
 }
 
-on_both_backends!(workspaces);
+fn hook(event: HookEvent) -> AgentEvent {
+    AgentEvent {
+        event,
+        notification_type: None,
+        source: None,
+        tool_name: Some("Bash".into()),
+        message: None,
+        conversation_id: None,
+        prompt: None,
+    }
+}
+
+fn review_prompts(d: &SimDaemon) -> usize {
+    d.received()
+        .iter()
+        .filter(
+            |m| matches!(m, HubToDaemon::SessionPrompt { text, .. } if text.contains("review: ")),
+        )
+        .count()
+}
+
+/// An agent with hooks gets review comments once it is idle, all in one message; a closed
+/// task's comments wait for its retry.
+async fn hooked(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    let admin = hub.admin();
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let reg = register(&admin, "P", "dev-01", "linux", &["app"], &[]).await;
+    let opts = SimOptions {
+        auto_active: false,
+        heartbeats: true,
+    };
+    let d = SimDaemon::connect(
+        &hub.url,
+        "dev-01",
+        reg.server_id,
+        &reg.api_key,
+        Vec::new(),
+        opts,
+    )
+    .await
+    .expect("connect");
+    let t = create(&hub, &["--title", "Hooked", "--repo", "app"]).await;
+    hub.cli(&["task", "assign", &t, "--session", "dev-01"])
+        .await
+        .ok();
+    let id = task_id(&hub, &t).await;
+    let start = d.wait_start(10, id).await;
+    d.send(&DaemonToHub::SessionActive {
+        session_id: start.session_id,
+        pid: Some(7),
+        tmux: Some(start.name.clone()),
+        hooks: true,
+    });
+    d.report_workspace(&report(id, &t, false));
+    let agent = hub.client(Some(&start.token));
+    eventually(10, "active", || async {
+        agent
+            .agent_event(&start.name, &hook(HookEvent::PreToolUse))
+            .await
+            .ok()
+    })
+    .await;
+    eventually(10, "workspace stored", || async {
+        admin.task(&t).await.ok()?.workspace.map(|_| ())
+    })
+    .await;
+    for line in [4, 9] {
+        let c = admin
+            .review_task(
+                &t,
+                &ReviewComment {
+                    file: "src/a.rs".into(),
+                    line,
+                    text: format!("fix line {line}"),
+                },
+            )
+            .await
+            .expect("comment");
+        assert!(
+            c.delivered_at.is_none(),
+            "a working agent is not interrupted"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(review_prompts(&d), 0);
+    agent
+        .agent_event(&start.name, &hook(HookEvent::Stop))
+        .await
+        .expect("stop");
+    let m = d
+        .wait_for(
+            20,
+            "the review prompt",
+            |m| matches!(m, HubToDaemon::SessionPrompt { text, .. } if text.contains("review: ")),
+        )
+        .await;
+    let HubToDaemon::SessionPrompt { text, .. } = m else {
+        unreachable!("matched a prompt");
+    };
+    assert!(text.contains("review: src/a.rs:4: fix line 4"), "{text}");
+    assert!(text.contains("review: src/a.rs:9: fix line 9"), "{text}");
+    let v = admin.task(&t).await.expect("view");
+    assert!(v.review_comments.iter().all(|c| c.delivered_at.is_some()));
+    assert_eq!(
+        v.events
+            .iter()
+            .filter(|e| e.event == EventKind::ReviewDelivered)
+            .count(),
+        1
+    );
+
+    // Closed: a comment waits.
+    hub.cli(&["task", "cancel", &t]).await.ok();
+    let c = admin
+        .review_task(
+            &t,
+            &ReviewComment {
+                file: "src/b.rs".into(),
+                line: 1,
+                text: "later".into(),
+            },
+        )
+        .await
+        .expect("comment");
+    assert!(c.delivered_at.is_none());
+    assert_eq!(review_prompts(&d), 1);
+}
+
+on_both_backends!(workspaces, hooked);
