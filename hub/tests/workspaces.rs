@@ -76,10 +76,14 @@ fn answers(conflict: Arc<AtomicBool>) -> impl Fn(Uuid, &WorkspaceOp) -> Option<W
                     base_commit: "aaaa1111".into(),
                     head: "bbbb2222".into(),
                     files: Vec::new(),
-                    diff: format!(
-                        "diff --git a/{f} b/{f}\n+hello\n",
-                        f = file.as_deref().unwrap_or("src/a.rs")
-                    ),
+                    diff: match file.as_deref() {
+                        // A daemon that ignores the bound.
+                        Some("big.bin") => "+x\n".repeat(500_000),
+                        f => format!(
+                            "diff --git a/{f} b/{f}\n+hello\n",
+                            f = f.unwrap_or("src/a.rs")
+                        ),
+                    },
                     truncated: false,
                     note: None,
                     uncommitted: Vec::new(),
@@ -184,6 +188,13 @@ async fn workspaces(backend: Backend) {
         .await
         .expect("diff");
     assert!(diff.diff.contains("a/src/b.rs"), "{}", diff.diff);
+    let big = DiffQuery {
+        stat: false,
+        file: Some("big.bin".into()),
+    };
+    let (code, why) = refused(admin.task_diff(&t1, &big).await);
+    assert_eq!(code, 409);
+    assert!(why.contains("over the limit"), "{why}");
     assert_eq!(
         admin
             .refresh_workspace(&t1)

@@ -530,3 +530,59 @@ pub(super) fn unexpected(server: &str, what: &str) -> HubError {
         "server {server} answered a request for {what} with something else"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use orchestratia_proto::workspace::FileChange;
+
+    use super::*;
+
+    fn report() -> WorkspaceReport {
+        WorkspaceReport {
+            task_id: Uuid::nil(),
+            repo: "app".into(),
+            path: "/w/app/T1".into(),
+            branch: "orc/T1".into(),
+            base: "main".into(),
+            base_commit: "a".into(),
+            head: "b".into(),
+            ahead: 0,
+            behind: 0,
+            files: Vec::new(),
+            uncommitted: Vec::new(),
+            removed: false,
+        }
+    }
+
+    #[test]
+    fn a_report_is_bounded_before_it_is_stored() {
+        assert!(check_report(&report()).is_ok());
+        let long = WorkspaceReport {
+            path: "x".repeat(MAX_FIELD + 1),
+            ..report()
+        };
+        assert!(check_report(&long).is_err());
+        let nul = WorkspaceReport {
+            branch: "a\0b".into(),
+            ..report()
+        };
+        assert!(check_report(&nul).is_err());
+        let empty = WorkspaceReport {
+            branch: " ".into(),
+            ..report()
+        };
+        assert!(check_report(&empty).is_err());
+        let many = WorkspaceReport {
+            files: vec![
+                FileChange {
+                    path: "a".into(),
+                    insertions: None,
+                    deletions: None,
+                };
+                MAX_FILES + 1
+            ],
+            ..report()
+        };
+        assert!(check_report(&many).is_err());
+    }
+}
