@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use orchestratia_proto::workspace::WorkspaceAnswer;
 use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 /// Something to write on a socket.
@@ -53,6 +54,58 @@ pub struct DaemonLink {
 pub struct Daemons {
     conns: Mutex<HashMap<Uuid, DaemonConn>>,
     capacity: usize,
+    /// Requests sent to daemons that wait for their answer.
+    pub replies: Replies,
+}
+
+/// Requests to daemons waiting for an answer (`HubToDaemon::Workspace` →
+/// `DaemonToHub::WorkspaceReply`), by request id, with the server that must answer.
+#[derive(Default)]
+pub struct Replies {
+    waiting: Mutex<HashMap<Uuid, (Uuid, oneshot::Sender<WorkspaceAnswer>)>>,
+}
+
+impl Replies {
+    /// A new request to `server`: its id, and where its answer arrives.
+    pub fn open(&self, server: Uuid) -> (Uuid, oneshot::Receiver<WorkspaceAnswer>) {
+        let id = Uuid::new_v4();
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (server, tx));
+        (id, rx)
+    }
+
+    /// Hands `answer` to the request `id` when `server` is the one it was sent to; false when
+    /// nobody waits for it (unknown, another server's, or given up).
+    pub fn complete(&self, server: Uuid, id: Uuid, answer: WorkspaceAnswer) -> bool {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        match waiting.get(&id) {
+            Some((s, _)) if *s == server => {}
+            _ => return false,
+        }
+        match waiting.remove(&id) {
+            Some((_, tx)) => tx.send(answer).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Gives up waiting for request `id`.
+    pub fn forget(&self, id: Uuid) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Fails every request to `server` at once (its connection ended).
+    pub fn drop_server(&self, server: Uuid) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (s, _)| *s != server);
+    }
 }
 
 impl Default for Daemons {
@@ -67,6 +120,7 @@ impl Daemons {
         Daemons {
             conns: Mutex::default(),
             capacity: capacity.max(1),
+            replies: Replies::default(),
         }
     }
 
@@ -317,6 +371,30 @@ mod tests {
         assert!(d.is_connected(server));
         assert!(d.unregister(server, l2.conn_id));
         assert!(!d.is_connected(server));
+    }
+
+    #[tokio::test]
+    async fn a_reply_reaches_only_the_request_of_its_server() {
+        let r = Replies::default();
+        let (server, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let (id, rx) = r.open(server);
+        let answer = WorkspaceAnswer::Refused {
+            reason: "no".into(),
+            conflicts: Vec::new(),
+        };
+        assert!(
+            !r.complete(other, id, answer.clone()),
+            "another server's answer"
+        );
+        assert!(
+            !r.complete(server, Uuid::new_v4(), answer.clone()),
+            "unknown id"
+        );
+        assert!(r.complete(server, id, answer.clone()));
+        assert_eq!(rx.await.ok(), Some(answer));
+        let (_, rx) = r.open(server);
+        r.drop_server(server);
+        assert!(rx.await.is_err(), "a dropped server's requests fail");
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::api::RegisterServer;
 use orchestratia_proto::client::HubClient;
+use orchestratia_proto::workspace::{WorkspaceAnswer, WorkspaceOp, WorkspaceReport};
 use orchestratia_proto::ws::{
     DAEMON_WS_PATH, DaemonToHub, Frame, HubToDaemon, RunningSession, SessionStart,
 };
@@ -39,7 +40,13 @@ struct Received {
     frames: Arc<Mutex<Vec<Frame>>>,
     /// Woken on every message, and when the socket closes.
     changed: Arc<Notify>,
+    /// Answers `workspace` requests, when set.
+    workspaces: Arc<Mutex<Option<WorkspaceAnswerer>>>,
 }
+
+/// What the test answers to a workspace request: (task id, op) → the answer (none: silence).
+pub type WorkspaceAnswerer =
+    Box<dyn Fn(Uuid, &WorkspaceOp) -> Option<WorkspaceAnswer> + Send + Sync>;
 
 /// The daemon's WebSocket to the hub.
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -191,6 +198,34 @@ impl SimDaemon {
             .unwrap_or_default()
     }
 
+    /// Answers every later `workspace` request with what `f` returns for it.
+    pub fn answer_workspaces(
+        &self,
+        f: impl Fn(Uuid, &WorkspaceOp) -> Option<WorkspaceAnswer> + Send + Sync + 'static,
+    ) {
+        if let Ok(mut w) = self.received.workspaces.lock() {
+            *w = Some(Box::new(f));
+        }
+    }
+
+    /// Reports a workspace, as a daemon does after making a worktree.
+    pub fn report_workspace(&self, report: &WorkspaceReport) {
+        self.send(&DaemonToHub::WorkspaceReport {
+            report: report.clone(),
+        });
+    }
+
+    /// Workspace requests received, in order: (task id, op).
+    pub fn workspace_requests(&self) -> Vec<(Uuid, WorkspaceOp)> {
+        self.received()
+            .into_iter()
+            .filter_map(|m| match m {
+                HubToDaemon::Workspace { task_id, op, .. } => Some((task_id, op)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Binary frames received (terminal input).
     pub fn frames(&self) -> Vec<Frame> {
         self.received
@@ -293,6 +328,7 @@ async fn pump(
                     Message::Text(t) => {
                         let Ok(msg) = serde_json::from_str::<HubToDaemon>(t.as_str()) else { continue };
                         on_message(&msg, &out, &interval, auto_active);
+                        answer_workspace(&msg, &out, &received);
                         if let Ok(mut i) = received.messages.lock() { i.push(msg) }
                         received.changed.notify_waiters();
                     }
@@ -333,6 +369,31 @@ fn on_message(
             hooks: false,
         };
         if let Ok(t) = serde_json::to_string(&active) {
+            let _ = out.send(Message::Text(t.into()));
+        }
+    }
+}
+
+/// Answers a `workspace` request with what the test's answerer says, if one is set.
+fn answer_workspace(msg: &HubToDaemon, out: &mpsc::UnboundedSender<Message>, received: &Received) {
+    let HubToDaemon::Workspace {
+        request_id,
+        task_id,
+        op,
+    } = msg
+    else {
+        return;
+    };
+    let answer = match received.workspaces.lock() {
+        Ok(w) => w.as_ref().and_then(|f| f(*task_id, op)),
+        Err(_) => None,
+    };
+    if let Some(answer) = answer {
+        let reply = DaemonToHub::WorkspaceReply {
+            request_id: *request_id,
+            answer,
+        };
+        if let Ok(t) = serde_json::to_string(&reply) {
             let _ = out.send(Message::Text(t.into()));
         }
     }

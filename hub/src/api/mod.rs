@@ -9,6 +9,7 @@ mod projects;
 mod servers;
 mod sessions;
 mod tasks;
+mod workspaces;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -28,7 +29,7 @@ use crate::service::Hub;
         Authenticate with `Authorization: Bearer TOKEN` (admin `orcadm_`, server `orc_`, session `orcses_`). \
         Errors are `{error, detail}`."),
     tags((name = "meta"), (name = "projects"), (name = "servers"), (name = "tasks"), (name = "humans"),
-         (name = "sessions"), (name = "events"), (name = "websockets"))
+         (name = "sessions"), (name = "events"), (name = "workspaces"), (name = "websockets"))
 )]
 struct ApiDoc;
 
@@ -64,6 +65,14 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::approve_plan))
         .routes(routes!(tasks::reject_plan))
         .routes(routes!(tasks::note))
+        .routes(routes!(workspaces::diff))
+        .routes(routes!(workspaces::refresh))
+        .routes(routes!(workspaces::merge))
+        .routes(routes!(workspaces::keep))
+        .routes(routes!(workspaces::discard))
+        .routes(routes!(workspaces::review))
+        .routes(routes!(workspaces::list))
+        .routes(routes!(workspaces::prune))
         .routes(routes!(humans::inbox))
         .routes(routes!(humans::interventions))
         .routes(routes!(humans::intervention))

@@ -1,6 +1,6 @@
 //! What the hub watches for in the agents every few seconds: one that never gave a sign of life
-//! after it started (a dialog holds it), and answers whose asker was gone, which go to the idle
-//! agent as its next prompt.
+//! after it started (a dialog holds it), and answers whose asker was gone and review comments
+//! written while it worked, which go to the idle agent as its next prompt.
 
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::HubToDaemon;
@@ -23,7 +23,27 @@ impl Hub {
     /// answers whose asker was gone are submitted to the agent as its next prompt.
     pub async fn watch_agents(&self) -> HubResult<()> {
         self.notice_stalls().await?;
-        self.deliver_late_answers().await
+        self.deliver_late_answers().await?;
+        self.deliver_review_comments().await
+    }
+
+    /// Review comments written while the agent was busy go to it once it is idle.
+    async fn deliver_review_comments(&self) -> HubResult<()> {
+        if store::workspaces::open_tasks_with_undelivered(&mut self.read().await?)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let mut tx = self.store.write().await?;
+        let mut out = Effects::default();
+        let now = now_ms();
+        for task in store::workspaces::open_tasks_with_undelivered(&mut tx).await? {
+            if let Some(t) = store::tasks::get(&mut tx, task).await? {
+                self.deliver_review(&mut tx, &t, now, &mut out).await?;
+            }
+        }
+        self.commit(tx, out).await
     }
 
     /// Sessions whose agent reports through hooks but has not since it started: a dialog

@@ -21,11 +21,13 @@ mod permissions;
 mod projects;
 mod recording;
 mod registration;
+mod review;
 mod sessions;
 mod tasks;
 mod validate;
 mod watch;
 mod workspace_start;
+mod workspaces;
 
 use std::sync::Arc;
 

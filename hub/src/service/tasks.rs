@@ -226,6 +226,7 @@ impl Hub {
             after: d.after,
         };
         let inputs = store::contracts::inputs_of(c, &[t.id]).await?;
+        let (workspace, review_comments) = self.workspace_of(c, t.id).await?;
         Ok(TaskView {
             task,
             depends_on: ups.iter().map(|d| dep(d, d.upstream_id)).collect(),
@@ -241,10 +242,8 @@ impl Hub {
             plans: store::humans::plans(c, None, Some(t.id), None).await?,
             notes: store::humans::notes_of_task(c, t.id).await?,
             events: store::events::of_task(c, t.id).await?,
-            workspace: store::workspaces::get(c, t.id)
-                .await?
-                .map(|w| w.to_workspace()),
-            review_comments: store::workspaces::comments(c, t.id).await?,
+            workspace,
+            review_comments,
         })
     }
 }

@@ -253,3 +253,30 @@ pub async fn mark_delivered(c: &mut Conn, ids: &[Uuid], now: i64) -> Result<()> 
     }
     Ok(())
 }
+
+/// Whether a session's agent reports through hooks (then a message waits until it is idle).
+pub async fn session_hooks(c: &mut Conn, session: Uuid) -> Result<bool> {
+    match c
+        .fetch_optional(
+            "SELECT hooks FROM sessions WHERE id = $1",
+            &params![session],
+        )
+        .await?
+    {
+        Some(r) => r.flag("hooks"),
+        None => Ok(false),
+    }
+}
+
+/// Open tasks with review comments that have not reached their agent yet.
+pub async fn open_tasks_with_undelivered(c: &mut Conn) -> Result<Vec<Uuid>> {
+    c.fetch(
+        "SELECT DISTINCT r.task_id FROM review_comments r JOIN tasks t ON t.id = r.task_id
+         WHERE r.delivered_at IS NULL AND t.status NOT IN ('done', 'failed', 'cancelled')",
+        &params![],
+    )
+    .await?
+    .iter()
+    .map(|r| r.uuid("task_id"))
+    .collect()
+}

@@ -94,7 +94,10 @@ async fn run(hub: Hub, server_id: Uuid, name: String, socket: WebSocket) {
             break;
         }
     }
-    hub.daemons.unregister(server_id, conn_id);
+    if hub.daemons.unregister(server_id, conn_id) {
+        // Requests it was asked fail now, not after their wait.
+        hub.daemons.replies.drop_server(server_id);
+    }
     tracing::info!(server = %conn.name, "daemon disconnected");
 }
 
@@ -283,6 +286,10 @@ async fn handle(
             tracing::warn!(%session_id, bytes, "daemon dropped output while the hub was away");
             Ok(())
         }
-        DaemonToHub::WorkspaceReport { .. } | DaemonToHub::WorkspaceReply { .. } => Ok(()),
+        DaemonToHub::WorkspaceReport { report } => hub.workspace_reported(server, &report).await,
+        DaemonToHub::WorkspaceReply { request_id, answer } => {
+            hub.workspace_reply(server, request_id, answer);
+            Ok(())
+        }
     }
 }
