@@ -6,7 +6,10 @@
 mod common;
 
 use orchestratia_proto::api::{AddDependency, CreateTask};
-use orchestratia_proto::{DepType, DependencyAfter};
+use orchestratia_proto::workspace::{
+    MergeWorkspace, Merged, WorkspaceAnswer, WorkspaceOp, WorkspaceReport,
+};
+use orchestratia_proto::{DepType, DependencyAfter, EventKind};
 use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
 
 use common::as_worker;
@@ -161,6 +164,60 @@ async fn branches(backend: Backend) {
     })
     .await;
     assert!(d.start_for(t4.id).is_none());
+
+    // Merging T1's branch releases T4 (and starts it), in the merge's transaction.
+    let report = WorkspaceReport {
+        task_id: t1.id,
+        repo: "app".into(),
+        path: "/w/app/T1".into(),
+        branch: w1.branch.clone(),
+        base: "main".into(),
+        base_commit: "aaaa1111".into(),
+        head: "bbbb2222".into(),
+        ahead: 1,
+        behind: 0,
+        files: Vec::new(),
+        uncommitted: Vec::new(),
+        removed: false,
+    };
+    d.report_workspace(&report);
+    eventually(10, "T1's workspace stored", || async {
+        admin.task("T1").await.ok()?.workspace.map(|_| ())
+    })
+    .await;
+    d.answer_workspaces(move |_, op| match op {
+        WorkspaceOp::Merge { squash, .. } => Some(WorkspaceAnswer::Merged {
+            merged: Merged {
+                into: "main".into(),
+                commit: "cccc3333".into(),
+                squash: *squash,
+                removed: true,
+                note: None,
+            },
+            report: WorkspaceReport {
+                removed: true,
+                ..report.clone()
+            },
+        }),
+        _ => None,
+    });
+    admin
+        .merge_task("T1", &MergeWorkspace::default())
+        .await
+        .expect("merge T1");
+    let s4 = d.wait_start(20, t4.id).await;
+    assert_eq!(
+        s4.workspace.expect("T4's worktree").branch,
+        "feature/after-review"
+    );
+    let v = admin.task("T4").await.expect("T4");
+    assert!(v.depends_on[0].resolved);
+    let released = v
+        .events
+        .iter()
+        .find(|e| e.event == EventKind::TaskUnblocked)
+        .expect("T4 released");
+    assert_eq!(released.details["released_by"], "T1");
 }
 
 on_both_backends!(branches);
