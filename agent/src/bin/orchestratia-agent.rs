@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use orchestratia_agent::cli::UsageError;
 use orchestratia_agent::daemon::config::{self, RunnerKind};
 use orchestratia_agent::daemon::connection::KeyRefused;
-use orchestratia_agent::daemon::register::{Registration, register};
+use orchestratia_agent::daemon::register::{self, Registration, register};
 use orchestratia_agent::daemon::{self, systemd};
 
 #[derive(Parser)]
@@ -44,6 +44,10 @@ struct Cli {
     /// How sessions run: auto (tmux when installed), tmux or pty (with --register).
     #[arg(long, value_parser = parse_runner)]
     runner: Option<RunnerKind>,
+    /// Where tasks' git worktrees go (default: beside the config, in its state dir; with
+    /// --register).
+    #[arg(long, value_name = "DIR")]
+    worktree_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -111,7 +115,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let (Some(hub), Some(name)) = (cli.hub, cli.name) else {
             return Err(UsageError("--register needs --hub and --name".into()).into());
         };
-        let c = register(
+        let worktree_dir = cli
+            .worktree_dir
+            .as_deref()
+            .map(register::worktree_dir)
+            .transpose()?;
+        let mut c = register(
             Registration {
                 token: &token,
                 hub: &hub,
@@ -124,6 +133,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             &config_path,
         )
         .await?;
+        if worktree_dir.is_some() {
+            c.worktree_dir = worktree_dir;
+            c.save(&config_path)?;
+        }
         println!("{}", c.name);
         eprintln!(
             "registered {} with {}; config written to {} (mode 0600). Start the daemon: orchestratia-agent --config {}",
@@ -134,11 +147,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if cli.hub.is_some() || cli.name.is_some() || !cli.repos.is_empty() || !cli.languages.is_empty()
+    if cli.hub.is_some()
+        || cli.name.is_some()
+        || !cli.repos.is_empty()
+        || !cli.languages.is_empty()
+        || cli.worktree_dir.is_some()
     {
-        return Err(
-            UsageError("--hub, --name, --repo and --lang go with --register".into()).into(),
-        );
+        return Err(UsageError(
+            "--hub, --name, --repo, --lang and --worktree-dir go with --register".into(),
+        )
+        .into());
     }
     daemon::run(&config_path).await
 }

@@ -46,6 +46,9 @@ pub struct AgentConfig {
     /// Session files, the tmux socket and recovery state (default: beside this file).
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// Where tasks' git worktrees go (default: `<state_dir>/worktrees`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_dir: Option<PathBuf>,
     /// Working directory of a task that names no repo this server has (default: home).
     #[serde(default)]
     pub default_dir: Option<PathBuf>,
@@ -120,6 +123,7 @@ impl AgentConfig {
             agent_command: default_agent_command(),
             runner: RunnerKind::Auto,
             state_dir: None,
+            worktree_dir: None,
             default_dir: None,
             recovery_grace_secs: default_grace(),
             output_buffer_mib: default_buffer(),
@@ -182,6 +186,13 @@ impl AgentConfig {
         })
     }
 
+    /// Where tasks' worktrees go, given the state directory.
+    pub fn worktree_dir(&self, state_dir: &Path) -> PathBuf {
+        self.worktree_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("worktrees"))
+    }
+
     /// Whether the agent command is Claude Code.
     pub fn is_claude(&self) -> bool {
         is_claude_command(&self.agent_command)
@@ -229,6 +240,10 @@ mod tests {
         assert_eq!(minimal.permission_mode, "default");
         assert!(!minimal.keep_finished_sessions);
         assert_eq!(minimal.human_wait_secs, 86_400);
+        assert_eq!(
+            minimal.worktree_dir(Path::new("/s")),
+            PathBuf::from("/s/worktrees")
+        );
     }
 
     #[test]

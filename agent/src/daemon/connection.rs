@@ -123,6 +123,7 @@ async fn serve(ws: Ws, manager: &Arc<Manager>, outbox: &Arc<Outbox>) {
     if sink.send(text(&hello)).await.is_err() {
         return;
     }
+    manager.report_workspaces();
     for (session_id, bytes) in outbox.take_lost() {
         tracing::warn!(%session_id, bytes, "output dropped while the hub was away");
         outbox.control(DaemonToHub::OutputLost { session_id, bytes });

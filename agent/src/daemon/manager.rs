@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use orchestratia_proto::workspace::{WorkspaceAnswer, WorkspaceOp};
 use orchestratia_proto::ws::{
     DaemonToHub, Frame, FrameKind, HubToDaemon, RunningSession, SessionStart,
 };
@@ -222,6 +223,11 @@ impl Manager {
                     conversation_id,
                 },
             ),
+            HubToDaemon::Workspace {
+                request_id,
+                task_id,
+                op,
+            } => self.workspace(request_id, task_id, op),
             HubToDaemon::Error { error, detail } => {
                 tracing::warn!(%error, %detail, "the hub refused a message")
             }
@@ -230,6 +236,34 @@ impl Manager {
             }
             other => tracing::debug!(?other, "message from the hub"),
         }
+    }
+
+    /// Runs a workspace op off the connection's task (git may take a while) and sends the
+    /// answer when it is done.
+    fn workspace(&self, request_id: Uuid, task_id: Uuid, op: WorkspaceOp) {
+        let (ws, outbox) = (self.env.workspaces.clone(), self.env.outbox.clone());
+        tokio::spawn(async move {
+            let answer = tokio::task::spawn_blocking(move || ws.handle(task_id, op))
+                .await
+                .unwrap_or_else(|e| WorkspaceAnswer::Refused {
+                    reason: format!("the workspace operation failed: {e}"),
+                    conflicts: Vec::new(),
+                });
+            outbox.control(DaemonToHub::WorkspaceReply { request_id, answer });
+        });
+    }
+
+    /// After a (re)connect: a report of every worktree this daemon made (`removed` for those
+    /// whose directory is gone), so the hub finds them again after a daemon restart.
+    pub fn report_workspaces(&self) {
+        let (ws, outbox) = (self.env.workspaces.clone(), self.env.outbox.clone());
+        tokio::spawn(async move {
+            if let Ok(reports) = tokio::task::spawn_blocking(move || ws.reports()).await {
+                for report in reports {
+                    outbox.control(DaemonToHub::WorkspaceReport { report });
+                }
+            }
+        });
     }
 
     /// Keyboard input from a console.

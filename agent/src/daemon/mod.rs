@@ -12,6 +12,7 @@ pub mod register;
 pub mod session;
 pub mod systemd;
 pub mod tmux;
+pub mod workspace;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,6 +52,10 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         (config.output_buffer_mib as usize) * 1024 * 1024,
     ));
     let (ended_tx, ended_rx) = mpsc::unbounded_channel();
+    let workspaces = Arc::new(workspace::Workspaces::new(
+        &config.worktree_dir(&state_dir),
+        &state_dir,
+    ));
     let env = Arc::new(session::Env {
         outbox: outbox.clone(),
         tmux: use_tmux.then(|| tmux::Tmux::new(&state_dir.join("tmux.sock"))),
@@ -59,6 +64,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         claude: Arc::new(claude::Settings::default()),
         cli,
         ended: ended_tx,
+        workspaces,
     });
     let manager = manager::Manager::new(env, ended_rx);
     manager.recover().await;

@@ -54,6 +54,11 @@ pub fn render(t: &TaskPayload) -> String {
             p.push_str(&format!("### {k}\n\n```json\n{pretty}\n```\n\n"));
         }
     }
+    if let Some(review) = t.review.as_deref().filter(|r| !r.trim().is_empty()) {
+        p.push_str("## Review comments\n\n");
+        p.push_str(review.trim_end());
+        p.push_str("\n\n");
+    }
     p.push_str("## Reporting to Orchestratia\n\n");
     p.push_str("Use the `orchestratia` command; it knows this task from the environment.\n\n");
     if t.require_plan_approval {
@@ -101,5 +106,14 @@ mod tests {
         assert!(p.contains("### api_schema"));
         assert!(p.contains("orchestratia task plan submit"));
         assert!(p.contains("orchestratia task complete"));
+        assert!(!p.contains("## Review comments"));
+        let reviewed = TaskPayload {
+            review: Some("review: a.rs:3: use a constant\n".into()),
+            ..t
+        };
+        let p = render(&reviewed);
+        let at = p.find("## Review comments").expect("section");
+        assert!(p[at..].contains("review: a.rs:3: use a constant"));
+        assert!(at < p.find("## Reporting").expect("reporting"));
     }
 }

@@ -53,6 +53,13 @@ pub fn parse_repos(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>>
     Ok(repos)
 }
 
+/// `--worktree-dir DIR`: made if missing, and absolute.
+pub fn worktree_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::canonicalize(dir))
+        .map_err(|e| usage(format!("--worktree-dir {}: {e}", dir.display())))
+}
+
 /// Registers with the hub and writes the config; prints what to do next.
 pub async fn register(r: Registration<'_>, config_path: &Path) -> anyhow::Result<AgentConfig> {
     if !r

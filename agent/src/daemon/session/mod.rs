@@ -35,6 +35,7 @@ use super::claude::Settings;
 use super::config::AgentConfig;
 use super::outbox::Outbox;
 use super::tmux::Tmux;
+use super::workspace::Workspaces;
 
 /// Initial terminal width of a session (a console resizes it).
 pub const COLS: u16 = 120;
@@ -53,6 +54,8 @@ pub struct Env {
     pub cli: PathBuf,
     /// Sessions tell the manager here when they end.
     pub ended: mpsc::UnboundedSender<Uuid>,
+    /// Tasks' git worktrees.
+    pub workspaces: Arc<Workspaces>,
 }
 
 /// What a session is told by the daemon.

@@ -297,6 +297,9 @@ impl Runner {
             .final_screen
             .clone()
             .unwrap_or_else(|| self.recorder.screen_lines().join("\n"));
+        if let Some(task_id) = self.state.task_id {
+            start::report_workspace(&self.env, task_id).await;
+        }
         self.env.outbox.control(DaemonToHub::SessionEnded {
             session_id: self.id(),
             exit_code,

@@ -21,7 +21,11 @@ use crate::daemon::claude::{self, Conversation};
 /// and the hub fails the task with it).
 pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
     let files = Files::new(&env.state_dir, &s.name);
-    let dir = launch::working_dir(&env, &s).map_err(anyhow::Error::msg)?;
+    let mut dir = launch::working_dir(&env, &s).map_err(anyhow::Error::msg)?;
+    let workspace = workspace(&env, &s, &dir).await?;
+    if let Some(c) = &workspace {
+        dir = c.working_dir.clone();
+    }
     let is_claude = env.config.is_claude();
     if is_claude {
         launch::check_claude(&env).map_err(anyhow::Error::msg)?;
@@ -66,6 +70,10 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
     };
     files.save_state(&state);
     warn(&env, &state, warnings);
+    if let Some(c) = workspace {
+        warn(&env, &state, c.warning.into_iter().collect());
+        report_workspace(&env, c.entry.task_id).await;
+    }
     let (terminal, pid) = launch::spawn(&env, &files, &state).await?;
     env.outbox.control(DaemonToHub::SessionActive {
         session_id: s.session_id,
@@ -74,6 +82,46 @@ pub async fn start(env: Arc<Env>, s: SessionStart) -> anyhow::Result<Handle> {
         hooks: is_claude,
     });
     Ok(runner::spawn(env, files, state, terminal, pid, None, false))
+}
+
+/// Makes (or finds again) the task's worktree when the hub asked for one and the repo is a
+/// git repository; `None` otherwise (the agent works in the repo itself, as before).
+async fn workspace(
+    env: &Env,
+    s: &SessionStart,
+    dir: &Path,
+) -> anyhow::Result<Option<crate::daemon::workspace::Created>> {
+    let (Some(w), Some(t), Some(_)) = (&s.workspace, &s.task, &s.working_dir) else {
+        return Ok(None);
+    };
+    let (ws, w, task_id, repo, dir) = (
+        env.workspaces.clone(),
+        w.clone(),
+        t.id,
+        t.repo.clone(),
+        dir.to_path_buf(),
+    );
+    let made = tokio::task::spawn_blocking(move || ws.create(task_id, repo.as_deref(), &dir, &w))
+        .await
+        .context("the worktree could not be made")?
+        .map_err(anyhow::Error::msg)?;
+    if let Some(c) = &made {
+        tracing::info!(
+            task = %c.entry.reference,
+            path = %c.entry.path.display(),
+            reused = c.reused,
+            "worktree ready"
+        );
+    }
+    Ok(made)
+}
+
+/// Sends the hub the report of a task's worktree, when this daemon has one.
+pub(super) async fn report_workspace(env: &Env, task_id: Uuid) {
+    let ws = env.workspaces.clone();
+    if let Ok(Some(report)) = tokio::task::spawn_blocking(move || ws.report(task_id)).await {
+        env.outbox.control(DaemonToHub::WorkspaceReport { report });
+    }
 }
 
 /// Tells the admin (through the hub) what could not be prepared for a session.
