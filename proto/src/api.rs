@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::model::*;
+use crate::workspace::DependencyAfter;
 
 /// Every error answer: a machine word and a one-line reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -13,6 +13,7 @@ pub mod workspace;
 pub mod ws;
 
 pub use model::*;
+pub use workspace::{DependencyAfter, ReviewState};
 
 /// The API prefix every REST route lives under.
 pub const API_PREFIX: &str = "/api/v1";

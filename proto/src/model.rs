@@ -10,6 +10,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::workspace::DependencyAfter;
+
 /// Error for a word that is not one of an enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} '{got}': expected one of {}", expected.join(", "))]
@@ -58,6 +60,8 @@ macro_rules! word_enum {
         }
     };
 }
+
+pub(crate) use word_enum;
 
 word_enum!(
     /// Where a task is in its lifecycle (docs/ARCHITECTURE.md, Engine rules).
@@ -266,29 +270,6 @@ word_enum!(
         ReviewCommented = "review_commented",
         /// Review comments reached the agent as one message.
         ReviewDelivered = "review_delivered",
-    }
-);
-
-word_enum!(
-    /// Where the review of a task's workspace stands.
-    ReviewState, "review state" {
-        /// Not decided yet.
-        Unreviewed = "unreviewed",
-        /// Merged into a branch (its worktree and branch are removed).
-        Merged = "merged",
-        /// Kept as a branch for later (its worktree stays until pruned by hand).
-        Kept = "kept",
-        /// Thrown away (worktree and branch removed).
-        Discarded = "discarded",
-    }
-);
-
-word_enum!(
-    /// When a `blocks` dependency is met: when the upstream task is done (default), or only
-    /// once its workspace branch is merged.
-    DependencyAfter, "dependency condition" {
-        Done = "done",
-        Merged = "merged",
     }
 );
 

@@ -8,13 +8,39 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use crate::model::{DependencyAfter, ReviewState};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::model::{UnknownWord, word_enum};
 
 /// `base:` value that means "the branch of the upstream task this one `blocks`-depends on".
 pub const BASE_UPSTREAM: &str = "upstream";
 
 /// Default bound of a diff's text, in bytes (a diff larger than this is cut, with a note).
 pub const DEFAULT_DIFF_LIMIT: u64 = 1024 * 1024;
+
+word_enum!(
+    /// Where the review of a task's workspace stands.
+    ReviewState, "review state" {
+        /// Not decided yet.
+        Unreviewed = "unreviewed",
+        /// Merged into a branch (its worktree and branch are removed).
+        Merged = "merged",
+        /// Kept as a branch for later (its worktree stays until pruned by hand).
+        Kept = "kept",
+        /// Thrown away (worktree and branch removed).
+        Discarded = "discarded",
+    }
+);
+
+word_enum!(
+    /// When a `blocks` dependency is met: when the upstream task is done (default), or only
+    /// once its workspace branch is merged.
+    DependencyAfter, "dependency condition" {
+        Done = "done",
+        Merged = "merged",
+    }
+);
 
 /// What a daemon needs to give a session its own worktree (in `SessionStart`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
