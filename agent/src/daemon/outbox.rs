@@ -13,7 +13,7 @@ use uuid::Uuid;
 /// A message waiting to be sent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
-    Control(DaemonToHub),
+    Control(Box<DaemonToHub>),
     Frame(Frame),
 }
 
@@ -47,7 +47,7 @@ impl Outbox {
 
     /// Queues a control message.
     pub fn control(&self, m: DaemonToHub) {
-        self.lock().queue.push_back(Out::Control(m));
+        self.lock().queue.push_back(Out::Control(Box::new(m)));
         self.notify.notify_one();
     }
 

@@ -181,9 +181,9 @@ pub(super) fn bound(bytes: &[u8], limit: u64) -> (&[u8], bool) {
 /// `1 MiB`, `512 KiB`, `100 bytes`.
 pub(super) fn human(n: u64) -> String {
     const K: u64 = 1024;
-    if n >= K * K && n % (K * K) == 0 {
+    if n >= K * K && n.is_multiple_of(K * K) {
         format!("{} MiB", n / (K * K))
-    } else if n >= K && n % K == 0 {
+    } else if n >= K && n.is_multiple_of(K) {
         format!("{} KiB", n / K)
     } else {
         format!("{n} bytes")
