@@ -94,23 +94,36 @@ pub struct WorkspaceReport {
     pub removed: bool,
 }
 
-impl WorkspaceReport {
-    /// Lines added and removed over all files.
-    pub fn totals(&self) -> (u64, u64) {
-        self.files.iter().fold((0, 0), |(a, d), f| {
-            (a + f.insertions.unwrap_or(0), d + f.deletions.unwrap_or(0))
-        })
+/// `3 files +12 -4` (and `, 2 uncommitted` when there are): the one stat every display shows.
+pub fn stat(files: &[FileChange], uncommitted: usize) -> String {
+    let (a, d) = files.iter().fold((0, 0), |(a, d), f| {
+        (a + f.insertions.unwrap_or(0), d + f.deletions.unwrap_or(0))
+    });
+    let n = files.len();
+    let mut s = format!("{n} file{} +{a} -{d}", if n == 1 { "" } else { "s" });
+    if uncommitted > 0 {
+        s.push_str(&format!(", {uncommitted} uncommitted"));
     }
+    s
+}
 
-    /// `3 files +12 -4` (and `, 2 uncommitted` when there are).
+impl WorkspaceReport {
+    /// Its [`stat`].
     pub fn stat_line(&self) -> String {
-        let (a, d) = self.totals();
-        let n = self.files.len();
-        let mut s = format!("{n} file{} +{a} -{d}", if n == 1 { "" } else { "s" });
-        if !self.uncommitted.is_empty() {
-            s.push_str(&format!(", {} uncommitted", self.uncommitted.len()));
+        stat(&self.files, self.uncommitted.len())
+    }
+}
+
+impl Workspace {
+    /// Its review in words: `unreviewed`, `kept`, `merged into main as abc1234`.
+    pub fn review_words(&self) -> String {
+        match (self.review, &self.merged_into) {
+            (ReviewState::Merged, Some(into)) => match &self.merge_commit {
+                Some(c) => format!("merged into {into} as {}", c.get(..7).unwrap_or(c)),
+                None => format!("merged into {into}"),
+            },
+            (r, _) => r.to_string(),
         }
-        s
     }
 }
 

@@ -98,19 +98,6 @@ pub fn stat_lines(files: &[FileChange], indent: &str) -> Vec<String> {
         .collect()
 }
 
-/// `3 files +12 -4` (and `, 2 uncommitted` when there are).
-pub fn stat_total(files: &[FileChange], uncommitted: usize) -> String {
-    let (a, d) = files.iter().fold((0, 0), |(a, d), f| {
-        (a + f.insertions.unwrap_or(0), d + f.deletions.unwrap_or(0))
-    });
-    let n = files.len();
-    let mut s = format!("{n} file{} +{a} -{d}", if n == 1 { "" } else { "s" });
-    if uncommitted > 0 {
-        s.push_str(&format!(", {uncommitted} uncommitted"));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +157,13 @@ mod tests {
         assert_eq!(l[0], "  +12 -4  src/a.rs");
         assert_eq!(l[1], "  bin     logo.png");
         assert_eq!(l[2], "   +1 -0  b\\x1b.rs");
-        assert_eq!(stat_total(&files, 2), "3 files +13 -4, 2 uncommitted");
-        assert_eq!(stat_total(&files[..1], 0), "1 file +12 -4");
+        assert_eq!(
+            orchestratia_proto::workspace::stat(&files, 2),
+            "3 files +13 -4, 2 uncommitted"
+        );
+        assert_eq!(
+            orchestratia_proto::workspace::stat(&files[..1], 0),
+            "1 file +12 -4"
+        );
     }
 }

@@ -8,7 +8,8 @@ use orchestratia_proto::workspace::{
 };
 
 use super::args::WorkspaceCmd;
-use super::diff::{colour_wanted, render, stat_lines, stat_total};
+use super::diff::{colour_wanted, render, stat_lines};
+
 use super::tasks::{read_text, task_key};
 use super::wsview::{self, short};
 use super::{Ctx, TaskCmd, usage};
@@ -158,7 +159,10 @@ async fn diff(ctx: &Ctx, key: &str, q: DiffQuery) -> anyhow::Result<()> {
         for l in stat_lines(&d.files, "") {
             println!("{l}");
         }
-        say!("{}", stat_total(&d.files, d.uncommitted.len()));
+        say!(
+            "{}",
+            orchestratia_proto::workspace::stat(&d.files, d.uncommitted.len())
+        );
     } else if d.diff.is_empty() {
         eprintln!(
             "no committed changes on {} against {}",

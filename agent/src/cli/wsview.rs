@@ -2,30 +2,17 @@
 //! comments, and the tables of `workspace list` and `workspace prune`. Text from the hub is
 //! shown with control characters escaped by the caller's `say!` and by [`table`].
 
-use orchestratia_proto::ReviewState;
 use orchestratia_proto::time::{ago, now_ms};
 use orchestratia_proto::workspace::{PruneItem, StoredComment, Workspace};
 
-use super::diff::{stat_lines, stat_total};
+use super::diff::stat_lines;
 use super::print::table;
+use orchestratia_proto::workspace::stat;
 
 /// The first 7 characters of a commit id (all of it when shorter).
 pub fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
 }
-
-/// Where its review stands, in words: `unreviewed`, `merged into main as abc1234`, `kept`,
-/// `discarded`.
-pub fn review_words(w: &Workspace) -> String {
-    match (w.review, &w.merged_into) {
-        (ReviewState::Merged, Some(into)) => match &w.merge_commit {
-            Some(c) => format!("merged into {into} as {}", short(c)),
-            None => format!("merged into {into}"),
-        },
-        (r, _) => r.to_string(),
-    }
-}
-
 /// The Workspace block: where it is, its branch and base, how far it is ahead and behind,
 /// its review, the files it changed and those not committed.
 pub fn block(w: &Workspace) -> String {
@@ -49,12 +36,8 @@ pub fn block(w: &Workspace) -> String {
         "head",
         format!("{}  ahead {}, behind {}", short(&r.head), r.ahead, r.behind),
     );
-    line(&mut out, "review", review_words(w));
-    line(
-        &mut out,
-        "changes",
-        stat_total(&r.files, r.uncommitted.len()),
-    );
+    line(&mut out, "review", w.review_words());
+    line(&mut out, "changes", stat(&r.files, r.uncommitted.len()));
     for l in stat_lines(&r.files, "    ") {
         out.push_str(&l);
         out.push('\n');
@@ -104,7 +87,7 @@ pub fn list(ws: &[Workspace]) -> String {
                 w.reference.clone(),
                 w.server.clone(),
                 w.report.branch.clone(),
-                review_words(w),
+                w.review_words(),
                 w.report.stat_line(),
                 if w.report.removed {
                     format!("{} (removed)", w.report.path)
@@ -175,7 +158,7 @@ mod tests {
             reference: "T7".into(),
             server_id: Uuid::nil(),
             server: "dev-01".into(),
-            review: ReviewState::Merged,
+            review: orchestratia_proto::ReviewState::Merged,
             merged_into: Some("main".into()),
             merge_commit: Some("abc1234567".into()),
             reported_at: now_ms(),

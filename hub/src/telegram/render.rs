@@ -4,8 +4,7 @@
 use orchestratia_proto::api::Inbox;
 use orchestratia_proto::workspace::Workspace;
 use orchestratia_proto::{
-    Event, Intervention, PermissionRequest, Plan, ReviewState, Session, SessionStatus, Task,
-    TaskStatus,
+    Event, Intervention, PermissionRequest, Plan, Session, SessionStatus, Task, TaskStatus,
 };
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 use uuid::Uuid;
@@ -319,14 +318,11 @@ pub fn task(
 
 /// `orc/T7-x · 3 files +12 -4 · review: unreviewed` (`merged into main` once merged), escaped.
 pub fn workspace_line(w: &Workspace) -> String {
-    let review = match (&w.review, &w.merged_into) {
-        (ReviewState::Merged, Some(into)) => format!("merged into {into}"),
-        (r, _) => r.to_string(),
-    };
     esc(&format!(
-        "{} · {} · review: {review}",
+        "{} · {} · review: {}",
         w.report.branch,
-        w.report.stat_line()
+        w.report.stat_line(),
+        w.review_words()
     ))
 }
 
@@ -524,7 +520,7 @@ mod tests {
             "{card}"
         );
         assert!(card.contains("<b>T7 Gateway &lt;tests&gt;</b>"), "{card}");
-        w.review = ReviewState::Merged;
+        w.review = orchestratia_proto::ReviewState::Merged;
         w.merged_into = Some("main".into());
         assert!(workspace_line(&w).ends_with("review: merged into main"));
         assert!(!task(&t, &[], &[], None).contains("workspace:"));

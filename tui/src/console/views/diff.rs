@@ -3,7 +3,7 @@
 //! (path, +N -M) on the left, the diff on the right (`+` green, `-` red, `@@` cyan, headers
 //! bold), the cursor's line reversed in the pane that has the keys.
 
-use orchestratia_proto::workspace::{FileChange, WorkspaceDiff};
+use orchestratia_proto::workspace::{WorkspaceDiff, stat};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -72,26 +72,13 @@ fn title(v: &DiffView) -> String {
         _ => {}
     }
     if let Some(w) = &v.workspace {
-        t.push_str(&format!(" · review: {}", w.review));
+        t.push_str(&format!(" · review: {}", w.review_words()));
         if let Some(into) = &w.merged_into {
             t.push_str(&format!(" into {into}"));
         }
     }
     t.push_str(" (j/k PgUp/PgDn g/G) ");
     t
-}
-
-/// `3 files +12 -4` (and `, 2 uncommitted`), from the diff when the workspace is not known.
-fn stat(files: &[FileChange], uncommitted: usize) -> String {
-    let (a, d) = files.iter().fold((0, 0), |(a, d), f| {
-        (a + f.insertions.unwrap_or(0), d + f.deletions.unwrap_or(0))
-    });
-    let n = files.len();
-    let mut s = format!("{n} file{} +{a} -{d}", if n == 1 { "" } else { "s" });
-    if uncommitted > 0 {
-        s.push_str(&format!(", {uncommitted} uncommitted"));
-    }
-    s
 }
 
 /// Why the diff is not the whole story: the hub's note, or the uncommitted files left out.
