@@ -178,7 +178,11 @@ async fn suite(store: Store) {
     let waiting = store::workspaces::undelivered(&mut tx, t.id)
         .await
         .expect("undelivered");
-    assert_eq!(waiting, vec![c2]);
+    assert_eq!(waiting, vec![c2.clone()]);
+    let wave = store::workspaces::undelivered_of(&mut tx, &[Uuid::new_v4(), t.id])
+        .await
+        .expect("undelivered of a wave");
+    assert_eq!(wave, vec![c2]);
     let all = store::workspaces::comments(&mut tx, t.id)
         .await
         .expect("comments");

@@ -37,3 +37,5 @@ CREATE TABLE review_comments (
     delivered_at BIGINT
 );
 CREATE INDEX review_comments_task ON review_comments (task_id);
+-- Comments still on their way to an agent (the watcher and new sessions look for these).
+CREATE INDEX review_comments_waiting ON review_comments (task_id) WHERE delivered_at IS NULL;

@@ -290,12 +290,16 @@ impl Hub {
         }
         store::sessions::insert_many(c, &sessions).await?;
         store::tokens::insert_many(c, &tokens).await?;
+        let starting: Vec<(&TaskRecord, Uuid)> = items
+            .iter()
+            .zip(&sessions)
+            .map(|(a, s)| (&a.task, s.id))
+            .collect();
+        let mut reviews = self.take_reviews(c, &starting, now, out).await?;
         for ((a, session), token) in items.into_iter().zip(&sessions).zip(plain) {
             assignment_events(&a, session, actor, cause, out);
             let workspace = self.workspace_start(c, &a.task).await?;
-            let review = self
-                .take_review(c, &a.task, Some(session.id), now, out)
-                .await?;
+            let review = reviews.remove(&a.task.id);
             // A daemon that is not connected gets its starting sessions again when it
             // connects (`daemon_connected`): build messages only for connected ones.
             if self.daemons.is_connected(a.server.id) {

@@ -2,6 +2,8 @@
 //! `orc/T7-title-slug`), the base it starts from (a branch, `upstream`, or another task's
 //! branch), the server that holds that base, and the review comments its agent has not seen.
 
+use std::collections::HashMap;
+
 use orchestratia_proto::EventKind;
 use orchestratia_proto::workspace::{
     BASE_UPSTREAM, ReviewComment, WorkspaceStart, comments_message,
@@ -108,41 +110,49 @@ impl Hub {
         Ok(req)
     }
 
-    /// The review comments `task` has waiting, as the one message its next session's agent
-    /// reads, marked delivered (with an event) in the caller's transaction.
-    pub(crate) async fn take_review(
+    /// The review comments each of `tasks` has waiting, as the one message its new
+    /// session's agent reads, marked delivered (with an event) in the caller's transaction.
+    /// One query for the whole wave: most tasks have none.
+    pub(crate) async fn take_reviews(
         &self,
         c: &mut Conn,
-        t: &TaskRecord,
-        session: Option<Uuid>,
+        tasks: &[(&TaskRecord, Uuid)],
         now: i64,
         out: &mut Effects,
-    ) -> HubResult<Option<String>> {
-        let waiting = store::workspaces::undelivered(c, t.id).await?;
+    ) -> HubResult<HashMap<Uuid, String>> {
+        let ids: Vec<Uuid> = tasks.iter().map(|(t, _)| t.id).collect();
+        let waiting = store::workspaces::undelivered_of(c, &ids).await?;
         if waiting.is_empty() {
-            return Ok(None);
+            return Ok(HashMap::new());
         }
-        let ids: Vec<Uuid> = waiting.iter().map(|w| w.id).collect();
-        store::workspaces::mark_delivered(c, &ids, now).await?;
-        let comments: Vec<ReviewComment> = waiting
-            .into_iter()
-            .map(|w| ReviewComment {
+        let delivered: Vec<Uuid> = waiting.iter().map(|w| w.id).collect();
+        store::workspaces::mark_delivered(c, &delivered, now).await?;
+        let mut by_task: HashMap<Uuid, Vec<ReviewComment>> = HashMap::new();
+        for w in waiting {
+            by_task.entry(w.task_id).or_default().push(ReviewComment {
                 file: w.file,
                 line: w.line,
                 text: w.text,
-            })
-            .collect();
-        out.event(crate::store::events::NewEvent {
-            kind: EventKind::ReviewDelivered,
-            actor: "hub".into(),
-            project_id: Some(t.project_id),
-            task_id: Some(t.id),
-            related_task_id: None,
-            server_id: None,
-            session_id: session,
-            details: json!({"comments": comments.len(), "via": "task start"}),
-        });
-        Ok(Some(comments_message(&t.reference(), &comments)))
+            });
+        }
+        let mut messages = HashMap::new();
+        for (t, session) in tasks {
+            let Some(comments) = by_task.remove(&t.id) else {
+                continue;
+            };
+            out.event(crate::store::events::NewEvent {
+                kind: EventKind::ReviewDelivered,
+                actor: "hub".into(),
+                project_id: Some(t.project_id),
+                task_id: Some(t.id),
+                related_task_id: None,
+                server_id: None,
+                session_id: Some(*session),
+                details: json!({"comments": comments.len(), "via": "task start"}),
+            });
+            messages.insert(t.id, comments_message(&t.reference(), &comments));
+        }
+        Ok(messages)
     }
 }
 

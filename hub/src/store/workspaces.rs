@@ -8,7 +8,7 @@ use orchestratia_proto::workspace::{
 };
 use uuid::Uuid;
 
-use super::{Conn, Result, Row, StoreError};
+use super::{BATCH, Conn, Param, Result, Row, StoreError, placeholders};
 use crate::params;
 
 /// A workspace as stored, with its task's reference and its server's name.
@@ -240,6 +240,24 @@ pub async fn undelivered(c: &mut Conn, task_id: Uuid) -> Result<Vec<StoredCommen
         .iter()
         .map(comment)
         .collect()
+}
+
+/// The undelivered comments of any of `tasks`, oldest first: one statement per batch, so a
+/// cascade wave asks once whatever its size.
+pub async fn undelivered_of(c: &mut Conn, tasks: &[Uuid]) -> Result<Vec<StoredComment>> {
+    let mut out = Vec::new();
+    for chunk in tasks.chunks(BATCH) {
+        let sql = format!(
+            "{SELECT_COMMENT} WHERE task_id IN ({}) AND delivered_at IS NULL
+             ORDER BY created_at, id",
+            placeholders(1, chunk.len())
+        );
+        let args: Vec<Param> = chunk.iter().map(|id| Param::from(*id)).collect();
+        for r in c.fetch(&sql, &args).await? {
+            out.push(comment(&r)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Marks comments delivered.
