@@ -39,15 +39,6 @@ fn require_closed(t: &TaskRecord, what: &str) -> HubResult<()> {
     }
 }
 
-/// A branch name to merge into: one line without spaces, not starting with '-'.
-fn branch_name(v: &str) -> HubResult<String> {
-    let b = validate::line("into", v, 250)?;
-    if b.starts_with('-') || b.chars().any(char::is_whitespace) || b.contains("..") {
-        return Err(bad!("'{b}' is not a branch name"));
-    }
-    Ok(b)
-}
-
 /// A git object id as a daemon reports it: 4-64 hex digits.
 fn commit_id(v: &str) -> bool {
     (4..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit())
@@ -63,7 +54,11 @@ impl Hub {
         body: &MergeWorkspace,
     ) -> HubResult<Merged> {
         p.require_admin("merging a task's branch")?;
-        let into = body.into.as_deref().map(branch_name).transpose()?;
+        let into = body
+            .into
+            .as_deref()
+            .map(|b| validate::git_ref("into", b))
+            .transpose()?;
         let (t, w) = {
             let mut c = self.read().await?;
             self.task_workspace(&mut c, p, reference).await?
