@@ -220,4 +220,66 @@ async fn branches(backend: Backend) {
     assert_eq!(released.details["released_by"], "T1");
 }
 
-on_both_backends!(branches);
+/// A task based on another's branch runs on the server that holds that branch, though
+/// another server scores as well (ties go by name, so dev-a would win otherwise).
+async fn based_on_a_branch_runs_where_it_is(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let admin = hub.admin();
+    let a = SimDaemon::start(&admin, "P", "dev-a", "linux", &["app"], &["rust"]).await;
+    let b = SimDaemon::start(&admin, "P", "dev-b", "linux", &["app"], &["rust"]).await;
+    let t1 = admin.create_task(&task("Schema")).await.expect("T1");
+    let t2 = admin
+        .create_task(&CreateTask {
+            base_from: Some("T1".into()),
+            ..task("On the schema")
+        })
+        .await
+        .expect("T2");
+    admin.assign("T1", "dev-b").await.expect("assign T1");
+    let s1 = b.wait_start(20, t1.id).await;
+    let branch = s1.workspace.clone().expect("T1's worktree").branch;
+    b.report_workspace(&WorkspaceReport {
+        task_id: t1.id,
+        repo: "app".into(),
+        path: "/w/app/T1".into(),
+        branch: branch.clone(),
+        base: "main".into(),
+        base_commit: "aaaa1111".into(),
+        head: "bbbb2222".into(),
+        ahead: 1,
+        behind: 0,
+        files: Vec::new(),
+        uncommitted: Vec::new(),
+        removed: false,
+    });
+    eventually(10, "T1's workspace stored", || async {
+        admin.task("T1").await.ok()?.workspace.map(|_| ())
+    })
+    .await;
+    let e = admin.explain("T2").await.expect("explain T2");
+    assert_eq!(e.winner.as_deref(), Some("dev-b"), "{e:?}");
+    let loser = e
+        .candidates
+        .iter()
+        .find(|c| c.server == "dev-a")
+        .expect("dev-a");
+    assert!(
+        loser
+            .disqualified
+            .as_deref()
+            .is_some_and(|d| d.contains("pinned to dev-b")),
+        "{loser:?}"
+    );
+
+    as_worker(&hub, &s1, &["task", "complete", "--summary", "ok"])
+        .await
+        .ok();
+    let s2 = b.wait_start(20, t2.id).await;
+    assert_eq!(s2.workspace.expect("T2's worktree").base, Some(branch));
+    assert!(a.start_for(t2.id).is_none());
+}
+
+on_both_backends!(branches, based_on_a_branch_runs_where_it_is);

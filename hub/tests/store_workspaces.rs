@@ -175,14 +175,30 @@ async fn suite(store: Store) {
     store::workspaces::mark_delivered(&mut tx, &[c1.id], 60)
         .await
         .expect("delivered");
-    let waiting = store::workspaces::undelivered(&mut tx, t.id)
+    let waiting = store::workspaces::undelivered_of(&mut tx, &[t.id])
         .await
         .expect("undelivered");
     assert_eq!(waiting, vec![c2.clone()]);
-    let wave = store::workspaces::undelivered_of(&mut tx, &[Uuid::new_v4(), t.id])
+    // A wave of tasks is read at once; tasks with none add nothing.
+    let t2 = task_record(p.id, 2, "B");
+    store::tasks::insert(&mut tx, &t2).await.expect("task");
+    let c3 = store::workspaces::add_comment(
+        &mut tx,
+        t2.id,
+        &ReviewComment {
+            file: "c.txt".into(),
+            line: 2,
+            text: "and this".into(),
+        },
+        "admin",
+        52,
+    )
+    .await
+    .expect("comment");
+    let wave = store::workspaces::undelivered_of(&mut tx, &[Uuid::new_v4(), t.id, t2.id])
         .await
         .expect("undelivered of a wave");
-    assert_eq!(wave, vec![c2]);
+    assert_eq!(wave, vec![c2, c3]);
     let all = store::workspaces::comments(&mut tx, t.id)
         .await
         .expect("comments");

@@ -229,7 +229,7 @@ pub struct StoredComment {
 }
 
 /// Renders review comments as the one message an agent receives.
-pub fn comments_message(reference: &str, comments: &[ReviewComment]) -> String {
+pub fn comments_message(reference: &str, comments: &[StoredComment]) -> String {
     let mut s = format!(
         "Review comments on {reference} ({} comment{}). Address each, commit, then report as before.\n",
         comments.len(),
@@ -416,10 +416,15 @@ mod tests {
     fn comments_become_one_message() {
         let m = comments_message(
             "T7",
-            &[ReviewComment {
+            &[StoredComment {
+                id: Uuid::nil(),
+                task_id: Uuid::nil(),
                 file: "src/a.rs".into(),
                 line: 12,
                 text: "use a constant".into(),
+                author: "admin".into(),
+                created_at: 0,
+                delivered_at: None,
             }],
         );
         assert!(m.contains("review: src/a.rs:12: use a constant"));

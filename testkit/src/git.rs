@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_new_repo_has_main_with_a_readme_and_is_clean() {
-        if !available() {
+        if !crate::have("git", available()) {
             return;
         }
         let dir = tempfile::tempdir().expect("temp dir");
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn commits_move_the_branch_and_dirt_is_seen() {
-        if !available() {
+        if !crate::have("git", available()) {
             return;
         }
         let dir = tempfile::tempdir().expect("temp dir");
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn worktrees_are_listed_with_their_branches() {
-        if !available() {
+        if !crate::have("git", available()) {
             return;
         }
         let dir = tempfile::tempdir().expect("temp dir");

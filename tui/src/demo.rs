@@ -293,27 +293,20 @@ fn link_cli(dir: &Path) -> anyhow::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use orchestratia_testkit::git;
+
     use super::*;
 
     #[test]
     fn a_demo_repo_is_a_clean_git_repository_with_one_commit() {
-        if !git_available() {
+        if !orchestratia_testkit::have("git", git_available()) {
             return;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         init_git_repo(dir.path(), "api-gateway").expect("init");
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .arg("-C")
-                .arg(dir.path())
-                .args(args)
-                .output()
-                .expect("git");
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
-        assert_eq!(git(&["log", "--format=%s"]), "first commit");
-        assert_eq!(git(&["branch", "--show-current"]), "main");
-        assert_eq!(git(&["status", "--porcelain"]), "");
+        assert_eq!(git::log(dir.path(), "main"), vec!["first commit"]);
+        assert_eq!(git::branches(dir.path()), vec!["main"]);
+        assert!(git::is_clean(dir.path()));
         assert!(init_git_repo(&dir.path().join("missing"), "x").is_err());
     }
 }

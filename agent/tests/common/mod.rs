@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use orchestratia_testkit::agent::tmux_available;
 use orchestratia_testkit::{
-    Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually, git,
+    Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually, git, have,
 };
 use serde_json::Value;
 
@@ -20,15 +20,14 @@ pub struct Rig {
 
 impl Rig {
     /// Starts the rig with git repositories (`git: true`), or `None` (and says why) when
-    /// tmux or git is missing.
+    /// tmux or git is missing outside CI.
     pub async fn start(repos: &[&str]) -> Option<Rig> {
         Self::start_with(repos, true).await
     }
 
     /// Starts the rig; `git` makes each repo a git repository.
     pub async fn start_with(repos: &[&str], git_repos: bool) -> Option<Rig> {
-        if !tmux_available() || !git::available() {
-            eprintln!("skipping: tmux or git is not installed");
+        if !have("tmux", tmux_available()) || !have("git", git::available()) {
             return None;
         }
         let hub = TestHub::start_with(HubOptions {

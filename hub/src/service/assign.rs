@@ -290,10 +290,10 @@ impl Hub {
         }
         store::sessions::insert_many(c, &sessions).await?;
         store::tokens::insert_many(c, &tokens).await?;
-        let starting: Vec<(&TaskRecord, Uuid)> = items
+        let starting: Vec<(&TaskRecord, &Session)> = items
             .iter()
             .zip(&sessions)
-            .map(|(a, s)| (&a.task, s.id))
+            .map(|(a, s)| (&a.task, s))
             .collect();
         let mut reviews = self.take_reviews(c, &starting, now, out).await?;
         for ((a, session), token) in items.into_iter().zip(&sessions).zip(plain) {

@@ -7,10 +7,11 @@ use orchestratia_proto::workspace::{
     MergeWorkspace, Merged, ReviewComment, ReviewState, StoredComment, Workspace, WorkspaceAnswer,
     WorkspaceOp, comments_message,
 };
-use orchestratia_proto::{EventKind, SessionState, SessionStatus};
+use orchestratia_proto::{EventKind, Session, SessionState, SessionStatus};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::sessions::session_event;
 use super::workspaces::{SLOW_WAIT, check_report, reason, removed_why, unexpected};
 use super::{Effects, Hub, validate};
 use crate::auth::Principal;
@@ -42,6 +43,29 @@ fn require_closed(t: &TaskRecord, what: &str) -> HubResult<()> {
 /// A git object id as a daemon reports it: 4-64 hex digits.
 fn commit_id(v: &str) -> bool {
     (4..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Hands one task's undelivered comments to session `s` (`via`: `prompt` to a running agent,
+/// `task start` with a retried task's new session): marks them delivered, records
+/// `review_delivered`, and returns the one message the agent reads.
+pub(super) async fn hand_over_comments(
+    c: &mut Conn,
+    t: &TaskRecord,
+    pending: &[StoredComment],
+    s: &Session,
+    via: &str,
+    now: i64,
+    out: &mut Effects,
+) -> HubResult<String> {
+    let ids: Vec<Uuid> = pending.iter().map(|x| x.id).collect();
+    store::workspaces::mark_delivered(c, &ids, now).await?;
+    out.event(session_event(
+        EventKind::ReviewDelivered,
+        s,
+        Some(t.project_id),
+        json!({"session": s.name, "comments": ids.len(), "via": via}),
+    ));
+    Ok(comments_message(&t.reference(), pending))
 }
 
 impl Hub {
@@ -302,7 +326,7 @@ impl Hub {
             if s.status != SessionStatus::Active || !self.daemons.is_connected(s.server_id) {
                 continue;
             }
-            if s.state == SessionState::Idle || !store::workspaces::session_hooks(c, s.id).await? {
+            if s.state == SessionState::Idle || !store::sessions::reports_hooks(c, s.id).await? {
                 target = Some(s);
                 break;
             }
@@ -310,33 +334,16 @@ impl Hub {
         let Some(s) = target else {
             return Ok(false);
         };
-        let pending = store::workspaces::undelivered(c, t.id).await?;
+        let pending = store::workspaces::undelivered_of(c, &[t.id]).await?;
         if pending.is_empty() {
             return Ok(false);
         }
-        let comments: Vec<ReviewComment> = pending
-            .iter()
-            .map(|x| ReviewComment {
-                file: x.file.clone(),
-                line: x.line,
-                text: x.text.clone(),
-            })
-            .collect();
-        let text = comments_message(&t.reference(), &comments);
+        let text = hand_over_comments(c, t, &pending, &s, "prompt", now, out).await?;
         let record = PromptRecord {
             task_id: Some(t.id),
             ..PromptRecord::new(&s, text, "review", None, now)
         };
         self.submit_prompt(c, &record, "hub", &s, out).await?;
-        let ids: Vec<Uuid> = pending.iter().map(|x| x.id).collect();
-        store::workspaces::mark_delivered(c, &ids, now).await?;
-        out.task_event(
-            EventKind::ReviewDelivered,
-            "hub",
-            t.project_id,
-            t.id,
-            json!({"session": s.name, "comments": ids.len()}),
-        );
         Ok(true)
     }
 }

@@ -4,13 +4,11 @@
 
 use std::collections::HashMap;
 
-use orchestratia_proto::EventKind;
-use orchestratia_proto::workspace::{
-    BASE_UPSTREAM, ReviewComment, WorkspaceStart, comments_message,
-};
-use serde_json::json;
+use orchestratia_proto::Session;
+use orchestratia_proto::workspace::{BASE_UPSTREAM, StoredComment, WorkspaceStart};
 use uuid::Uuid;
 
+use super::review::hand_over_comments;
 use super::{Effects, Hub};
 use crate::engine::matching::Requirements;
 use crate::error::HubResult;
@@ -110,47 +108,27 @@ impl Hub {
         Ok(req)
     }
 
-    /// The review comments each of `tasks` has waiting, as the one message its new
-    /// session's agent reads, marked delivered (with an event) in the caller's transaction.
-    /// One query for the whole wave: most tasks have none.
+    /// The review comments each new session's task has waiting, as the one message its
+    /// agent reads, handed over in the caller's transaction. One query for the whole wave:
+    /// most tasks have none.
     pub(crate) async fn take_reviews(
         &self,
         c: &mut Conn,
-        tasks: &[(&TaskRecord, Uuid)],
+        starts: &[(&TaskRecord, &Session)],
         now: i64,
         out: &mut Effects,
     ) -> HubResult<HashMap<Uuid, String>> {
-        let ids: Vec<Uuid> = tasks.iter().map(|(t, _)| t.id).collect();
-        let waiting = store::workspaces::undelivered_of(c, &ids).await?;
-        if waiting.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let delivered: Vec<Uuid> = waiting.iter().map(|w| w.id).collect();
-        store::workspaces::mark_delivered(c, &delivered, now).await?;
-        let mut by_task: HashMap<Uuid, Vec<ReviewComment>> = HashMap::new();
-        for w in waiting {
-            by_task.entry(w.task_id).or_default().push(ReviewComment {
-                file: w.file,
-                line: w.line,
-                text: w.text,
-            });
+        let ids: Vec<Uuid> = starts.iter().map(|(t, _)| t.id).collect();
+        let mut by_task: HashMap<Uuid, Vec<StoredComment>> = HashMap::new();
+        for w in store::workspaces::undelivered_of(c, &ids).await? {
+            by_task.entry(w.task_id).or_default().push(w);
         }
         let mut messages = HashMap::new();
-        for (t, session) in tasks {
-            let Some(comments) = by_task.remove(&t.id) else {
-                continue;
-            };
-            out.event(crate::store::events::NewEvent {
-                kind: EventKind::ReviewDelivered,
-                actor: "hub".into(),
-                project_id: Some(t.project_id),
-                task_id: Some(t.id),
-                related_task_id: None,
-                server_id: None,
-                session_id: Some(*session),
-                details: json!({"comments": comments.len(), "via": "task start"}),
-            });
-            messages.insert(t.id, comments_message(&t.reference(), &comments));
+        for (t, s) in starts {
+            if let Some(pending) = by_task.remove(&t.id) {
+                let text = hand_over_comments(c, t, &pending, s, "task start", now, out).await?;
+                messages.insert(t.id, text);
+            }
         }
         Ok(messages)
     }

@@ -199,6 +199,20 @@ pub async fn set_conversation(c: &mut Conn, id: Uuid, conversation: &str) -> Res
     Ok(())
 }
 
+/// Whether a session's agent reports through hooks (then a message waits until it is idle).
+pub async fn reports_hooks(c: &mut Conn, session: Uuid) -> Result<bool> {
+    match c
+        .fetch_optional(
+            "SELECT hooks FROM sessions WHERE id = $1",
+            &params![session],
+        )
+        .await?
+    {
+        Some(r) => r.flag("hooks"),
+        None => Ok(false),
+    }
+}
+
 /// Open sessions whose agent reports through hooks but has not since it started, before
 /// `cutoff`: something (a dialog) holds it.
 pub async fn silent_since(c: &mut Conn, cutoff: i64) -> Result<Vec<Session>> {

@@ -230,18 +230,6 @@ pub async fn comments(c: &mut Conn, task_id: Uuid) -> Result<Vec<StoredComment>>
         .collect()
 }
 
-/// A task's comments that have not reached its agent yet, oldest first.
-pub async fn undelivered(c: &mut Conn, task_id: Uuid) -> Result<Vec<StoredComment>> {
-    let sql = format!(
-        "{SELECT_COMMENT} WHERE task_id = $1 AND delivered_at IS NULL ORDER BY created_at, id"
-    );
-    c.fetch(&sql, &params![task_id])
-        .await?
-        .iter()
-        .map(comment)
-        .collect()
-}
-
 /// The undelivered comments of any of `tasks`, oldest first: one statement per batch, so a
 /// cascade wave asks once whatever its size.
 pub async fn undelivered_of(c: &mut Conn, tasks: &[Uuid]) -> Result<Vec<StoredComment>> {
@@ -270,20 +258,6 @@ pub async fn mark_delivered(c: &mut Conn, ids: &[Uuid], now: i64) -> Result<()> 
         .await?;
     }
     Ok(())
-}
-
-/// Whether a session's agent reports through hooks (then a message waits until it is idle).
-pub async fn session_hooks(c: &mut Conn, session: Uuid) -> Result<bool> {
-    match c
-        .fetch_optional(
-            "SELECT hooks FROM sessions WHERE id = $1",
-            &params![session],
-        )
-        .await?
-    {
-        Some(r) => r.flag("hooks"),
-        None => Ok(false),
-    }
 }
 
 /// Open tasks with review comments that have not reached their agent yet.
