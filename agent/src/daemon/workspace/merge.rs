@@ -139,7 +139,12 @@ pub fn merge(
 
 /// Moves `into` from `old` to `new`: its checkout fast-forwards when it has one (which must
 /// be clean), else the ref is swapped if it still is `old`. `Some(why)` when refused.
-fn move_branch(repo: &Git, into: &str, new: &str, old: &str) -> Result<Option<String>, GitError> {
+pub(super) fn move_branch(
+    repo: &Git,
+    into: &str,
+    new: &str,
+    old: &str,
+) -> Result<Option<String>, GitError> {
     if let Some(dir) = checkout_of(repo, into)? {
         let co = Git::new(&dir);
         let dirty = co.uncommitted(true)?;

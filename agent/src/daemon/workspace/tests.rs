@@ -4,6 +4,7 @@ use orchestratia_proto::workspace::{PruneCandidate, ReviewState, WorkspaceAnswer
 use uuid::Uuid;
 
 use super::Workspaces;
+use super::git::Git;
 use super::report::{bound, human};
 use super::testing::{Rig, commit, git, refusal, write};
 
@@ -418,4 +419,36 @@ fn a_new_handle_finds_the_worktrees_again() {
         .expect("create")
         .expect("git");
     assert!(c.reused && gone.exists());
+}
+
+#[test]
+fn a_target_that_moved_meanwhile_is_not_moved_again() {
+    let rig = Rig::new();
+    git(&rig.repo, &["branch", "dev"]);
+    let old = git(&rig.repo, &["rev-parse", "refs/heads/dev"]);
+    let merge = git(
+        &rig.repo,
+        &["commit-tree", "HEAD^{tree}", "-p", &old, "-m", "merge"],
+    );
+    // Someone moves dev after the merge was computed from `old`.
+    let other = git(
+        &rig.repo,
+        &["commit-tree", "HEAD^{tree}", "-p", &old, "-m", "other"],
+    );
+    git(&rig.repo, &["update-ref", "refs/heads/dev", &other]);
+    let why = super::merge::move_branch(&Git::new(&rig.repo), "dev", &merge, &old)
+        .expect("git")
+        .expect("refused");
+    assert_eq!(why, "dev moved while merging; nothing was merged");
+    assert_eq!(git(&rig.repo, &["rev-parse", "refs/heads/dev"]), other);
+    // Unmoved, it moves.
+    let merge = git(
+        &rig.repo,
+        &["commit-tree", "HEAD^{tree}", "-p", &other, "-m", "merge"],
+    );
+    assert_eq!(
+        super::merge::move_branch(&Git::new(&rig.repo), "dev", &merge, &other).expect("git"),
+        None
+    );
+    assert_eq!(git(&rig.repo, &["rev-parse", "refs/heads/dev"]), merge);
 }
