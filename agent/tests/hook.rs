@@ -336,6 +336,7 @@ async fn reported_hook_events_move_the_state_and_decide_nothing() {
         message: None,
         conversation_id: conversation.map(str::to_string),
         prompt: None,
+        transcript_path: None,
     };
     let agent = s.hub.client(Some(&s.token));
     let other = agent

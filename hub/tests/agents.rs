@@ -26,6 +26,7 @@ fn event(event: HookEvent) -> AgentEvent {
         message: None,
         conversation_id: None,
         prompt: None,
+        transcript_path: None,
     }
 }
 

@@ -92,15 +92,23 @@ async fn inbox(backend: Backend) {
         .await
         .expect("permission request");
 
-    let items = admin.inbox().await.expect("inbox").items;
+    // Nothing waits downstream of these tasks: oldest first.
+    let items: Vec<InboxItem> = admin
+        .inbox()
+        .await
+        .expect("inbox")
+        .items
+        .into_iter()
+        .map(|e| e.item)
+        .collect();
     let at: Vec<i64> = items.iter().map(InboxItem::created_at).collect();
-    assert!(at.windows(2).all(|w| w[0] >= w[1]), "newest first: {at:?}");
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "oldest first: {at:?}");
     assert_eq!(
         items,
         vec![
-            InboxItem::Permission(permission.clone()),
-            InboxItem::Question(question.clone()),
             InboxItem::Plan(plan.clone()),
+            InboxItem::Question(question.clone()),
+            InboxItem::Permission(permission.clone()),
         ]
     );
     let raw: Value = admin.get("/inbox").await.expect("raw inbox");
@@ -110,9 +118,11 @@ async fn inbox(backend: Backend) {
         .flatten()
         .filter_map(|i| i["kind"].as_str())
         .collect();
-    assert_eq!(kinds, vec!["permission", "question", "plan"]);
+    assert_eq!(kinds, vec!["plan", "question", "permission"]);
     assert_eq!(raw["items"][1]["question"], "JWT or session cookies?");
-    assert_eq!(raw["items"][2]["task_ref"], plan.task_reference);
+    assert_eq!(raw["items"][0]["task_ref"], plan.task_reference);
+    assert_eq!(raw["items"][0]["blocks"], 0);
+    assert_eq!(raw["items"][0]["why"], "holds up no other task");
 
     // Only an admin reads it: not a worker of P, nor P2's server, nor P2's worker.
     refused(
@@ -137,10 +147,15 @@ async fn inbox(backend: Backend) {
         .respond(&question.id.to_string(), "JWT")
         .await
         .expect("answer");
-    assert_eq!(
-        admin.inbox().await.expect("inbox").items,
-        vec![InboxItem::Plan(plan)]
-    );
+    let left: Vec<InboxItem> = admin
+        .inbox()
+        .await
+        .expect("inbox")
+        .items
+        .into_iter()
+        .map(|e| e.item)
+        .collect();
+    assert_eq!(left, vec![InboxItem::Plan(plan)]);
     admin.approve_plan(&t1).await.expect("approve");
     assert!(admin.inbox().await.expect("inbox").is_empty());
 }

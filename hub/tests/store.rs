@@ -27,6 +27,8 @@ async fn suite(store: Store) {
     let p = Project {
         id: Uuid::new_v4(),
         name: "P".into(),
+        budget: None,
+        usage: None,
         created_at: 5,
     };
     store::projects::insert(&mut tx, &p).await.expect("project");
@@ -717,6 +719,8 @@ async fn concurrent_writes(store: Store) {
             let p = Project {
                 id: Uuid::new_v4(),
                 name: format!("c{i}"),
+                budget: None,
+                usage: None,
                 created_at: i,
             };
             store::projects::insert(&mut tx, &p).await.expect("insert");
@@ -766,6 +770,8 @@ async fn concurrent_writes(store: Store) {
         &Project {
             id: Uuid::new_v4(),
             name: "after".into(),
+            budget: None,
+            usage: None,
             created_at: 0,
         },
     )

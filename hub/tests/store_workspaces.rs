@@ -38,6 +38,8 @@ async fn suite(store: Store) {
     let p = Project {
         id: Uuid::new_v4(),
         name: "P".into(),
+        budget: None,
+        usage: None,
         created_at: 1,
     };
     store::projects::insert(&mut tx, &p).await.expect("project");

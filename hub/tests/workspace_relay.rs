@@ -395,6 +395,7 @@ fn hook(event: HookEvent) -> AgentEvent {
         message: None,
         conversation_id: None,
         prompt: None,
+        transcript_path: None,
     }
 }
 

@@ -1,6 +1,9 @@
 //! The inbox: everything waiting for a human (submitted plans, pending permission requests,
-//! pending questions) in one list, newest first, built from the three lists by one pure
-//! function, so the hub's `GET /inbox` and a client that already holds the lists agree.
+//! pending questions) in one list ranked by the work each holds up downstream, then by age,
+//! built from the three lists and the task graph by pure functions, so the hub's `GET /inbox`
+//! and a client that already holds the lists agree.
+
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -62,22 +65,48 @@ impl Intervention {
     }
 }
 
-/// Everything waiting for a human, newest first (`GET /inbox`).
+/// One inbox item with its rank: how many tasks wait on it downstream, and why it stands
+/// where it does. In JSON, the item's fields with `blocks` and `why` beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InboxEntry {
+    #[serde(flatten)]
+    pub item: InboxItem,
+    /// Open tasks downstream of the asking task, transitively (the work this decision holds up).
+    #[serde(default)]
+    pub blocks: usize,
+    /// Why it ranks where it does, in a few words.
+    #[serde(default)]
+    pub why: String,
+}
+
+/// Everything waiting for a human, ranked: what holds up the most work downstream first, then
+/// the oldest (`GET /inbox`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Inbox {
-    pub items: Vec<InboxItem>,
+    pub items: Vec<InboxEntry>,
 }
 
 impl Inbox {
-    /// The inbox of these lists: their submitted plans, pending permission requests and
-    /// pending questions (other statuses are left out), newest first. Items that arrived in
-    /// the same millisecond keep the lists' order: plans, then permissions, then questions,
-    /// each as listed. The hub answers `GET /inbox` with it, and a client that already holds
-    /// the three lists builds the same inbox without asking.
+    /// The inbox of these lists with no graph to rank by: their submitted plans, pending
+    /// permission requests and pending questions (other statuses are left out), oldest first.
     pub fn of(
         plans: &[Plan],
         permissions: &[PermissionRequest],
         questions: &[Intervention],
+    ) -> Inbox {
+        Inbox::ranked(plans, permissions, questions, &HashMap::new())
+    }
+
+    /// The inbox ranked by `blocks` (task id → open tasks downstream of it; see
+    /// [`downstream_counts`]): most blocked work first, then oldest first. Items of equal rank
+    /// and age keep the lists' order: plans, then permissions, then questions, each as listed.
+    /// The hub answers `GET /inbox` with it, and a client that holds the lists and the graph
+    /// builds the same inbox without asking.
+    pub fn ranked(
+        plans: &[Plan],
+        permissions: &[PermissionRequest],
+        questions: &[Intervention],
+        blocks: &HashMap<Uuid, usize>,
     ) -> Inbox {
         let plans = plans
             .iter()
@@ -94,8 +123,27 @@ impl Inbox {
             .filter(|q| q.waits())
             .cloned()
             .map(InboxItem::Question);
-        let mut items: Vec<InboxItem> = plans.chain(permissions).chain(questions).collect();
-        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        let mut items: Vec<InboxEntry> = plans
+            .chain(permissions)
+            .chain(questions)
+            .map(|item| {
+                let n = item
+                    .task_id()
+                    .and_then(|t| blocks.get(&t).copied())
+                    .unwrap_or(0);
+                let why = match n {
+                    0 => "holds up no other task".to_string(),
+                    1 => "holds up 1 task downstream".to_string(),
+                    n => format!("holds up {n} tasks downstream"),
+                };
+                InboxEntry {
+                    item,
+                    blocks: n,
+                    why,
+                }
+            })
+            .collect();
+        items.sort_by_key(|e| (std::cmp::Reverse(e.blocks), e.item.created_at()));
         Inbox { items }
     }
 
@@ -104,29 +152,60 @@ impl Inbox {
         self.items.is_empty()
     }
 
-    /// The plans in it, newest first.
+    /// The plans in it, in rank order.
     pub fn plans(&self) -> impl Iterator<Item = &Plan> {
-        self.items.iter().filter_map(|i| match i {
+        self.items.iter().filter_map(|i| match &i.item {
             InboxItem::Plan(p) => Some(p),
             _ => None,
         })
     }
 
-    /// The permission requests in it, newest first.
+    /// The permission requests in it, in rank order.
     pub fn permissions(&self) -> impl Iterator<Item = &PermissionRequest> {
-        self.items.iter().filter_map(|i| match i {
+        self.items.iter().filter_map(|i| match &i.item {
             InboxItem::Permission(p) => Some(p),
             _ => None,
         })
     }
 
-    /// The questions in it, newest first.
+    /// The questions in it, in rank order.
     pub fn questions(&self) -> impl Iterator<Item = &Intervention> {
-        self.items.iter().filter_map(|i| match i {
+        self.items.iter().filter_map(|i| match &i.item {
             InboxItem::Question(q) => Some(q),
             _ => None,
         })
     }
+}
+
+/// For each task of `of`: how many distinct tasks lie downstream of it, transitively, over
+/// `edges` (upstream, downstream) and counting only those for which `open` holds (closed
+/// tasks wait for nothing). The inbox ranks by it.
+pub fn downstream_counts(
+    edges: &[(Uuid, Uuid)],
+    of: &[Uuid],
+    open: &dyn Fn(Uuid) -> bool,
+) -> HashMap<Uuid, usize> {
+    let mut next: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (up, down) in edges {
+        next.entry(*up).or_default().push(*down);
+    }
+    let mut counts = HashMap::new();
+    for start in of {
+        if counts.contains_key(start) {
+            continue;
+        }
+        let mut seen: HashSet<Uuid> = HashSet::new();
+        let mut stack = vec![*start];
+        while let Some(t) = stack.pop() {
+            for d in next.get(&t).into_iter().flatten() {
+                if *d != *start && seen.insert(*d) {
+                    stack.push(*d);
+                }
+            }
+        }
+        counts.insert(*start, seen.into_iter().filter(|t| open(*t)).count());
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -163,6 +242,8 @@ mod tests {
             decided_by: None,
             created_at: at,
             decided_at: None,
+            rule_id: None,
+            suggested: Vec::new(),
         }
     }
 
@@ -184,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn the_inbox_holds_what_waits_newest_first() {
+    fn the_inbox_holds_what_waits_oldest_first() {
         let plans = [
             plan(30, PlanStatus::Submitted),
             plan(50, PlanStatus::Approved),
@@ -202,6 +283,7 @@ mod tests {
         let order: Vec<(&str, i64)> = inbox
             .items
             .iter()
+            .map(|e| &e.item)
             .map(|i| {
                 let kind = match i {
                     InboxItem::Plan(_) => "plan",
@@ -214,16 +296,49 @@ mod tests {
         assert_eq!(
             order,
             vec![
-                ("permission", 40),
+                ("question", 20),
                 ("plan", 30),
                 ("permission", 30),
-                ("question", 20)
+                ("permission", 40),
             ]
         );
         assert_eq!(inbox.plans().count(), 1);
         assert_eq!(inbox.permissions().count(), 2);
         assert_eq!(inbox.questions().count(), 1);
         assert!(Inbox::of(&[], &perms[2..], &questions[1..]).is_empty());
+    }
+
+    #[test]
+    fn what_holds_up_more_work_comes_first() {
+        let ids: Vec<Uuid> = (0..8).map(|_| Uuid::new_v4()).collect();
+        // T0 → T1 → {T2, T3}; T3 → T4; T0 → T5 (closed); T6 alone; T7 → T6.
+        let edges = [
+            (ids[0], ids[1]),
+            (ids[1], ids[2]),
+            (ids[1], ids[3]),
+            (ids[3], ids[4]),
+            (ids[0], ids[5]),
+            (ids[7], ids[6]),
+        ];
+        let open = |t: Uuid| t != ids[5];
+        let counts = downstream_counts(&edges, &[ids[0], ids[3], ids[6]], &open);
+        assert_eq!(counts[&ids[0]], 4);
+        assert_eq!(counts[&ids[3]], 1);
+        assert_eq!(counts[&ids[6]], 0);
+        let mut early = permission(10, PermissionStatus::Pending);
+        early.task_id = Some(ids[6]);
+        let mut late = permission(90, PermissionStatus::Pending);
+        late.task_id = Some(ids[0]);
+        let inbox = Inbox::ranked(&[], &[early.clone(), late.clone()], &[], &counts);
+        assert_eq!(inbox.items[0].item, InboxItem::Permission(late));
+        assert_eq!(inbox.items[0].blocks, 4);
+        assert_eq!(inbox.items[0].why, "holds up 4 tasks downstream");
+        assert_eq!(inbox.items[1].item, InboxItem::Permission(early));
+        let v = serde_json::to_value(&inbox.items[0]).expect("json");
+        assert_eq!(v["kind"], "permission");
+        assert_eq!(v["blocks"], 4);
+        let back: InboxEntry = serde_json::from_value(v).expect("parse");
+        assert_eq!(back, inbox.items[0]);
     }
 
     #[test]

@@ -6,9 +6,11 @@ pub mod client;
 pub mod files;
 mod inbox;
 pub mod model;
+pub mod policy;
 pub mod taskref;
 pub mod text;
 pub mod time;
+pub mod usage;
 pub mod workspace;
 pub mod ws;
 

@@ -270,6 +270,14 @@ word_enum!(
         ReviewCommented = "review_commented",
         /// Review comments reached the agent as one message.
         ReviewDelivered = "review_delivered",
+        /// A permission rule was added (details: the rule).
+        PolicyRuleAdded = "policy_rule_added",
+        /// A permission rule was removed (details: the rule).
+        PolicyRuleRemoved = "policy_rule_removed",
+        /// A project's spending passed 80% of its budget (details: cost, budget).
+        BudgetWarning = "budget_warning",
+        /// A project's spending reached its budget (details: cost, budget, enforce).
+        BudgetReached = "budget_reached",
     }
 );
 
@@ -283,6 +291,12 @@ pub fn task_ref(number: i64) -> String {
 pub struct Project {
     pub id: Uuid,
     pub name: String,
+    /// Its spending limit, if set.
+    #[serde(default)]
+    pub budget: Option<crate::usage::Budget>,
+    /// What its tasks' model calls cost so far, once any was reported.
+    #[serde(default)]
+    pub usage: Option<crate::usage::Usage>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -363,6 +377,10 @@ pub struct Task {
     /// Its branch name when set (default: `orc/T7-title-slug`).
     #[serde(default)]
     pub branch: Option<String>,
+    /// What its agents' model calls cost so far (the sum over its sessions), once any was
+    /// reported.
+    #[serde(default)]
+    pub usage: Option<crate::usage::Usage>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -552,6 +570,13 @@ pub struct PermissionRequest {
     #[serde(with = "crate::time::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<i64>,
+    /// The permission rule that decided it, when no human did.
+    #[serde(default)]
+    pub rule_id: Option<Uuid>,
+    /// The narrowest rule patterns that would allow it (one per simple command of a Bash
+    /// chain): what "allow always" proposes. Filled in by the hub when it answers.
+    #[serde(default)]
+    pub suggested: Vec<String>,
 }
 
 impl PermissionRequest {

@@ -95,6 +95,10 @@ pub enum HubToDaemon {
         session_id: Uuid,
         state: SessionState,
         conversation_id: Option<String>,
+        /// The conversation's transcript, as the agent's hook reported it (sent when it is
+        /// known and the state changed or a turn ended): the daemon reads usage from it.
+        #[serde(default)]
+        transcript_path: Option<String>,
     },
     /// Submit `text` to the agent as its next prompt (it is idle); its prompt hook confirms.
     SessionPrompt {
@@ -226,6 +230,12 @@ pub enum DaemonToHub {
     WorkspaceReply {
         request_id: Uuid,
         answer: WorkspaceAnswer,
+    },
+    /// A session's model usage so far (totals, not an increment: sending it twice is
+    /// harmless), read from its agent's transcript.
+    Usage {
+        session_id: Uuid,
+        usage: crate::usage::Usage,
     },
 }
 

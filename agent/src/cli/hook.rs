@@ -108,6 +108,7 @@ async fn report(client: &HubClient, name: &str, event: &Value) {
         message: text("message", MAX_SAID).or_else(|| text("last_assistant_message", MAX_SAID)),
         conversation_id: text("session_id", 200),
         prompt: text("prompt", MAX_PROMPT),
+        transcript_path: text("transcript_path", 4096),
     };
     if let Err(e) = client.agent_event(&session, &body).await {
         eprintln!("orchestratia: could not report the agent's state: {e}");

@@ -186,6 +186,7 @@ impl Manager {
                 session_id,
                 state,
                 conversation_id,
+                ..
             } => self.send(
                 session_id,
                 Cmd::AgentState {

@@ -6,7 +6,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::api::{
-    DenyPermission, ErrorBody, Inbox, RequestPermission, Respond, StatusFilter, WaitParam,
+    AllowPermission, DenyPermission, ErrorBody, Inbox, RequestPermission, Respond, StatusFilter,
+    WaitParam,
 };
 use orchestratia_proto::{Intervention, PermissionRequest, Plan};
 
@@ -140,18 +141,31 @@ pub async fn permission(
     ))
 }
 
-/// Allows a tool call.
-#[utoipa::path(post, path = "/permissions/{id}/allow", tag = "humans", params(("id" = String, Path)),
+/// An optional JSON body: empty (or `null`) is `T::default()`.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, HubError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| HubError::BadRequest(format!("invalid JSON: {e}")))
+}
+
+/// Allows a tool call: once (the default), for the rest of its session, or always (a project
+/// rule).
+#[utoipa::path(post, path = "/permissions/{id}/allow", tag = "humans", request_body = AllowPermission, params(("id" = String, Path)),
     responses((status = 200, body = PermissionRequest), (status = 409, body = ErrorBody)))]
 pub async fn allow(
     State(hub): State<Hub>,
     Auth(p): Auth,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Answer<PermissionRequest> {
-    Ok(Json(hub.decide_permission(&p, &id, true, None).await?))
+    let b: AllowPermission = optional_body(&body)?;
+    Ok(Json(hub.allow_permission(&p, &id, &b, None).await?))
 }
 
-/// Denies a tool call, with an optional reason for the agent.
+/// Denies a tool call, with an optional reason for the agent, and maybe a deny rule.
 #[utoipa::path(post, path = "/permissions/{id}/deny", tag = "humans", request_body = DenyPermission, params(("id" = String, Path)),
     responses((status = 200, body = PermissionRequest), (status = 409, body = ErrorBody)))]
 pub async fn deny(
@@ -160,16 +174,6 @@ pub async fn deny(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer<PermissionRequest> {
-    // The body is optional: an empty one denies without a reason.
-    let reason = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<Option<DenyPermission>>(&body)
-            .map_err(|e| HubError::BadRequest(format!("invalid JSON: {e}")))?
-            .and_then(|b| b.reason)
-    };
-    Ok(Json(
-        hub.decide_permission(&p, &id, false, reason.as_deref())
-            .await?,
-    ))
+    let b: DenyPermission = optional_body(&body)?;
+    Ok(Json(hub.deny_permission(&p, &id, &b, None).await?))
 }

@@ -5,6 +5,7 @@ mod extract;
 mod humans;
 mod meta;
 mod openapi;
+mod policy;
 mod projects;
 mod servers;
 mod sessions;
@@ -83,6 +84,9 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(humans::permission))
         .routes(routes!(humans::allow))
         .routes(routes!(humans::deny))
+        .routes(routes!(policy::list, policy::add))
+        .routes(routes!(policy::remove))
+        .routes(routes!(policy::test))
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::recording))

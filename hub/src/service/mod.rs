@@ -18,12 +18,14 @@ mod inbox;
 mod lookup;
 mod merge_release;
 mod permissions;
+mod policy;
 mod projects;
 mod recording;
 mod registration;
 mod review;
 mod sessions;
 mod tasks;
+mod usage;
 mod validate;
 mod watch;
 mod workspace_start;
@@ -123,6 +125,8 @@ pub(crate) struct StateChange {
     pub task: Option<Uuid>,
     pub state: orchestratia_proto::SessionState,
     pub conversation_id: Option<String>,
+    /// The conversation's transcript, when the agent's hook just reported it.
+    pub transcript_path: Option<String>,
 }
 
 impl StateChange {
@@ -134,6 +138,7 @@ impl StateChange {
             task: s.task_id,
             state,
             conversation_id: s.conversation_id.clone(),
+            transcript_path: None,
         }
     }
 }
@@ -239,6 +244,7 @@ impl Hub {
                     session_id: c.session,
                     state: c.state,
                     conversation_id: c.conversation_id,
+                    transcript_path: c.transcript_path,
                 },
             );
         }

@@ -73,6 +73,8 @@ impl Hub {
             decided_by: None,
             created_at: now,
             decided_at: None,
+            rule_id: None,
+            suggested: Vec::new(),
         };
         store::humans::insert_permission(&mut tx, &req).await?;
         let mut out = Effects::default();
@@ -168,6 +170,7 @@ impl Hub {
             status,
             reason.as_deref(),
             &actor,
+            None,
             now,
         )
         .await?

@@ -27,6 +27,8 @@ impl Hub {
         let project = Project {
             id: Uuid::new_v4(),
             name,
+            budget: None,
+            usage: None,
             created_at: now_ms(),
         };
         store::projects::insert(&mut tx, &project).await?;

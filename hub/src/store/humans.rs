@@ -309,18 +309,35 @@ fn permission_of(r: &Row) -> Result<PermissionRequest> {
         decided_by: r.opt_text("decided_by")?,
         created_at: r.int("created_at")?,
         decided_at: r.opt_int("decided_at")?,
+        rule_id: r.opt_uuid("rule_id")?,
+        suggested: Vec::new(),
     })
 }
 
 const SELECT_PERMISSION: &str = "SELECT p.id, p.task_id, t.number AS task_number, p.session_id,
-        p.tool_name, p.tool_input, p.status, p.reason, p.decided_by, p.created_at, p.decided_at
+        p.tool_name, p.tool_input, p.status, p.reason, p.decided_by, p.created_at, p.decided_at,
+        p.rule_id
     FROM permission_requests p LEFT JOIN tasks t ON t.id = p.task_id";
 
+/// Files a request as it is: pending, or already decided by a rule.
 pub async fn insert_permission(c: &mut Conn, p: &PermissionRequest) -> Result<()> {
     c.execute(
-        "INSERT INTO permission_requests (id, task_id, session_id, tool_name, tool_input, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-        &params![p.id, p.task_id, p.session_id, &p.tool_name, p.tool_input.to_string(), p.created_at],
+        "INSERT INTO permission_requests (id, task_id, session_id, tool_name, tool_input, status,
+            reason, decided_by, created_at, decided_at, rule_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &params![
+            p.id,
+            p.task_id,
+            p.session_id,
+            &p.tool_name,
+            p.tool_input.to_string(),
+            p.status.as_str(),
+            p.reason.as_deref(),
+            p.decided_by.as_deref(),
+            p.created_at,
+            p.decided_at,
+            p.rule_id
+        ],
     )
     .await?;
     Ok(())
@@ -352,20 +369,22 @@ pub async fn permissions(
         .collect()
 }
 
-/// Decides a pending request; false when it was not pending.
+/// Decides a pending request (by a human, or by `rule`); false when it was not pending.
 pub async fn decide_permission(
     c: &mut Conn,
     id: Uuid,
     status: PermissionStatus,
     reason: Option<&str>,
     by: &str,
+    rule: Option<Uuid>,
     now: i64,
 ) -> Result<bool> {
     let n = c
         .execute(
-            "UPDATE permission_requests SET status = $2, reason = $3, decided_by = $4, decided_at = $5
+            "UPDATE permission_requests SET status = $2, reason = $3, decided_by = $4, decided_at = $5,
+                rule_id = $6
              WHERE id = $1 AND status = 'pending'",
-            &params![id, status.as_str(), reason, by, now],
+            &params![id, status.as_str(), reason, by, now, rule],
         )
         .await?;
     Ok(n == 1)

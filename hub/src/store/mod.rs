@@ -24,10 +24,13 @@ pub mod events; // events: the append-only log every timeline is read from
 pub mod humans; // interventions, plans, permission_requests, notes: what waits for a human
 pub mod projects; // projects: namespaces with their task-number and phase counters
 pub mod prompts; // prompts: messages queued as an agent's next prompt
+pub mod reminders; // inbox_reminders: waiting items announced again past their deadline
+pub mod rules; // permission_rules: what decides tool calls without a human
 pub mod servers; // servers: agent daemons, capabilities, status, heartbeats
 pub mod sessions; // sessions and session_chunks: agent processes and their recordings
 pub mod tasks; // tasks: the graph's nodes, with status, server, phase and result
 pub mod tokens; // tokens: every credential, by the SHA-256 of its text
+pub mod usage; // session_usage: what each session's model calls cost
 pub mod workspaces; // workspaces, review_comments: tasks' git worktrees and their review
 
 // The driver underneath them.

@@ -90,6 +90,7 @@ impl TaskRecord {
             base: self.base.clone(),
             base_from: self.base_from,
             branch: self.branch.clone(),
+            usage: None,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }

@@ -291,5 +291,8 @@ async fn handle(
             hub.workspace_reply(server, request_id, answer);
             Ok(())
         }
+        DaemonToHub::Usage { session_id, usage } => {
+            hub.record_usage(server, session_id, &usage).await
+        }
     }
 }

@@ -128,8 +128,29 @@ impl HubClient {
     ) -> Result<PermissionRequest, ClientError> {
         let body = DenyPermission {
             reason: reason.map(str::to_string),
+            ..DenyPermission::default()
         };
-        self.post(&format!("/permissions/{}/deny", enc(id)), &body)
+        self.deny_permission_with(id, &body).await
+    }
+
+    /// Allows a tool call once, for the rest of its session, or always (a project rule with
+    /// `body.patterns`, default the suggested ones).
+    pub async fn allow_permission_with(
+        &self,
+        id: &str,
+        body: &AllowPermission,
+    ) -> Result<PermissionRequest, ClientError> {
+        self.post(&format!("/permissions/{}/allow", enc(id)), body)
+            .await
+    }
+
+    /// Denies a tool call, maybe also making a deny rule.
+    pub async fn deny_permission_with(
+        &self,
+        id: &str,
+        body: &DenyPermission,
+    ) -> Result<PermissionRequest, ClientError> {
+        self.post(&format!("/permissions/{}/deny", enc(id)), body)
             .await
     }
 }

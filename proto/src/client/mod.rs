@@ -6,10 +6,12 @@
 //! - `tasks`: tasks, their dependencies, the graph and the event log.
 //! - `humans`: what waits for a human: questions, plans and permission requests.
 //! - `sessions`: agent sessions, their recordings, messages to them and their hooks' reports.
+//! - `policy`: permission rules: list, add, remove, test.
 //! - `workspaces`: tasks' git worktrees: diff, merge, keep, discard, review, list, prune.
 
 mod http;
 mod humans;
+mod policy;
 mod servers;
 mod sessions;
 mod tasks;

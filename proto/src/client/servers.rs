@@ -20,7 +20,25 @@ impl HubClient {
 
     /// Creates a project.
     pub async fn create_project(&self, name: &str) -> Result<Project, ClientError> {
-        self.post("/projects", &CreateProject { name: name.into() })
+        self.create_project_with(&CreateProject {
+            name: name.into(),
+            ..CreateProject::default()
+        })
+        .await
+    }
+
+    /// Creates a project with all its settings (a budget).
+    pub async fn create_project_with(&self, body: &CreateProject) -> Result<Project, ClientError> {
+        self.post("/projects", body).await
+    }
+
+    /// Sets or clears a project's budget.
+    pub async fn set_budget(
+        &self,
+        project: &str,
+        body: &SetBudget,
+    ) -> Result<Project, ClientError> {
+        self.post(&format!("/projects/{}/budget", enc(project)), body)
             .await
     }
 

@@ -101,6 +101,9 @@ impl Model {
             &self.snap.interventions,
         )
         .items
+        .into_iter()
+        .map(|e| e.item)
+        .collect()
     }
 
     /// A task by id.

@@ -1,0 +1,1 @@
+//! A rule's pattern on a tool's input.
