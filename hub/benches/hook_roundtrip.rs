@@ -86,10 +86,7 @@ async fn main() {
             .await
             .expect("add rule");
     }
-    println!(
-        "added {RULES} rules in {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
+    println!("added {RULES} rules in {:.1} s", t0.elapsed().as_secs_f64());
     let agent = HubClient::new(&running.url(), Some(start.token.clone()));
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
