@@ -58,14 +58,16 @@ impl App {
                 scope: AllowScope::Once,
                 patterns: Vec::new(),
             }],
-            ('s', InboxItem::Permission(p)) => match self.no_rule_for(&p, "`y` allows it once") {
-                true => Vec::new(),
-                false => vec![Action::Allow {
+            ('s', InboxItem::Permission(p)) => {
+                if self.no_rule_for(&p, "`y` allows it once") {
+                    return Vec::new();
+                }
+                vec![Action::Allow {
                     id: p.id,
                     scope: AllowScope::Session,
                     patterns: p.suggested,
-                }],
-            },
+                }]
+            }
             ('A', InboxItem::Permission(p)) => {
                 if !self.no_rule_for(&p, "`y` allows it once") {
                     self.rule_prompt(p, true);
