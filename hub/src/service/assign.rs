@@ -430,6 +430,13 @@ impl Hub {
     ) -> HubResult<()> {
         tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.number.cmp(&b.number)));
         let tasks = std::mem::take(tasks);
+        if let Some(budget) = self.budget_hold(c, project).await? {
+            let why = super::usage::held_reason(&budget);
+            for t in &tasks {
+                store::tasks::set_wait_reason(c, t.id, Some(&why)).await?;
+            }
+            return Ok(());
+        }
         let candidates = server_facts(c, project).await?;
         let mut facts = candidates.facts;
         let servers: HashMap<Uuid, Arc<Server>> = candidates
