@@ -109,6 +109,10 @@ async fn budgets(backend: Backend) {
         })
         .await
         .expect("T1");
+    admin
+        .assign(&t1.id.to_string(), "dev-01")
+        .await
+        .expect("assign T1");
     let s1 = d.wait_start(10, t1.id).await;
 
     // 85%: a warning, once; the task and the project show the usage.
@@ -162,23 +166,41 @@ async fn budgets(backend: Backend) {
     let projects = admin.projects().await.expect("projects");
     assert_eq!(projects[0].usage.as_ref().map(|u| u.cost_usd), Some(1.25));
 
-    // Enforced and reached: a new task waits with the reason.
+    // Enforced and reached: a task the cascade releases waits with the reason, and one is
+    // not assigned by hand either.
     let t2 = admin
         .create_task(&CreateTask {
             title: "second".into(),
             project: Some("B".into()),
             repo: Some("app".into()),
+            depends_on: vec![t1.reference.clone()],
             ..Default::default()
         })
         .await
         .expect("T2");
-    let v2 = admin.task(&t2.id.to_string()).await.expect("T2 view");
+    common::as_worker(&hub, &s1, &["task", "complete", "--summary", "done"])
+        .await
+        .ok();
+    let v2 = eventually(10, "T2 released", || async {
+        let v = admin.task(&t2.id.to_string()).await.ok()?;
+        (!v.task.blocked).then_some(v)
+    })
+    .await;
     assert_eq!(v2.task.status, TaskStatus::Pending);
     assert_eq!(
         v2.task.blocked_reason.as_deref(),
         Some("project budget of $1.00 reached")
     );
     assert!(d.start_for(t2.id).is_none(), "T2 held, not started");
+    let r = admin.assign(&t2.id.to_string(), "dev-01").await;
+    match r {
+        Err(ClientError::Api {
+            status: 409,
+            detail,
+            ..
+        }) => assert!(detail.contains("project budget of $1.00 reached"), "{detail}"),
+        other => panic!("assign while held: expected 409, got {other:?}"),
+    }
 
     // Bad budgets on set: refused, the budget unchanged, T2 still held.
     for bad in [0.0, -1.0, 1e10] {

@@ -204,6 +204,13 @@ impl Hub {
         }
         check_transition(&t, Transition::Assign, p)?;
         self.check_assignable(&mut tx, &t, &server).await?;
+        if let Some(budget) = self.budget_hold(&mut tx, t.project_id).await? {
+            return Err(HubError::Conflict(format!(
+                "cannot assign {}: {} (enforced); raise or clear the budget first",
+                t.reference(),
+                super::usage::held_reason(&budget)
+            )));
+        }
         let mut out = Effects::default();
         // Reassignment: the old session stops.
         let how = SessionsEnd::Stop;
