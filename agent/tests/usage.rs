@@ -85,7 +85,7 @@ async fn a_sessions_transcript_becomes_its_tasks_usage() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let transcript = tmp.path().join("projects/-srv-app/conv-1.jsonl");
     let script = agent_script(tmp.path(), &transcript);
-    let _d = TestDaemon::start(
+    let d = TestDaemon::start(
         &hub,
         DaemonOptions {
             repos: &["app"],
@@ -109,14 +109,22 @@ async fn a_sessions_transcript_becomes_its_tasks_usage() {
         .await
         .json();
     let id = v["id"].as_str().expect("task id").to_string();
+    hub.cli(&["task", "assign", "T1", "--session", "dev-01"])
+        .await
+        .ok();
 
     let want = expected();
-    let got = eventually(30, "the transcript's usage on the task", || async {
-        task_usage(&hub, &id)
-            .await
-            .filter(|u| u.calls >= want.calls)
-    })
-    .await;
+    let mut got = None;
+    for _ in 0..300 {
+        got = task_usage(&hub, &id).await.filter(|u| u.calls >= want.calls);
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(got) = got else {
+        panic!("no usage on the task; daemon log:\n{}", d.log());
+    };
     assert!(same(&got, &want), "got {got:?}, want {want:?}");
     let listed = hub.admin().tasks(&Default::default()).await.expect("tasks");
     let t = listed.iter().find(|t| t.id.to_string() == id).expect("listed");
