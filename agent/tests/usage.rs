@@ -105,7 +105,9 @@ async fn a_sessions_transcript_becomes_its_tasks_usage() {
     })
     .await;
     let v = hub
-        .cli(&["task", "create", "--title", "costly", "--repo", "app", "--json"])
+        .cli(&[
+            "task", "create", "--title", "costly", "--repo", "app", "--json",
+        ])
         .await
         .json();
     let id = v["id"].as_str().expect("task id").to_string();
@@ -116,7 +118,9 @@ async fn a_sessions_transcript_becomes_its_tasks_usage() {
     let want = expected();
     let mut got = None;
     for _ in 0..300 {
-        got = task_usage(&hub, &id).await.filter(|u| u.calls >= want.calls);
+        got = task_usage(&hub, &id)
+            .await
+            .filter(|u| u.calls >= want.calls);
         if got.is_some() {
             break;
         }
@@ -127,7 +131,10 @@ async fn a_sessions_transcript_becomes_its_tasks_usage() {
     };
     assert!(same(&got, &want), "got {got:?}, want {want:?}");
     let listed = hub.admin().tasks(&Default::default()).await.expect("tasks");
-    let t = listed.iter().find(|t| t.id.to_string() == id).expect("listed");
+    let t = listed
+        .iter()
+        .find(|t| t.id.to_string() == id)
+        .expect("listed");
     assert!(t.usage.as_ref().is_some_and(|u| same(u, &want)), "{t:?}");
     let projects = hub.admin().projects().await.expect("projects");
     let p = projects[0].usage.as_ref().expect("project usage");

@@ -125,10 +125,7 @@ async fn budgets(backend: Backend) {
         (v.task.usage == Some(usage(0.85, 3))).then_some(())
     })
     .await;
-    let listed = admin
-        .tasks(&Default::default())
-        .await
-        .expect("task list");
+    let listed = admin.tasks(&Default::default()).await.expect("task list");
     let t1_listed = listed.iter().find(|t| t.id == t1.id).expect("T1 listed");
     assert_eq!(t1_listed.usage, Some(usage(0.85, 3)));
     assert_eq!(kinds(&admin, "B").await, vec![EventKind::BudgetWarning]);
@@ -198,7 +195,10 @@ async fn budgets(backend: Backend) {
             status: 409,
             detail,
             ..
-        }) => assert!(detail.contains("project budget of $1.00 reached"), "{detail}"),
+        }) => assert!(
+            detail.contains("project budget of $1.00 reached"),
+            "{detail}"
+        ),
         other => panic!("assign while held: expected 409, got {other:?}"),
     }
 
@@ -228,10 +228,7 @@ async fn budgets(backend: Backend) {
         matches!(r, Err(ClientError::Api { status: 404, .. })),
         "{r:?}"
     );
-    assert_eq!(
-        project(&admin).await.budget.map(|b| b.usd),
-        Some(1.0)
-    );
+    assert_eq!(project(&admin).await.budget.map(|b| b.usd), Some(1.0));
     assert!(d.start_for(t2.id).is_none(), "T2 still held");
 
     // A worker cannot set a budget.
@@ -271,8 +268,10 @@ async fn budgets(backend: Backend) {
         session_id: Uuid::now_v7(),
         usage: usage(100.0, 1),
     });
-    d.wait_for(10, "the refusal", |m| matches!(m, HubToDaemon::Error { .. }))
-        .await;
+    d.wait_for(10, "the refusal", |m| {
+        matches!(m, HubToDaemon::Error { .. })
+    })
+    .await;
     let after = project(&admin).await.usage.expect("usage");
     assert_eq!(after.cost_usd, 1.25);
 

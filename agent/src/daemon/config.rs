@@ -285,7 +285,10 @@ mod tests {
         .expect("write");
         let c = AgentConfig::load(&path).expect("load");
         let p = &c.prices["claude-sonnet-4"];
-        assert_eq!((p.input, p.output, p.cache_read, p.cache_write), (2.0, 10.0, Some(0.5), None));
+        assert_eq!(
+            (p.input, p.output, p.cache_read, p.cache_write),
+            (2.0, 10.0, Some(0.5), None)
+        );
         std::fs::write(
             &path,
             format!("{base}prices:\n  m:\n    input: -1\n    output: 1\n"),

@@ -29,7 +29,11 @@ impl Hub {
     }
 
     /// Creates a project with its settings (a budget) (admin); its name must be free.
-    pub async fn create_project_with(&self, p: &Principal, body: &CreateProject) -> HubResult<Project> {
+    pub async fn create_project_with(
+        &self,
+        p: &Principal,
+        body: &CreateProject,
+    ) -> HubResult<Project> {
         p.require_admin("creating a project")?;
         let name = validate::project_name(&body.name)?;
         let budget = checked_budget(body.budget_usd, body.enforce_budget)?;

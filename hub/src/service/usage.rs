@@ -116,7 +116,11 @@ impl Hub {
     }
 
     /// The enforced budget holding a project's new assignments, if its spending reached it.
-    pub(crate) async fn budget_hold(&self, c: &mut Conn, project: Uuid) -> HubResult<Option<Budget>> {
+    pub(crate) async fn budget_hold(
+        &self,
+        c: &mut Conn,
+        project: Uuid,
+    ) -> HubResult<Option<Budget>> {
         let Some(budget) = store::projects::get(c, project)
             .await?
             .and_then(|p| p.budget)
@@ -130,7 +134,12 @@ impl Hub {
 
     /// Sets or clears a project's budget (admin). Its announcement starts over from the
     /// spending so far; tasks held by the old budget are assigned when the new one allows.
-    pub async fn set_budget(&self, p: &Principal, key: &str, body: &SetBudget) -> HubResult<Project> {
+    pub async fn set_budget(
+        &self,
+        p: &Principal,
+        key: &str,
+        body: &SetBudget,
+    ) -> HubResult<Project> {
         p.require_admin("setting a project's budget")?;
         let budget = checked_budget(body.budget_usd, body.enforce)?;
         let mut tx = self.store.write().await?;

@@ -125,11 +125,11 @@ pub async fn of_projects(c: &mut Conn, project: Option<Uuid>) -> Result<HashMap<
 
 /// A project's spending so far in micro-dollars (0 when nothing was reported).
 pub async fn project_cost_micros(c: &mut Conn, project: Uuid) -> Result<i64> {
-    Ok(c.fetch_one(
+    c.fetch_one(
         "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS n FROM session_usage
          WHERE project_id = $1",
         &params![project],
     )
     .await?
-    .int("n")?)
+    .int("n")
 }

@@ -87,10 +87,8 @@ impl Default for Prices {
 impl Prices {
     /// The defaults, overridden (or extended) by `overrides` (model prefix → price).
     pub fn new(overrides: &BTreeMap<String, Price>) -> Prices {
-        let mut by_prefix: BTreeMap<String, Price> = DEFAULTS
-            .iter()
-            .map(|(m, p)| (m.to_string(), *p))
-            .collect();
+        let mut by_prefix: BTreeMap<String, Price> =
+            DEFAULTS.iter().map(|(m, p)| (m.to_string(), *p)).collect();
         by_prefix.extend(overrides.iter().map(|(m, p)| (m.clone(), *p)));
         Prices { by_prefix }
     }
@@ -113,10 +111,19 @@ mod tests {
     fn the_longest_prefix_wins() {
         let p = Prices::default();
         assert_eq!(p.of("claude-opus-4-5-20251101").map(|p| p.input), Some(5.0));
-        assert_eq!(p.of("claude-opus-4-1-20250805").map(|p| p.input), Some(15.0));
-        assert_eq!(p.of("claude-sonnet-4-5-20250929").map(|p| p.output), Some(15.0));
+        assert_eq!(
+            p.of("claude-opus-4-1-20250805").map(|p| p.input),
+            Some(15.0)
+        );
+        assert_eq!(
+            p.of("claude-sonnet-4-5-20250929").map(|p| p.output),
+            Some(15.0)
+        );
         assert_eq!(p.of("claude-haiku-4-5").map(|p| p.output), Some(5.0));
-        assert_eq!(p.of("claude-3-5-haiku-20241022").map(|p| p.input), Some(0.8));
+        assert_eq!(
+            p.of("claude-3-5-haiku-20241022").map(|p| p.input),
+            Some(0.8)
+        );
         assert!(p.of("gpt-5").is_none());
         assert!(p.of("<synthetic>").is_none());
     }

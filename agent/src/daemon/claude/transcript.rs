@@ -258,12 +258,21 @@ mod tests {
         let t = u.totals().clone();
         assert_eq!(t.calls, 2);
         assert_eq!(
-            (t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens),
+            (
+                t.input_tokens,
+                t.output_tokens,
+                t.cache_read_tokens,
+                t.cache_write_tokens
+            ),
             (15, 150, 1000, 2000)
         );
         // sonnet: (10×3 + 100×15 + 1000×0.3 + 2000×3.75)/1e6; haiku: (5×1 + 50×5)/1e6.
         let want = (30.0 + 1500.0 + 300.0 + 7500.0 + 5.0 + 250.0) / 1e6;
-        assert!((t.cost_usd - want).abs() < 1e-12, "{} vs {want}", t.cost_usd);
+        assert!(
+            (t.cost_usd - want).abs() < 1e-12,
+            "{} vs {want}",
+            t.cost_usd
+        );
         assert_eq!(t.model.as_deref(), Some("claude-haiku-4-5"));
 
         // A line cut in the middle is not read until its newline arrives.
@@ -275,7 +284,10 @@ mod tests {
         assert!(u.read(&prices));
         let t = u.totals();
         assert_eq!((t.calls, t.unpriced_calls, t.input_tokens), (3, 1, 22));
-        assert!((t.cost_usd - want).abs() < 1e-12, "an unpriced call adds no cost");
+        assert!(
+            (t.cost_usd - want).abs() < 1e-12,
+            "an unpriced call adds no cost"
+        );
         assert!(!u.read(&prices), "nothing new");
     }
 
