@@ -168,3 +168,22 @@ impl Hub {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_must_be_positive_finite_and_sane() {
+        for bad in [0.0, -0.01, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e10] {
+            let err = checked_budget(Some(bad), true).expect_err("refused");
+            assert!(err.to_string().contains("budget_usd"), "{bad}: {err}");
+        }
+        assert_eq!(checked_budget(None, true).expect("clear"), None);
+        let b = checked_budget(Some(12.5), false).expect("ok").expect("set");
+        assert_eq!((b.usd, b.enforce), (12.5, false));
+        assert_eq!(held_reason(&b), "project budget of $12.50 reached");
+        assert!(budget_rank("reached") > budget_rank("warned"));
+        assert!(budget_rank("warned") > budget_rank(""));
+    }
+}
