@@ -8,6 +8,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::claude::prices::Price;
+
 /// How sessions are run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,6 +81,11 @@ pub struct AgentConfig {
     /// An agent told to exit has this long before its processes are ended.
     #[serde(default = "default_stop_grace")]
     pub stop_grace_secs: u64,
+    /// Model prices in US dollars per million tokens, by model-name prefix (the longest
+    /// prefix wins), over the defaults for current Claude models: what a session's usage is
+    /// estimated to cost.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, Price>,
 }
 
 fn default_agent_command() -> String {
@@ -133,6 +140,7 @@ impl AgentConfig {
             human_wait_secs: default_human_wait(),
             finish_wait_secs: default_finish_wait(),
             stop_grace_secs: default_stop_grace(),
+            prices: BTreeMap::new(),
         }
     }
 
@@ -163,6 +171,9 @@ impl AgentConfig {
         }
         if self.human_wait_secs == 0 {
             anyhow::bail!("human_wait_secs must be more than 0");
+        }
+        for (model, price) in &self.prices {
+            price.check(model).map_err(anyhow::Error::msg)?;
         }
         Ok(())
     }
@@ -260,6 +271,31 @@ mod tests {
             err.contains("permission_mode 'yolo'") && err.contains("acceptEdits"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn prices_come_from_the_config_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.yaml");
+        let base = "hub_url: x\napi_key: y\nname: z\n";
+        std::fs::write(
+            &path,
+            format!("{base}prices:\n  claude-sonnet-4:\n    input: 2\n    output: 10\n    cache_read: 0.5\n"),
+        )
+        .expect("write");
+        let c = AgentConfig::load(&path).expect("load");
+        let p = &c.prices["claude-sonnet-4"];
+        assert_eq!(
+            (p.input, p.output, p.cache_read, p.cache_write),
+            (2.0, 10.0, Some(0.5), None)
+        );
+        std::fs::write(
+            &path,
+            format!("{base}prices:\n  m:\n    input: -1\n    output: 1\n"),
+        )
+        .expect("write");
+        let err = format!("{:#}", AgentConfig::load(&path).expect_err("negative"));
+        assert!(err.contains("prices.\"m\".input"), "{err}");
     }
 
     #[test]

@@ -186,12 +186,13 @@ impl Manager {
                 session_id,
                 state,
                 conversation_id,
-                ..
+                transcript_path,
             } => self.send(
                 session_id,
                 Cmd::AgentState {
                     state,
                     conversation_id,
+                    transcript_path,
                 },
             ),
             HubToDaemon::SessionPrompt {

@@ -42,6 +42,7 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get))
         .routes(routes!(projects::graph))
+        .routes(routes!(projects::set_budget))
         .routes(routes!(projects::default_graph))
         .routes(routes!(meta::admin_tokens))
         .routes(routes!(meta::revoke_admin_token))

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orchestratia_proto::Project;
-use orchestratia_proto::api::{CreateProject, ErrorBody, Graph};
+use orchestratia_proto::api::{CreateProject, ErrorBody, Graph, SetBudget};
 
 use super::extract::{ApiJson, Auth};
 use crate::error::HubError;
@@ -12,7 +12,7 @@ use crate::service::Hub;
 
 /// Creates a project.
 #[utoipa::path(post, path = "/projects", tag = "projects", request_body = CreateProject,
-    responses((status = 201, body = Project), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Project), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(hub): State<Hub>,
     Auth(p): Auth,
@@ -20,7 +20,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Project>), HubError> {
     Ok((
         StatusCode::CREATED,
-        Json(hub.create_project(&p, &b.name).await?),
+        Json(hub.create_project_with(&p, &b).await?),
     ))
 }
 
@@ -39,6 +39,20 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Project>, HubError> {
     Ok(Json(hub.project_by_key(&p, &id).await?))
+}
+
+/// Sets or clears a project's budget (`budget_usd: null` clears it); tasks it held are
+/// assigned when the new budget allows.
+#[utoipa::path(post, path = "/projects/{id}/budget", tag = "projects", request_body = SetBudget,
+    params(("id" = String, Path, description = "project id or name")),
+    responses((status = 200, body = Project), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_budget(
+    State(hub): State<Hub>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<SetBudget>,
+) -> Result<Json<Project>, HubError> {
+    Ok(Json(hub.set_budget(&p, &id, &b).await?))
 }
 
 /// The project's dependency graph: nodes, edges, layers and phases.

@@ -48,6 +48,14 @@ fn conversation_id(raw: Option<&str>) -> HubResult<Option<String>> {
         .transpose()
 }
 
+/// A transcript path an agent's hook reported, when it is one a daemon could read: not blank,
+/// at most 4096 bytes, no control characters (the daemon checks where it points).
+fn transcript_path(raw: Option<&str>) -> Option<String> {
+    raw.map(str::trim)
+        .filter(|p| !p.is_empty() && p.len() <= 4096 && !p.chars().any(char::is_control))
+        .map(str::to_string)
+}
+
 /// The event an agent's hook is logged as when it moved the session's state from `before`
 /// to `after`: the agent now waits (a notification), or is idle (a stop or notification).
 fn waiting_or_idle(
@@ -167,6 +175,17 @@ impl Hub {
         if new_conversation && after == before {
             // The daemon resumes the newest conversation after a reboot.
             out.states.push(StateChange::of(&s, after));
+        }
+        if let Some(path) = transcript_path(body.transcript_path.as_deref()) {
+            // The daemon reads the agent's usage from it: on a state change, a turn's end, a
+            // start or a new conversation.
+            let turn = matches!(body.event, HookEvent::Stop | HookEvent::SessionStart);
+            if !out.states.iter().any(|c| c.session == s.id) && turn {
+                out.states.push(StateChange::of(&s, after));
+            }
+            for c in out.states.iter_mut().filter(|c| c.session == s.id) {
+                c.transcript_path = Some(path.clone());
+            }
         }
         let project = self.project_of(&mut tx, &s).await?;
         if let Some(e) = waiting_or_idle(p, &s, project, body, before, after) {

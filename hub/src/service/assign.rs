@@ -204,6 +204,13 @@ impl Hub {
         }
         check_transition(&t, Transition::Assign, p)?;
         self.check_assignable(&mut tx, &t, &server).await?;
+        if let Some(budget) = self.budget_hold(&mut tx, t.project_id).await? {
+            return Err(HubError::Conflict(format!(
+                "cannot assign {}: {} (enforced); raise or clear the budget first",
+                t.reference(),
+                super::usage::held_reason(&budget)
+            )));
+        }
         let mut out = Effects::default();
         // Reassignment: the old session stops.
         let how = SessionsEnd::Stop;
@@ -430,6 +437,13 @@ impl Hub {
     ) -> HubResult<()> {
         tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.number.cmp(&b.number)));
         let tasks = std::mem::take(tasks);
+        if let Some(budget) = self.budget_hold(c, project).await? {
+            let why = super::usage::held_reason(&budget);
+            for t in &tasks {
+                store::tasks::set_wait_reason(c, t.id, Some(&why)).await?;
+            }
+            return Ok(());
+        }
         let candidates = server_facts(c, project).await?;
         let mut facts = candidates.facts;
         let servers: HashMap<Uuid, Arc<Server>> = candidates

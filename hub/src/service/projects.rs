@@ -1,11 +1,13 @@
 //! Projects and servers: creating and naming projects, the server list, resolving a
 //! server by id or name, revoking one. Registering a server is in `registration.rs`.
 
+use orchestratia_proto::api::CreateProject;
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::{EventKind, Project, Server};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::usage::checked_budget;
 use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -16,8 +18,25 @@ use crate::store::{self, Conn};
 impl Hub {
     /// Creates a project (admin); its name must be free.
     pub async fn create_project(&self, p: &Principal, name: &str) -> HubResult<Project> {
+        self.create_project_with(
+            p,
+            &CreateProject {
+                name: name.into(),
+                ..CreateProject::default()
+            },
+        )
+        .await
+    }
+
+    /// Creates a project with its settings (a budget) (admin); its name must be free.
+    pub async fn create_project_with(
+        &self,
+        p: &Principal,
+        body: &CreateProject,
+    ) -> HubResult<Project> {
         p.require_admin("creating a project")?;
-        let name = validate::project_name(name)?;
+        let name = validate::project_name(&body.name)?;
+        let budget = checked_budget(body.budget_usd, body.enforce_budget)?;
         let mut tx = self.store.write().await?;
         if store::projects::by_name(&mut tx, &name).await?.is_some() {
             return Err(HubError::Conflict(format!(
@@ -27,7 +46,7 @@ impl Hub {
         let project = Project {
             id: Uuid::new_v4(),
             name,
-            budget: None,
+            budget,
             usage: None,
             created_at: now_ms(),
         };
@@ -40,10 +59,12 @@ impl Hub {
     pub async fn projects(&self, p: &Principal) -> HubResult<Vec<Project>> {
         let mut c = self.read().await?;
         let all = store::projects::list(&mut c).await?;
-        Ok(match p.project() {
+        let mut mine: Vec<Project> = match p.project() {
             None => all,
             Some(id) => all.into_iter().filter(|x| x.id == id).collect(),
-        })
+        };
+        self.with_usage(&mut c, &mut mine).await?;
+        Ok(mine)
     }
 
     /// A project by id or name, as the principal may see it.
@@ -96,10 +117,13 @@ impl Hub {
         }
     }
 
-    /// A project by id or name, as the principal may see it.
+    /// A project by id or name, as the principal may see it, with its usage so far.
     pub async fn project_by_key(&self, p: &Principal, key: &str) -> HubResult<Project> {
         let mut c = self.read().await?;
-        self.resolve_project(&mut c, p, key).await
+        let mut project = self.resolve_project(&mut c, p, key).await?;
+        self.with_usage(&mut c, std::slice::from_mut(&mut project))
+            .await?;
+        Ok(project)
     }
 
     /// Servers the principal may see: all (admin), its project's (orchestrator session), itself.

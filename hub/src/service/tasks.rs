@@ -88,12 +88,17 @@ impl Hub {
         Ok(reasons_from(&deps))
     }
 
-    /// The API shape of tasks, with their derived blocked state.
+    /// The API shape of tasks, with their derived blocked state and their usage so far.
     pub(crate) async fn to_tasks(&self, c: &mut Conn, recs: &[TaskRecord]) -> HubResult<Vec<Task>> {
         let mut reasons = self.blocked_reasons(c, recs).await?;
+        let ids: Vec<Uuid> = recs.iter().map(|r| r.id).collect();
+        let mut usage = store::usage::of_tasks(c, &ids).await?;
         Ok(recs
             .iter()
-            .map(|r| r.to_task(reasons.remove(&r.id)))
+            .map(|r| Task {
+                usage: usage.remove(&r.id),
+                ..r.to_task(reasons.remove(&r.id))
+            })
             .collect())
     }
 
@@ -208,11 +213,14 @@ impl Hub {
         let downs = store::deps::of_upstream(c, t.id).await?;
         let task = {
             let facts = facts_of(&ups);
-            t.to_task(if t.status == TaskStatus::Pending {
-                blocked_reason(&facts)
-            } else {
-                None
-            })
+            Task {
+                usage: store::usage::of_tasks(c, &[t.id]).await?.remove(&t.id),
+                ..t.to_task(if t.status == TaskStatus::Pending {
+                    blocked_reason(&facts)
+                } else {
+                    None
+                })
+            }
         };
         let dep = |d: &DepRecord, other: Uuid| Dependency {
             id: d.id,

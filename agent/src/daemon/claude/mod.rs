@@ -4,7 +4,9 @@
 //! chooses, or the one it resumes) and its environment (Bash timeouts long enough for a human
 //! to answer).
 
+pub mod prices;
 pub mod settings;
+pub mod transcript;
 pub mod trust;
 
 use std::path::{Path, PathBuf};

@@ -80,10 +80,12 @@ pub enum Cmd {
         state: Option<SessionState>,
         conversation_id: Option<String>,
     },
-    /// The agent's state changed (its hooks told the hub).
+    /// The agent's state changed (its hooks told the hub); with the conversation's
+    /// transcript when the hook reported it (its usage is read from it).
     AgentState {
         state: SessionState,
         conversation_id: Option<String>,
+        transcript_path: Option<String>,
     },
     /// Submit text to the agent as its next prompt.
     Prompt {

@@ -1,17 +1,22 @@
 //! The task that runs a session once its agent is started: it feeds the terminal's output to
 //! the [`Recorder`], passes input and resizes on, submits prompts, notices the agent's exit,
 //! attaches again to a tmux session whose client ended (or starts a lost agent again on its
-//! conversation), ends the agent when told (see `stop`), and reports the session ended.
+//! conversation), ends the agent when told (see `stop`), reads the agent's usage from its
+//! transcript (when its hook reported one, then every few seconds while it runs), and reports
+//! the session ended.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use orchestratia_proto::SessionState;
+use orchestratia_proto::usage::Usage;
 use orchestratia_proto::ws::DaemonToHub;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::super::claude::prices::Prices;
+use super::super::claude::transcript::{SessionUsage, transcript_path};
 use super::files::{Files, State};
 use super::recorder::Recorder;
 use super::stop::Ending;
@@ -22,6 +27,8 @@ use super::{Cmd, Env, Handle, start};
 const SCREEN_EVERY: Duration = Duration::from_secs(5);
 /// A reattached session waits this long for the hub's `resume` before numbering on its own.
 const RESUME_WAIT: Duration = Duration::from_secs(5);
+/// How often the agent's transcript is read for new model calls, once it is known.
+const USAGE_EVERY: Duration = Duration::from_secs(10);
 
 /// Starts the runner of a session; `grace`: when a recovered session turns active; `hold`:
 /// output waits for the hub's `resume` (after a reattach).
@@ -51,6 +58,9 @@ pub fn spawn(
         pid,
         agent: None,
         ending: None,
+        usage: Some(SessionUsage::default()),
+        usage_sent: Usage::default(),
+        prices: Arc::new(Prices::new(&env.config.prices)),
         env,
         files,
         state,
@@ -78,6 +88,11 @@ pub(super) struct Runner {
     pub(super) agent: Option<SessionState>,
     /// The agent is being ended.
     pub(super) ending: Option<Ending>,
+    /// The agent's usage read from its transcripts (`None` only while being read).
+    usage: Option<SessionUsage>,
+    /// The usage last sent to the hub.
+    usage_sent: Usage,
+    prices: Arc<Prices>,
 }
 
 impl Runner {
@@ -89,6 +104,8 @@ impl Runner {
         let mut screen_tick = tokio::time::interval(SCREEN_EVERY);
         screen_tick.tick().await;
         let mut exit_poll = tokio::time::interval(Duration::from_millis(250));
+        let mut usage_poll = tokio::time::interval(USAGE_EVERY);
+        usage_poll.tick().await;
         let far = || Instant::now() + Duration::from_secs(3600);
         loop {
             let grace = self.grace;
@@ -116,6 +133,7 @@ impl Runner {
                 },
                 _ = screen_tick.tick() => self.tick_screen(),
                 _ = exit_poll.tick() => self.check_exit().await,
+                _ = usage_poll.tick() => self.read_usage().await,
                 _ = tokio::time::sleep_until(ending_at.unwrap_or_else(far)), if ending_at.is_some() => {
                     self.advance(&terminal.input.clone()).await;
                 }
@@ -157,9 +175,13 @@ impl Runner {
             Cmd::AgentState {
                 state,
                 conversation_id,
+                transcript_path,
             } => {
                 self.agent = Some(state);
                 self.conversation(conversation_id);
+                if let Some(raw) = transcript_path {
+                    self.follow_transcript(&raw).await;
+                }
                 let turn_over = state != SessionState::Working;
                 if turn_over && self.ending.as_ref().is_some_and(Ending::waits_for_turn) {
                     self.advance(&terminal.input.clone()).await;
@@ -225,6 +247,52 @@ impl Runner {
         let release = format!("{}-release", self.state.name);
         let _ = tmux_call(&t, move |t| t.signal(&release)).await;
         self.released = true;
+    }
+
+    /// The agent's hook reported its transcript: read it (it may be a new conversation's).
+    async fn follow_transcript(&mut self, raw: &str) {
+        let Some(path) = transcript_path(raw) else {
+            tracing::warn!(session = %self.state.name, path = raw, "not a Claude Code transcript (expected …/projects/<dir>/<id>.jsonl); usage not read from it");
+            return;
+        };
+        if let Some(u) = self.usage.as_mut() {
+            u.follow(path);
+        }
+        self.read_usage().await;
+    }
+
+    /// Reads what the agent's transcript gained (off the async threads) and sends the
+    /// session's totals to the hub when they changed.
+    async fn read_usage(&mut self) {
+        let Some(mut usage) = self.usage.take() else {
+            return;
+        };
+        if usage.current().is_none() {
+            self.usage = Some(usage);
+            return;
+        }
+        let prices = self.prices.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            usage.read(&prices);
+            usage
+        })
+        .await;
+        let usage = match read {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(session = %self.state.name, error = %e, "reading the transcript failed; usage starts over");
+                SessionUsage::default()
+            }
+        };
+        let totals = usage.totals().clone();
+        self.usage = Some(usage);
+        if totals != self.usage_sent && !totals.is_empty() {
+            self.env.outbox.control(DaemonToHub::Usage {
+                session_id: self.id(),
+                usage: totals.clone(),
+            });
+            self.usage_sent = totals;
+        }
     }
 
     /// A new conversation id from the agent's hooks: the one to resume after a reboot.
@@ -300,6 +368,7 @@ impl Runner {
         if let Some(task_id) = self.state.task_id {
             start::report_workspace(&self.env, task_id).await;
         }
+        self.read_usage().await;
         self.env.outbox.control(DaemonToHub::SessionEnded {
             session_id: self.id(),
             exit_code,
