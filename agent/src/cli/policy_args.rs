@@ -25,7 +25,7 @@ pub(super) enum PolicyCmd {
 
 /// `policy add`'s flags.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("scope").args(["project", "task", "session", "global"])))]
+#[command(group(ArgGroup::new("scope").args(["task", "session", "global"])))]
 pub(super) struct AddRuleArgs {
     /// Bash, Edit, MultiEdit, Write, Read, NotebookEdit, WebFetch, WebSearch, …, an MCP tool
     /// (mcp__server__tool), or * (any tool).
@@ -38,7 +38,8 @@ pub(super) struct AddRuleArgs {
     /// Deny matching calls instead of allowing them.
     #[arg(long)]
     pub(super) deny: bool,
-    /// A project rule (default: the only project, when there is one).
+    /// A project rule (default: the only project, when there is one); with --task, the
+    /// project its number is in.
     #[arg(long)]
     pub(super) project: Option<String>,
     /// A task rule: calls of this task's sessions (T7, a number, an id).
@@ -48,7 +49,7 @@ pub(super) struct AddRuleArgs {
     #[arg(long)]
     pub(super) session: Option<String>,
     /// A rule for every project.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "project")]
     pub(super) global: bool,
     /// When it stops deciding: a duration from now (30m, 2h, 7d) or an RFC 3339 time.
     #[arg(long, value_name = "DURATION|TIME")]
