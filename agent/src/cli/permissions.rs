@@ -147,8 +147,15 @@ fn requests_table(rs: &[PermissionRequest]) -> String {
 
 /// `orchestratia inbox`: what waits for a human, ranked.
 pub(crate) async fn inbox(ctx: &Ctx) -> anyhow::Result<()> {
+    if ctx.json {
+        // The API's answer as it is, fields this CLI does not know included.
+        let raw: serde_json::Value = ctx.client.get("/inbox").await?;
+        println!("{}", serde_json::to_string_pretty(&raw)?);
+        return Ok(());
+    }
     let inbox = ctx.client.inbox().await?;
-    ctx.out(&inbox, |i| say!("{}", inbox_table(i)))
+    say!("{}", inbox_table(&inbox));
+    Ok(())
 }
 
 /// The inbox as a table: rank, kind, task, what, blocks, why, age.
