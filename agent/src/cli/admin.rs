@@ -1,32 +1,84 @@
 //! Admin commands: projects, servers, sessions, and what waits for a human.
 
-use orchestratia_proto::Server;
-use orchestratia_proto::api::{CreateRegistrationToken, EventQuery};
+use orchestratia_proto::api::{CreateProject, CreateRegistrationToken, EventQuery, SetBudget};
 use orchestratia_proto::time::{ago, format_ms, now_ms};
+use orchestratia_proto::{Project, Server};
 
 use super::print::{self, clip, table};
-use super::{
-    Ctx, EventsArgs, InterventionCmd, PermissionCmd, PlanCmd, ProjectCmd, ServerCmd, TokenCmd,
-    usage,
-};
+use super::{Ctx, EventsArgs, InterventionCmd, PlanCmd, ProjectCmd, ServerCmd, TokenCmd, usage};
 
 pub(crate) async fn project(ctx: &Ctx, cmd: ProjectCmd) -> anyhow::Result<()> {
     match cmd {
-        ProjectCmd::Create { name } => {
-            let p = ctx.client.create_project(&name).await?;
+        ProjectCmd::Create {
+            name,
+            budget_usd,
+            enforce_budget,
+        } => {
+            if let Some(b) = budget_usd {
+                check_budget(b)?;
+            }
+            let body = CreateProject {
+                name,
+                budget_usd,
+                enforce_budget,
+            };
+            let p = ctx.client.create_project_with(&body).await?;
             ctx.out(&p, |p| say!("{}", p.id))
         }
         ProjectCmd::List => {
             let ps = ctx.client.projects().await?;
-            ctx.out(&ps, |ps| {
-                let rows = ps
-                    .iter()
-                    .map(|p| vec![p.name.clone(), p.id.to_string()])
-                    .collect();
-                say!("{}", table(&["PROJECT", "ID"], rows));
+            ctx.out(&ps, |ps| say!("{}", projects_table(ps)))
+        }
+        ProjectCmd::Budget(a) => {
+            if let Some(b) = a.budget_usd {
+                check_budget(b)?;
+            }
+            let body = SetBudget {
+                budget_usd: a.budget_usd,
+                enforce: a.enforce,
+            };
+            let p = ctx.client.set_budget(&a.name, &body).await?;
+            ctx.out(&p, |p| match &p.budget {
+                Some(b) => say!("{}: budget {}", p.name, budget_text(b)),
+                None => say!("{}: no budget", p.name),
             })
         }
     }
+}
+
+/// A budget must be a number of dollars above zero.
+fn check_budget(usd: f64) -> anyhow::Result<()> {
+    if !usd.is_finite() || usd <= 0.0 {
+        return Err(usage(format!(
+            "--budget-usd must be a number of US dollars above zero, not {usd}"
+        )));
+    }
+    Ok(())
+}
+
+/// A budget as people read it: `$50.00 (enforced)`.
+fn budget_text(b: &orchestratia_proto::usage::Budget) -> String {
+    format!(
+        "${:.2}{}",
+        b.usd,
+        if b.enforce { " (enforced)" } else { "" }
+    )
+}
+
+/// `project list` as text: name, id, cost so far, budget.
+fn projects_table(ps: &[Project]) -> String {
+    let rows = ps
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.id.to_string(),
+                p.usage.as_ref().map(|u| u.cost_text()).unwrap_or_default(),
+                p.budget.as_ref().map(budget_text).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["PROJECT", "ID", "COST", "BUDGET"], rows)
 }
 
 pub(crate) async fn server(ctx: &Ctx, cmd: ServerCmd) -> anyhow::Result<()> {
@@ -249,46 +301,6 @@ pub(crate) async fn plan(ctx: &Ctx, cmd: PlanCmd) -> anyhow::Result<()> {
                     .collect();
                 say!("{}", table(&["TASK", "STATUS", "AGE", "PLAN"], rows));
             })
-        }
-    }
-}
-
-pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<()> {
-    match cmd {
-        PermissionCmd::List { status } => {
-            let rs = ctx.client.permissions(status.as_deref()).await?;
-            ctx.out(&rs, |rs| {
-                if rs.is_empty() {
-                    say!("no permission requests");
-                    return;
-                }
-                let now = now_ms();
-                let rows = rs
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.id.to_string()[..8].to_string(),
-                            r.task_reference.clone().unwrap_or_else(|| "-".into()),
-                            r.status.to_string(),
-                            ago(r.created_at, now),
-                            r.tool_name.clone(),
-                            r.input_text(),
-                        ]
-                    })
-                    .collect();
-                say!(
-                    "{}",
-                    table(&["ID", "TASK", "STATUS", "AGE", "TOOL", "INPUT"], rows)
-                );
-            })
-        }
-        PermissionCmd::Allow { id } => {
-            let r = ctx.client.allow_permission(&id).await?;
-            ctx.out(&r, |r| say!("allowed {} ({})", r.tool_name, r.id))
-        }
-        PermissionCmd::Deny { id, reason } => {
-            let r = ctx.client.deny_permission(&id, reason.as_deref()).await?;
-            ctx.out(&r, |r| say!("denied {} ({})", r.tool_name, r.id))
         }
     }
 }

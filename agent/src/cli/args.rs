@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub(super) use super::policy_args::{BudgetArgs, PermissionCmd, PolicyCmd};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "orchestratia",
@@ -59,6 +61,12 @@ pub(super) enum Command {
     /// Tool calls waiting for allow or deny.
     #[command(subcommand)]
     Permission(PermissionCmd),
+    /// Permission rules: tool calls they allow or deny without a human.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Everything waiting for a human (plans, permissions, questions), what holds up the
+    /// most work first.
+    Inbox,
     /// Print the event log (optionally following it).
     Events(EventsArgs),
     /// Tasks' git worktrees on the servers: list them, prune the ones whose work is elsewhere.
@@ -83,9 +91,19 @@ pub(super) enum HookCmd {
 #[derive(Subcommand, Debug)]
 pub(super) enum ProjectCmd {
     /// Create a project.
-    Create { name: String },
-    /// List projects.
+    Create {
+        name: String,
+        /// A budget in US dollars: warned about at 80%, reached at 100%.
+        #[arg(long, value_name = "USD", allow_negative_numbers = true)]
+        budget_usd: Option<f64>,
+        /// Hold the project's new assignments once the budget is reached.
+        #[arg(long, requires = "budget_usd")]
+        enforce_budget: bool,
+    },
+    /// List projects with what their tasks cost and their budget.
     List,
+    /// Set or clear a project's budget.
+    Budget(BudgetArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -497,23 +515,6 @@ pub(super) enum PlanCmd {
     List {
         #[arg(long)]
         status: Option<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub(super) enum PermissionCmd {
-    /// List permission requests.
-    List {
-        #[arg(long)]
-        status: Option<String>,
-    },
-    /// Allow a tool call (by id, prefix, or a task with one pending request).
-    Allow { id: String },
-    /// Deny a tool call.
-    Deny {
-        id: String,
-        #[arg(long)]
-        reason: Option<String>,
     },
 }
 

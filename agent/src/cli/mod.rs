@@ -18,7 +18,11 @@ mod args;
 pub mod cast;
 mod diff;
 pub mod hook;
+mod permissions;
 pub mod pipeline;
+mod pipeline_rules;
+mod policy;
+mod policy_args;
 pub mod print;
 mod tasks;
 mod wait;
@@ -28,8 +32,8 @@ mod wsview;
 
 use admin::TokenKind;
 use args::{
-    Command, CreateArgs, DepsCmd, EventsArgs, HookCmd, InterventionCmd, PermissionCmd, PipelineCmd,
-    PlanCmd, ProjectCmd, ServerCmd, SessionCmd, TaskCmd, TaskPlanCmd, TokenCmd, UpdateArgs,
+    Command, CreateArgs, DepsCmd, EventsArgs, HookCmd, InterventionCmd, PipelineCmd, PlanCmd,
+    ProjectCmd, ServerCmd, SessionCmd, TaskCmd, TaskPlanCmd, TokenCmd, UpdateArgs,
 };
 use clap::Parser;
 use orchestratia_proto::client::{ClientError, HubClient, discover};
@@ -150,7 +154,9 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Intervention(c) => admin::intervention(ctx, c).await,
         Command::Plan(c) => admin::plan(ctx, c).await,
-        Command::Permission(c) => admin::permission(ctx, c).await,
+        Command::Permission(c) => permissions::permission(ctx, c).await,
+        Command::Policy(c) => policy::policy(ctx, c).await,
+        Command::Inbox => permissions::inbox(ctx).await,
         Command::Events(a) => admin::events(ctx, a).await,
         Command::Workspace(c) => workspace::workspaces(ctx, c).await,
         Command::Hook(HookCmd::ClaudeCode { report_only }) => {

@@ -22,6 +22,8 @@
 //!     depends_on:
 //!       - gateway                                   # blocks: waits for it
 //!       - { task: schema, after: merged }           # waits until schema's branch is merged
+//! rules:                                            # permission rules (see pipeline_rules)
+//!   - { tool: Bash, pattern: "cargo test *" }
 //! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,6 +42,9 @@ use super::{Ctx, usage};
 struct PipelineFile {
     project: Option<String>,
     tasks: Vec<TaskSpec>,
+    /// Permission rules for the project or one of its tasks (see `pipeline_rules`).
+    #[serde(default)]
+    rules: Vec<super::pipeline_rules::RuleSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,6 +324,8 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
     let file: PipelineFile =
         yaml_serde::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let order = check(&file, &text, path)?;
+    let names: Vec<&str> = file.tasks.iter().map(|t| t.name.as_str()).collect();
+    super::pipeline_rules::check(&file.rules, &names, &text, path)?;
     let project = project
         .map(str::to_string)
         .or(file.project.clone())
@@ -340,7 +347,12 @@ pub async fn apply(ctx: &Ctx, path: &Path, project: Option<&str>) -> anyhow::Res
     create_missing(ctx, &file, &order, &project, &mut ids).await?;
     add_after_merged(ctx, &file, &ids).await?;
     add_inputs(ctx, &file, &ids).await?;
-    print_applied(ctx, &file, &project, &ids)
+    let task_ids = ids
+        .iter()
+        .map(|(name, (id, ..))| (name.clone(), id.clone()))
+        .collect();
+    let rules = super::pipeline_rules::apply(ctx, &file.rules, &project, &task_ids).await?;
+    print_applied(ctx, &file, &project, &ids, &rules)
 }
 
 /// Creates the project unless it exists.
@@ -497,6 +509,7 @@ fn print_applied(
     file: &PipelineFile,
     project: &str,
     ids: &Applied,
+    rules: &[super::pipeline_rules::AppliedRule],
 ) -> anyhow::Result<()> {
     let rows: Vec<Value> = file
         .tasks
@@ -506,7 +519,11 @@ fn print_applied(
             json!({"name": t.name, "id": id, "ref": r, "created": created})
         })
         .collect();
-    let out = json!({"project": project, "tasks": rows});
+    let out = json!({
+        "project": project,
+        "tasks": rows,
+        "rules": super::pipeline_rules::json_rows(rules),
+    });
     ctx.out(&out, |_| {
         let table_rows = file
             .tasks
@@ -526,6 +543,10 @@ fn print_applied(
             })
             .collect();
         say!("{}", table(&["NAME", "TASK", "", "TITLE"], table_rows));
+        let rules = super::pipeline_rules::text(rules);
+        if !rules.is_empty() {
+            say!("{rules}");
+        }
     })
 }
 

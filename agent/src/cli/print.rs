@@ -59,6 +59,7 @@ pub fn tasks(ts: &[Task]) -> String {
                 t.priority.to_string(),
                 t.server.clone().unwrap_or_else(|| "-".into()),
                 ago(t.created_at, now),
+                t.usage.as_ref().map(|u| u.cost_text()).unwrap_or_default(),
                 t.blocked_reason
                     .as_deref()
                     .map(|r| clip(r, 60))
@@ -74,6 +75,7 @@ pub fn tasks(ts: &[Task]) -> String {
             "PRIORITY",
             "SERVER",
             "AGE",
+            "COST",
             "WAITING FOR",
         ],
         rows,
@@ -165,6 +167,13 @@ fn task_fields(out: &mut String, t: &Task) {
     }
     if t.orchestrator {
         line(out, "role", "orchestrator".into());
+    }
+    if let Some(u) = &t.usage {
+        line(out, "cost", u.cost_text());
+        line(out, "tokens", u.tokens_text());
+        if let Some(m) = &u.model {
+            line(out, "model", m.clone());
+        }
     }
 }
 
