@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use orchestratia_proto::api::{AgentEvent, RequestPermission};
 use orchestratia_proto::client::HubClient;
-use orchestratia_proto::{HookEvent, PermissionStatus};
+use orchestratia_proto::{HookEvent, PermissionRequest, PermissionStatus};
 use serde_json::{Value, json};
 
 /// The largest hook event read from stdin.
@@ -137,6 +137,10 @@ async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (boo
             );
         }
     };
+    // A rule on the hub may have decided it already: then nobody is asked.
+    if let Some(answer) = decided(&filed) {
+        return answer;
+    }
     let mut unreachable_since: Option<tokio::time::Instant> = None;
     loop {
         match client
@@ -145,23 +149,9 @@ async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (boo
         {
             Ok(r) => {
                 unreachable_since = None;
-                match r.status {
-                    PermissionStatus::Pending => continue,
-                    PermissionStatus::Allowed => {
-                        let who = r.decided_by.unwrap_or_else(|| "an admin".into());
-                        return (true, format!("allowed by {who} in Orchestratia"));
-                    }
-                    PermissionStatus::Denied => {
-                        let why = r.reason.unwrap_or_else(|| "no reason given".into());
-                        return (false, format!("denied in Orchestratia: {why}"));
-                    }
-                    PermissionStatus::Cancelled => {
-                        let why = r.reason.unwrap_or_else(|| "cancelled".into());
-                        return (
-                            false,
-                            format!("the permission request was cancelled: {why}"),
-                        );
-                    }
+                match decided(&r) {
+                    Some(answer) => return answer,
+                    None => continue,
                 }
             }
             Err(e) if e.is_retryable() => {
@@ -177,6 +167,35 @@ async fn decide(client: &HubClient, event: &Value, task: Option<String>) -> (boo
             Err(e) => return (false, format!("denied: {e}")),
         }
     }
+}
+
+/// The answer for a decided request (`None` while it is pending).
+fn decided(r: &PermissionRequest) -> Option<(bool, String)> {
+    Some(match r.status {
+        PermissionStatus::Pending => return None,
+        PermissionStatus::Allowed if r.rule_id.is_some() => (
+            true,
+            format!(
+                "allowed by a rule in Orchestratia: {}",
+                r.reason.as_deref().unwrap_or("a permission rule")
+            ),
+        ),
+        PermissionStatus::Allowed => {
+            let who = r.decided_by.as_deref().unwrap_or("an admin");
+            (true, format!("allowed by {who} in Orchestratia"))
+        }
+        PermissionStatus::Denied => {
+            let why = r.reason.as_deref().unwrap_or("no reason given");
+            (false, format!("denied in Orchestratia: {why}"))
+        }
+        PermissionStatus::Cancelled => {
+            let why = r.reason.as_deref().unwrap_or("cancelled");
+            (
+                false,
+                format!("the permission request was cancelled: {why}"),
+            )
+        }
+    })
 }
 
 /// Reads the event from stdin (bounded).

@@ -74,6 +74,9 @@ pub struct Inner {
     /// True once the hub shuts down: long-polls answer at once, sockets close, the HTTP server
     /// stops accepting.
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The permission rules, indexed, as last read from the store; dropped whenever a rule
+    /// is added or removed.
+    rules: std::sync::Mutex<Option<Arc<orchestratia_proto::policy::RuleSet>>>,
 }
 
 /// A verified token, cached so the next request need not read the store.
@@ -191,6 +194,7 @@ impl Hub {
             last_seqs: Default::default(),
             tokens: Default::default(),
             shutdown: tokio::sync::watch::Sender::new(false),
+            rules: Default::default(),
         }));
         ChunkWriter::spawn(hub.store.clone(), rx, hub.config.limits.max_session_bytes);
         hub

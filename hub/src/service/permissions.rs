@@ -2,6 +2,7 @@
 //! or denies it; the hook long-polls the decision (see `watch.rs`).
 
 use orchestratia_proto::api::RequestPermission;
+use orchestratia_proto::policy::{RuleEffect, Verdict};
 use orchestratia_proto::taskref::TaskRef;
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::HubToDaemon;
@@ -10,6 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::lookup::{exactly_one, with_id_prefix};
+use super::policy::{BY_POLICY, decided_event};
 use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
@@ -61,6 +63,14 @@ impl Hub {
             Principal::Session { session_id, .. } => *session_id,
             _ => None,
         };
+        let origin = self.origin(&mut tx, Some(&t), session_id).await?;
+        let rules = self.rule_set(&mut tx).await?;
+        let verdict = rules.decide(&origin.request(&tool, &body.tool_input, now));
+        if verdict.effect.is_some() {
+            return self
+                .decided_by_rule(tx, p, &t, session_id, &tool, body, verdict, now)
+                .await;
+        }
         let req = PermissionRequest {
             id: Uuid::new_v4(),
             task_id: Some(t.id),
@@ -97,6 +107,50 @@ impl Hub {
             details: json!({"request_id": req.id, "tool_name": req.tool_name, "tool_input": req.tool_input}),
         });
         self.commit(tx, out).await?;
+        let mut c = self.read().await?;
+        Ok(self.with_suggestions(&mut c, vec![req]).await?.remove(0))
+    }
+
+    /// Files a request that a rule decided at once: nobody is asked, the session never
+    /// waits, and the timeline says which rule decided.
+    #[allow(clippy::too_many_arguments)]
+    async fn decided_by_rule(
+        &self,
+        mut tx: crate::store::Tx,
+        p: &Principal,
+        t: &TaskRecord,
+        session_id: Option<Uuid>,
+        tool: &str,
+        body: &RequestPermission,
+        verdict: Verdict,
+        now: i64,
+    ) -> HubResult<PermissionRequest> {
+        let allow = verdict.effect == Some(RuleEffect::Allow);
+        let req = PermissionRequest {
+            id: Uuid::new_v4(),
+            task_id: Some(t.id),
+            task_reference: Some(t.reference()),
+            session_id,
+            tool_name: tool.to_string(),
+            tool_input: body.tool_input.clone(),
+            status: if allow {
+                PermissionStatus::Allowed
+            } else {
+                PermissionStatus::Denied
+            },
+            reason: Some(verdict.reason.clone()),
+            decided_by: Some(BY_POLICY.to_string()),
+            created_at: now,
+            decided_at: Some(now),
+            rule_id: verdict.rule.as_ref().map(|r| r.id),
+            suggested: Vec::new(),
+        };
+        store::humans::insert_permission(&mut tx, &req).await?;
+        let mut out = Effects::default();
+        let mut e = decided_event(&req, Some(t), allow, BY_POLICY, &req.reason, Some(&verdict));
+        e.details["asked_by"] = json!(p.actor());
+        out.event(e);
+        self.commit(tx, out).await?;
         Ok(req)
     }
 
@@ -117,7 +171,7 @@ impl Hub {
                 "permission request {id} not found"
             )));
         }
-        Ok(req)
+        Ok(self.with_suggestions(&mut c, vec![req]).await?.remove(0))
     }
 
     /// Permission requests (admin), newest first, with `status` when given.
@@ -128,10 +182,12 @@ impl Hub {
     ) -> HubResult<Vec<PermissionRequest>> {
         p.require_admin("listing permission requests")?;
         let mut c = self.read().await?;
-        Ok(store::humans::permissions(&mut c, status, None).await?)
+        let all = store::humans::permissions(&mut c, status, None).await?;
+        self.with_suggestions(&mut c, all).await
     }
 
-    /// Allows or denies a pending permission request (by id, unique prefix, or task with one).
+    /// Allows or denies a pending permission request (by id, unique prefix, or task with one)
+    /// once.
     pub async fn decide_permission(
         &self,
         p: &Principal,
@@ -144,71 +200,13 @@ impl Hub {
         } else {
             "denying a tool call"
         })?;
-        let reason = reason
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(|r| validate::text("reason", r, 10_000))
-            .transpose()?;
-        let mut tx = self.store.write().await?;
-        let req = self.resolve_permission(&mut tx, p, key).await?;
-        if req.status != PermissionStatus::Pending {
-            return Err(HubError::Conflict(format!(
-                "permission request {} is already {}",
-                req.id, req.status
-            )));
-        }
-        let now = now_ms();
-        let actor = p.actor();
-        let status = if allow {
-            PermissionStatus::Allowed
-        } else {
-            PermissionStatus::Denied
-        };
-        if !store::humans::decide_permission(
-            &mut tx,
-            req.id,
-            status,
-            reason.as_deref(),
-            &actor,
-            None,
-            now,
-        )
-        .await?
-        {
-            return Err(HubError::Conflict(format!(
-                "permission request {} was decided meanwhile",
-                req.id
-            )));
-        }
-        let mut out = Effects::default();
-        let task = match req.task_id {
-            Some(tid) => store::tasks::get(&mut tx, tid).await?,
-            None => None,
-        };
-        if let Some(t) = &task {
-            self.tell_decision(&mut tx, t, &req, allow, &reason, &mut out)
-                .await?;
-        }
-        out.event(NewEvent {
-            kind: EventKind::PermissionDecided,
-            actor,
-            project_id: task.as_ref().map(|t| t.project_id),
-            task_id: req.task_id,
-            related_task_id: None,
-            server_id: task.as_ref().and_then(|t| t.server_id),
-            session_id: req.session_id,
-            details: json!({"request_id": req.id, "tool_name": req.tool_name, "allowed": allow, "reason": reason}),
-        });
-        self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        store::humans::permission(&mut c, req.id)
-            .await?
-            .ok_or_else(|| HubError::NotFound("permission request vanished".into()))
+        self.decide_by_human(p, key, allow, reason, None, &[], None)
+            .await
     }
 
     /// After a decision on `req` for task `t`: the asking session's state moves once no
     /// request of it is pending, and the task's daemon is told the decision.
-    async fn tell_decision(
+    pub(super) async fn tell_decision(
         &self,
         c: &mut Conn,
         t: &TaskRecord,
@@ -241,7 +239,7 @@ impl Hub {
     }
 
     /// A permission request by id, a task with exactly one pending, or a unique id prefix.
-    async fn resolve_permission(
+    pub(super) async fn resolve_permission(
         &self,
         c: &mut Conn,
         p: &Principal,

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use orchestratia_proto::api::{AllowPermission, AllowScope, DenyPermission};
 use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::workspace::{DiffQuery, MergeWorkspace, Workspace};
 use orchestratia_proto::ws::{ConsoleToHub, Frame, FrameKind};
@@ -95,14 +96,36 @@ impl Exec {
                         .map(|_| ())
                 });
             }
-            Action::Allow { id } => {
-                self.call("allowed".into(), move |c| async move {
-                    c.allow_permission(&id.to_string()).await.map(|_| ())
+            Action::Allow {
+                id,
+                scope,
+                patterns,
+            } => {
+                let said = match scope {
+                    AllowScope::Once => "allowed once".to_string(),
+                    AllowScope::Session => "allowed for the rest of its session".to_string(),
+                    AllowScope::Always => format!("allowed always: {}", patterns.join(" · ")),
+                };
+                self.call(said, move |c| async move {
+                    let body = AllowPermission { scope, patterns };
+                    c.allow_permission_with(&id.to_string(), &body)
+                        .await
+                        .map(|_| ())
                 });
             }
-            Action::Deny { id } => {
-                self.call("denied".into(), move |c| async move {
-                    c.deny_permission(&id.to_string(), Some("denied from the console"))
+            Action::Deny { id, rule, patterns } => {
+                let said = if rule {
+                    format!("denied, and denied always: {}", patterns.join(" · "))
+                } else {
+                    "denied".to_string()
+                };
+                self.call(said, move |c| async move {
+                    let body = DenyPermission {
+                        reason: Some("denied from the console".into()),
+                        rule,
+                        patterns,
+                    };
+                    c.deny_permission_with(&id.to_string(), &body)
                         .await
                         .map(|_| ())
                 });

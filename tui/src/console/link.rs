@@ -60,6 +60,7 @@ impl Msg {
             Msg::Disconnected(s) => Msg::Disconnected(line(s)),
             Msg::Hub(h) => Msg::Hub(safe(h)),
             Msg::Snapshot(s) => Msg::Snapshot(Box::new(Snapshot {
+                projects: safe(s.projects),
                 servers: safe(s.servers),
                 tasks: safe(s.tasks),
                 sessions: safe(s.sessions),
@@ -128,6 +129,7 @@ pub async fn snapshot(client: &HubClient, project: Option<&str>) -> anyhow::Resu
         None => None,
     };
     Ok(Snapshot {
+        projects,
         servers: client.servers().await?,
         tasks: client.tasks(&TaskFilter::default()).await?,
         sessions: client.sessions().await?,

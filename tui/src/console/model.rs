@@ -3,15 +3,19 @@
 
 use std::collections::HashMap;
 
-use orchestratia_proto::api::{Graph, Inbox};
+use orchestratia_proto::api::{Graph, Inbox, InboxEntry, downstream_counts};
+use orchestratia_proto::usage::{Budget, Usage};
 use orchestratia_proto::{
-    Intervention, PermissionRequest, Plan, Server, Session, SessionState, SessionStatus, Task,
+    Intervention, PermissionRequest, Plan, Project, Server, Session, SessionState, SessionStatus,
+    Task,
 };
 use uuid::Uuid;
 
 /// The state of the hub as last read.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
+    /// The projects, with their budgets and what their tasks cost.
+    pub projects: Vec<Project>,
     pub servers: Vec<Server>,
     pub tasks: Vec<Task>,
     pub sessions: Vec<Session>,
@@ -93,17 +97,64 @@ impl Model {
         self.pending_tasks().count()
     }
 
-    /// Everything waiting for a human, newest first (built as the hub builds its inbox).
-    pub fn inbox(&self) -> Vec<InboxItem> {
-        Inbox::of(
+    /// Everything waiting for a human, ranked as the hub ranks its inbox: what holds up the
+    /// most open tasks downstream (over the graph's dependencies) first, then the oldest.
+    pub fn inbox(&self) -> Vec<InboxEntry> {
+        let asking: Vec<Uuid> = self.pending_tasks().flatten().collect();
+        let counts = match &self.snap.graph {
+            Some(g) => {
+                let edges: Vec<(Uuid, Uuid)> = g.edges.iter().map(|e| (e.from, e.to)).collect();
+                let open = |t: Uuid| self.task_open(t);
+                downstream_counts(&edges, &asking, &open)
+            }
+            None => HashMap::new(),
+        };
+        Inbox::ranked(
             &self.snap.plans,
             &self.snap.permissions,
             &self.snap.interventions,
+            &counts,
         )
         .items
-        .into_iter()
-        .map(|e| e.item)
-        .collect()
+    }
+
+    /// Whether a task is open (not done, failed or cancelled), by the task list or else the
+    /// graph; a task known to neither counts as open.
+    fn task_open(&self, id: Uuid) -> bool {
+        let status = self.task(id).map(|t| t.status).or_else(|| {
+            self.snap
+                .graph
+                .as_ref()
+                .and_then(|g| g.nodes.iter().find(|n| n.id == id))
+                .map(|n| n.status)
+        });
+        status.is_none_or(|s| !s.is_terminal())
+    }
+
+    /// What the shown project (the graph's) has cost so far and its budget: the project's own
+    /// total when the hub gave one, else the sum over its tasks. `None` without a project, or
+    /// when it has neither a budget nor any reported usage.
+    pub fn project_cost(&self) -> Option<ProjectCost> {
+        let g = self.snap.graph.as_ref()?;
+        let project = self.snap.projects.iter().find(|p| p.id == g.project_id);
+        let usage = match project.and_then(|p| p.usage.clone()) {
+            Some(u) => u,
+            None => {
+                let mut sum = Usage::default();
+                self.snap
+                    .tasks
+                    .iter()
+                    .filter(|t| t.project_id == g.project_id)
+                    .filter_map(|t| t.usage.as_ref())
+                    .for_each(|u| sum.add(u));
+                sum
+            }
+        };
+        let budget = project.and_then(|p| p.budget.clone());
+        if usage.is_empty() && budget.is_none() {
+            return None;
+        }
+        Some(ProjectCost { usage, budget })
     }
 
     /// A task by id.
@@ -151,6 +202,46 @@ impl Model {
         s.waiting
             || s.task_id
                 .is_some_and(|t| self.pending_tasks().any(|p| p == Some(t)))
+    }
+}
+
+/// What a project has cost and what it may cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectCost {
+    pub usage: Usage,
+    pub budget: Option<Budget>,
+}
+
+impl ProjectCost {
+    /// As a header says it: `cost $1.20`, with `of $10.00 budget (12%)` when one is set and
+    /// `, enforced` when reaching it holds new work.
+    pub fn text(&self) -> String {
+        let cost = self.usage.cost_text();
+        match &self.budget {
+            Some(b) => {
+                let share = if b.usd > 0.0 {
+                    (self.usage.cost_usd / b.usd * 100.0).round()
+                } else {
+                    0.0
+                };
+                let enforced = if b.enforce { ", enforced" } else { "" };
+                format!("cost {cost} of ${:.2} budget ({share}%{enforced})", b.usd)
+            }
+            None => format!("cost {cost}"),
+        }
+    }
+
+    /// How far spending is into the budget: 0 below the warning share, 1 from it, 2 once
+    /// the budget is reached (no budget: 0).
+    pub fn alarm(&self) -> u8 {
+        let Some(b) = &self.budget else { return 0 };
+        if self.usage.cost_usd >= b.usd {
+            2
+        } else if self.usage.cost_usd >= b.usd * orchestratia_proto::usage::BUDGET_WARN_AT {
+            1
+        } else {
+            0
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the app asks the runtime to do: each key, click or hub message comes to a list of
 //! these, which the runtime (`console::runtime`) carries out.
 
+use orchestratia_proto::api::AllowScope;
 use uuid::Uuid;
 
 /// What the app asks the runtime to do.
@@ -14,11 +15,19 @@ pub enum Action {
         task: Uuid,
         feedback: String,
     },
+    /// Allow a tool call: once, for its session, or always (a project rule of `patterns`;
+    /// empty: the hub takes the request's suggested ones).
     Allow {
         id: Uuid,
+        scope: AllowScope,
+        patterns: Vec<String>,
     },
+    /// Deny a tool call; with `rule`, also deny calls like it from now on (a project rule of
+    /// `patterns`; empty: the suggested ones).
     Deny {
         id: Uuid,
+        rule: bool,
+        patterns: Vec<String>,
     },
     Answer {
         id: Uuid,

@@ -1,12 +1,18 @@
-//! Decisions and the dialogs that lead to actions: the inbox keys (`a`/`r`/`y`/`n`/`i`) on the
-//! item in front of the operator, the prompts they open, a message for an idle agent, the
-//! status filter, the create form and the assign picker.
+//! Decisions and the dialogs that lead to actions: the inbox keys (`a`/`r` a plan,
+//! `y`/`s`/`A`/`n`/`N` a permission, `i` a question) on the item in front of the operator,
+//! the prompts they open, a message for an idle agent, the status filter, the create form and
+//! the assign picker.
 
-use orchestratia_proto::SessionState;
+use orchestratia_proto::api::AllowScope;
+use orchestratia_proto::{PermissionRequest, SessionState};
+use uuid::Uuid;
 
 use super::{Action, App, Mode, Prompt, PromptKind, View};
 use crate::console::forms::{AssignPicker, TaskForm};
 use crate::console::model::InboxItem;
+
+/// Between the patterns of a Bash rule in its prompt (one per simple command of the call).
+pub const PATTERN_JOIN: &str = " && ";
 
 impl App {
     /// The inbox item a decision key acts on: the selected one in the Inbox, or the first one
@@ -27,11 +33,12 @@ impl App {
         self.model
             .inbox()
             .into_iter()
+            .map(|e| e.item)
             .find(|i| i.task_id() == Some(task))
     }
 
-    /// `a`/`r` a plan, `y`/`n` a permission, `i` a question: on the item `decision_target`
-    /// finds; a key that does not fit it says which keys do.
+    /// `a`/`r` a plan, `y`/`s`/`A`/`n`/`N` a permission, `i` a question: on the item
+    /// `decision_target` finds; a key that does not fit it says which keys do.
     pub(crate) fn decide(&mut self, key: char) -> Vec<Action> {
         let Some(item) = self.decision_target() else {
             self.status = Some("nothing waits for a decision here".into());
@@ -46,8 +53,38 @@ impl App {
                 });
                 Vec::new()
             }
-            ('y', InboxItem::Permission(p)) => vec![Action::Allow { id: p.id }],
-            ('n', InboxItem::Permission(p)) => vec![Action::Deny { id: p.id }],
+            ('y', InboxItem::Permission(p)) => vec![Action::Allow {
+                id: p.id,
+                scope: AllowScope::Once,
+                patterns: Vec::new(),
+            }],
+            ('s', InboxItem::Permission(p)) => {
+                if self.no_rule_for(&p, "`y` allows it once") {
+                    return Vec::new();
+                }
+                vec![Action::Allow {
+                    id: p.id,
+                    scope: AllowScope::Session,
+                    patterns: p.suggested,
+                }]
+            }
+            ('A', InboxItem::Permission(p)) => {
+                if !self.no_rule_for(&p, "`y` allows it once") {
+                    self.rule_prompt(p, true);
+                }
+                Vec::new()
+            }
+            ('n', InboxItem::Permission(p)) => vec![Action::Deny {
+                id: p.id,
+                rule: false,
+                patterns: Vec::new(),
+            }],
+            ('N', InboxItem::Permission(p)) => {
+                if !self.no_rule_for(&p, "`n` denies it once") {
+                    self.rule_prompt(p, false);
+                }
+                Vec::new()
+            }
             ('i', InboxItem::Question(i)) => {
                 self.open_prompt(PromptKind::Answer {
                     id: i.id,
@@ -58,12 +95,90 @@ impl App {
             (_, item) => {
                 let hint = match item {
                     InboxItem::Plan(_) => "a plan: `a` approves, `r` rejects",
-                    InboxItem::Permission(_) => "a permission: `y` allows, `n` denies",
+                    InboxItem::Permission(_) => {
+                        "a permission: `y` allows once, `s` for its session, `A` always, \
+                         `n` denies, `N` denies always"
+                    }
                     InboxItem::Question(_) => "a question: `i` answers",
                 };
                 self.status = Some(hint.into());
                 Vec::new()
             }
+        }
+    }
+
+    /// Whether no rule can be made of this request (it has no suggested pattern: the hub
+    /// refuses a rule for it); if so the status line says why and what to do instead.
+    fn no_rule_for(&mut self, p: &PermissionRequest, instead: &str) -> bool {
+        if !p.suggested.is_empty() {
+            return false;
+        }
+        let why = if p.tool_name == "Bash" {
+            "part of the command is never matched by a rule (a substitution, an expansion, \
+             sudo, a redirection out of the working dir, …)"
+        } else {
+            "nothing in it can be matched by a rule (a file outside the working dir?)"
+        };
+        self.status = Some(format!(
+            "this call cannot be decided by a rule: {why}; {instead}"
+        ));
+        true
+    }
+
+    /// `A` / `N`: the prompt for an allow or deny rule, holding the request's suggested
+    /// patterns (a Bash chain's joined by ` && `) for the operator to widen or keep.
+    fn rule_prompt(&mut self, p: PermissionRequest, allow: bool) {
+        let text = if p.tool_name == "Bash" {
+            p.suggested.join(PATTERN_JOIN)
+        } else {
+            p.suggested.into_iter().next().unwrap_or_default()
+        };
+        self.mode = Mode::Prompt(Prompt {
+            kind: PromptKind::Rule {
+                id: p.id,
+                allow,
+                tool: p.tool_name,
+                reference: p.task_reference.unwrap_or_else(|| "-".into()),
+            },
+            text,
+        });
+    }
+
+    /// Enter in a rule prompt: the patterns typed (a Bash rule's split on ` && ` outside
+    /// quotes), each checked as the hub checks it; a bad one keeps the prompt open and says why.
+    pub(crate) fn submit_rule(
+        &mut self,
+        prompt: Prompt,
+        id: Uuid,
+        allow: bool,
+        tool: &str,
+    ) -> Vec<Action> {
+        let patterns: Vec<String> = if tool == "Bash" {
+            split_patterns(&prompt.text)
+        } else {
+            vec![prompt.text.trim().to_string()]
+        };
+        let bad = patterns
+            .iter()
+            .find_map(|p| orchestratia_proto::policy::check_rule(tool, p, false).err());
+        if let Some(why) = bad.or_else(|| patterns.is_empty().then(|| "no pattern".into())) {
+            self.status = Some(format!("not saved: {why} (Esc cancels)"));
+            self.mode = Mode::Prompt(prompt);
+            return Vec::new();
+        }
+        self.status = None;
+        if allow {
+            vec![Action::Allow {
+                id,
+                scope: AllowScope::Always,
+                patterns,
+            }]
+        } else {
+            vec![Action::Deny {
+                id,
+                rule: true,
+                patterns,
+            }]
         }
     }
 
@@ -121,4 +236,46 @@ impl App {
         self.mode = Mode::Picker(AssignPicker::new(task, reference));
         vec![Action::Explain { task }]
     }
+}
+
+/// A rule prompt's text as patterns: split on ` && ` where it stands outside quotes (a
+/// backslash escapes the next character outside single quotes), each trimmed, empty ones
+/// dropped.
+pub fn split_patterns(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    // Where `current` may next split: not before an escaped character.
+    let mut protected = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some('"') | None, '\\') => {
+                current.push(c);
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+                protected = current.len();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+        if quote.is_none()
+            && current.ends_with(PATTERN_JOIN)
+            && current.len() - PATTERN_JOIN.len() >= protected
+        {
+            current.truncate(current.len() - PATTERN_JOIN.len());
+            parts.push(std::mem::take(&mut current));
+            protected = 0;
+        }
+    }
+    parts.push(current);
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }

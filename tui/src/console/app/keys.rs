@@ -98,6 +98,15 @@ impl App {
                 self.mode = Mode::Prompt(p);
                 Vec::new()
             }
+            PromptKind::Rule {
+                id,
+                allow,
+                ref tool,
+                ..
+            } => {
+                let tool = tool.clone();
+                self.submit_rule(p, id, allow, &tool)
+            }
             PromptKind::RejectPlan { task, .. } => vec![Action::RejectPlan {
                 task,
                 feedback: text,

@@ -26,6 +26,7 @@ use super::model::Model;
 use super::screen::SessionScreen;
 
 pub use action::Action;
+pub use decisions::{PATTERN_JOIN, split_patterns};
 pub use keys::key_bytes;
 pub use review::{Confirm, DiffFocus, DiffView, PAGE};
 
@@ -81,6 +82,14 @@ pub enum PromptKind {
         name: String,
     },
     Filter,
+    /// `A` / `N` on a permission request: the patterns of a rule that allows (or denies)
+    /// calls like it from now on, prefilled with the suggested ones.
+    Rule {
+        id: Uuid,
+        allow: bool,
+        tool: String,
+        reference: String,
+    },
     /// A review comment on a line of a task's diff.
     Comment {
         task: Uuid,

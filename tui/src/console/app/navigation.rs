@@ -76,7 +76,11 @@ impl App {
 
     /// The selected Inbox item.
     pub fn selected_inbox(&self) -> Option<InboxItem> {
-        self.model.inbox().into_iter().nth(self.selected[4])
+        self.model
+            .inbox()
+            .into_iter()
+            .nth(self.selected[4])
+            .map(|e| e.item)
     }
 
     pub(crate) fn switch(&mut self, v: View) -> Vec<Action> {

@@ -80,8 +80,8 @@ impl Key {
     }
 }
 
-/// The help box's sections, in order; each is one line (`ReviewMore` continues Review,
-/// `SessionsMore` Sessions).
+/// The help box's sections, in order; each is one line (`PermissionMore` continues
+/// Permission, `ReviewMore` Review, `SessionsMore` Sessions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Views,
@@ -89,6 +89,7 @@ pub enum Section {
     Tasks,
     Plans,
     Permission,
+    PermissionMore,
     Questions,
     Work,
     Review,
@@ -100,12 +101,13 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 13] = [
+    const ALL: [Section; 14] = [
         Section::Views,
         Section::Move,
         Section::Tasks,
         Section::Plans,
         Section::Permission,
+        Section::PermissionMore,
         Section::Questions,
         Section::Work,
         Section::Review,
@@ -123,6 +125,7 @@ impl Section {
             Section::Tasks => "Tasks",
             Section::Plans => "Plans",
             Section::Permission => "Permission",
+            Section::PermissionMore => "",
             Section::Questions => "Questions",
             Section::Work => "Work",
             Section::Review => "Review",
@@ -252,7 +255,7 @@ mod tests {
             (Place::Servers, "1-5/Tab views · j/k move · ? help · q quit"),
             (
                 Place::TaskOpen,
-                "Esc back · d diff · a/r plan · y/n permission · i answer · ? help · q quit",
+                "Esc back · d diff · a/r plan · y/s/n permission · i answer · ? help · q quit",
             ),
             (
                 Place::Tasks,
@@ -273,7 +276,7 @@ mod tests {
             ),
             (
                 Place::Inbox,
-                "a approve · r reject · y allow · n deny · i answer · Enter task · q quit",
+                "a/r plan · y/s/A allow · n/N deny · i answer · Enter task · ? help · q quit",
             ),
             (
                 Place::Attached,
@@ -294,7 +297,8 @@ Views      1 Servers 2 Tasks 3 Graph 4 Sessions 5 Inbox · Tab/Shift-Tab
 Move       j/k or ↓/↑ · g/G first/last · Enter open · Esc back
 Tasks      / filter by status (empty clears) · Enter: spec, deps, timeline
 Plans      a approve · r reject (type the feedback, Enter sends)
-Permission y allow · n deny
+Permission y allow once · s allow for its session · n deny
+           A allow always · N deny always · in the Inbox: edit, Enter saves
 Questions  i answer (type, Enter sends) — in the Inbox or on a task
 Work       c create a task · A assign the selected task (servers ranked)
 Review     d diff · Tab files/diff · Enter go to file · j/k PgUp/PgDn · g/G

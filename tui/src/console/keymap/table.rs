@@ -164,7 +164,14 @@ pub static KEYS: &[Binding] = &[
         )],
     },
     Binding {
-        keys: &[Char('a'), Char('r'), Char('y'), Char('n'), Char('i')],
+        keys: &[
+            Char('a'),
+            Char('r'),
+            Char('y'),
+            Char('s'),
+            Char('n'),
+            Char('i'),
+        ],
         places: VIEWS,
         run: Some(|app, key| match key.code {
             KeyCode::Char(c) => app.decide(c),
@@ -173,23 +180,35 @@ pub static KEYS: &[Binding] = &[
         footer: &[
             hint(P::Tasks, 4, "a/r/y/n/i decide"),
             hint(P::TaskOpen, 1, "a/r plan"),
-            hint(P::TaskOpen, 2, "y/n permission"),
+            hint(P::TaskOpen, 2, "y/s/n permission"),
             hint(P::TaskOpen, 3, "i answer"),
-            hint(P::Inbox, 0, "a approve"),
-            hint(P::Inbox, 1, "r reject"),
-            hint(P::Inbox, 2, "y allow"),
-            hint(P::Inbox, 3, "n deny"),
-            hint(P::Inbox, 4, "i answer"),
+            hint(P::Inbox, 0, "a/r plan"),
+            hint(P::Inbox, 2, "i answer"),
         ],
         help: &[
             (Section::Plans, "a approve"),
             (Section::Plans, "r reject (type the feedback, Enter sends)"),
-            (Section::Permission, "y allow"),
+            (Section::Permission, "y allow once"),
+            (Section::Permission, "s allow for its session"),
             (Section::Permission, "n deny"),
             (
                 Section::Questions,
                 "i answer (type, Enter sends) — in the Inbox or on a task",
             ),
+        ],
+    },
+    // The Inbox's rule decisions: they open a prompt holding the suggested rule.
+    Binding {
+        keys: &[Char('A'), Char('N')],
+        places: &[P::Inbox],
+        run: Some(|app, key| match key.code {
+            KeyCode::Char(c) => app.decide(c),
+            _ => Vec::new(),
+        }),
+        footer: &[hint(P::Inbox, 1, "y/s/A allow · n/N deny")],
+        help: &[
+            (Section::PermissionMore, "A allow always · N deny always"),
+            (Section::PermissionMore, "in the Inbox: edit, Enter saves"),
         ],
     },
     Binding {
@@ -199,9 +218,10 @@ pub static KEYS: &[Binding] = &[
         footer: &[hint(P::Tasks, 2, "c create"), hint(P::Graph, 2, "c create")],
         help: &[(Section::Work, "c create a task")],
     },
+    // `A` in the Inbox allows a permission always (above).
     Binding {
         keys: &[Char('A')],
-        places: VIEWS,
+        places: &[P::Servers, P::Tasks, P::TaskOpen, P::Graph, P::Sessions],
         run: Some(|app, _| app.assign_picker()),
         footer: &[hint(P::Tasks, 3, "A assign"), hint(P::Graph, 3, "A assign")],
         help: &[(Section::Work, "A assign the selected task (servers ranked)")],
@@ -350,6 +370,7 @@ pub static KEYS: &[Binding] = &[
             hint(P::Tasks, HELP_POS, "? help"),
             hint(P::Graph, HELP_POS, "? help"),
             hint(P::Sessions, HELP_POS, "? help"),
+            hint(P::Inbox, HELP_POS, "? help"),
             hint(P::Diff, HELP_POS, "? help"),
         ],
         help: &[(Section::Console, "? this help")],

@@ -1,6 +1,7 @@
 //! Graph: the project's dependency DAG, layers left to right, each task a box coloured by its
 //! status with its incoming edges (`─blocks` or `═input:KEY`); below, the phases: which tasks
-//! the cascade released together, in order.
+//! the cascade released together, in order. The top line says what the project has cost and
+//! its budget.
 
 use orchestratia_proto::api::{Graph, GraphNode};
 use ratatui::Frame;
@@ -36,17 +37,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Constraint::Length(phases_h),
     ])
     .areas(area);
-    f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(format!(" {} ", g.project), theme.bold()),
-            Span::raw(format!("{} tasks, {done} done", g.nodes.len())),
-            Span::styled(
-                if g.all_done { "  ALL DONE" } else { "" },
-                theme.fg(Color::Green).add_modifier(Modifier::BOLD),
-            ),
-        ])),
-        top,
-    );
+    let mut line = vec![
+        Span::styled(format!(" {} ", g.project), theme.bold()),
+        Span::raw(format!("{} tasks, {done} done", g.nodes.len())),
+    ];
+    if let Some(cost) = app.model.project_cost() {
+        let style = match cost.alarm() {
+            0 => theme.fg(Color::Gray),
+            1 => theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            _ => theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        };
+        line.push(Span::styled(format!(" · {}", cost.text()), style));
+    }
+    line.push(Span::styled(
+        if g.all_done { "  ALL DONE" } else { "" },
+        theme.fg(Color::Green).add_modifier(Modifier::BOLD),
+    ));
+    f.render_widget(Paragraph::new(Line::from(line)), top);
     draw_layers(f, body, g, app, theme);
     draw_phases(f, phases, g, theme);
 }

@@ -226,6 +226,30 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 "comment: ".to_string(),
                 format!("A review comment on {file}:{line} of {reference} (its agent gets it)"),
             ),
+            PromptKind::Rule {
+                allow,
+                tool,
+                reference,
+                ..
+            } => {
+                let (label, verb) = if *allow {
+                    ("allow always: ", "Allow")
+                } else {
+                    ("deny always: ", "Deny")
+                };
+                let between = if tool == "Bash" {
+                    ", ' && ' between commands"
+                } else {
+                    ""
+                };
+                (
+                    label.to_string(),
+                    format!(
+                        "{verb} {tool} calls like {reference}'s from now on (a project rule; \
+                         edit the pattern{between})"
+                    ),
+                )
+            }
             PromptKind::Filter => (
                 "status: ".to_string(),
                 "Filter tasks by status (pending, running, blocked, done, …; empty clears)".into(),

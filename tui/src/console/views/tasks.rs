@@ -1,6 +1,7 @@
-//! Tasks: a table (number, title, status with the blocked reason, priority, server, age),
-//! filtered by status with `/`; Enter opens one task: its agent's state, its workspace, spec,
-//! requirements, dependencies, resolved inputs, contracts, result and its timeline.
+//! Tasks: a table (number, title, status with the blocked reason, priority, server, age)
+//! under the shown project's cost and budget, filtered by status with `/`; Enter opens one
+//! task: its agent's state, what its model calls cost, its workspace, spec, requirements,
+//! dependencies, resolved inputs, contracts, result and its timeline.
 
 use orchestratia_proto::text::details;
 use orchestratia_proto::{Task, TaskView};
@@ -34,10 +35,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Cell::from(age(t.created_at, app.now)),
         ])
     });
-    let title = match &app.filter {
+    let mut title = match &app.filter {
         Some(f) => format!(" tasks: {f} ({}) ", tasks.len()),
         None => format!(" tasks ({}) ", tasks.len()),
     };
+    if let (Some(cost), Some(g)) = (app.model.project_cost(), &app.model.snap.graph) {
+        title.push_str(&format!("· {}: {} ", g.project, cost.text()));
+    }
     let table = Table::new(
         rows,
         [
@@ -109,6 +113,22 @@ fn head<'a>(v: &'a TaskView, app: &App, theme: &Theme) -> Vec<Line<'a>> {
         head.push(Span::styled(state.as_str(), theme.session_state(state)));
     }
     let mut lines = vec![Line::from(head)];
+    // What its model calls cost, as the snapshot last said (fresher than the view).
+    let usage = app
+        .model
+        .task(t.id)
+        .and_then(|x| x.usage.as_ref())
+        .or(t.usage.as_ref());
+    lines.push(Line::raw(match usage {
+        Some(u) => format!(
+            "cost {} · {} · {} calls · model {}",
+            u.cost_text(),
+            u.tokens_text(),
+            u.calls,
+            u.model.as_deref().unwrap_or("-")
+        ),
+        None => "cost: nothing reported yet".to_string(),
+    }));
     if let Some(w) = &v.workspace {
         let mut review = format!("review: {}", w.review);
         if let Some(into) = &w.merged_into {

@@ -78,18 +78,6 @@ fn diff_app(d: WorkspaceDiff) -> App {
     a
 }
 
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    (0..b.area.height)
-        .map(|y| {
-            (0..b.area.width)
-                .map(|x| b[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The colour of the first cell of the row that shows `s`.
 fn colour_of(t: &Terminal<TestBackend>, s: &str) -> Option<Color> {
     let b = t.backend().buffer();

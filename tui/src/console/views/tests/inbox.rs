@@ -1,4 +1,7 @@
 //! The Inbox: decisions on plans, permissions and questions, and agent text drawn escaped.
+//! Its ranking and the permission rules are in `permissions`.
+
+use orchestratia_proto::api::AllowScope;
 
 use super::*;
 
@@ -11,17 +14,23 @@ fn inbox_view() {
 fn decisions_from_the_inbox() {
     let mut a = app();
     a.on_key(key(KeyCode::Char('5')));
-    // Newest first: the permission (26 s), the question (25 s), the plan (24 s).
+    let perm = Uuid::parse_str(&id(301)).expect("uuid");
+    // Ranked: the permission of T2 (3 tasks downstream), then T3's plan and T4's question
+    // (1 each), the older first.
     assert_eq!(
         a.on_key(key(KeyCode::Char('y'))),
         vec![Action::Allow {
-            id: Uuid::parse_str(&id(301)).expect("uuid")
+            id: perm,
+            scope: AllowScope::Once,
+            patterns: Vec::new()
         }]
     );
     assert_eq!(
         a.on_key(key(KeyCode::Char('n'))),
         vec![Action::Deny {
-            id: Uuid::parse_str(&id(301)).expect("uuid")
+            id: perm,
+            rule: false,
+            patterns: Vec::new()
         }]
     );
     // `a` on a permission does nothing but say which keys fit.
@@ -29,25 +38,7 @@ fn decisions_from_the_inbox() {
     assert!(
         a.status
             .as_deref()
-            .is_some_and(|s| s.contains("`y` allows"))
-    );
-
-    a.on_key(key(KeyCode::Char('j')));
-    assert!(
-        a.on_key(key(KeyCode::Char('i'))).is_empty(),
-        "opens a prompt"
-    );
-    for c in "ISO".chars() {
-        a.on_key(key(KeyCode::Char(c)));
-    }
-    let t = render(&a, 80, 24);
-    insta::assert_snapshot!("answer_prompt_80x24", t.backend());
-    assert_eq!(
-        a.on_key(key(KeyCode::Enter)),
-        vec![Action::Answer {
-            id: Uuid::parse_str(&id(401)).expect("uuid"),
-            text: "ISO".into()
-        }]
+            .is_some_and(|s| s.contains("`y` allows once"))
     );
 
     a.on_key(key(KeyCode::Char('j')));
@@ -68,6 +59,24 @@ fn decisions_from_the_inbox() {
         vec![Action::RejectPlan {
             task: Uuid::parse_str(&id(3)).expect("uuid"),
             feedback: "split it".into()
+        }]
+    );
+
+    a.on_key(key(KeyCode::Char('j')));
+    assert!(
+        a.on_key(key(KeyCode::Char('i'))).is_empty(),
+        "opens a prompt"
+    );
+    for c in "ISO".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    let t = render(&a, 80, 24);
+    insta::assert_snapshot!("answer_prompt_80x24", t.backend());
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Action::Answer {
+            id: Uuid::parse_str(&id(401)).expect("uuid"),
+            text: "ISO".into()
         }]
     );
 }

@@ -3,10 +3,12 @@
 //! its plan's approval, T4 asking a question, T5–T7 blocked), compared with insta snapshots;
 //! and the keys and clicks on each view. This file holds the fixture; one file per view.
 
+mod cost;
 mod diff;
 mod frame;
 mod graph;
 mod inbox;
+mod permissions;
 mod servers;
 mod sessions;
 mod tasks;
@@ -91,6 +93,10 @@ fn snapshot() -> Snapshot {
         })
     };
     let snap = json!({
+        "projects": [{
+            "id": PROJECT, "name": "E-Commerce Platform Rebuild", "budget": null, "usage": null,
+            "created_at": at(0),
+        }],
         "servers": [
             server(BACKEND, "dev-backend", "online",
                 json!({"api-gateway": "/srv/a", "core-service": "/srv/c", "search-engine": "/srv/s"}), 3),
@@ -121,7 +127,7 @@ fn snapshot() -> Snapshot {
             "id": id(301), "task_id": id(2), "task_ref": "T2", "session_id": id(102),
             "tool_name": "Bash", "tool_input": {"command": "cargo test --workspace -- --nocapture"},
             "status": "pending", "reason": null, "decided_by": null, "created_at": at(26),
-            "decided_at": null,
+            "decided_at": null, "suggested": ["cargo test --workspace -- --nocapture"],
         }],
         "interventions": [{
             "id": id(401), "task_id": id(4), "task_ref": "T4", "task_title": "Web Dashboard",
@@ -156,6 +162,7 @@ fn snapshot() -> Snapshot {
     });
     let get = |k: &str| snap[k].clone();
     Snapshot {
+        projects: serde_json::from_value(get("projects")).expect("projects"),
         servers: serde_json::from_value(get("servers")).expect("servers"),
         tasks: serde_json::from_value(get("tasks")).expect("tasks"),
         sessions: serde_json::from_value(get("sessions")).expect("sessions"),
@@ -182,6 +189,19 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     t.draw(|f| super::draw(f, app)).expect("draw");
     t
+}
+
+/// The terminal's text, a line per row.
+fn text(t: &Terminal<TestBackend>) -> String {
+    let b = t.backend().buffer();
+    (0..b.area.height)
+        .map(|y| {
+            (0..b.area.width)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn snap_view(view: View, name: &str) {
