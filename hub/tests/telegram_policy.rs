@@ -136,15 +136,31 @@ async fn allow_always_makes_a_rule_and_the_next_identical_call_asks_nobody() {
         "once, session, always, deny, deny always: {buttons:?}"
     );
 
+    // [Back] drops a proposal: nothing decided, the request's buttons still work.
     fake.tap(ADMIN_CHAT, "ada", msg, &button(&buttons, "perm:always:"));
-    let (_, proposal, pbuttons) =
-        wait_message(&fake, "the proposal", &["📜", "Allow always"]).await;
+    let (dropped, _, dbuttons) = wait_message(&fake, "a proposal", &["📜"]).await;
+    fake.tap(ADMIN_CHAT, "ada", dropped, &button(&dbuttons, "rule:back:"));
+    fake.until("the proposal dropped", 10, |f| {
+        f.text(ADMIN_CHAT, dropped)
+            .filter(|t| t.contains("not saved"))
+    })
+    .await;
+
+    fake.tap(ADMIN_CHAT, "ada", msg, &button(&buttons, "perm:always:"));
+    let (_, proposal, pbuttons) = fake
+        .until("the second proposal", 10, |f| {
+            messages_with(f, &["📜", "Allow always"])
+                .into_iter()
+                .find(|(id, _, _)| *id != dropped)
+        })
+        .await;
     assert!(proposal.contains("a rule for project P"), "{proposal}");
     assert!(
         proposal.contains("allow Bash <code>cargo test -p api</code>"),
         "{proposal}"
     );
     assert_eq!(pbuttons.len(), 3, "{pbuttons:?}");
+    assert!(hub.admin().rules(false).await.expect("rules").is_empty());
     // The proposal alone decides nothing.
     assert_eq!(
         hub.cli(&["task", "view", "T1", "--json"]).await.json()["status"],
@@ -199,7 +215,7 @@ async fn allow_for_session_then_a_pattern_edited_by_reply() {
         "T1",
         "Build",
         "worker: permission make build\nworker: permission make build\n\
-         worker: permission cargo test -p web",
+         worker: permission cargo test -p web\nworker: permission rm -rf dist",
         &[],
     )
     .await;
@@ -254,17 +270,49 @@ async fn allow_for_session_then_a_pattern_edited_by_reply() {
         reconfirm,
         &button(&ebuttons, "rule:save:"),
     );
-    status_is(&hub, "T1", "done").await;
     fake.until("the request closed with its rule", 10, |f| {
         f.text(ADMIN_CHAT, msg)
             .filter(|t| t.contains("rule: allow Bash \"cargo test *\" (project P)"))
     })
     .await;
+
+    // Deny always: the call is refused (the worker fails, as scripted) and a deny rule made.
+    let (msg, _, buttons) = wait_message(&fake, "rm", &["🔐", "<pre>rm -rf dist</pre>"]).await;
+    fake.tap(
+        ADMIN_CHAT,
+        "ada",
+        msg,
+        &button(&buttons, "perm:denyalways:"),
+    );
+    let (confirm, proposal, dbuttons) =
+        wait_message(&fake, "the deny proposal", &["📜", "Deny always"]).await;
+    assert!(
+        proposal.contains("deny Bash <code>rm -rf dist</code>"),
+        "{proposal}"
+    );
+    fake.tap(ADMIN_CHAT, "ada", confirm, &button(&dbuttons, "rule:save:"));
+    status_is(&hub, "T1", "failed").await;
+    let ended = fake
+        .until("the request closed with its deny rule", 10, |f| {
+            f.text(ADMIN_CHAT, msg)
+                .filter(|t| t.contains("denied always by @ada"))
+        })
+        .await;
+    assert!(
+        ended.contains("rule: deny Bash \"rm -rf dist\" (project P)"),
+        "{ended}"
+    );
     let rules = hub.admin().rules(false).await.expect("rules");
     let patterns: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
     assert!(patterns.contains(&"cargo test *"), "{patterns:?}");
     assert!(patterns.contains(&"make build"), "{patterns:?}");
     assert!(!patterns.contains(&"*"), "{patterns:?}");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.pattern == "rm -rf dist" && r.effect.to_string() == "deny"),
+        "{rules:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
