@@ -129,6 +129,20 @@ async fn allow_always_makes_a_rule_and_the_next_identical_call_asks_nobody() {
     )
     .await;
     let (msg, text, buttons) = wait_message(&fake, "the request", &["cargo test -p api"]).await;
+    // Another task asks the same while the first waits.
+    run(
+        &hub,
+        "T2",
+        "Twin",
+        "worker: permission cargo test -p api",
+        &[],
+    )
+    .await;
+    let (twin, _, _) = fake
+        .until("the twin request", 20, |f| {
+            messages_with(f, &["🔐", "T2 Twin", "<pre>cargo test -p api</pre>"]).pop()
+        })
+        .await;
     assert!(text.contains("wants to run <b>Bash</b>"), "{text}");
     assert_eq!(
         buttons.len(),
@@ -183,18 +197,29 @@ async fn allow_always_makes_a_rule_and_the_next_identical_call_asks_nobody() {
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(rules[0].pattern, "cargo test -p api");
     assert_eq!(rules[0].created_by, "telegram:ada");
+    // The new rule decided the twin too: its message says by which rule.
+    status_is(&hub, "T2", "done").await;
+    fake.until("the twin closed by the rule", 10, |f| {
+        f.text(ADMIN_CHAT, twin)
+            .filter(|t| t.contains("✅ allowed — allowed by rule"))
+    })
+    .await;
 
     // The same call from another task of the project is decided by the rule: no message.
     run(
         &hub,
-        "T2",
-        "Second",
+        "T3",
+        "Third",
         "worker: permission cargo test -p api",
         &[],
     )
     .await;
-    status_is(&hub, "T2", "done").await;
-    assert_eq!(requests_for(&fake, "cargo test -p api"), 1);
+    status_is(&hub, "T3", "done").await;
+    assert_eq!(
+        requests_for(&fake, "cargo test -p api"),
+        2,
+        "T1's and T2's only"
+    );
     // A stale proposal button after the decision changes nothing.
     let taps = fake.calls("answerCallbackQuery").len();
     fake.tap(ADMIN_CHAT, "ada", msg, &button(&pbuttons, "rule:save:"));
