@@ -36,6 +36,9 @@ pub struct HubConfig {
     /// On shutdown, how long open requests may take to finish before their connections are
     /// dropped (long-polls are answered at once; this bounds everything else).
     pub shutdown_grace: Duration,
+    /// An inbox item (plan, permission request, question) waiting longer than this is
+    /// announced again, once (the Telegram bot's reminder).
+    pub remind_after: Duration,
 }
 
 /// Bounds on what a request may carry.
@@ -109,6 +112,7 @@ impl HubConfig {
             late_answer_after: Duration::from_secs(10),
             registration_token_ttl: Duration::from_secs(3600),
             shutdown_grace: Duration::from_secs(5),
+            remind_after: Duration::from_secs(600),
         }
     }
 

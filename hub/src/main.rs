@@ -103,6 +103,9 @@ struct Serve {
     /// to finish before the hub exits anyway.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// What waits for a human longer than this is announced again on Telegram, once.
+    #[arg(long, default_value = "10m", value_parser = positive_duration)]
+    remind_after: Duration,
     /// Telegram bot token (from @BotFather): the bot follows the pipeline and takes decisions.
     #[arg(long, env = "ORCHESTRATIA_TELEGRAM_TOKEN", hide_env_values = true)]
     telegram_token: Option<String>,
@@ -123,6 +126,15 @@ struct Serve {
     /// How long one getUpdates long-poll waits.
     #[arg(long, default_value = "25s", value_parser = humantime::parse_duration, hide = true)]
     telegram_poll_timeout: Duration,
+}
+
+/// A duration of more than zero (`90s`, `10m`).
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn db_url(db: Option<String>) -> String {
@@ -219,6 +231,7 @@ fn hub_config(url: &str, s: Serve) -> anyhow::Result<HubConfig> {
     config.late_answer_after = s.late_answer_after;
     config.registration_token_ttl = s.registration_token_ttl;
     config.shutdown_grace = s.shutdown_grace;
+    config.remind_after = s.remind_after;
     config.limits = Limits {
         max_session_bytes: s.max_session_mib * 1024 * 1024,
         ws_send_timeout: s.ws_send_timeout,

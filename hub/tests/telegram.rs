@@ -262,7 +262,11 @@ async fn decisions_from_buttons_and_replies_reach_the_workers() {
         })
         .await;
     assert!(text.contains("wants to run <b>Bash</b>"), "{text}");
-    assert_eq!(buttons.len(), 2, "{buttons:?}");
+    assert_eq!(
+        buttons.len(),
+        5,
+        "once, for the session, always, deny, deny always: {buttons:?}"
+    );
     let allow = buttons
         .iter()
         .find(|b| b.starts_with("perm:allow:"))

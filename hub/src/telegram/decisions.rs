@@ -1,5 +1,6 @@
-//! Decisions made from the chat: the Allow/Deny buttons under a permission request, the
-//! Approve/Reject buttons under a plan, and replies that answer a question. Every message that
+//! Decisions made from the chat: the buttons under a permission request (once, for the
+//! session, deny; "always" proposes a rule, see `proposals`), the Approve/Reject buttons under
+//! a plan, and replies that answer a question. Every message that
 //! shows a decision is tracked, and edited to say how it ended whoever decided it (a button
 //! here, the CLI, the console).
 
@@ -8,19 +9,55 @@ use teloxide::prelude::Requester;
 use teloxide::types::{CallbackQuery, Message};
 use uuid::Uuid;
 
+use orchestratia_proto::api::{AllowPermission, AllowScope, DenyPermission};
+use orchestratia_proto::policy::RuleEffect;
+
 use super::{Bot, render};
 use crate::auth::Principal;
 use crate::error::HubResult;
 
-/// What a button does, carried as its callback data. The encoded strings (`perm:allow:ID`,
-/// `perm:deny:ID`, `plan:approve:TASK`, `plan:reject:TASK`) are those the bot has always
-/// sent, so buttons already in a chat keep working.
+/// Who decided, as the hub records it: `telegram:ada` for the Telegram user @ada.
+pub(super) fn telegram_actor(who: &str) -> String {
+    format!("telegram:{}", who.trim_start_matches('@'))
+}
+
+/// What a button does, carried as its callback data (at most 64 bytes). The strings the bot
+/// has always sent (`perm:allow:ID`, `perm:deny:ID`, `plan:approve:TASK`, `plan:reject:TASK`)
+/// keep their meaning, so buttons already in a chat keep working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Callback {
-    /// Allow or deny a permission request.
+    /// Allow once or deny a permission request.
     Permission { id: Uuid, allow: bool },
+    /// Allow a permission request for the rest of its session (`perm:session:ID`).
+    Session { id: Uuid },
+    /// Propose a rule from a permission request: "Allow always…" (`perm:always:ID`) or
+    /// "Deny always…" (`perm:denyalways:ID`).
+    Propose { id: Uuid, effect: RuleEffect },
+    /// A button under a proposed rule, by the proposal's short key (`rule:save:KEY`).
+    Proposal { key: u64, action: ProposalAction },
     /// Approve or reject the plan waiting on a task.
     Plan { task: Uuid, approve: bool },
+}
+
+/// What a button under a proposed rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProposalAction {
+    /// Make the rule and decide the request with it.
+    Save,
+    /// Ask for another pattern (a reply to a prompt).
+    Edit,
+    /// Drop the proposal; the request's own buttons still work.
+    Back,
+}
+
+impl ProposalAction {
+    fn word(self) -> &'static str {
+        match self {
+            ProposalAction::Save => "save",
+            ProposalAction::Edit => "edit",
+            ProposalAction::Back => "back",
+        }
+    }
 }
 
 impl Callback {
@@ -30,6 +67,12 @@ impl Callback {
             Callback::Permission { id, allow } => {
                 format!("perm:{}:{id}", if *allow { "allow" } else { "deny" })
             }
+            Callback::Session { id } => format!("perm:session:{id}"),
+            Callback::Propose { id, effect } => match effect {
+                RuleEffect::Allow => format!("perm:always:{id}"),
+                RuleEffect::Deny => format!("perm:denyalways:{id}"),
+            },
+            Callback::Proposal { key, action } => format!("rule:{}:{key:016x}", action.word()),
             Callback::Plan { task, approve } => {
                 format!(
                     "plan:{}:{task}",
@@ -43,10 +86,32 @@ impl Callback {
     pub fn parse(data: &str) -> Option<Callback> {
         let mut parts = data.splitn(3, ':');
         let (kind, verb, id) = (parts.next()?, parts.next()?, parts.next()?);
+        if kind == "rule" {
+            let action = match verb {
+                "save" => ProposalAction::Save,
+                "edit" => ProposalAction::Edit,
+                "back" => ProposalAction::Back,
+                _ => return None,
+            };
+            if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let key = u64::from_str_radix(id, 16).ok()?;
+            return Some(Callback::Proposal { key, action });
+        }
         let id = Uuid::parse_str(id).ok()?;
         match (kind, verb) {
             ("perm", "allow") => Some(Callback::Permission { id, allow: true }),
             ("perm", "deny") => Some(Callback::Permission { id, allow: false }),
+            ("perm", "session") => Some(Callback::Session { id }),
+            ("perm", "always") => Some(Callback::Propose {
+                id,
+                effect: RuleEffect::Allow,
+            }),
+            ("perm", "denyalways") => Some(Callback::Propose {
+                id,
+                effect: RuleEffect::Deny,
+            }),
             ("plan", "approve") => Some(Callback::Plan {
                 task: id,
                 approve: true,
@@ -59,11 +124,14 @@ impl Callback {
         }
     }
 
-    /// The decision the button settles.
-    pub(super) fn decision(&self) -> Decision {
+    /// The decision the button settles, if it settles one at once.
+    pub(super) fn decision(&self) -> Option<Decision> {
         match *self {
-            Callback::Permission { id, .. } => Decision::Permission(id),
-            Callback::Plan { task, .. } => Decision::Plan(task),
+            Callback::Permission { id, .. } | Callback::Session { id } => {
+                Some(Decision::Permission(id))
+            }
+            Callback::Plan { task, .. } => Some(Decision::Plan(task)),
+            Callback::Propose { .. } | Callback::Proposal { .. } => None,
         }
     }
 }
@@ -80,7 +148,8 @@ pub(super) enum Decision {
 }
 
 impl Bot {
-    /// A button was pressed: decides, tells the presser in a toast, closes the decision.
+    /// A button was pressed: decides (or proposes a rule), tells the presser in a toast,
+    /// closes the decision.
     pub(super) async fn on_callback(&mut self, q: CallbackQuery) {
         let Some(chat) = q.message.as_ref().map(|m| m.chat().id) else {
             return;
@@ -94,37 +163,75 @@ impl Bot {
             return;
         };
         let who = render::who(Some(&q.from));
-        let (toast, footer) = match self.decide(callback, &who).await {
-            Ok(done) => (done.to_string(), render::decided_by(done, &who)),
-            Err(e) => (
-                render::ALREADY_DECIDED.to_string(),
-                render::already_decided(&e),
-            ),
+        let toast = match callback {
+            Callback::Propose { id, effect } => self.propose(chat, id, effect).await,
+            Callback::Proposal { key, action } => {
+                let message = q.message.as_ref().map(|m| m.id());
+                self.on_proposal(chat, message, key, action, &who).await
+            }
+            Callback::Permission { .. } | Callback::Session { .. } | Callback::Plan { .. } => {
+                let (toast, footer) = match self.decide(callback, &who).await {
+                    Ok(done) => (done.to_string(), render::decided_by(done, &who)),
+                    Err(e) => (
+                        render::ALREADY_DECIDED.to_string(),
+                        render::already_decided(&e),
+                    ),
+                };
+                if let Some(d) = callback.decision() {
+                    self.close(d, &footer).await;
+                }
+                toast
+            }
         };
+        self.toast(&q, toast).await;
+    }
+
+    /// Answers a button's tap with a short toast (none when `text` is empty).
+    pub(super) async fn toast(&mut self, q: &CallbackQuery, text: String) {
         let _ = self
             .call("answerCallbackQuery", |api| {
-                let req = api.answer_callback_query(q.id.clone()).text(toast.clone());
+                let req = api.answer_callback_query(q.id.clone());
+                let req = if text.is_empty() {
+                    req
+                } else {
+                    req.text(text.clone())
+                };
                 async move { req.await }
             })
             .await;
-        self.close(callback.decision(), &footer).await;
     }
 
     /// Makes the decision a button names, as the admin; how it ended (`✅ allowed`).
     async fn decide(&self, callback: Callback, who: &str) -> HubResult<&'static str> {
         let a = Principal::Admin;
+        let by = telegram_actor(who);
         match callback {
-            Callback::Permission { id, allow } => {
-                let reason = render::denied_from_telegram(who);
+            Callback::Permission { id, allow: true } => {
+                let body = AllowPermission::default();
                 self.hub
-                    .decide_permission(
-                        &a,
-                        &id.to_string(),
-                        allow,
-                        (!allow).then_some(reason.as_str()),
-                    )
+                    .allow_permission(&a, &id.to_string(), &body, Some(&by))
                     .await
-                    .map(|_| render::permission_verdict(allow))
+                    .map(|_| render::permission_verdict(true))
+            }
+            Callback::Permission { id, allow: false } => {
+                let body = DenyPermission {
+                    reason: Some(render::denied_from_telegram(who)),
+                    ..DenyPermission::default()
+                };
+                self.hub
+                    .deny_permission(&a, &id.to_string(), &body, Some(&by))
+                    .await
+                    .map(|_| render::permission_verdict(false))
+            }
+            Callback::Session { id } => {
+                let body = AllowPermission {
+                    scope: AllowScope::Session,
+                    patterns: Vec::new(),
+                };
+                self.hub
+                    .allow_permission(&a, &id.to_string(), &body, Some(&by))
+                    .await
+                    .map(|_| render::SESSION_VERDICT)
             }
             Callback::Plan { task, approve } => {
                 let feedback = render::rejected_from_telegram(who);
@@ -137,6 +244,9 @@ impl Bot {
                     )
                     .await
                     .map(|_| render::plan_verdict(approve))
+            }
+            Callback::Propose { .. } | Callback::Proposal { .. } => {
+                Err(crate::bad!("a proposal decides nothing by itself"))
             }
         }
     }
@@ -165,6 +275,9 @@ impl Bot {
 
     /// Edits every message of a decision to say how it ended; their buttons go away.
     pub(super) async fn close(&mut self, decision: Decision, footer: &str) {
+        if let Decision::Permission(id) = decision {
+            self.drop_proposals(id);
+        }
         let Some(tracked) = self.decisions.remove(&decision) else {
             return;
         };
@@ -218,7 +331,41 @@ mod tests {
                 approve: false
             }
             .decision(),
-            Decision::Plan(id)
+            Some(Decision::Plan(id))
+        );
+        for c in [
+            Callback::Session { id },
+            Callback::Propose {
+                id,
+                effect: RuleEffect::Allow,
+            },
+            Callback::Propose {
+                id,
+                effect: RuleEffect::Deny,
+            },
+            Callback::Proposal {
+                key: u64::MAX,
+                action: ProposalAction::Save,
+            },
+            Callback::Proposal {
+                key: 7,
+                action: ProposalAction::Edit,
+            },
+            Callback::Proposal {
+                key: 0,
+                action: ProposalAction::Back,
+            },
+        ] {
+            assert_eq!(Callback::parse(&c.encode()), Some(c), "{c:?}");
+            assert!(c.encode().len() <= 64, "{c:?}: Telegram's limit");
+        }
+        assert_eq!(
+            Callback::Proposal {
+                key: 0xab,
+                action: ProposalAction::Save
+            }
+            .encode(),
+            "rule:save:00000000000000ab"
         );
     }
 
@@ -235,6 +382,13 @@ mod tests {
             "int:answer:0b5f3d2e-6a1c-4c8e-9f00-123456789abc",
             "perm:allow:0b5f3d2e-6a1c-4c8e-9f00-123456789abc:extra",
             "\u{202e}perm:allow:0b5f3d2e-6a1c-4c8e-9f00-123456789abc",
+            "perm:always:not-a-uuid",
+            "rule:save:",
+            "rule:save:00ab",
+            "rule:save:+000000000000000",
+            "rule:save:00000000000000zz",
+            "rule:drop:00000000000000ab",
+            "rule:save:00000000000000ab:x",
         ] {
             assert_eq!(Callback::parse(data), None, "{data:?}");
         }

@@ -13,12 +13,17 @@
 //! - `focus`: following one session's screen live (`/focus`, `/unfocus`).
 //! - `decisions`: the buttons that allow/deny a tool call and approve/reject a plan (their
 //!   typed callback data), replies that answer a question, and closing a decided message.
+//! - `proposals`: "allow always…"/"deny always…": a rule proposed from a request, its
+//!   pattern edited by a reply, then saved.
+//! - `reminders`: what waits for a human too long is announced again, once.
 //! - `notifications`: the hub's events turned into messages.
 //! - `render`: every text the bot sends, as pure functions of the hub's data.
 
 mod decisions;
 mod focus;
 mod notifications;
+mod proposals;
+mod reminders;
 pub mod render;
 mod screens;
 mod transport;
@@ -63,6 +68,10 @@ struct Bot {
     questions: HashMap<(i64, i32), Uuid>,
     /// A decision waiting for a human → the messages that show it.
     decisions: HashMap<decisions::Decision, Vec<Tracked>>,
+    /// Rules proposed from permission requests, not saved yet, by their short key.
+    proposals: HashMap<u64, proposals::Proposal>,
+    /// Pattern prompts (chat, message) → the proposal a reply edits.
+    prompts: HashMap<(i64, i32), u64>,
     /// Projects whose "pipeline finished" went out.
     finished: HashSet<Uuid>,
     /// No call to Telegram before this (a 429's `retry_after`).

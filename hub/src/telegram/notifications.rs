@@ -1,6 +1,7 @@
 //! The hub's events turned into messages to every obeyed chat: permission requests and plans
-//! with buttons, questions to reply to, failures, auto-assignments, stalls, and the end of a
-//! project's pipeline. A decision made anywhere closes the messages that show it.
+//! with buttons, questions to reply to, failures, auto-assignments, stalls, budgets, and the end
+//! of a project's pipeline. A decision made anywhere closes the messages that show it; one a
+//! rule made with no human sends nothing new.
 
 use orchestratia_proto::{Event, EventKind, Task, TaskStatus};
 use uuid::Uuid;
@@ -37,11 +38,13 @@ impl Bot {
             EventKind::TaskAutoAssigned => self.auto_assigned(e).await,
             EventKind::TaskCompleted => self.maybe_finished(e).await,
             EventKind::AgentStalled => self.stalled(e).await,
+            EventKind::BudgetWarning | EventKind::BudgetReached => self.budget(e).await,
             _ => {}
         }
     }
 
-    /// A permission request, with Allow and Deny.
+    /// A permission request still waiting, with its buttons (a rule may have decided it
+    /// already: then nothing is sent).
     async fn permission_requested(&mut self, e: &Event) {
         let Some(id) = detail(e, "request_id") else {
             return;
@@ -49,25 +52,62 @@ impl Bot {
         let Ok(p) = self.hub.permission(&Principal::Admin, parse(&id)).await else {
             return;
         };
+        if !p.waits() {
+            return;
+        }
         let title = self.task(p.task_id).await.map(|t| t.title);
         let text = render::permission(&p, title.as_deref());
         let sent = self
-            .send_to_all(text, Some(render::permission_buttons(p.id)))
+            .send_to_all(text, Some(render::permission_buttons(&p)))
             .await;
-        self.decisions.insert(Decision::Permission(p.id), sent);
+        self.decisions
+            .entry(Decision::Permission(p.id))
+            .or_default()
+            .extend(sent);
     }
 
+    /// A decided request closes its messages; one a rule decided (`auto`) sends nothing new.
     async fn permission_decided(&mut self, e: &Event) {
         let Some(id) = detail(e, "request_id") else {
             return;
         };
-        let allowed = e
-            .details
-            .get("allowed")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let footer = render::decided_by(render::permission_verdict(allowed), &e.actor);
+        let flag = |key: &str| e.details.get(key).and_then(|v| v.as_bool());
+        let allowed = flag("allowed").unwrap_or(false);
+        let footer = if flag("auto").unwrap_or(false) {
+            render::auto_decided(allowed, &detail(e, "reason").unwrap_or_default())
+        } else {
+            render::decided_by(render::permission_verdict(allowed), &e.actor)
+        };
         self.close(Decision::Permission(parse(&id)), &footer).await;
+    }
+
+    /// A project's spending passed 80% of its budget, or reached it.
+    async fn budget(&mut self, e: &Event) {
+        let number = |key: &str| e.details.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let (cost, budget) = (number("cost_usd"), number("budget_usd"));
+        let project = match e.project_id {
+            Some(id) => self
+                .hub
+                .projects(&Principal::Admin)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .find(|p| p.id == id)
+                .map(|p| p.name)
+                .unwrap_or_else(|| id.to_string()),
+            None => "-".into(),
+        };
+        let text = if e.event == EventKind::BudgetReached {
+            let enforce = e
+                .details
+                .get("enforce")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            render::budget_reached(&project, cost, budget, enforce)
+        } else {
+            render::budget_warning(&project, cost, budget)
+        };
+        self.send_to_all(text, None).await;
     }
 
     /// A submitted plan, with Approve and Reject.
@@ -87,7 +127,10 @@ impl Bot {
         let sent = self
             .send_to_all(render::plan(&p), Some(render::plan_buttons(task)))
             .await;
-        self.decisions.insert(Decision::Plan(task), sent);
+        self.decisions
+            .entry(Decision::Plan(task))
+            .or_default()
+            .extend(sent);
     }
 
     async fn plan_decided(&mut self, e: &Event) {
@@ -109,7 +152,10 @@ impl Bot {
         for t in &sent {
             self.questions.insert((t.chat.0, t.message.0), q.id);
         }
-        self.decisions.insert(Decision::Question(q.id), sent);
+        self.decisions
+            .entry(Decision::Question(q.id))
+            .or_default()
+            .extend(sent);
     }
 
     async fn question_answered(&mut self, e: &Event) {
@@ -172,7 +218,7 @@ impl Bot {
             .await;
     }
 
-    async fn task(&self, id: Option<Uuid>) -> Option<Task> {
+    pub(super) async fn task(&self, id: Option<Uuid>) -> Option<Task> {
         let id = id?;
         self.hub
             .view_task(&Principal::Admin, &id.to_string())

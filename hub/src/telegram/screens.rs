@@ -1,6 +1,6 @@
-//! The chat's commands: each message is a reply to a question, or a command that shows a list
-//! or a card (`/sessions`, `/tasks`, `/task T7`, `/inbox`, `/help`); following a session's
-//! screen lives in `focus`.
+//! The chat's commands: each message is a reply (to a pattern prompt or a question), or a
+//! command that shows a list or a card (`/sessions`, `/tasks`, `/task T7`, `/inbox`, `/help`);
+//! following a session's screen lives in `focus`.
 
 use teloxide::types::Message;
 
@@ -17,7 +17,7 @@ impl Bot {
         let Some(text) = m.text().map(str::to_string) else {
             return;
         };
-        if self.answer_reply(&m, &text).await {
+        if self.pattern_reply(&m, &text).await || self.answer_reply(&m, &text).await {
             return;
         }
         let mut words = text.split_whitespace();
@@ -77,9 +77,11 @@ impl Bot {
         }
     }
 
-    /// `/inbox`: the hub's one inbox.
+    /// `/inbox`: the hub's one inbox, what holds up the most work first.
     async fn cmd_inbox(&self) -> String {
-        let inbox = self.hub.inbox(&Principal::Admin).await.unwrap_or_default();
-        render::inbox(&inbox)
+        match self.hub.inbox(&Principal::Admin).await {
+            Ok(inbox) => render::inbox(&inbox, orchestratia_proto::time::now_ms()),
+            Err(e) => render::error(&e),
+        }
     }
 }

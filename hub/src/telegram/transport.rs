@@ -9,7 +9,7 @@ use teloxide::RequestError;
 use teloxide::payloads::{EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ChatId, InlineKeyboardMarkup, Message, MessageId, ParseMode, Update, UpdateKind,
+    ChatId, InlineKeyboardMarkup, Message, MessageId, ParseMode, ReplyMarkup, Update, UpdateKind,
 };
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -83,6 +83,8 @@ pub fn spawn(hub: Hub, cfg: TelegramConfig) -> anyhow::Result<()> {
         questions: HashMap::new(),
         decisions: HashMap::new(),
         finished: HashSet::new(),
+        proposals: HashMap::new(),
+        prompts: HashMap::new(),
         not_before: Instant::now(),
         screen_every: cfg.screen_every,
         unreachable: false,
@@ -132,7 +134,7 @@ async fn poll(api: teloxide::Bot, tx: mpsc::Sender<Update>, timeout: Duration) {
 }
 
 impl Bot {
-    /// Reads updates, the event bus and the screen tick until the hub's process ends.
+    /// Reads updates, the event bus, the screen tick and the reminder sweep until the hub's process ends.
     async fn run(
         mut self,
         mut updates: mpsc::Receiver<Update>,
@@ -140,6 +142,9 @@ impl Bot {
     ) {
         let mut tick = tokio::time::interval(self.screen_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweep =
+            tokio::time::interval(super::reminders::sweep_every(self.hub.config.remind_after));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 u = updates.recv() => match u {
@@ -158,6 +163,7 @@ impl Bot {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tick.tick() => self.flush_screens().await,
+                _ = sweep.tick() => self.remind().await,
             }
         }
     }
@@ -221,13 +227,24 @@ impl Bot {
         text: String,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> Option<Message> {
+        self.send_markup(chat, text, keyboard.map(ReplyMarkup::InlineKeyboard))
+            .await
+    }
+
+    /// Sends a message (HTML) with any reply markup (buttons, a forced reply).
+    pub(super) async fn send_markup(
+        &mut self,
+        chat: ChatId,
+        text: String,
+        markup: Option<ReplyMarkup>,
+    ) -> Option<Message> {
         // The last gate: whatever a render forgot to escape reaches the chat escaped.
         let text = orchestratia_proto::text::multi_line(&text).into_owned();
         self.call("sendMessage", |api| {
             let req = api
                 .send_message(chat, text.clone())
                 .parse_mode(ParseMode::Html);
-            let req = match &keyboard {
+            let req = match &markup {
                 Some(k) => req.reply_markup(k.clone()),
                 None => req,
             };

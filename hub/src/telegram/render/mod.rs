@@ -1,7 +1,12 @@
 //! What the bot says, as pure functions of the hub's data (HTML for Telegram's `parse_mode`),
-//! so every message is tested without Telegram.
+//! so every message is tested without Telegram. The texts and buttons of decisions (permission
+//! requests, rule proposals, the inbox and its reminders) are in `decisions`.
 
-use orchestratia_proto::api::Inbox;
+mod decisions;
+
+pub use decisions::*;
+
+use orchestratia_proto::usage::Usage;
 use orchestratia_proto::workspace::Workspace;
 use orchestratia_proto::{
     Event, Intervention, PermissionRequest, Plan, Session, SessionStatus, Task, TaskStatus,
@@ -42,7 +47,8 @@ pub const HELP: &str = "Orchestratia bot. Commands:\n\
 /task T7 — one task with its last events\n\
 /inbox — what waits for a human\n\
 /help — this list\n\
-Permission requests and plans come with buttons; answer a question by replying to it.";
+Permission requests and plans come with buttons (\"Allow always…\" proposes a rule you can \
+edit before saving it); answer a question by replying to it.";
 
 /// The one answer to a chat the bot does not obey.
 pub const REFUSAL: &str = "Sorry, this bot answers only the admins of its Orchestratia hub.";
@@ -157,14 +163,6 @@ pub fn closed(text: &str, footer: &str) -> String {
     format!("{text}\n\n<b>{}</b>", esc(footer))
 }
 
-/// The buttons under a permission request.
-pub fn permission_buttons(id: Uuid) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(vec![vec![
-        InlineKeyboardButton::callback("Allow", Callback::Permission { id, allow: true }.encode()),
-        InlineKeyboardButton::callback("Deny", Callback::Permission { id, allow: false }.encode()),
-    ]])
-}
-
 /// The buttons under a submitted plan.
 pub fn plan_buttons(task: Uuid) -> InlineKeyboardMarkup {
     let button = |label: &str, approve| {
@@ -264,11 +262,18 @@ pub fn tasks(tasks: &[Task]) -> String {
                 (_, Some(s)) => format!(" — {s}"),
                 _ => String::new(),
             };
+            let cost = t
+                .usage
+                .as_ref()
+                .filter(|u| !u.is_empty())
+                .map(|u| format!(" · {}", u.cost_text()))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "  {} {}{}\n",
+                "  {} {}{}{}\n",
                 t.reference,
                 esc(&t.title),
-                esc(&extra)
+                esc(&extra),
+                esc(&cost)
             ));
         }
     }
@@ -297,6 +302,9 @@ pub fn task(
     if let Some(s) = sessions.iter().max_by_key(|s| s.started_at) {
         out.push_str(&format!("agent: {} ({})\n", s.state, esc(&s.name)));
     }
+    if let Some(u) = t.usage.as_ref().filter(|u| !u.is_empty()) {
+        out.push_str(&format!("cost: {}\n", cost_line(u)));
+    }
     if let Some(w) = workspace {
         out.push_str(&format!("workspace: {}\n", workspace_line(w)));
     }
@@ -316,6 +324,42 @@ pub fn task(
     clip(&out, MESSAGE_LIMIT)
 }
 
+/// `$0.42 · 12.3k in · 4.1k out · … · 7 calls`, escaped.
+pub fn cost_line(u: &Usage) -> String {
+    esc(&format!(
+        "{} · {} · {} calls",
+        u.cost_text(),
+        u.tokens_text(),
+        u.calls
+    ))
+}
+
+/// A project's spending passed the warning share of its budget.
+pub fn budget_warning(project: &str, cost_usd: f64, budget_usd: f64) -> String {
+    let share = if budget_usd > 0.0 {
+        cost_usd / budget_usd * 100.0
+    } else {
+        0.0
+    };
+    format!(
+        "💰 Project <b>{}</b> has spent ${cost_usd:.2} of its ${budget_usd:.2} budget ({share:.0}%).",
+        esc(project)
+    )
+}
+
+/// A project's spending reached its budget; with `enforce`, its new tasks wait.
+pub fn budget_reached(project: &str, cost_usd: f64, budget_usd: f64, enforce: bool) -> String {
+    let then = if enforce {
+        "New tasks of it wait until the budget is raised or cleared."
+    } else {
+        "The budget is not enforced: tasks still start."
+    };
+    format!(
+        "🛑 Project <b>{}</b> reached its budget: ${cost_usd:.2} of ${budget_usd:.2}. {then}",
+        esc(project)
+    )
+}
+
 /// `orc/T7-x · 3 files +12 -4 · review: unreviewed` (`merged into main` once merged), escaped.
 pub fn workspace_line(w: &Workspace) -> String {
     esc(&format!(
@@ -331,37 +375,6 @@ pub fn stalled(head: &str, reason: &str, screen: &str) -> String {
     let mut out = format!("⚠️ <b>{}</b>: {}", esc(head), esc(&clip(reason, 600)));
     if !screen.trim().is_empty() {
         out.push_str(&format!("\n<pre>{}</pre>", esc(&clip(screen, 1500))));
-    }
-    clip(&out, MESSAGE_LIMIT)
-}
-
-/// `/inbox`: permissions, then plans, then questions, each newest first.
-pub fn inbox(inbox: &Inbox) -> String {
-    if inbox.is_empty() {
-        return "Nothing waits for a human.".into();
-    }
-    let mut out = String::from("Waiting for a human:\n");
-    for p in inbox.permissions() {
-        out.push_str(&format!(
-            "• permission {}: {} {}\n",
-            esc(p.task_reference.as_deref().unwrap_or("-")),
-            esc(&p.tool_name),
-            esc(&clip(&p.input_text(), 200))
-        ));
-    }
-    for p in inbox.plans() {
-        out.push_str(&format!(
-            "• plan {} {}\n",
-            esc(&p.task_reference),
-            esc(&p.task_title)
-        ));
-    }
-    for q in inbox.questions() {
-        out.push_str(&format!(
-            "• question {}: {}\n",
-            esc(&q.task_reference),
-            esc(&clip(&q.question, 200))
-        ));
     }
     clip(&out, MESSAGE_LIMIT)
 }
@@ -524,5 +537,47 @@ mod tests {
         w.merged_into = Some("main".into());
         assert!(workspace_line(&w).ends_with("review: merged into main"));
         assert!(!task(&t, &[], &[], None).contains("workspace:"));
+        assert!(
+            !task(&t, &[], &[], None).contains("cost:"),
+            "no usage, no cost"
+        );
+    }
+
+    #[test]
+    fn a_task_card_shows_its_cost_and_budgets_are_told() {
+        let mut t: Task = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::nil(), "ref": "T7", "number": 7, "project_id": uuid::Uuid::nil(),
+            "title": "Gateway", "spec": "", "structured_spec": null,
+            "priority": "medium", "repo": "api", "languages": [], "agent": null, "os": null,
+            "require_plan_approval": false, "orchestrator": false, "keep_session": false,
+            "status": "running", "blocked": false, "blocked_reason": null, "server": "dev-01",
+            "server_id": null, "phase": null, "result": null, "pipeline_key": null,
+            "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z",
+        }))
+        .expect("task");
+        t.usage = Some(Usage {
+            model: Some("claude-sonnet-4-5".into()),
+            input_tokens: 12_300,
+            output_tokens: 4_100,
+            cache_read_tokens: 80_000,
+            cache_write_tokens: 0,
+            cost_usd: 0.42,
+            calls: 7,
+            unpriced_calls: 0,
+        });
+        let card = task(&t, &[], &[], None);
+        assert!(
+            card.contains(
+                "cost: $0.42 · 12.3k in · 4.1k out · 80.0k cache read · 0 cache write · 7 calls\n"
+            ),
+            "{card}"
+        );
+        assert!(tasks(&[t]).contains("T7 Gateway — dev-01 · $0.42"));
+        assert_eq!(
+            budget_warning("demo <x>", 8.1, 10.0),
+            "💰 Project <b>demo &lt;x&gt;</b> has spent $8.10 of its $10.00 budget (81%)."
+        );
+        assert!(budget_reached("demo", 10.2, 10.0, true).contains("New tasks of it wait"));
+        assert!(budget_reached("demo", 10.2, 10.0, false).contains("not enforced"));
     }
 }
