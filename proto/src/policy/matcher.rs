@@ -249,7 +249,10 @@ impl RuleSet {
         };
         let (shown, subject) = match kind {
             Kind::File => match field(&["file_path", "notebook_path"]) {
-                Some(p) => (p.to_string(), Subject::Path(FilePath::new(p, req.working_dir))),
+                Some(p) => (
+                    p.to_string(),
+                    Subject::Path(FilePath::new(p, req.working_dir)),
+                ),
                 None => return undecided("the input has no file_path: no rule matches".into()),
             },
             Kind::Url => match field(&["url"]) {
@@ -493,8 +496,12 @@ pub fn suggest(tool: &str, input: &Value, working_dir: Option<&Path>) -> Vec<Str
                 .map(|r| vec![glob::Pattern::escape(&r)])
                 .unwrap_or_default()
         }
-        Kind::Url => field("url").map(|u| vec![escape_text(u)]).unwrap_or_default(),
-        Kind::Query => field("query").map(|q| vec![escape_text(q)]).unwrap_or_default(),
+        Kind::Url => field("url")
+            .map(|u| vec![escape_text(u)])
+            .unwrap_or_default(),
+        Kind::Query => field("query")
+            .map(|q| vec![escape_text(q)])
+            .unwrap_or_default(),
         Kind::Json => vec![escape_text(&input.to_string())],
     }
 }
@@ -555,5 +562,7 @@ pub fn check_rule(tool: &str, pattern: &str, force: bool) -> Result<(), String> 
     Ok(())
 }
 
+#[cfg(test)]
+mod suggest_tests;
 #[cfg(test)]
 mod tests;

@@ -295,8 +295,7 @@ pub fn exact_bash_pattern<S: AsRef<str>>(words: &[S]) -> String {
 /// reader or the shell.
 pub fn quote_word(w: &str) -> String {
     let plain = !w.is_empty()
-        && w
-            .chars()
+        && w.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c));
     if plain {
         w.to_string()
@@ -423,9 +422,11 @@ mod tests {
             other.push("x");
             assert!(!pat.matches(&other), "{p} matches more");
         }
-        assert!(!BashPattern::parse(&exact_bash_pattern(&["rm", "*.o"]))
-            .unwrap()
-            .matches(&["rm", "a.o"]));
+        assert!(
+            !BashPattern::parse(&exact_bash_pattern(&["rm", "*.o"]))
+                .unwrap()
+                .matches(&["rm", "a.o"])
+        );
     }
 
     #[test]
@@ -461,7 +462,11 @@ mod tests {
             ("**/.env", ".env", true),
         ];
         for (p, path, want) in cases {
-            assert_eq!(PathGlob::parse(p).unwrap().matches(path), *want, "{p} on {path}");
+            assert_eq!(
+                PathGlob::parse(p).unwrap().matches(path),
+                *want,
+                "{p} on {path}"
+            );
         }
         assert!(PathGlob::parse("/etc/**").unwrap().absolute());
         assert!(PathGlob::parse("a/***").is_err());

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::*;
 use crate::policy::{PermissionRule, RuleEffect, RuleScope};
 
-const WD: &str = "/work/proj";
+pub(super) const WD: &str = "/work/proj";
 const NOW: i64 = 1_000_000;
 
 fn rule(scope: RuleScope, tool: &str, pattern: &str, effect: RuleEffect) -> PermissionRule {
@@ -30,7 +30,7 @@ fn rule(scope: RuleScope, tool: &str, pattern: &str, effect: RuleEffect) -> Perm
     }
 }
 
-fn allow(tool: &str, pattern: &str) -> PermissionRule {
+pub(super) fn allow(tool: &str, pattern: &str) -> PermissionRule {
     rule(RuleScope::Global, tool, pattern, RuleEffect::Allow)
 }
 
@@ -38,7 +38,7 @@ fn deny(tool: &str, pattern: &str) -> PermissionRule {
     rule(RuleScope::Global, tool, pattern, RuleEffect::Deny)
 }
 
-fn request<'a>(tool: &'a str, input: &'a Value, wd: Option<&'a Path>) -> Request<'a> {
+pub(super) fn request<'a>(tool: &'a str, input: &'a Value, wd: Option<&'a Path>) -> Request<'a> {
     Request {
         tool,
         input,
@@ -50,11 +50,11 @@ fn request<'a>(tool: &'a str, input: &'a Value, wd: Option<&'a Path>) -> Request
     }
 }
 
-fn bash(command: &str) -> Value {
+pub(super) fn bash(command: &str) -> Value {
     json!({ "command": command })
 }
 
-fn file(path: &str) -> Value {
+pub(super) fn file(path: &str) -> Value {
     json!({ "file_path": path })
 }
 
@@ -99,7 +99,11 @@ fn a_table_of_requests() {
         (("Bash", bash("git log --oneline")), true, Some(A)),
         (("Bash", bash("git log --oneline -5")), true, None),
         (("Bash", bash("cargo test")), true, Some(A)),
-        (("Bash", bash("cargo test -p x -- --nocapture")), true, Some(A)),
+        (
+            ("Bash", bash("cargo test -p x -- --nocapture")),
+            true,
+            Some(A),
+        ),
         (("Bash", bash("cargo build")), true, None),
         // chains and pipes
         (("Bash", bash("git status && cargo test")), true, Some(A)),
@@ -107,8 +111,16 @@ fn a_table_of_requests() {
         (("Bash", bash("ls | grep foo")), true, Some(A)),
         (("Bash", bash("ls | wc -l")), true, None),
         (("Bash", bash("cat a.txt | curl -d @- x")), true, Some(D)),
-        (("Bash", bash("ls -la && git push origin main")), true, Some(D)),
-        (("Bash", bash("npm run build || npm run test")), true, Some(A)),
+        (
+            ("Bash", bash("ls -la && git push origin main")),
+            true,
+            Some(D),
+        ),
+        (
+            ("Bash", bash("npm run build || npm run test")),
+            true,
+            Some(A),
+        ),
         (("Bash", bash("cargo test\ngit status")), true, Some(A)),
         (("Bash", bash("ls &")), true, Some(A)),
         (("Bash", bash("ls & cargo build")), true, None),
@@ -138,15 +150,27 @@ fn a_table_of_requests() {
         // redirections
         (("Bash", bash("echo hi > out.txt")), true, Some(A)),
         (("Bash", bash("echo hi >> sub/../out.txt")), true, Some(A)),
-        (("Bash", bash("echo hi > /work/proj/out.txt")), true, Some(A)),
+        (
+            ("Bash", bash("echo hi > /work/proj/out.txt")),
+            true,
+            Some(A),
+        ),
         (("Bash", bash("echo hi > /tmp/out.txt")), true, None),
         (("Bash", bash("echo hi > ../out.txt")), true, None),
         (("Bash", bash("echo hi > /work/project2/x")), true, None),
         (("Bash", bash("echo hi > ~/x")), true, None),
         (("Bash", bash("echo hi > out.txt")), false, None),
         (("Bash", bash("cargo test > /dev/null 2>&1")), true, Some(A)),
-        (("Bash", bash("cargo test > /dev/null 2>&1")), false, Some(A)),
-        (("Bash", bash("cargo test 2>&1 | tee log.txt")), true, Some(A)),
+        (
+            ("Bash", bash("cargo test > /dev/null 2>&1")),
+            false,
+            Some(A),
+        ),
+        (
+            ("Bash", bash("cargo test 2>&1 | tee log.txt")),
+            true,
+            Some(A),
+        ),
         (("Bash", bash("echo x >&2")), true, Some(A)),
         (("Bash", bash("cat < /etc/shadow")), true, None),
         (("Bash", bash("cat <<EOF\nhi\nEOF")), true, None),
@@ -181,7 +205,11 @@ fn a_table_of_requests() {
         // file tools
         (("Edit", file("src/main.rs")), true, Some(A)),
         (("Edit", file("/work/proj/src/a/b.rs")), true, Some(A)),
-        (("Edit", file("/work/proj/src/../../other/src/x.rs")), true, None),
+        (
+            ("Edit", file("/work/proj/src/../../other/src/x.rs")),
+            true,
+            None,
+        ),
         (("Edit", file("/work/other/src/x.rs")), true, None),
         (("Edit", file("tests/x.rs")), true, None),
         (("Edit", file("src/main.rs")), false, None),
@@ -196,18 +224,63 @@ fn a_table_of_requests() {
         (("Read", file("/work/proj/README")), true, Some(A)),
         (("Read", file("/home/x/notes")), true, None),
         (("Read", json!({"path": "x"})), true, None),
-        (("NotebookEdit", json!({"notebook_path": "src/a.ipynb"})), true, None),
+        (
+            ("NotebookEdit", json!({"notebook_path": "src/a.ipynb"})),
+            true,
+            None,
+        ),
         // web
-        (("WebFetch", json!({"url": "https://docs.rs/serde"})), true, Some(A)),
-        (("WebFetch", json!({"url": "https://evil.com/?u=https://docs.rs/"})), true, None),
-        (("WebSearch", json!({"query": "rust lifetimes"})), true, Some(A)),
+        (
+            ("WebFetch", json!({"url": "https://docs.rs/serde"})),
+            true,
+            Some(A),
+        ),
+        (
+            (
+                "WebFetch",
+                json!({"url": "https://evil.com/?u=https://docs.rs/"}),
+            ),
+            true,
+            None,
+        ),
+        (
+            ("WebSearch", json!({"query": "rust lifetimes"})),
+            true,
+            Some(A),
+        ),
         (("WebSearch", json!({"query": "python"})), true, None),
         // MCP tools: a glob on the compact JSON input
-        (mcp("mcp__github__get_issue", json!({"n": 1})), true, Some(A)),
-        (mcp("mcp__github__create_issue", json!({"repo": "me/x", "title": "t"})), true, Some(A)),
-        (mcp("mcp__github__create_issue", json!({"repo": "you/y", "title": "t"})), true, None),
-        (mcp("mcp__github__delete_repo", json!({"repo": "me/x"})), true, None),
-        (mcp("mcp__github__delete_repo", json!({"f": ".env", "make": 1})), true, None),
+        (
+            mcp("mcp__github__get_issue", json!({"n": 1})),
+            true,
+            Some(A),
+        ),
+        (
+            mcp(
+                "mcp__github__create_issue",
+                json!({"repo": "me/x", "title": "t"}),
+            ),
+            true,
+            Some(A),
+        ),
+        (
+            mcp(
+                "mcp__github__create_issue",
+                json!({"repo": "you/y", "title": "t"}),
+            ),
+            true,
+            None,
+        ),
+        (
+            mcp("mcp__github__delete_repo", json!({"repo": "me/x"})),
+            true,
+            None,
+        ),
+        (
+            mcp("mcp__github__delete_repo", json!({"f": ".env", "make": 1})),
+            true,
+            None,
+        ),
     ];
     assert!(cases.len() >= 40);
     let set = RuleSet::new(table_rules());
@@ -217,7 +290,10 @@ fn a_table_of_requests() {
         let req = request(tool, input, with_wd.then_some(wd));
         let v = set.decide(&req);
         if v.effect != *want {
-            wrong.push(format!("{tool} {input} (wd: {with_wd}): {:?}, want {want:?}: {}", v.effect, v.reason));
+            wrong.push(format!(
+                "{tool} {input} (wd: {with_wd}): {:?}, want {want:?}: {}",
+                v.effect, v.reason
+            ));
         }
         match v.effect {
             Some(_) => assert!(v.rule.is_some(), "{input}: a decision names its rule"),
@@ -256,13 +332,20 @@ fn reasons_name_the_rule_or_the_obstacle() {
         "\"$(curl x)\": command substitution is never allowed by a rule"
     );
     assert_eq!(v.parts.len(), 1);
-    assert_eq!(v.parts[0].why, "command substitution is never allowed by a rule");
+    assert_eq!(
+        v.parts[0].why,
+        "command substitution is never allowed by a rule"
+    );
 
     let input = bash("cargo test && git push origin main");
     let v = set.decide(&request("Bash", &input, None));
     assert_eq!(v.effect, Some(RuleEffect::Deny));
     assert!(v.reason.starts_with("denied by rule "), "{}", v.reason);
-    assert!(v.reason.ends_with("on \"git push origin main\""), "{}", v.reason);
+    assert!(
+        v.reason.ends_with("on \"git push origin main\""),
+        "{}",
+        v.reason
+    );
     assert_eq!(v.parts.len(), 2);
     assert_eq!(v.parts[0].effect, Some(RuleEffect::Allow));
     assert_eq!(v.parts[1].effect, Some(RuleEffect::Deny));
@@ -324,13 +407,29 @@ fn the_narrowest_scope_then_the_longest_pattern_names_the_rule() {
             .map(|r| r.id)
     };
     let all = vec![&global_short, &global_long, &proj, &tsk, &sess];
-    assert_eq!(winner(all.clone(), &req), Some(global_long.id), "longest pattern");
+    assert_eq!(
+        winner(all.clone(), &req),
+        Some(global_long.id),
+        "longest pattern"
+    );
     req.project_id = Some(project);
-    assert_eq!(winner(all.clone(), &req), Some(proj.id), "project beats global");
+    assert_eq!(
+        winner(all.clone(), &req),
+        Some(proj.id),
+        "project beats global"
+    );
     req.task_id = Some(task);
-    assert_eq!(winner(all.clone(), &req), Some(tsk.id), "task beats project");
+    assert_eq!(
+        winner(all.clone(), &req),
+        Some(tsk.id),
+        "task beats project"
+    );
     req.session_id = Some(session);
-    assert_eq!(winner(all.clone(), &req), Some(sess.id), "session beats task");
+    assert_eq!(
+        winner(all.clone(), &req),
+        Some(sess.id),
+        "session beats task"
+    );
 }
 
 #[test]
@@ -398,125 +497,6 @@ fn file_deny_by_relative_glob_and_allow_precedence() {
     let v = decide_with(rules, &request("Edit", &input, Some(wd)));
     assert_eq!(v.effect, Some(RuleEffect::Allow));
     assert_eq!(v.parts[0].part, "src/lib.rs");
-}
-
-#[test]
-fn suggestions() {
-    let wd = Some(Path::new(WD));
-    let cases: &[(&str, &[&str])] = &[
-        ("git status && cargo test -p x", &["git status", "cargo test -p x"]),
-        ("ls; ls", &["ls"]),
-        ("echo $(date)", &[]),
-        ("echo hi > /tmp/x", &[]),
-        ("sudo ls", &[]),
-        ("ls && echo $HOME", &["ls"]),
-        ("cargo test 2>&1 | tee out.log", &["cargo test", "tee out.log"]),
-        ("echo hi > out.txt", &["echo hi"]),
-        ("echo 'a b' \"it's\"", &["echo 'a b' 'it'\\''s'"]),
-        ("rm *.o", &["rm '*.o'"]),
-        ("", &[]),
-    ];
-    for (cmd, want) in cases {
-        let got = suggest("Bash", &bash(cmd), wd);
-        assert_eq!(got, *want, "{cmd}");
-    }
-    assert_eq!(
-        suggest("Edit", &file("/work/proj/src/[a].rs"), wd),
-        vec!["src/[[]a[]].rs"]
-    );
-    assert_eq!(suggest("Edit", &file("src/main.rs"), wd), vec!["src/main.rs"]);
-    assert!(suggest("Edit", &file("/etc/passwd"), wd).is_empty());
-    assert!(suggest("Edit", &file("src/main.rs"), None).is_empty());
-    assert!(suggest("Edit", &json!({}), wd).is_empty());
-    assert_eq!(
-        suggest("WebFetch", &json!({"url": "https://x.dev/?q=*"}), wd),
-        vec![r"https://x.dev/\?q=\*"]
-    );
-    assert_eq!(
-        suggest("mcp__a__b", &json!({"q": "x*"}), wd),
-        vec![r#"{"q":"x\*"}"#]
-    );
-}
-
-#[test]
-fn a_suggestion_made_a_rule_allows_exactly_that_call() {
-    let wd = Path::new(WD);
-    let calls: Vec<(&str, Value, Value)> = vec![
-        ("Bash", bash("git status && cargo test -p 'my crate'"), bash("cargo test -p other")),
-        ("Bash", bash("rm *.o"), bash("rm a.o")),
-        ("Bash", bash("grep -e 'a|b' x > out.txt"), bash("grep -e a x")),
-        ("Edit", file("src/[a].rs"), file("src/b.rs")),
-        ("WebFetch", json!({"url": "https://x.dev/?q=*"}), json!({"url": "https://x.dev/?q=1"})),
-        ("WebSearch", json!({"query": "what?"}), json!({"query": "whats"})),
-        ("mcp__a__b", json!({"q": "x*"}), json!({"q": "xy"})),
-    ];
-    for (tool, input, other) in &calls {
-        let rules: Vec<PermissionRule> = suggest(tool, input, Some(wd))
-            .iter()
-            .map(|p| {
-                check_rule(tool, p, false).unwrap();
-                allow(tool, p)
-            })
-            .collect();
-        assert!(!rules.is_empty(), "{input}");
-        let set = RuleSet::new(rules);
-        let v = set.decide(&request(tool, input, Some(wd)));
-        assert_eq!(v.effect, Some(RuleEffect::Allow), "{input}: {}", v.reason);
-        let v = set.decide(&request(tool, other, Some(wd)));
-        assert_eq!(v.effect, None, "{other} allowed by the suggestion for {input}");
-    }
-}
-
-#[test]
-fn bad_rules_are_refused_with_one_line() {
-    let unknown = check_rule("Bsh", "ls", false).unwrap_err();
-    assert_eq!(
-        unknown,
-        "unknown tool 'Bsh': expected one of Bash, Edit, MultiEdit, Write, Read, NotebookEdit, \
-         WebFetch, WebSearch, Glob, Grep, Task, TodoWrite, an MCP tool (mcp__server__tool) or *"
-    );
-    let bad: &[(&str, &str, bool, &str)] = &[
-        ("Bash", "", false, "the pattern is empty"),
-        ("Bash", "   ", true, "the pattern is empty"),
-        ("mcp__github", "*", false, "unknown tool"),
-        ("mcp____x", "*", false, "unknown tool"),
-        ("bash", "ls", false, "unknown tool"),
-        ("Bash", "*", false, "the pattern '*' matches every command; pass --force if you mean it"),
-        ("Bash", "* *", false, "matches every command"),
-        ("*", "*", false, "matches every call of every tool"),
-        ("Bash", "git\nstatus", false, "control characters"),
-        ("Bash", "git status\u{1b}", true, "control characters"),
-        ("Edit", "src/\u{202e}x", false, "invisible formatting"),
-        ("Bash", "echo 'a", false, "unbalanced quotes"),
-        ("Bash", "echo \"a", true, "unbalanced quotes"),
-        ("*", "echo 'a", true, "unbalanced quotes"),
-        ("Bash", "git status && rm x", false, "shell operator '&'"),
-        ("Edit", "src/***", false, "invalid path glob"),
-    ];
-    for (tool, pattern, force, want) in bad {
-        let e = check_rule(tool, pattern, *force).unwrap_err();
-        assert!(e.contains(want), "{tool} {pattern:?}: {e}");
-        assert!(!e.contains('\n'), "one line: {e}");
-    }
-    let unknown = check_rule("x\ny", "ls", false).unwrap_err();
-    assert!(!unknown.contains('\n'), "{unknown}");
-    let good: &[(&str, &str, bool)] = &[
-        ("Bash", "git status", false),
-        ("Bash", "cargo test *", false),
-        ("Bash", "*", true),
-        ("Bash", "'*'", false),
-        ("Bash", "echo 'a && b'", false),
-        ("*", "*", true),
-        ("*", "https://x/?a=1&b=2", false),
-        ("Edit", "src/**", false),
-        ("Read", "/etc/**", false),
-        ("WebFetch", "https://docs.rs/*", false),
-        ("mcp__github__get_issue", "*", false),
-        ("mcp__my-server__do_it", "{\"a\":*}", false),
-    ];
-    for (tool, pattern, force) in good {
-        assert_eq!(check_rule(tool, pattern, *force), Ok(()), "{tool} {pattern}");
-    }
 }
 
 #[test]
