@@ -160,6 +160,8 @@ fn a_table_of_requests() {
         (("Bash", bash("echo hi > /work/project2/x")), true, None),
         (("Bash", bash("echo hi > ~/x")), true, None),
         (("Bash", bash("echo hi > out.txt")), false, None),
+        (("Bash", bash("cd /tmp && echo hi > out.txt")), true, None),
+        (("Bash", bash("echo hi > out.txt; cd /")), true, None),
         (("Bash", bash("cargo test > /dev/null 2>&1")), true, Some(A)),
         (
             ("Bash", bash("cargo test > /dev/null 2>&1")),

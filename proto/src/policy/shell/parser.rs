@@ -208,6 +208,13 @@ impl<'a> Parser<'a> {
             }
         }
         let words: Vec<String> = words.into_iter().map(|(w, _)| w).collect();
+        // After a change of directory, where a relative target lands is no longer known.
+        if words
+            .first()
+            .is_some_and(|w| matches!(w.as_str(), "cd" | "pushd" | "popd"))
+        {
+            self.wd = None;
+        }
         if unmatchable.is_none() && command_starts(&words, false).1 {
             unmatchable = Some(Unmatchable::Sudo);
         }

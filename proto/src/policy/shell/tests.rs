@@ -77,6 +77,13 @@ fn what_makes_a_command_unmatchable() {
         top("ls > x", None)[0].1,
         Some(Unmatchable::RedirectionOutside("x".into()))
     );
+    // After `cd`, a relative target may land anywhere.
+    let after_cd = top("ls > a; cd /tmp; ls > b", wd);
+    assert_eq!(after_cd[0].1, None);
+    assert_eq!(
+        after_cd[2].1,
+        Some(Unmatchable::RedirectionOutside("b".into()))
+    );
     // A fine redirection is dropped from the words.
     assert_eq!(top("ls -l > out 2>&1", wd)[0].0, words("ls -l"));
 }
