@@ -5,7 +5,7 @@
 use orchestratia_proto::PermissionRequest;
 use orchestratia_proto::api::{AllowPermission, AllowScope, DenyPermission};
 use orchestratia_proto::api::{Inbox, InboxItem};
-use orchestratia_proto::policy::{PermissionRule, RuleEffect};
+use orchestratia_proto::policy::PermissionRule;
 use orchestratia_proto::time::{ago, now_ms};
 
 use super::policy::id8;
@@ -41,7 +41,7 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
             let made = if scope == AllowScope::Once {
                 Vec::new()
             } else {
-                rules_made(ctx, &r, RuleEffect::Allow, &body.patterns).await
+                rules_made(ctx, &r).await
             };
             ctx.out(&r, |r| {
                 say!("allowed {} ({}) {}", r.tool_name, r.id, scope.as_str());
@@ -66,7 +66,7 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
             };
             let r = ctx.client.deny_permission_with(&id, &body).await?;
             let made = if rule {
-                rules_made(ctx, &r, RuleEffect::Deny, &body.patterns).await
+                rules_made(ctx, &r).await
             } else {
                 Vec::new()
             };
@@ -78,31 +78,17 @@ pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<
     }
 }
 
-/// The rules a decision made: the live rules of the request's tool with the decision's
-/// effect and one of its patterns (the ones given, else the request's suggested ones), newest
-/// first. Empty when the rules cannot be read (the decision itself stands).
-async fn rules_made(
-    ctx: &Ctx,
-    r: &PermissionRequest,
-    effect: RuleEffect,
-    patterns: &[String],
-) -> Vec<PermissionRule> {
-    let patterns = if patterns.is_empty() {
-        &r.suggested
-    } else {
-        patterns
-    };
+/// The rules a decision made (their note names the request), oldest first. Empty when the
+/// rules cannot be read (the decision itself stands).
+async fn rules_made(ctx: &Ctx, r: &PermissionRequest) -> Vec<PermissionRule> {
+    let note = orchestratia_proto::policy::decision_note(r.id);
     let Ok(rules) = ctx.client.rules(false).await else {
         return Vec::new();
     };
-    let mut made: Vec<PermissionRule> = rules
+    rules
         .into_iter()
-        .filter(|x| x.effect == effect && x.tool == r.tool_name && patterns.contains(&x.pattern))
-        .filter(|x| x.session_id.is_none() || x.session_id == r.session_id)
-        .collect();
-    made.sort_by_key(|x| std::cmp::Reverse(x.created_at));
-    made.truncate(patterns.len());
-    made
+        .filter(|x| x.note.as_deref() == Some(note.as_str()))
+        .collect()
 }
 
 /// The rules a decision made, a line each.

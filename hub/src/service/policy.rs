@@ -621,7 +621,7 @@ impl Hub {
                 created_by: by.to_string(),
                 created_at: now,
                 expires_at: None,
-                note: Some(format!("made deciding permission request {}", req.id)),
+                note: Some(policy::decision_note(req.id)),
             });
         }
         Ok(made)

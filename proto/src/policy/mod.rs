@@ -124,6 +124,12 @@ impl PermissionRule {
     }
 }
 
+/// The note of a rule a person made while deciding `request` (allow for the session, allow
+/// always, deny as a rule): how clients find the rules a decision made.
+pub fn decision_note(request: Uuid) -> String {
+    format!("made deciding permission request {request}")
+}
+
 /// How one part of a request was decided: a simple command of a Bash chain, or the whole
 /// input of another tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
