@@ -98,6 +98,16 @@ pub struct Budget {
     pub enforce: bool,
 }
 
+/// Body of `POST /projects/{id}/budget`: set or clear a project's budget.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SetBudget {
+    /// US dollars, more than zero; `None` clears the budget.
+    pub budget_usd: Option<f64>,
+    /// Hold new assignments once it is reached (otherwise only warn).
+    #[serde(default)]
+    pub enforce: bool,
+}
+
 /// The share of a budget at which it is warned about.
 pub const BUDGET_WARN_AT: f64 = 0.8;
 

@@ -17,6 +17,7 @@ mod humans;
 mod inbox;
 mod lookup;
 mod merge_release;
+mod permission_decisions;
 mod permissions;
 mod policy;
 mod projects;

@@ -14,6 +14,7 @@
 
 pub mod matcher;
 pub mod pattern;
+pub mod requests;
 pub mod shell;
 
 use serde::{Deserialize, Serialize};
