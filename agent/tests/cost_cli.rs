@@ -2,8 +2,6 @@
 //! budgets refused with one line and exit 2, creating and changing nothing; a budget set,
 //! shown and cleared; what a session's model calls cost shown on its task and project.
 
-use orchestratia_proto::TaskStatus;
-use orchestratia_proto::api::CreateTask;
 use orchestratia_proto::usage::Usage;
 use orchestratia_proto::ws::DaemonToHub;
 use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
@@ -108,25 +106,7 @@ async fn a_sessions_cost_shows_on_its_task_and_project() {
     };
     let admin = hub.admin();
     let d = SimDaemon::start(&admin, "demo", "dev-01", "linux", &["app"], &[]).await;
-    let t = admin
-        .create_task(&CreateTask {
-            title: "build".into(),
-            project: Some("demo".into()),
-            repo: Some("app".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("create task");
-    admin
-        .assign(&t.id.to_string(), &d.name)
-        .await
-        .expect("assign");
-    let start = d.wait_start(10, t.id).await;
-    eventually(10, "the session active", || async {
-        let v = admin.task(&t.id.to_string()).await.ok()?;
-        (v.task.status != TaskStatus::Assigned).then_some(())
-    })
-    .await;
+    let start = d.started(&admin, "demo", "build", false).await;
     d.send(&DaemonToHub::Usage {
         session_id: start.session_id,
         usage: Usage {

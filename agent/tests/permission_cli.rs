@@ -3,8 +3,7 @@
 //! permission allowed for the session or always, with the rule it made named; a pattern with
 //! no rule scope refused.
 
-use orchestratia_proto::TaskStatus;
-use orchestratia_proto::api::{CreateTask, RequestPermission};
+use orchestratia_proto::api::RequestPermission;
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::ws::SessionStart;
 use orchestratia_testkit::{Backend, SimDaemon, TestHub};
@@ -28,28 +27,7 @@ async fn rules(hub: &TestHub) -> Vec<Value> {
 
 /// Creates a task in `demo`, assigns it to the daemon, and waits until its session is active.
 async fn started(admin: &HubClient, d: &SimDaemon, title: &str) -> SessionStart {
-    let t = admin
-        .create_task(&CreateTask {
-            title: title.into(),
-            project: Some("demo".into()),
-            repo: Some("app".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("create task");
-    admin
-        .assign(&t.id.to_string(), &d.name)
-        .await
-        .expect("assign");
-    let start = d.wait_start(10, t.id).await;
-    for _ in 0..100 {
-        let v = admin.task(&t.id.to_string()).await.expect("view task");
-        if v.task.status != TaskStatus::Assigned {
-            return start;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{title} stayed assigned: its session never became active");
+    d.started(admin, "demo", title, false).await
 }
 
 #[tokio::test]

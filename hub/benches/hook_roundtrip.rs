@@ -8,10 +8,10 @@
 use std::time::{Duration, Instant};
 
 use orchestratia_hub::HubConfig;
-use orchestratia_proto::api::{CreateTask, NewRule, RequestPermission};
+use orchestratia_proto::PermissionStatus;
+use orchestratia_proto::api::{NewRule, RequestPermission};
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::policy::RuleEffect;
-use orchestratia_proto::{PermissionStatus, TaskStatus};
 use orchestratia_testkit::SimDaemon;
 use serde_json::json;
 
@@ -52,27 +52,7 @@ async fn main() {
     let admin = HubClient::new(&running.url(), Some(token));
     admin.create_project("bench").await.expect("project");
     let d = SimDaemon::start(&admin, "bench", "bench-01", "linux", &["app"], &["rust"]).await;
-    let t = admin
-        .create_task(&CreateTask {
-            title: "hooked".into(),
-            project: Some("bench".into()),
-            repo: Some("app".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("task");
-    admin
-        .assign(&t.id.to_string(), &d.name)
-        .await
-        .expect("assign");
-    let start = d.wait_start(10, t.id).await;
-    for _ in 0..100 {
-        let v = admin.task(&t.id.to_string()).await.expect("task");
-        if v.task.status != TaskStatus::Assigned {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let start = d.started(&admin, "bench", "hooked", false).await;
     // 1,000 rules: many tools' commands allowed, some denied.
     let t0 = Instant::now();
     for i in 0..RULES {

@@ -278,6 +278,43 @@ impl SimDaemon {
         }
     }
 
+    /// Creates a task `title` in `project` (repo `app`; `plan`: it needs plan approval),
+    /// assigns it here, and waits for its session to be active (the task out of `assigned`),
+    /// so what its agent asks next does not race this daemon's report. Its session start
+    /// (with the agent's token) is returned.
+    pub async fn started(
+        &self,
+        admin: &HubClient,
+        project: &str,
+        title: &str,
+        plan: bool,
+    ) -> SessionStart {
+        let t = admin
+            .create_task(&orchestratia_proto::api::CreateTask {
+                title: title.into(),
+                project: Some(project.into()),
+                repo: Some("app".into()),
+                require_plan_approval: plan,
+                ..Default::default()
+            })
+            .await
+            .expect("create task");
+        admin
+            .assign(&t.id.to_string(), &self.name)
+            .await
+            .expect("assign");
+        let start = self.wait_start(10, t.id).await;
+        let id = t.id.to_string();
+        for _ in 0..100 {
+            let v = admin.task(&id).await.expect("view task");
+            if v.task.status != orchestratia_proto::TaskStatus::Assigned {
+                return start;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{title} stayed assigned: its session never became active");
+    }
+
     /// Waits for the session start of a task.
     pub async fn wait_start(&self, secs: u64, task: Uuid) -> SessionStart {
         let m = self

@@ -89,9 +89,8 @@ pub fn task_record(project: Uuid, number: i64, title: &str) -> TaskRecord {
     }
 }
 
-/// Creates a task in `project`, assigns it to `server`, and waits for its session to be
-/// active (the task out of `assigned`), so what its agent asks next does not race the
-/// daemon's report.
+/// Creates a task in `project`, assigns it to `d`, and waits for its session to be active
+/// (see `SimDaemon::started`).
 pub async fn started(
     admin: &orchestratia_proto::client::HubClient,
     d: &orchestratia_testkit::SimDaemon,
@@ -99,28 +98,5 @@ pub async fn started(
     title: &str,
     plan: bool,
 ) -> SessionStart {
-    let t = admin
-        .create_task(&orchestratia_proto::api::CreateTask {
-            title: title.into(),
-            project: Some(project.into()),
-            repo: Some("app".into()),
-            require_plan_approval: plan,
-            ..Default::default()
-        })
-        .await
-        .expect("create task");
-    admin
-        .assign(&t.id.to_string(), &d.name)
-        .await
-        .expect("assign");
-    let start = d.wait_start(10, t.id).await;
-    let id = t.id.to_string();
-    for _ in 0..100 {
-        let v = admin.task(&id).await.expect("view task");
-        if v.task.status != TaskStatus::Assigned {
-            return start;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{title} stayed assigned: its session never became active");
+    d.started(admin, project, title, plan).await
 }
