@@ -4,18 +4,12 @@
 
 use orchestratia_proto::usage::Usage;
 use orchestratia_proto::ws::DaemonToHub;
-use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
+use orchestratia_testkit::{SimDaemon, TestHub, eventually};
 use serde_json::{Value, json};
-
-async fn hub_with_project() -> Option<TestHub> {
-    let hub = TestHub::start(Backend::Sqlite).await?;
-    hub.cli(&["project", "create", "demo"]).await.ok();
-    Some(hub)
-}
 
 #[tokio::test]
 async fn bad_budgets_are_refused_and_change_nothing() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     for bad in ["0", "-5", "NaN", "inf"] {
@@ -68,7 +62,7 @@ async fn bad_budgets_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn budgets_are_set_shown_and_cleared() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     // A budget set, shown, and cleared.
@@ -101,7 +95,7 @@ async fn budgets_are_set_shown_and_cleared() {
 
 #[tokio::test]
 async fn a_sessions_cost_shows_on_its_task_and_project() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let admin = hub.admin();

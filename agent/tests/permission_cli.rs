@@ -6,14 +6,8 @@
 use orchestratia_proto::api::RequestPermission;
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::ws::SessionStart;
-use orchestratia_testkit::{Backend, SimDaemon, TestHub};
+use orchestratia_testkit::{SimDaemon, TestHub};
 use serde_json::{Value, json};
-
-async fn hub_with_project() -> Option<TestHub> {
-    let hub = TestHub::start(Backend::Sqlite).await?;
-    hub.cli(&["project", "create", "demo"]).await.ok();
-    Some(hub)
-}
 
 /// The rules the hub holds (expired ones too), as JSON.
 async fn rules(hub: &TestHub) -> Vec<Value> {
@@ -32,7 +26,7 @@ async fn started(admin: &HubClient, d: &SimDaemon, title: &str) -> SessionStart 
 
 #[tokio::test]
 async fn the_inbox_is_ranked_json_and_a_table() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let admin = hub.admin();
@@ -132,7 +126,7 @@ async fn the_inbox_is_ranked_json_and_a_table() {
 
 #[tokio::test]
 async fn allow_for_the_session_with_a_pattern_makes_that_rule_and_says_so() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let admin = hub.admin();
@@ -180,10 +174,9 @@ async fn allow_for_the_session_with_a_pattern_makes_that_rule_and_says_so() {
     assert_eq!(rules(&hub).await.len(), 1);
 }
 
-// Needs the matcher (proto::policy suggesting the narrowest pattern).
 #[tokio::test]
 async fn allow_always_makes_the_suggested_rule_and_says_so() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let admin = hub.admin();

@@ -3,14 +3,8 @@
 //! ids refused with one line and exit 2, changing nothing; a pipeline's rules checked before
 //! anything is created and not duplicated when it is applied again.
 
-use orchestratia_testkit::{Backend, TestHub};
+use orchestratia_testkit::TestHub;
 use serde_json::{Value, json};
-
-async fn hub_with_project() -> Option<TestHub> {
-    let hub = TestHub::start(Backend::Sqlite).await?;
-    hub.cli(&["project", "create", "demo"]).await.ok();
-    Some(hub)
-}
 
 /// The rules the hub holds (expired ones too), as JSON.
 async fn rules(hub: &TestHub) -> Vec<Value> {
@@ -54,7 +48,7 @@ async fn help_names_the_new_commands_and_flags() {
 
 #[tokio::test]
 async fn rules_are_added_listed_and_removed() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let r = hub
@@ -123,7 +117,7 @@ async fn rules_are_added_listed_and_removed() {
 
 #[tokio::test]
 async fn bad_expiries_scopes_inputs_and_ids_are_refused_and_change_nothing() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let add = |tool: &'static str, pattern: &'static str, more: &'static [&'static str]| {
@@ -170,7 +164,7 @@ async fn bad_expiries_scopes_inputs_and_ids_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_pipelines_rules_are_checked_first_and_applied_once() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("dir");
@@ -236,12 +230,9 @@ async fn a_pipelines_rules_are_checked_first_and_applied_once() {
     );
 }
 
-// The tests below need the matcher (proto::policy deciding patterns, verdicts and
-// suggestions); they are written to the design.
-
 #[tokio::test]
 async fn policy_test_names_the_deciding_rule_per_part() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let r = hub
@@ -319,7 +310,7 @@ async fn policy_test_names_the_deciding_rule_per_part() {
 
 #[tokio::test]
 async fn bad_patterns_and_tools_are_refused_and_change_nothing() {
-    let Some(hub) = hub_with_project().await else {
+    let Some(hub) = TestHub::with_project("demo").await else {
         return;
     };
     let add = |tool: &'static str, pattern: &'static str, more: &'static [&'static str]| {

@@ -7,7 +7,7 @@ use orchestratia_proto::api::NewRule;
 use orchestratia_proto::policy::RuleEffect;
 use orchestratia_proto::{PermissionRequest, PermissionStatus};
 use orchestratia_testkit::agent::tmux_available;
-use orchestratia_testkit::{Backend, DaemonOptions, TestDaemon, TestHub, eventually};
+use orchestratia_testkit::{Backend, DaemonOptions, TestDaemon, TestHub, eventually, wait_online};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_lets_the_worker_run_without_a_human() {
@@ -28,15 +28,7 @@ async fn a_rule_lets_the_worker_run_without_a_human() {
         },
     )
     .await;
-    eventually(20, "dev-01 online", || async {
-        let s = hub.cli(&["server", "list", "--json"]).await.json();
-        s.as_array()
-            .into_iter()
-            .flatten()
-            .any(|x| x["name"] == "dev-01" && x["status"] == "online")
-            .then_some(())
-    })
-    .await;
+    wait_online(&hub.admin(), "dev-01").await;
     let rule = admin
         .add_rule(&NewRule {
             scope: None,

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use orchestratia_proto::usage::Usage;
-use orchestratia_testkit::{Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually};
+use orchestratia_testkit::{
+    Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually, wait_online,
+};
 
 /// A transcript in Claude Code's shape: a prompt, a message whose usage repeats on two
 /// content-block lines, a tool result, a second Sonnet message, a Haiku call, a snapshot.
@@ -95,15 +97,7 @@ async fn a_sessions_transcript_becomes_its_tasks_usage() {
         },
     )
     .await;
-    eventually(20, "dev-01 online", || async {
-        let s = hub.cli(&["server", "list", "--json"]).await.json();
-        s.as_array()
-            .into_iter()
-            .flatten()
-            .any(|x| x["name"] == "dev-01" && x["status"] == "online")
-            .then_some(())
-    })
-    .await;
+    wait_online(&hub.admin(), "dev-01").await;
     let v = hub
         .cli(&[
             "task", "create", "--title", "costly", "--repo", "app", "--json",

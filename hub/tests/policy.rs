@@ -309,6 +309,16 @@ async fn bad_rules_change_nothing(backend: Backend) {
             .status(),
         Some(404)
     );
+    let mut no_session = rule("ls", RuleEffect::Allow);
+    no_session.session = Some(uuid::Uuid::new_v4());
+    assert_eq!(
+        admin
+            .add_rule(&no_session)
+            .await
+            .expect_err("no such session")
+            .status(),
+        Some(404)
+    );
     assert_eq!(
         admin
             .remove_rule("ffffffff")

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use orchestratia_testkit::agent::tmux_available;
 use orchestratia_testkit::telegram::FakeTelegram;
-use orchestratia_testkit::{Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually};
+use orchestratia_testkit::{
+    Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually, wait_online,
+};
 use serde_json::Value;
 
 const ADMIN_CHAT: i64 = 42;
@@ -48,15 +50,7 @@ async fn bot_and_daemon(extra: &[&str]) -> Option<(FakeTelegram, TestHub, TestDa
         },
     )
     .await;
-    eventually(20, "dev-01 online", || async {
-        let s = hub.cli(&["server", "list", "--json"]).await.json();
-        s.as_array()
-            .into_iter()
-            .flatten()
-            .any(|x| x["name"] == "dev-01" && x["status"] == "online")
-            .then_some(())
-    })
-    .await;
+    wait_online(&hub.admin(), "dev-01").await;
     Some((fake, hub, d))
 }
 

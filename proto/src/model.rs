@@ -281,6 +281,11 @@ word_enum!(
     }
 );
 
+/// An id as tables show it and commands accept it: its first 8 hex digits.
+pub fn short_id(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}
+
 /// A task's short reference, `T7`.
 pub fn task_ref(number: i64) -> String {
     format!("T{number}")

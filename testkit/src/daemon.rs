@@ -99,7 +99,7 @@ pub async fn register(
 /// Waits until the hub shows server `name` online (its daemon's hello was handled, so tasks
 /// can be assigned to it).
 pub async fn wait_online(admin: &HubClient, name: &str) {
-    crate::eventually(10, &format!("{name} online"), || async {
+    crate::eventually(20, &format!("{name} online"), || async {
         let servers = admin.servers().await.ok()?;
         servers
             .iter()

@@ -115,6 +115,13 @@ pub struct TestHub {
 }
 
 impl TestHub {
+    /// Starts a hub on SQLite with one project, `name`, made through the CLI.
+    pub async fn with_project(name: &str) -> Option<TestHub> {
+        let hub = TestHub::start(Backend::Sqlite).await?;
+        hub.cli(&["project", "create", name]).await.ok();
+        Some(hub)
+    }
+
     /// Starts a hub on SQLite, or `None` on PostgreSQL when no server answers (and not in CI).
     pub async fn start(backend: Backend) -> Option<TestHub> {
         Self::start_with(HubOptions {

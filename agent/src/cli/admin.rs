@@ -1,6 +1,7 @@
 //! Admin commands: projects, servers, sessions, and what waits for a human.
 
 use orchestratia_proto::api::{CreateProject, CreateRegistrationToken, EventQuery, SetBudget};
+use orchestratia_proto::model::short_id;
 use orchestratia_proto::time::{ago, format_ms, now_ms};
 use orchestratia_proto::{Project, Server};
 
@@ -245,7 +246,7 @@ pub(crate) async fn intervention(ctx: &Ctx, cmd: InterventionCmd) -> anyhow::Res
                     .iter()
                     .map(|i| {
                         vec![
-                            i.id.to_string()[..8].to_string(),
+                            short_id(i.id),
                             i.task_reference.clone(),
                             i.status.to_string(),
                             ago(i.created_at, now),

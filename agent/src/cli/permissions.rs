@@ -8,10 +8,10 @@ use orchestratia_proto::api::{Inbox, InboxItem};
 use orchestratia_proto::policy::PermissionRule;
 use orchestratia_proto::time::{ago, now_ms};
 
-use super::policy::id8;
 use super::policy_args::PermissionCmd;
 use super::print::{clip, table};
 use super::{Ctx, usage};
+use orchestratia_proto::model::short_id;
 
 /// `orchestratia permission …`.
 pub(crate) async fn permission(ctx: &Ctx, cmd: PermissionCmd) -> anyhow::Result<()> {
@@ -94,7 +94,7 @@ async fn rules_made(ctx: &Ctx, r: &PermissionRequest) -> Vec<PermissionRule> {
 /// The rules a decision made, a line each.
 fn print_made(made: &[PermissionRule]) {
     for m in made {
-        say!("rule {}: {}", id8(m.id), m.describe());
+        say!("rule {}: {}", short_id(m.id), m.describe());
     }
 }
 
@@ -109,13 +109,13 @@ fn requests_table(rs: &[PermissionRequest]) -> String {
         .iter()
         .map(|r| {
             let rule = match (r.rule_id, r.waits()) {
-                (Some(id), _) => id8(id),
+                (Some(id), _) => short_id(id),
                 (None, true) if r.suggested.is_empty() => "suggest: (none: once only)".into(),
                 (None, true) => format!("suggest: {}", r.suggested.join(" ; ")),
                 (None, false) => "-".into(),
             };
             vec![
-                id8(r.id),
+                short_id(r.id),
                 r.task_reference.clone().unwrap_or_else(|| "-".into()),
                 r.status.to_string(),
                 ago(r.created_at, now),
@@ -178,7 +178,7 @@ fn inbox_table(inbox: &Inbox) -> String {
             vec![
                 (i + 1).to_string(),
                 kind.to_string(),
-                id8(id),
+                short_id(id),
                 task,
                 clip(&what, 70),
                 e.blocks.to_string(),

@@ -20,9 +20,10 @@ use orchestratia_proto::time::now_ms;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::policy::{id8, parse_expiry};
+use super::policy::parse_expiry;
 use super::print::table;
 use super::{Ctx, usage};
+use orchestratia_proto::model::short_id;
 
 /// One rule of a pipeline file.
 #[derive(Debug, Deserialize)]
@@ -209,7 +210,7 @@ pub(super) fn text(applied: &[AppliedRule]) -> String {
         .iter()
         .map(|(r, created)| {
             vec![
-                id8(r.id),
+                short_id(r.id),
                 if *created {
                     "created".into()
                 } else {

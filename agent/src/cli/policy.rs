@@ -2,6 +2,7 @@
 //! a human: list them, add one, remove one, and test which rule would decide a call.
 
 use orchestratia_proto::api::{NewRule, PolicyTest};
+use orchestratia_proto::model::short_id;
 use orchestratia_proto::policy::{PermissionRule, RuleEffect, RuleScope, Verdict, check_rule};
 use orchestratia_proto::time::{format_ms, now_ms, parse_rfc3339};
 use serde_json::{Value, json};
@@ -21,15 +22,12 @@ pub(crate) async fn policy(ctx: &Ctx, cmd: PolicyCmd) -> anyhow::Result<()> {
         PolicyCmd::Add(a) => add(ctx, a).await,
         PolicyCmd::Remove { id } => {
             let r = ctx.client.remove_rule(&id).await?;
-            ctx.out(&r, |r| say!("removed rule {}: {}", id8(r.id), r.describe()))
+            ctx.out(&r, |r| {
+                say!("removed rule {}: {}", short_id(r.id), r.describe())
+            })
         }
         PolicyCmd::Test(a) => test(ctx, a).await,
     }
-}
-
-/// The first 8 hex digits of an id, what tables show and commands accept.
-pub(crate) fn id8(id: Uuid) -> String {
-    id.to_string()[..8].to_string()
 }
 
 /// Rules as a table: id, effect, tool, pattern, scope, who made it, expiry.
@@ -42,11 +40,11 @@ pub(crate) fn rules_table(rs: &[PermissionRule]) -> String {
         .iter()
         .map(|r| {
             vec![
-                id8(r.id),
+                short_id(r.id),
                 r.effect.to_string(),
                 r.tool.clone(),
                 r.pattern.clone(),
-                scope_text(r),
+                r.place(),
                 r.created_by.clone(),
                 match r.expires_at {
                     None => "-".to_string(),
@@ -60,19 +58,6 @@ pub(crate) fn rules_table(rs: &[PermissionRule]) -> String {
         &["ID", "EFFECT", "TOOL", "PATTERN", "SCOPE", "BY", "EXPIRES"],
         rows,
     )
-}
-
-/// Where a rule applies, in a few words: `global`, `project demo`, `task T3`, `session 1a2b3c4d`.
-fn scope_text(r: &PermissionRule) -> String {
-    match r.scope {
-        RuleScope::Global => "global".into(),
-        RuleScope::Project => format!("project {}", r.project.as_deref().unwrap_or("?")),
-        RuleScope::Task => format!("task {}", r.task_reference.as_deref().unwrap_or("?")),
-        RuleScope::Session => match r.session_id {
-            Some(s) => format!("session {}", id8(s)),
-            None => "session ?".into(),
-        },
-    }
 }
 
 /// An expiry as the user wrote it (a duration from now, or an RFC 3339 time) in epoch
@@ -157,7 +142,9 @@ async fn add(ctx: &Ctx, a: AddRuleArgs) -> anyhow::Result<()> {
         force: a.force,
     };
     let r = ctx.client.add_rule(&body).await?;
-    ctx.out(&r, |r| say!("added rule {}: {}", id8(r.id), r.describe()))
+    ctx.out(&r, |r| {
+        say!("added rule {}: {}", short_id(r.id), r.describe())
+    })
 }
 
 /// A tool call's input as the user typed it for `tool`: Bash a command, file tools a path,
@@ -225,7 +212,7 @@ pub(crate) fn verdict_text(v: &Verdict) -> String {
                     p.effect
                         .map(|e| e.to_string())
                         .unwrap_or_else(|| "-".into()),
-                    p.rule_id.map(id8).unwrap_or_else(|| "-".into()),
+                    p.rule_id.map(short_id).unwrap_or_else(|| "-".into()),
                     p.why.clone(),
                 ]
             })

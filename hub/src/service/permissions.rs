@@ -186,24 +186,6 @@ impl Hub {
         self.with_suggestions(&mut c, all).await
     }
 
-    /// Allows or denies a pending permission request (by id, unique prefix, or task with one)
-    /// once.
-    pub async fn decide_permission(
-        &self,
-        p: &Principal,
-        key: &str,
-        allow: bool,
-        reason: Option<&str>,
-    ) -> HubResult<PermissionRequest> {
-        p.require_admin(if allow {
-            "allowing a tool call"
-        } else {
-            "denying a tool call"
-        })?;
-        self.decide_by_human(p, key, allow, reason, None, &[], None)
-            .await
-    }
-
     /// After a decision on `req` for task `t`: the asking session's state moves once no
     /// request of it is pending, and the task's daemon is told the decision.
     pub(super) async fn tell_decision(

@@ -81,12 +81,7 @@ impl Hub {
         task: Option<&TaskRecord>,
         session: Option<Uuid>,
     ) -> HubResult<Origin> {
-        let working_dir = match session {
-            Some(id) => store::sessions::get(c, id)
-                .await?
-                .and_then(|s| s.working_dir),
-            None => None,
-        };
+        let working_dir = working_dir_of(c, session).await?;
         Ok(Origin {
             project_id: task.map(|t| t.project_id),
             task_id: task.map(|t| t.id),
@@ -102,12 +97,7 @@ impl Hub {
         mut reqs: Vec<PermissionRequest>,
     ) -> HubResult<Vec<PermissionRequest>> {
         for r in reqs.iter_mut().filter(|r| r.waits()) {
-            let wd = match r.session_id {
-                Some(id) => store::sessions::get(c, id)
-                    .await?
-                    .and_then(|s| s.working_dir),
-                None => None,
-            };
+            let wd = working_dir_of(c, r.session_id).await?;
             r.suggested =
                 policy::suggest(&r.tool_name, &r.tool_input, wd.as_deref().map(Path::new));
         }
@@ -329,7 +319,7 @@ impl Hub {
         if tool.is_empty() {
             return Err(bad!("name the tool (--tool Bash)"));
         }
-        policy::check_rule(tool, "x", true).map_err(|e| bad!("{e}"))?;
+        policy::check_tool(tool).map_err(|e| bad!("{e}"))?;
         let input = match (&body.input, tool) {
             (Value::String(s), "Bash") => json!({"command": s}),
             (v, _) => v.clone(),
@@ -422,6 +412,16 @@ impl Hub {
         }
         Ok(())
     }
+}
+
+/// The working dir of a session (paths in a request are judged against it).
+async fn working_dir_of(c: &mut Conn, session: Option<Uuid>) -> HubResult<Option<String>> {
+    Ok(match session {
+        Some(id) => store::sessions::get(c, id)
+            .await?
+            .and_then(|s| s.working_dir),
+        None => None,
+    })
 }
 
 /// Where a new rule applies.

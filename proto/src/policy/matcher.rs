@@ -16,6 +16,7 @@ use super::pattern::{
 };
 use super::shell::{self, SimpleCommand};
 use super::{KNOWN_TOOLS, PartVerdict, PermissionRule, RuleEffect, RuleScope, Verdict};
+use crate::model::short_id;
 use crate::text;
 
 /// One tool call to decide, with where it comes from.
@@ -302,7 +303,7 @@ impl RuleSet {
     fn verdict(&self, shown: &[&str], outcomes: Vec<Outcome>, empty: &str) -> Verdict {
         let rule_line = |i: usize| {
             let r = &self.rules[i];
-            format!("{}: {}", short(r.id), r.describe())
+            format!("{}: {}", short_id(r.id), r.describe())
         };
         let parts: Vec<PartVerdict> = shown
             .iter()
@@ -460,11 +461,6 @@ fn undecided(reason: String) -> Verdict {
     }
 }
 
-/// A rule id as people see it: its first 8 hex digits.
-fn short(id: Uuid) -> String {
-    id.simple().to_string()[..8].to_string()
-}
-
 /// The narrowest patterns that would allow this call (one per distinct simple command of a
 /// Bash chain), for "allow always" to propose.
 pub fn suggest(tool: &str, input: &Value, working_dir: Option<&Path>) -> Vec<String> {
@@ -518,16 +514,22 @@ fn is_mcp_tool(tool: &str) -> bool {
         .is_some_and(|(server, name)| ok(server) && ok(name))
 }
 
+/// Checks that a rule may name `tool`: a known tool, an MCP tool (`mcp__server__tool`) or `*`.
+pub fn check_tool(tool: &str) -> Result<(), String> {
+    if tool == "*" || KNOWN_TOOLS.contains(&tool) || is_mcp_tool(tool) {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown tool '{}': expected one of {}, an MCP tool (mcp__server__tool) or *",
+        text::clip(tool, 60),
+        KNOWN_TOOLS.join(", ")
+    ))
+}
+
 /// Checks a rule's tool and pattern before it is saved: a known tool, a pattern that is not
 /// empty and, for Bash, not one that matches everything (`*` alone) unless `force`.
 pub fn check_rule(tool: &str, pattern: &str, force: bool) -> Result<(), String> {
-    if !(tool == "*" || KNOWN_TOOLS.contains(&tool) || is_mcp_tool(tool)) {
-        return Err(format!(
-            "unknown tool '{}': expected one of {}, an MCP tool (mcp__server__tool) or *",
-            text::clip(tool, 60),
-            KNOWN_TOOLS.join(", ")
-        ));
-    }
+    check_tool(tool)?;
     if pattern.trim().is_empty() {
         return Err("the pattern is empty".into());
     }

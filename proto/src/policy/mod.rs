@@ -24,9 +24,9 @@ use uuid::Uuid;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::model::{UnknownWord, word_enum};
+use crate::model::{UnknownWord, short_id, word_enum};
 
-pub use matcher::{Request, RuleSet, check_rule, suggest};
+pub use matcher::{Request, RuleSet, check_rule, check_tool, suggest};
 
 word_enum!(
     /// Where a rule applies, from the widest to the narrowest: every project, one project,
@@ -107,20 +107,28 @@ impl PermissionRule {
         self.expires_at.is_none_or(|e| e > now)
     }
 
-    /// One line for people: `allow Bash "cargo test *" (project demo)`.
-    pub fn describe(&self) -> String {
-        let place = match self.scope {
+    /// Where it applies, in a few words: `every project`, `project demo`, `task T3`,
+    /// `session 1a2b3c4d`.
+    pub fn place(&self) -> String {
+        match self.scope {
             RuleScope::Global => "every project".to_string(),
             RuleScope::Project => format!("project {}", self.project.as_deref().unwrap_or("?")),
             RuleScope::Task => format!("task {}", self.task_reference.as_deref().unwrap_or("?")),
             RuleScope::Session => match self.session_id {
-                Some(s) => format!("session {}", &s.to_string()[..8]),
+                Some(s) => format!("session {}", short_id(s)),
                 None => "session ?".into(),
             },
-        };
+        }
+    }
+
+    /// One line for people: `allow Bash "cargo test *" (project demo)`.
+    pub fn describe(&self) -> String {
         format!(
-            "{} {} \"{}\" ({place})",
-            self.effect, self.tool, self.pattern
+            "{} {} \"{}\" ({})",
+            self.effect,
+            self.tool,
+            self.pattern,
+            self.place()
         )
     }
 }
