@@ -39,6 +39,9 @@ pub struct HubConfig {
     /// An inbox item (plan, permission request, question) waiting longer than this is
     /// announced again, once (the Telegram bot's reminder).
     pub remind_after: Duration,
+    /// This hub's name among replicas sharing one PostgreSQL database (`--replica-id`);
+    /// `None`: a single hub.
+    pub replica_id: Option<String>,
 }
 
 /// Bounds on what a request may carry.
@@ -113,6 +116,7 @@ impl HubConfig {
             registration_token_ttl: Duration::from_secs(3600),
             shutdown_grace: Duration::from_secs(5),
             remind_after: Duration::from_secs(600),
+            replica_id: None,
         }
     }
 

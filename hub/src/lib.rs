@@ -12,6 +12,7 @@ pub mod connections;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub mod listener;
+pub mod metrics;
 pub(crate) mod server;
 pub mod service;
 pub mod store;

@@ -38,6 +38,10 @@ struct Serve {
     /// Database: a SQLite file path or sqlite:// URL, or postgres://… (default: SQLite under the user's data dir).
     #[arg(long, env = "ORCHESTRATIA_DB")]
     db: Option<String>,
+    /// Run as one of several replicas sharing one PostgreSQL database, under this name
+    /// (unique among them): events, daemon commands and watched output then cross replicas.
+    #[arg(long, env = "ORCHESTRATIA_REPLICA_ID")]
+    replica_id: Option<String>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8600", env = "ORCHESTRATIA_LISTEN")]
     listen: SocketAddr,
@@ -182,8 +186,12 @@ async fn serve(mut s: Serve) -> anyhow::Result<()> {
     let config = hub_config(&url, s)?;
     orchestratia_hub::listener::raise_open_file_limit();
     let running = orchestratia_hub::start(config).await?;
+    let replica = match running.hub.replica() {
+        Some(r) => format!(", replica {r}"),
+        None => String::new(),
+    };
     println!(
-        "orchestratia-hub {} listening on {} (database {})",
+        "orchestratia-hub {} listening on {} (database {}{replica})",
         orchestratia_proto::VERSION,
         running.url(),
         store::redact(&url)
@@ -224,6 +232,11 @@ fn check_settings(s: &Serve) -> anyhow::Result<()> {
 /// The hub's configuration from the `serve` flags, once they are checked.
 fn hub_config(url: &str, s: Serve) -> anyhow::Result<HubConfig> {
     check_settings(&s)?;
+    if s.replica_id.is_some() && !url.starts_with("postgres") {
+        anyhow::bail!(
+            "--replica-id needs PostgreSQL: replicas share one postgres:// database (SQLite serves one hub)"
+        );
+    }
     let mut config = HubConfig::new(url, s.listen);
     config.heartbeat_interval = s.heartbeat_interval;
     config.offline_after = s.offline_after;
@@ -232,6 +245,7 @@ fn hub_config(url: &str, s: Serve) -> anyhow::Result<HubConfig> {
     config.registration_token_ttl = s.registration_token_ttl;
     config.shutdown_grace = s.shutdown_grace;
     config.remind_after = s.remind_after;
+    config.replica_id = s.replica_id.clone();
     config.limits = Limits {
         max_session_bytes: s.max_session_mib * 1024 * 1024,
         ws_send_timeout: s.ws_send_timeout,

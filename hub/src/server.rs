@@ -49,6 +49,9 @@ pub async fn start_with_admin(config: HubConfig) -> anyhow::Result<(RunningHub, 
     Ok((running, token))
 }
 
+/// How long a replica waits for a process of its name that just died to let go of it.
+const REPLICA_LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// Opens the store, binds `config.listen` (port 0 picks a free one) and starts serving.
 pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let store = Store::open(&config.db_url)
@@ -57,6 +60,11 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
+    // A replica proves it is the only process of its name before it serves anything.
+    let lock = match &config.replica_id {
+        Some(id) => Some(crate::bus::replica::claim(&store, id, REPLICA_LOCK_WAIT).await?),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| {
         let host = if addr.ip().is_unspecified() {
@@ -67,6 +75,9 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         format!("http://{host}:{}", addr.port())
     });
     let hub = Hub::new(store, config.clone(), public_url);
+    if let (Some(id), Some(lock)) = (&config.replica_id, lock) {
+        crate::bus::replica::start(&hub, id, lock).await?;
+    }
     let admin_file = if config.write_admin_file {
         let path = config
             .admin_file
@@ -98,7 +109,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
 }
 
 /// Marks servers offline when their heartbeats stop, and watches the agents (stalls, late
-/// answers).
+/// answers). Between replicas only the holder of the `monitor` lease does it.
 fn spawn_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
     let every =
         (hub.config.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
@@ -107,6 +118,10 @@ fn spawn_monitor(hub: Hub, mut stop: watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    // Between replicas, one at a time does the sweeps.
+                    if !hub.holds_lease("monitor").await {
+                        continue;
+                    }
                     if let Err(e) = hub.mark_stale_offline().await {
                         tracing::warn!(error = %e, "offline check failed");
                     }

@@ -24,6 +24,39 @@ pub struct Health {
     pub version: String,
 }
 
+/// `GET /status`: which hub answers, on which database, and every replica sharing it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HubStatus {
+    /// The hub's version.
+    pub version: String,
+    /// The replica that answered (its `--replica-id`); `None` for a single hub.
+    pub replica: Option<String>,
+    /// `sqlite` or `postgresql`.
+    pub database: String,
+    /// Every replica seen recently (a single hub lists itself), the answering one first.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// One hub replica as the database last heard of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaStatus {
+    /// Its `--replica-id` (`main` for a single hub).
+    pub id: String,
+    /// The URL it serves on.
+    pub url: String,
+    pub version: String,
+    /// When it started and when it last reported (milliseconds since the epoch).
+    pub started_at: i64,
+    pub seen_at: i64,
+    /// Whether it reported within the last few seconds.
+    pub alive: bool,
+    /// Daemon and console sockets it holds.
+    pub daemons: u64,
+    pub consoles: u64,
+    /// Heartbeat processing time, 99th percentile over its recent heartbeats (microseconds).
+    pub heartbeat_p99_us: Option<u64>,
+}
+
 /// Who the presented token belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {

@@ -114,6 +114,10 @@ pub enum HubToDaemon {
     },
     /// Send a keyframe of this session's screen (a console joined).
     KeyframeRequest { session_id: Uuid },
+    /// The session's output chunks up to `seq` are stored: the daemon may forget them. Chunks
+    /// sent but not yet acknowledged are sent again after a reconnect (the hub keeps one copy
+    /// of each `seq`), so a hub replica that dies with chunks in memory loses none.
+    OutputStored { session_id: Uuid, seq: u64 },
     /// A human answered a question.
     InterventionResponse {
         intervention_id: Uuid,

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod claude;
 pub mod claude_rig;
+pub mod cluster;
 pub mod daemon;
 pub mod git;
 pub mod model;
@@ -23,6 +24,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub use agent::{DaemonOptions, TestDaemon};
+pub use cluster::TestCluster;
 pub use daemon::{SimDaemon, wait_online};
 pub use pg::PgDatabase;
 
@@ -88,6 +90,8 @@ pub struct HubOptions {
     pub args: Vec<String>,
     /// More environment variables for the hub process (settings read from the environment).
     pub env: Vec<(String, String)>,
+    /// An existing database to use instead of a fresh one (replicas share one).
+    pub db_url: Option<String>,
 }
 
 impl Default for HubOptions {
@@ -98,6 +102,7 @@ impl Default for HubOptions {
             offline_after: Duration::from_secs(3),
             args: Vec::new(),
             env: Vec::new(),
+            db_url: None,
         }
     }
 }
@@ -135,6 +140,7 @@ impl TestHub {
     pub async fn start_with(options: HubOptions) -> Option<TestHub> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db_url, pg) = match options.backend {
+            _ if options.db_url.is_some() => (options.db_url.clone().unwrap_or_default(), None),
             Backend::Sqlite => (
                 format!("sqlite://{}", dir.path().join("hub.db").display()),
                 None,

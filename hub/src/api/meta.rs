@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use orchestratia_proto::api::{ErrorBody, Health, TokenInfo, WhoAmI};
+use orchestratia_proto::api::{ErrorBody, Health, HubStatus, TokenInfo, WhoAmI};
 
 use super::extract::Auth;
 use crate::auth::Principal;
@@ -17,6 +17,13 @@ pub async fn health() -> Json<Health> {
         status: "ok".into(),
         version: orchestratia_proto::VERSION.into(),
     })
+}
+
+/// Which hub replica answers, on which database, and every replica sharing it (any token).
+#[utoipa::path(get, path = "/status", tag = "meta",
+    responses((status = 200, body = HubStatus), (status = 401, body = ErrorBody)))]
+pub async fn status(State(hub): State<Hub>, Auth(_p): Auth) -> Result<Json<HubStatus>, HubError> {
+    Ok(Json(hub.status().await?))
 }
 
 /// Who the presented token belongs to.

@@ -39,6 +39,7 @@ pub fn api() -> (Router<Hub>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::health))
         .routes(routes!(meta::whoami))
+        .routes(routes!(meta::status))
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get))
         .routes(routes!(projects::graph))

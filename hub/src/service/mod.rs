@@ -25,6 +25,7 @@ mod recording;
 mod registration;
 mod review;
 mod sessions;
+mod status;
 mod tasks;
 mod usage;
 mod validate;
@@ -63,9 +64,13 @@ pub struct Inner {
     pub bus: EventBus,
     pub daemons: Daemons,
     pub streams: Streams,
+    /// Sockets held and heartbeat timings, for `GET /status`.
+    pub metrics: crate::metrics::Metrics,
     pub config: HubConfig,
     /// The URL agents use to reach this hub.
     pub public_url: String,
+    /// When this process started (milliseconds).
+    pub started_at: i64,
     chunks: mpsc::Sender<store::sessions::Chunk>,
     /// The last output chunk number received per session (ahead of the batched writer).
     last_seqs: std::sync::Mutex<std::collections::HashMap<Uuid, i64>>,
@@ -89,6 +94,10 @@ struct VerifiedToken {
     /// When it was verified.
     verified: std::time::Instant,
 }
+
+/// How long a lease lasts unless renewed: its holder renews it every few seconds at most
+/// (see [`Hub::holds_lease`]); another replica takes it once it ran out.
+pub const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(6);
 
 /// How long a verified token is trusted without reading the store again.
 const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -189,8 +198,10 @@ impl Hub {
             bus: EventBus::default(),
             daemons: Daemons::new(config.limits.daemon_queue),
             streams: Streams::default(),
+            metrics: Default::default(),
             config,
             public_url,
+            started_at: orchestratia_proto::time::now_ms(),
             chunks,
             last_seqs: Default::default(),
             tokens: Default::default(),
@@ -351,11 +362,43 @@ impl Hub {
         Ok(principal)
     }
 
-    /// Forgets every verified token (after a revocation).
+    /// Forgets every verified token (after a revocation), here and on the other replicas.
     pub(crate) fn forget_tokens(&self) {
+        if let Some(link) = self.bus.link() {
+            link.send(None, crate::bus::wire::Wire::ForgetTokens);
+        }
+        self.forget_tokens_here();
+    }
+
+    /// Forgets every verified token this replica holds (another replica revoked one).
+    pub(crate) fn forget_tokens_here(&self) {
         if let Ok(mut m) = self.tokens.lock() {
             m.clear();
         }
+    }
+
+    /// This hub's `--replica-id`, when it is one of several replicas.
+    pub fn replica(&self) -> Option<&str> {
+        self.config.replica_id.as_deref()
+    }
+
+    /// Whether this hub may do the work named `lease` now: always for a single hub; between
+    /// replicas, when it holds (or just took) the lease in the database, which passes to
+    /// another replica a few seconds after its holder stops renewing it.
+    pub async fn holds_lease(&self, lease: &str) -> bool {
+        let Some(me) = self.replica() else {
+            return true;
+        };
+        let Ok(mut c) = self.store.read().await else {
+            return false;
+        };
+        let ttl = LEASE_TTL.as_millis() as i64;
+        store::replicas::take_lease(&mut c, lease, me, orchestratia_proto::time::now_ms(), ttl)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, lease, "could not take a lease");
+                false
+            })
     }
 
     /// A read connection.

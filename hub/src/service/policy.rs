@@ -67,8 +67,17 @@ impl Hub {
         Ok(set)
     }
 
-    /// Drops the cached rules (after a rule was added or removed, once committed).
+    /// Drops the cached rules (after a rule was added or removed, once committed), here and
+    /// on the other replicas.
     pub(super) fn forget_rules(&self) {
+        if let Some(link) = self.bus.link() {
+            link.send(None, crate::bus::wire::Wire::ForgetRules);
+        }
+        self.forget_rules_here();
+    }
+
+    /// Drops the rules this replica cached (another replica changed them).
+    pub(crate) fn forget_rules_here(&self) {
         if let Ok(mut g) = self.rules.lock() {
             *g = None;
         }

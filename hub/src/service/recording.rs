@@ -102,6 +102,18 @@ impl Hub {
             known.insert(frame.session_id);
         }
         let fan = self.streams.offer(&frame, raw);
+        if self.streams.watched_elsewhere(frame.session_id)
+            && let Some(link) = self.bus.link()
+        {
+            use base64::Engine;
+            link.send(
+                None,
+                crate::bus::wire::Wire::Output {
+                    server,
+                    frame: base64::engine::general_purpose::STANDARD.encode(raw),
+                },
+            );
+        }
         if fan.need_keyframe {
             self.daemons.send(
                 server,

@@ -64,6 +64,14 @@ impl Store {
         }
     }
 
+    /// The PostgreSQL pool (for the bus between replicas), if this is PostgreSQL.
+    pub(super) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &*self.pools {
+            Pools::Postgres(p) => Some(p),
+            Pools::Sqlite(_) => None,
+        }
+    }
+
     /// A connection for reads.
     pub async fn read(&self) -> Result<Conn> {
         match &*self.pools {

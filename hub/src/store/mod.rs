@@ -25,6 +25,7 @@ pub mod humans; // interventions, plans, permission_requests, notes: what waits 
 pub mod projects; // projects: namespaces with their task-number and phase counters
 pub mod prompts; // prompts: messages queued as an agent's next prompt
 pub mod reminders; // inbox_reminders: waiting items announced again past their deadline
+pub mod replicas; // replicas, leases, bus_payloads: hub replicas sharing the database
 pub mod rules; // permission_rules: what decides tool calls without a human
 pub mod servers; // servers: agent daemons, capabilities, status, heartbeats
 pub mod sessions; // sessions and session_chunks: agent processes and their recordings
@@ -38,6 +39,7 @@ mod connection; // Conn and Tx: statements on either backend, commit or roll bac
 mod database; // Store: open and migrate the database, hand out connections
 mod error; // StoreError
 mod group_commit; // the SQLite writer: operations in savepoints, committed together
+mod listen; // PostgreSQL LISTEN/NOTIFY and the replica's identity lock
 mod location; // where the database lives: default path, URLs, private files
 mod postgres; // PostgreSQL: pool, binding, reading rows
 mod sqlite; // SQLite: the file, its connections and checkpoints, running statements
@@ -46,6 +48,7 @@ mod values; // Param and Row: values in, rows out
 pub use connection::{Conn, Tx};
 pub use database::{Backend, Store};
 pub use error::{Result, StoreError};
+pub use listen::{BusListener, ReplicaLock, notify};
 pub use location::{default_sqlite_path, redact};
 pub(crate) use values::{BATCH, placeholders};
 pub use values::{Param, Row};

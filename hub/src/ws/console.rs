@@ -60,6 +60,15 @@ fn text(m: &HubToConsole) -> Option<Message> {
 
 async fn run(hub: Hub, socket: WebSocket) {
     let console_id = next_conn_id();
+    hub.metrics.console_opened();
+    // Counted closed however this function returns.
+    struct Closed<'a>(&'a Hub);
+    impl Drop for Closed<'_> {
+        fn drop(&mut self) {
+            self.0.metrics.console_closed();
+        }
+    }
+    let _closed = Closed(&hub);
     let (mut sink, mut stream) = socket.split();
     let (tx, mut frames) = mpsc::channel::<Outbound>(CONSOLE_QUEUE);
     // Every write is bounded: a console that stops reading is dropped, not waited for.

@@ -236,7 +236,12 @@ async fn handle(
         DaemonToHub::Hello { sessions, .. } => {
             hub.daemon_connected(server, &sessions, connected_at).await
         }
-        DaemonToHub::Heartbeat { .. } => hub.daemon_heartbeat(server).await,
+        DaemonToHub::Heartbeat { .. } => {
+            let started = std::time::Instant::now();
+            let done = hub.daemon_heartbeat(server).await;
+            hub.metrics.heartbeat(started.elapsed());
+            done
+        }
         DaemonToHub::SessionActive {
             session_id,
             pid,

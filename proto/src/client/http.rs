@@ -33,7 +33,8 @@ impl HubClient {
         body: Option<&B>,
         timeout: Option<Duration>,
     ) -> Result<T, ClientError> {
-        let url = format!("{}{}{}", self.base, crate::API_PREFIX, path);
+        let base = self.base().to_string();
+        let url = format!("{}{}{}", base, crate::API_PREFIX, path);
         let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -43,12 +44,12 @@ impl HubClient {
         }
         req = req.timeout(timeout.unwrap_or(Duration::from_secs(60)));
         let resp = req.send().await.map_err(|e| ClientError::Transport {
-            url: self.base.clone(),
+            url: base.clone(),
             reason: transport_reason(&e),
         })?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
-            url: self.base.clone(),
+            url: base.clone(),
             reason: transport_reason(&e),
         })?;
         if !status.is_success() {

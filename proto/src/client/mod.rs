@@ -62,16 +62,34 @@ impl ClientError {
     }
 }
 
-/// A client for one hub with one token.
+/// A client for one hub (or several replicas of it) with one token.
 #[derive(Clone, Debug)]
 pub struct HubClient {
-    base: String,
+    /// The hub's URLs: one, or the replicas sharing one database, in order of preference.
+    bases: std::sync::Arc<Vec<String>>,
+    /// Which of `bases` is used now; moves on when one cannot be reached (shared by clones).
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     token: Option<String>,
     http: reqwest::Client,
 }
 
+/// The URLs of `base`: one URL, or several separated by commas (hub replicas).
+pub fn parse_bases(base: &str) -> Vec<String> {
+    let list: Vec<String> = base
+        .split(',')
+        .map(|b| b.trim().trim_end_matches('/').to_string())
+        .filter(|b| !b.is_empty())
+        .collect();
+    if list.is_empty() {
+        vec![base.trim().trim_end_matches('/').to_string()]
+    } else {
+        list
+    }
+}
+
 impl HubClient {
-    /// A client for `base` (e.g. `http://127.0.0.1:8600`), authenticating with `token`.
+    /// A client for `base` (e.g. `http://127.0.0.1:8600`, or several replicas' URLs separated
+    /// by commas), authenticating with `token`.
     pub fn new(base: &str, token: Option<String>) -> HubClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -81,15 +99,42 @@ impl HubClient {
             .build()
             .unwrap_or_default();
         HubClient {
-            base: base.trim_end_matches('/').to_string(),
+            bases: std::sync::Arc::new(parse_bases(base)),
+            current: Default::default(),
             token,
             http,
         }
     }
 
-    /// The hub's base URL.
+    /// The hub's base URL in use now.
     pub fn base(&self) -> &str {
-        &self.base
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed) % self.bases.len();
+        &self.bases[i]
+    }
+
+    /// Every URL this client may use, in order.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Moves on to the next URL when `failed` is still the one in use (another caller may
+    /// have moved on already); true when there is another URL to try.
+    pub fn rotate_from(&self, failed: &str) -> bool {
+        use std::sync::atomic::Ordering;
+        let n = self.bases.len();
+        if n < 2 {
+            return false;
+        }
+        let now = self.current.load(Ordering::Relaxed);
+        if self.bases[now % n] == failed {
+            let _ = self.current.compare_exchange(
+                now,
+                (now + 1) % n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        true
     }
 
     /// The token this client presents.
@@ -100,7 +145,8 @@ impl HubClient {
     /// The same hub with another token.
     pub fn with_token(&self, token: Option<String>) -> HubClient {
         HubClient {
-            base: self.base.clone(),
+            bases: self.bases.clone(),
+            current: self.current.clone(),
             token,
             http: self.http.clone(),
         }
@@ -108,12 +154,13 @@ impl HubClient {
 
     /// The WebSocket URL for `path` (`http` → `ws`, `https` → `wss`).
     pub fn ws_url(&self, path: &str) -> String {
-        let base = if let Some(rest) = self.base.strip_prefix("https://") {
+        let current = self.base();
+        let base = if let Some(rest) = current.strip_prefix("https://") {
             format!("wss://{rest}")
-        } else if let Some(rest) = self.base.strip_prefix("http://") {
+        } else if let Some(rest) = current.strip_prefix("http://") {
             format!("ws://{rest}")
         } else {
-            self.base.clone()
+            current.to_string()
         };
         format!("{base}{path}")
     }

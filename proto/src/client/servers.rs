@@ -13,6 +13,11 @@ impl HubClient {
         self.get("/health").await
     }
 
+    /// Which hub replica answers, its database, and every replica sharing it.
+    pub async fn status(&self) -> Result<HubStatus, ClientError> {
+        self.get("/status").await
+    }
+
     /// Who this client's token stands for.
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
         self.get("/whoami").await
