@@ -7,6 +7,7 @@ pub mod agent;
 pub mod claude;
 pub mod claude_rig;
 pub mod cluster;
+pub mod console;
 pub mod daemon;
 pub mod git;
 pub mod model;
@@ -25,6 +26,7 @@ use tokio::process::{Child, Command};
 
 pub use agent::{DaemonOptions, TestDaemon};
 pub use cluster::TestCluster;
+pub use console::{Console, ConsoleMsg};
 pub use daemon::{SimDaemon, wait_online};
 pub use pg::PgDatabase;
 
