@@ -385,6 +385,7 @@ async fn the_monitor_lease_moves_when_its_holder_dies() {
     )
     .await
     .expect("connect");
+    wait_online(&admin, "quiet").await;
     eventually(30, "quiet marked offline", || async {
         let servers = admin.servers().await.ok()?;
         servers
@@ -399,8 +400,8 @@ async fn the_monitor_lease_moves_when_its_holder_dies() {
         .await
         .expect("lease");
     assert!(
-        next.is_some_and(|n| n != holder),
-        "another replica took the lease"
+        next.as_ref().is_some_and(|n| *n != holder),
+        "another replica took the lease from {holder}: {next:?}"
     );
 }
 

@@ -147,13 +147,17 @@ impl Console {
             .collect()
     }
 
-    /// How many events of kind `name` (about `task`, when given) were received.
+    /// How many events of kind `name` (about `task` or with it as the related task, when
+    /// given) were received.
     pub fn events(&self, name: &str, task: Option<Uuid>) -> usize {
         self.seen
             .iter()
             .filter(|m| match m {
                 ConsoleMsg::Text(HubToConsole::Event { event }) => {
-                    event.event.as_str() == name && task.is_none_or(|t| event.task_id == Some(t))
+                    event.event.as_str() == name
+                        && task.is_none_or(|t| {
+                            event.task_id == Some(t) || event.related_task_id == Some(t)
+                        })
                 }
                 _ => false,
             })
