@@ -145,10 +145,10 @@ async fn one_session_across_three_replicas() {
         ]
     );
     assert_eq!(console.output_text(sid), "one two three");
-    // Events of the task, made on A and on B, reach C.
-    a.note(&task.to_string(), "from A")
-        .await
-        .expect("note on A");
+    // Events of the task, made on A and on B, reach C; one larger than a NOTIFY payload
+    // (7) too, whole.
+    let long = format!("from A {}", "y".repeat(9_000));
+    a.note(&task.to_string(), &long).await.expect("note on A");
     b.note(&task.to_string(), "from B")
         .await
         .expect("note on B");
@@ -156,6 +156,18 @@ async fn one_session_across_three_replicas() {
         c.events("task_note_added", Some(task)) >= 2
     })
     .await;
+    let texts: Vec<String> = console
+        .seen
+        .iter()
+        .filter_map(|m| match m {
+            ConsoleMsg::Text(HubToConsole::Event { event }) => {
+                event.details["text"].as_str().map(str::to_string)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(texts.contains(&long), "the long note arrived whole");
+    assert!(texts.iter().any(|t| t == "from B"));
 
     // 7. A screen larger than a NOTIFY payload, sent on A, reaches C (by reference).
     let lines: Vec<String> = (0..60)
@@ -294,22 +306,26 @@ async fn revocations_and_rules_cross_replicas() {
     };
     let a = cluster.admin(A);
 
-    // B verifies a server's key (and caches it); A revokes it; B refuses it at once.
-    let reg = register(&a, "P", "spare", "linux", &[], &[]).await;
-    let key_on_b = cluster.hubs[B].client(Some(&reg.api_key));
-    key_on_b.whoami().await.expect("the key works on B");
-    a.revoke_server("spare").await.expect("revoke through A");
-    match key_on_b.whoami().await {
-        Err(ClientError::Api { status: 401, .. }) => {}
-        other => panic!("B still accepts a key A revoked: {other:?}"),
+    // B verifies a server's key (and caches it); A revokes it; B refuses it at once. Several
+    // times over, as the answer from A and B's next check may race.
+    for i in 0..5 {
+        let name = format!("spare-{i}");
+        let reg = register(&a, "P", &name, "linux", &[], &[]).await;
+        let key_on_b = cluster.hubs[B].client(Some(&reg.api_key));
+        key_on_b.whoami().await.expect("the key works on B");
+        a.revoke_server(&name).await.expect("revoke through A");
+        match key_on_b.whoami().await {
+            Err(ClientError::Api { status: 401, .. }) => {}
+            other => panic!("B still accepts {name}'s key, revoked through A: {other:?}"),
+        }
     }
 
     // B decides a request with no rule (so it holds the rule set); A adds a rule; B's next
-    // request is decided by it.
+    // request is decided by it. Several times over, as above.
     let d = SimDaemon::start(&a, "P", "dev-01", "linux", &["app"], &["rust"]).await;
     let s = d.started(&a, "P", "build", false).await;
     let agent_on_b = cluster.hubs[B].client(Some(&s.token));
-    let ask = |command: &'static str| {
+    let ask = |command: String| {
         let agent = agent_on_b.clone();
         async move {
             agent
@@ -322,28 +338,32 @@ async fn revocations_and_rules_cross_replicas() {
                 .expect("request permission")
         }
     };
-    assert_eq!(
-        ask("cargo test -p x").await.status,
-        PermissionStatus::Pending
-    );
-    let rule = a
-        .add_rule(&NewRule {
-            scope: None,
-            project: Some("P".into()),
-            task: None,
-            session: None,
-            tool: "Bash".into(),
-            pattern: "cargo test *".into(),
-            effect: RuleEffect::Allow,
-            expires_at: None,
-            note: None,
-            force: false,
-        })
-        .await
-        .expect("add a rule through A");
-    let next = ask("cargo test --workspace").await;
-    assert_eq!(next.status, PermissionStatus::Allowed, "{next:?}");
-    assert_eq!(next.rule_id, Some(rule.id));
+    for i in 0..10 {
+        let tool = format!("tool{i}");
+        let first = ask(format!("{tool} --first")).await;
+        assert_eq!(first.status, PermissionStatus::Pending, "no rule yet");
+        let rule = a
+            .add_rule(&NewRule {
+                scope: None,
+                project: Some("P".into()),
+                task: None,
+                session: None,
+                tool: "Bash".into(),
+                pattern: format!("{tool} *"),
+                effect: RuleEffect::Allow,
+                expires_at: None,
+                note: None,
+                force: false,
+            })
+            .await
+            .expect("add a rule through A");
+        let next = ask(format!("{tool} --next")).await;
+        assert_eq!(
+            (next.status, next.rule_id),
+            (PermissionStatus::Allowed, Some(rule.id)),
+            "rule {i}, added through A, decides B's next request: {next:?}"
+        );
+    }
 }
 
 /// Test 6: the offline sweep goes on when the replica holding the `monitor` lease dies.
