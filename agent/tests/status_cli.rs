@@ -1,5 +1,6 @@
 //! `orchestratia status` against a single hub and against replicas, and hub URLs given as a
-//! list: the CLI and `orchestratia-agent --register` pass over a URL nothing answers at.
+//! list: the CLI and `orchestratia-agent --register` pass over a URL nothing answers at, and
+//! a command that waits goes on at the next replica when the one it waits on dies.
 
 use std::process::Stdio;
 
@@ -64,6 +65,54 @@ async fn replicas_are_listed_alive_by_whichever_answers() {
             .unwrap_or_else(|| panic!("no {id} row: {text}"));
         assert!(row.contains("yes"), "{row}");
     }
+}
+
+#[tokio::test]
+async fn task_wait_goes_on_at_the_next_replica_when_its_replica_dies() {
+    let Some(mut cluster) = TestCluster::start(2, HubOptions::default()).await else {
+        return;
+    };
+    cluster
+        .cli_at(&cluster.urls(), &["project", "create", "P"])
+        .await
+        .ok();
+    let created = cluster
+        .cli_at(
+            &cluster.urls(),
+            &["task", "create", "--title", "x", "--project", "P", "--json"],
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().expect("task id").to_string();
+    // `task wait` long-polls r0 first.
+    let r0 = cluster.hubs[0].url.clone();
+    let (urls, token) = (cluster.urls(), cluster.hubs[0].admin_token.clone());
+    let home = tempfile::tempdir().expect("dir");
+    let home_path = home.path().to_path_buf();
+    let wait_id = id.clone();
+    let waiting = tokio::spawn(async move {
+        run_cli(
+            &urls,
+            &token,
+            &home_path,
+            &[],
+            &["task", "wait", &wait_id, "--timeout", "60s"],
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    cluster.kill(0).await;
+    cluster
+        .cli_at(&cluster.urls_of(&[1]), &["task", "cancel", &id])
+        .await
+        .ok();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("task wait ended")
+        .expect("task wait ran");
+    assert!(out.ok().contains("cancelled"), "{out:?}");
+    // It was waiting on r0 when r0 died, said so once, and went on at r1.
+    assert!(out.stderr.contains(&r0), "{}", out.stderr);
 }
 
 #[tokio::test]
