@@ -252,3 +252,67 @@ async fn connect(client: &HubClient) -> anyhow::Result<Ws> {
     .map_err(|_| anyhow::anyhow!("timed out connecting to the hub"))??;
     Ok(ws)
 }
+
+#[cfg(test)]
+mod tests {
+    use orchestratia_testkit::{HubOptions, TestCluster, TestHub};
+
+    use super::*;
+
+    /// The next message that is not a frame or a console event, within 20 s.
+    async fn next(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Msg {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .expect("the link said something")
+                .expect("the link runs");
+            if !matches!(m, Msg::Hub(_) | Msg::Frame(_)) {
+                return m;
+            }
+        }
+    }
+
+    /// Waits for the link to be up, returning the replica it named.
+    async fn connected(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Option<String> {
+        let mut replica = None;
+        loop {
+            match next(rx).await {
+                Msg::Replica(r) => replica = r,
+                Msg::Connected => return replica,
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_single_hub_names_no_replica() {
+        let Some(hub) = TestHub::start(orchestratia_testkit::Backend::Sqlite).await else {
+            return;
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (_out, out_rx) = mpsc::unbounded_channel();
+        let link = tokio::spawn(run(hub.admin(), tx, out_rx));
+        assert_eq!(connected(&mut rx).await, None);
+        link.abort();
+    }
+
+    #[tokio::test]
+    async fn the_link_moves_to_the_next_replica_when_its_replica_dies() {
+        let Some(mut cluster) = TestCluster::start(2, HubOptions::default()).await else {
+            return;
+        };
+        // A URL nothing answers at first: passed over.
+        let client = HubClient::new(
+            &format!("http://127.0.0.1:1,{}", cluster.urls()),
+            Some(cluster.hubs[0].admin_token.clone()),
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (_out, out_rx) = mpsc::unbounded_channel();
+        let link = tokio::spawn(run(client, tx, out_rx));
+        assert_eq!(connected(&mut rx).await.as_deref(), Some("r0"));
+        cluster.kill(0).await;
+        assert!(matches!(next(&mut rx).await, Msg::Disconnected(_)));
+        assert_eq!(connected(&mut rx).await.as_deref(), Some("r1"));
+        link.abort();
+    }
+}
