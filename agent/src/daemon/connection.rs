@@ -79,7 +79,7 @@ pub async fn run(
         }
         failed += 1;
         client.rotate_from(&hub);
-        if failed % urls.max(1) != 0 {
+        if !failed.is_multiple_of(urls.max(1)) {
             continue;
         }
         tokio::time::sleep(jittered(backoff)).await;
