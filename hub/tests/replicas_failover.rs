@@ -136,6 +136,16 @@ async fn a_streaming_daemon_moves_on_when_its_replica_dies() {
         console.next(Duration::from_millis(200)).await;
     }
     console.drain(Duration::from_secs(1)).await;
+    // The daemon is held by B now (each replica reports what it holds every second).
+    eventually(10, "B holding the daemon", || async {
+        let status = c.status().await.ok()?;
+        status
+            .replicas
+            .iter()
+            .any(|r| r.id == "r1" && r.alive && r.daemons == 1)
+            .then_some(())
+    })
+    .await;
 
     // On the console: output numbered without gaps or repeats, and every line once, with
     // the lines before the first output in the keyframe.
