@@ -2,9 +2,13 @@
 //! replica (events, daemon messages, watched output, cache invalidations) queues an envelope
 //! here; one task writes them to PostgreSQL in order (see [`super::replica`]).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::wire::{Envelope, Wire};
 
@@ -18,6 +22,8 @@ pub struct Link {
     replica: String,
     tx: mpsc::Sender<Envelope>,
     sent: AtomicU64,
+    /// Messages waiting for answers: ack id → where the answering replicas' ids go.
+    acks: Mutex<HashMap<Uuid, mpsc::UnboundedSender<String>>>,
 }
 
 impl Link {
@@ -29,6 +35,7 @@ impl Link {
                 replica: replica.to_string(),
                 tx,
                 sent: AtomicU64::new(0),
+                acks: Mutex::default(),
             },
             rx,
         )
@@ -49,6 +56,53 @@ impl Link {
         };
         if let Err(e) = self.tx.try_send(env) {
             tracing::warn!(error = %e, "bus to other replicas is full: message dropped");
+        }
+    }
+
+    /// Sends the message `make(ack)` to every replica and waits (up to `wait`) until each of
+    /// `peers` answered `ack`; false when some did not in time.
+    pub async fn send_and_wait(
+        &self,
+        make: impl FnOnce(Uuid) -> Wire,
+        peers: &[String],
+        wait: Duration,
+    ) -> bool {
+        let ack = Uuid::new_v4();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ack, tx);
+        self.send(None, make(ack));
+        let mut missing: HashSet<&str> = peers.iter().map(String::as_str).collect();
+        let done = tokio::time::timeout(wait, async {
+            while !missing.is_empty() {
+                match rx.recv().await {
+                    Some(from) => {
+                        missing.remove(from.as_str());
+                    }
+                    None => break,
+                }
+            }
+        })
+        .await
+        .is_ok();
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ack);
+        done && missing.is_empty()
+    }
+
+    /// Replica `from` answered `ack`.
+    pub fn acked(&self, ack: Uuid, from: &str) {
+        if let Some(tx) = self
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ack)
+        {
+            let _ = tx.send(from.to_string());
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::BusMessage;
 use super::link::Link;
-use super::wire::{CHANNEL, Envelope, Wire};
+use super::wire::{CHANNEL, Cache, Envelope, Wire};
 use crate::service::Hub;
 use crate::store::replicas::{self, ALIVE_WITHIN_MS, ReplicaReport};
 use crate::store::{self, BusListener, Notifier, ReplicaLock, Store};
@@ -227,8 +227,20 @@ fn act(hub: &Hub, me: &str, from: String, msg: Wire) {
         } => {
             hub.daemons.replies.complete(server, request_id, *answer);
         }
-        Wire::ForgetTokens => hub.forget_tokens_here(),
-        Wire::ForgetRules => hub.forget_rules_here(),
+        Wire::Forget { cache, ack } => {
+            match cache {
+                Cache::Tokens => hub.forget_tokens_here(),
+                Cache::Rules => hub.forget_rules_here(),
+            }
+            if let Some(link) = hub.bus.link() {
+                link.send(Some(&from), Wire::Forgot { ack });
+            }
+        }
+        Wire::Forgot { ack } => {
+            if let Some(link) = hub.bus.link() {
+                link.acked(ack, &from);
+            }
+        }
         Wire::Started => {
             hub.daemons.forget_replica(&from);
             hub.streams.forget_replica(&from);
@@ -257,6 +269,35 @@ fn act(hub: &Hub, me: &str, from: String, msg: Wire) {
         }
     }
 }
+
+/// Drops `cache` here and on every live replica, waiting (a second at most) until each says
+/// it did: once this returns, no replica trusts what the cache held.
+pub async fn forget_everywhere(hub: &Hub, cache: Cache) {
+    let Some(link) = hub.bus.link() else { return };
+    let me = link.replica().to_string();
+    let peers: Vec<String> = match hub.store.read().await {
+        Ok(mut c) => replicas::list(&mut c, now_ms(), ALIVE_WITHIN_MS)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| *id != me)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if !link
+        .send_and_wait(|ack| Wire::Forget { cache, ack }, &peers, FORGET_WAIT)
+        .await
+    {
+        tracing::warn!(
+            ?cache,
+            "not every replica confirmed dropping its cache in time"
+        );
+    }
+}
+
+/// How long a change waits for the other replicas to drop their caches.
+const FORGET_WAIT: Duration = Duration::from_secs(1);
 
 /// Writes this replica's row: alive now, what it holds, how fast heartbeats go.
 async fn report(hub: &Hub, id: &str, started: bool) -> anyhow::Result<()> {

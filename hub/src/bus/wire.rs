@@ -68,10 +68,11 @@ pub enum Wire {
         request_id: Uuid,
         answer: Box<WorkspaceAnswer>,
     },
-    /// Tokens were revoked: forget verified ones.
-    ForgetTokens,
-    /// Permission rules changed: read them again.
-    ForgetRules,
+    /// A cache must be dropped (tokens were revoked, rules changed); answer `Forgot{ack}`
+    /// once done, so the sender can answer its caller knowing no replica trusts the old.
+    Forget { cache: Cache, ack: Uuid },
+    /// The sender dropped the cache `Forget{ack}` named.
+    Forgot { ack: Uuid },
     /// The sender (re)started: forget what it held before, and tell it what you hold.
     Started,
     /// What the sender holds: daemon sockets and sessions its consoles watch.
@@ -81,6 +82,16 @@ pub enum Wire {
     },
     /// The message is stored in `bus_payloads` under this id (it was too large to send).
     Stored { id: i64 },
+}
+
+/// A cache every replica keeps of what the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cache {
+    /// Verified tokens.
+    Tokens,
+    /// The permission rules, indexed.
+    Rules,
 }
 
 /// Why a notification could not be read.
@@ -176,7 +187,9 @@ mod tests {
 
     #[test]
     fn a_replica_ignores_its_own_and_others_messages() {
-        let mut e = env(Wire::ForgetRules);
+        let mut e = env(Wire::Forgot {
+            ack: Uuid::new_v4(),
+        });
         assert!(!e.is_for("a"), "its own");
         assert!(e.is_for("b"), "broadcast");
         e.to = Some("c".into());

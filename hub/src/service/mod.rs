@@ -251,7 +251,7 @@ impl Hub {
             }
         }
         if out.revoked_tokens {
-            self.forget_tokens();
+            self.forget_tokens().await;
         }
         for c in out.states {
             self.bus.publish_live(crate::bus::BusMessage::State {
@@ -367,12 +367,11 @@ impl Hub {
         Ok(principal)
     }
 
-    /// Forgets every verified token (after a revocation), here and on the other replicas.
-    pub(crate) fn forget_tokens(&self) {
-        if let Some(link) = self.bus.link() {
-            link.send(None, crate::bus::wire::Wire::ForgetTokens);
-        }
+    /// Forgets every verified token (after a revocation), here and on the other replicas
+    /// (waiting until they confirm, so a revoked token works nowhere once this returns).
+    pub(crate) async fn forget_tokens(&self) {
         self.forget_tokens_here();
+        crate::bus::replica::forget_everywhere(self, crate::bus::wire::Cache::Tokens).await;
     }
 
     /// Forgets every verified token this replica holds (another replica revoked one).

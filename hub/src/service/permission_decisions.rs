@@ -142,7 +142,7 @@ impl Hub {
         }
         self.commit(tx, out).await?;
         if !made.is_empty() {
-            self.forget_rules();
+            self.forget_rules().await;
         }
         let mut c = self.read().await?;
         let decided = store::humans::permission(&mut c, req.id)

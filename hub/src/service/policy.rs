@@ -68,12 +68,11 @@ impl Hub {
     }
 
     /// Drops the cached rules (after a rule was added or removed, once committed), here and
-    /// on the other replicas.
-    pub(super) fn forget_rules(&self) {
-        if let Some(link) = self.bus.link() {
-            link.send(None, crate::bus::wire::Wire::ForgetRules);
-        }
+    /// on the other replicas (waiting until they confirm, so the next request anywhere sees
+    /// the change).
+    pub(super) async fn forget_rules(&self) {
         self.forget_rules_here();
+        crate::bus::replica::forget_everywhere(self, crate::bus::wire::Cache::Rules).await;
     }
 
     /// Drops the rules this replica cached (another replica changed them).
@@ -172,7 +171,7 @@ impl Hub {
         self.insert_rule(&mut tx, &rule, &by, &mut out).await?;
         self.decide_pending(&mut tx, &mut out).await?;
         self.commit(tx, out).await?;
-        self.forget_rules();
+        self.forget_rules().await;
         let mut c = self.read().await?;
         store::rules::get(&mut c, rule.id)
             .await?
@@ -317,7 +316,7 @@ impl Hub {
             details: json!({"rule": rule}),
         });
         self.commit(tx, out).await?;
-        self.forget_rules();
+        self.forget_rules().await;
         Ok(rule)
     }
 
