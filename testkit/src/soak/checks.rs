@@ -59,16 +59,17 @@ pub(crate) async fn run(admin: &HubClient, shared: &Shared, r: &mut SoakReport) 
             .push(format!("{} tasks made, {} listed", r.tasks, tasks.len()));
     }
 
-    let results: Vec<(usize, Vec<String>)> = futures_util::stream::iter(tasks.iter())
+    let results: Vec<(usize, bool, Vec<String>)> = futures_util::stream::iter(tasks.iter())
         .map(|t| events_of(admin, t))
         .buffer_unordered(8)
         .collect()
         .await;
-    r.events_checked = results.iter().map(|(n, _)| n).sum();
+    r.events_checked = results.iter().map(|(n, _, _)| n).sum();
+    r.tasks_events_not_in_id_order = results.iter().filter(|(_, o, _)| *o).count();
     report_list(
         r,
         "event problem(s)",
-        results.into_iter().flat_map(|(_, p)| p).collect(),
+        results.into_iter().flat_map(|(_, _, p)| p).collect(),
     );
 
     let logs: Vec<(Uuid, SessionLog)> = shared
@@ -131,7 +132,7 @@ fn report_list(r: &mut SoakReport, what: &str, items: Vec<String>) {
 }
 
 /// Checks one task's events: how many, and what is wrong with them.
-async fn events_of(admin: &HubClient, t: &Task) -> (usize, Vec<String>) {
+async fn events_of(admin: &HubClient, t: &Task) -> (usize, bool, Vec<String>) {
     let mut problems = Vec::new();
     let name = format!(
         "{} ({})",
@@ -140,11 +141,11 @@ async fn events_of(admin: &HubClient, t: &Task) -> (usize, Vec<String>) {
     );
     let big = match page_all(admin, t.id, 1000).await {
         Ok(e) => e,
-        Err(e) => return (0, vec![format!("{name}: cannot read events: {e}")]),
+        Err(e) => return (0, false, vec![format!("{name}: cannot read events: {e}")]),
     };
     let small = match page_all(admin, t.id, 7).await {
         Ok(e) => e,
-        Err(e) => return (0, vec![format!("{name}: cannot page events: {e}")]),
+        Err(e) => return (0, false, vec![format!("{name}: cannot page events: {e}")]),
     };
     let ids: Vec<i64> = big.iter().map(|e| e.id).collect();
     let paged: Vec<i64> = small.iter().map(|e| e.id).collect();
@@ -162,8 +163,24 @@ async fn events_of(admin: &HubClient, t: &Task) -> (usize, Vec<String>) {
             ids.len() - unique.len()
         ));
     }
-    if ids.windows(2).any(|w| w[0] >= w[1]) {
-        problems.push(format!("{name}: event ids out of order"));
+    // On PostgreSQL pages follow commit order, not id order: an id below its predecessor is
+    // counted, not a failure. The task's own lifecycle must still read in causal order.
+    let out_of_id_order = ids.windows(2).any(|w| w[0] >= w[1]);
+    let own: Vec<EventKind> = big
+        .iter()
+        .filter(|e| e.task_id == Some(t.id))
+        .map(|e| e.event)
+        .collect();
+    let at = |k: EventKind| own.iter().position(|e| *e == k);
+    if own.first() != Some(&EventKind::TaskCreated) {
+        problems.push(format!(
+            "{name}: its first event is {:?}, not task_created",
+            own.first()
+        ));
+    }
+    match (at(EventKind::TaskStarted), at(EventKind::TaskCompleted)) {
+        (Some(s), Some(c)) if s < c => {}
+        (s, c) => problems.push(format!("{name}: started at {s:?}, completed at {c:?}")),
     }
     let completions = big
         .iter()
@@ -172,7 +189,7 @@ async fn events_of(admin: &HubClient, t: &Task) -> (usize, Vec<String>) {
     if completions != 1 {
         problems.push(format!("{name}: {completions} completion events"));
     }
-    (big.len(), problems)
+    (big.len(), out_of_id_order, problems)
 }
 
 /// Every event of task `id`, page by page of `limit`.
@@ -232,15 +249,20 @@ async fn recording_of(admin: &HubClient, id: Uuid, log: &SessionLog) -> (u64, Op
     if missing > 0 {
         wrong.push(format!("{missing} of {} chunks missing", log.chunks));
     }
+    if log.unacked_at_end > 0 {
+        wrong.push(format!(
+            "{} chunk(s) never acknowledged (output_stored)",
+            log.unacked_at_end
+        ));
+    }
     if !log.ended {
         wrong.push("never ended".into());
     }
     let problem = (!wrong.is_empty()).then(|| {
         format!(
-            "session {id} ({} on {}; {} unacknowledged at its end): {}",
+            "session {id} (task {} on {}): {}",
             log.task_id,
             log.daemon,
-            log.unacked_at_end,
             wrong.join(", ")
         )
     });
