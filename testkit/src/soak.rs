@@ -65,8 +65,8 @@ impl SoakOptions {
             duration: Duration::from_secs(90),
             grace: Duration::from_secs(3),
             kill_every: (Duration::from_secs(5), Duration::from_secs(10)),
-            chunks: (80, 160),
-            chunk_pause: Duration::from_millis(80),
+            chunks: (50, 100),
+            chunk_pause: Duration::from_millis(60),
             question_every: 8,
             permission_every: 8,
             ack_wait: Duration::from_secs(10),
@@ -120,6 +120,8 @@ pub struct SoakReport {
     /// From the first assignment to the last completion (or the bound).
     pub elapsed: Duration,
     pub tasks_per_min: f64,
+    /// Worth reading, not failures (the first messages the hub refused).
+    pub notes: Vec<String>,
     /// Every check that failed, one line each (empty: all passed).
     pub problems: Vec<String>,
 }
@@ -163,6 +165,9 @@ impl fmt::Display for SoakReport {
             "  events checked {}, tasks whose events are not in id order {}",
             self.events_checked, self.tasks_events_not_in_id_order
         )?;
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
+        }
         if self.problems.is_empty() {
             writeln!(f, "  every check passed")
         } else {
@@ -201,6 +206,7 @@ pub(crate) struct Shared {
     pub hub_errors: AtomicU64,
     pub sessions: Mutex<HashMap<Uuid, SessionLog>>,
     pub problems: Mutex<Vec<String>>,
+    pub notes: Mutex<Vec<String>>,
 }
 
 impl Default for SoakOptions {
@@ -213,6 +219,13 @@ impl Shared {
     /// Whether the soak is over (runners stop).
     pub fn over(&self) -> bool {
         self.over.load(Ordering::Relaxed)
+    }
+
+    /// Notes something worth reading that is not a failure.
+    pub fn note(&self, n: String) {
+        if let Ok(mut ns) = self.notes.lock() {
+            ns.push(n);
+        }
     }
 
     /// Notes a failed check.
@@ -479,6 +492,9 @@ fn fill_counters(shared: &Shared, r: &mut SoakReport) {
         r.sessions = logs.len();
         r.bytes_sent = logs.values().map(|l| l.bytes).sum();
         r.ended_unacked = logs.values().filter(|l| l.unacked_at_end > 0).count() as u64;
+    }
+    if let Ok(ns) = shared.notes.lock() {
+        r.notes = ns.clone();
     }
     if let Ok(ps) = shared.problems.lock() {
         r.problems.splice(0..0, ps.iter().cloned());

@@ -245,9 +245,14 @@ async fn recording_of(admin: &HubClient, id: Uuid, log: &SessionLog) -> (u64, Op
     if seqs.len() != output.len() {
         wrong.push(format!("{} chunk(s) twice", output.len() - seqs.len()));
     }
-    let missing = (1..=log.chunks).filter(|s| !seqs.contains(s)).count();
-    if missing > 0 {
-        wrong.push(format!("{missing} of {} chunks missing", log.chunks));
+    let missing: Vec<u64> = (1..=log.chunks).filter(|s| !seqs.contains(s)).collect();
+    if !missing.is_empty() {
+        wrong.push(format!(
+            "{} of {} chunks missing ({})",
+            missing.len(),
+            log.chunks,
+            ranges(&missing)
+        ));
     }
     if log.unacked_at_end > 0 {
         wrong.push(format!(
@@ -267,4 +272,23 @@ async fn recording_of(admin: &HubClient, id: Uuid, log: &SessionLog) -> (u64, Op
         )
     });
     (bytes, problem)
+}
+
+/// Sorted numbers as ranges: `3-7, 9`.
+fn ranges(n: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < n.len() {
+        let mut j = i;
+        while j + 1 < n.len() && n[j + 1] == n[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            n[i].to_string()
+        } else {
+            format!("{}-{}", n[i], n[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
 }

@@ -195,8 +195,12 @@ impl SoakDaemon {
                     self.shared.stopped.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            HubToDaemon::Error { .. } => {
-                self.shared.hub_errors.fetch_add(1, Ordering::Relaxed);
+            HubToDaemon::Error { error, detail } => {
+                let n = self.shared.hub_errors.fetch_add(1, Ordering::Relaxed);
+                if n < 5 {
+                    self.shared
+                        .note(format!("{} was refused: {error}: {detail}", self.name));
+                }
             }
             _ => {}
         }
