@@ -189,6 +189,8 @@ pub(crate) struct SessionLog {
     pub chunks: u64,
     pub ended: bool,
     pub unacked_at_end: u64,
+    /// The connection each chunk was first sent on (`r1#3`; `none` between connections).
+    pub sent_via: Vec<String>,
 }
 
 /// What the daemons, the admin and the killer share: options, counters, the sessions run.

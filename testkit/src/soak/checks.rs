@@ -83,11 +83,10 @@ pub(crate) async fn run(admin: &HubClient, shared: &Shared, r: &mut SoakReport) 
         .collect()
         .await;
     r.bytes_recorded = results.iter().map(|(b, _)| b).sum();
-    report_list(
-        r,
-        "incomplete recording(s)",
-        results.into_iter().filter_map(|(_, p)| p).collect(),
-    );
+    // Lost bytes first: they matter more than a missing acknowledgement.
+    let mut incomplete: Vec<String> = results.into_iter().filter_map(|(_, p)| p).collect();
+    incomplete.sort_by_key(|p| !p.contains("missing"));
+    report_list(r, "incomplete recording(s)", incomplete);
 
     let questions = call(
         || admin.clone(),
@@ -247,11 +246,18 @@ async fn recording_of(admin: &HubClient, id: Uuid, log: &SessionLog) -> (u64, Op
     }
     let missing: Vec<u64> = (1..=log.chunks).filter(|s| !seqs.contains(s)).collect();
     if !missing.is_empty() {
+        let mut via: Vec<&str> = missing
+            .iter()
+            .filter_map(|s| log.sent_via.get(*s as usize - 1).map(String::as_str))
+            .collect();
+        via.sort_unstable();
+        via.dedup();
         wrong.push(format!(
-            "{} of {} chunks missing ({})",
+            "{} of {} chunks missing ({}; first sent on {})",
             missing.len(),
             log.chunks,
-            ranges(&missing)
+            ranges(&missing),
+            via.join(" ")
         ));
     }
     if log.unacked_at_end > 0 {

@@ -42,6 +42,9 @@ pub(crate) struct SoakDaemon {
 #[derive(Default)]
 struct State {
     link: Option<mpsc::UnboundedSender<Message>>,
+    /// Which connection `link` is: `r<replica>#<n>` (for the report of lost chunks).
+    via: String,
+    connections: u64,
     sessions: HashMap<Uuid, Running>,
 }
 
@@ -88,7 +91,7 @@ impl SoakDaemon {
                     self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
                 connected_before = true;
-                self.serve(ws, &mut stop).await;
+                self.serve(ws, at % self.urls.len(), &mut stop).await;
             }
             at += 1;
             tokio::select! {
@@ -99,9 +102,9 @@ impl SoakDaemon {
     }
 
     /// Moves messages over one connection until it is lost or `stop` turns true.
-    async fn serve(self: &Arc<Self>, ws: Socket, stop: &mut watch::Receiver<bool>) {
+    async fn serve(self: &Arc<Self>, ws: Socket, replica: usize, stop: &mut watch::Receiver<bool>) {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        self.attach(tx);
+        self.attach(tx, replica);
         let (mut sink, mut stream) = ws.split();
         let mut beat = tokio::time::interval(Duration::from_millis(300));
         loop {
@@ -135,8 +138,10 @@ impl SoakDaemon {
     /// Makes `tx` the connection: hello with the sessions still running, then the chunks
     /// not acknowledged (in order, before anything newer), then the ends the hub may have
     /// missed. All under the lock, so no new chunk slips in between.
-    fn attach(&self, tx: mpsc::UnboundedSender<Message>) {
+    fn attach(&self, tx: mpsc::UnboundedSender<Message>, replica: usize) {
         let Ok(mut s) = self.state.lock() else { return };
+        s.connections += 1;
+        s.via = format!("r{replica}#{}", s.connections);
         let running: Vec<RunningSession> = s
             .sessions
             .iter()
@@ -261,12 +266,14 @@ impl SoakDaemon {
             data,
         }
         .encode();
+        let mut via = String::from("none");
         if let Ok(mut s) = self.state.lock() {
             if let Some(r) = s.sessions.get_mut(&session_id) {
                 r.unacked.insert(seq, frame.clone());
             }
             if let Some(link) = &s.link {
                 let _ = link.send(Message::Binary(frame.into()));
+                via = s.via.clone();
             }
         }
         if let Ok(mut logs) = self.shared.sessions.lock()
@@ -274,6 +281,7 @@ impl SoakDaemon {
         {
             l.bytes += len;
             l.chunks = seq;
+            l.sent_via.push(via);
         }
     }
 
