@@ -49,7 +49,8 @@ pub struct SoakOptions {
     pub question_every: usize,
     /// About one session in this many asks a permission.
     pub permission_every: usize,
-    /// How long a finished session waits for its last chunks' acknowledgement.
+    /// Once every task is done, how long sessions may still take to have their output
+    /// acknowledged and end (a session ends only once all its chunks are acknowledged).
     pub ack_wait: Duration,
     pub heartbeat: Duration,
     pub offline_after: Duration,
@@ -350,6 +351,8 @@ pub async fn run(options: SoakOptions) -> Option<SoakReport> {
     }
     shared.over.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
+    // Runners still waiting for acknowledgements note what they hold.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     answering.abort();
     for d in daemons {
         let _ = d.await;

@@ -342,22 +342,25 @@ impl SoakDaemon {
         if !self.complete(sid, task, &reference).await {
             return;
         }
-        let deadline = Instant::now() + o.ack_wait;
-        while self.unacked(sid) > 0 && Instant::now() < deadline && !self.shared.over() {
+        // The agent has exited, but its output is kept (and sent again after a reconnect)
+        // until a replica says it is stored: only then does the session end.
+        while self.unacked(sid) > 0 && !self.shared.over() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let left = self.unacked(sid);
+        let left = self.unacked(sid) as u64;
+        if let Ok(mut logs) = self.shared.sessions.lock()
+            && let Some(l) = logs.get_mut(&sid)
+        {
+            l.unacked_at_end = left;
+            l.ended = left == 0;
+        }
+        if left > 0 {
+            return;
+        }
         if let Ok(mut s) = self.state.lock()
             && let Some(r) = s.sessions.get_mut(&sid)
         {
             r.ended = true;
-            r.unacked.clear();
-        }
-        if let Ok(mut logs) = self.shared.sessions.lock()
-            && let Some(l) = logs.get_mut(&sid)
-        {
-            l.unacked_at_end = left as u64;
-            l.ended = true;
         }
         self.send(&ended(sid));
     }
