@@ -315,6 +315,27 @@ impl SimDaemon {
         panic!("{title} stayed assigned: its session never became active");
     }
 
+    /// The highest output chunk number the hub said it stored for `session`, if any.
+    pub fn stored(&self, session: Uuid) -> Option<u64> {
+        self.received()
+            .iter()
+            .filter_map(|m| match m {
+                HubToDaemon::OutputStored { session_id, seq } if *session_id == session => {
+                    Some(*seq)
+                }
+                _ => None,
+            })
+            .max()
+    }
+
+    /// Waits until the hub said it stored `session`'s output up to `seq` (at least).
+    pub async fn wait_stored(&self, secs: u64, session: Uuid, seq: u64) {
+        self.wait_for(secs, &format!("output_stored up to {seq}"), |m| {
+            matches!(m, HubToDaemon::OutputStored { session_id, seq: s } if *session_id == session && *s >= seq)
+        })
+        .await;
+    }
+
     /// Waits for the session start of a task.
     pub async fn wait_start(&self, secs: u64, task: Uuid) -> SessionStart {
         let m = self

@@ -28,8 +28,9 @@ orchestratia-console demo              the e-commerce pipeline end to end, on sc
 orchestratia-console demo --headless   the same with no screen, printing the timeline")
 )]
 struct Cli {
-    /// Hub URL (default: ORCHESTRATIA_HUB, the config file, http://127.0.0.1:8600).
-    #[arg(long, global = true)]
+    /// Hub URL, or several replicas' URLs separated by commas, tried in order (default:
+    /// ORCHESTRATIA_HUB, the config file, http://127.0.0.1:8600).
+    #[arg(long, global = true, value_name = "URL[,URL…]")]
     hub: Option<String>,
     /// Admin token (default: ORCHESTRATIA_TOKEN, the admin token file the hub wrote).
     #[arg(long, global = true)]

@@ -26,8 +26,9 @@ struct Cli {
     /// Register with this one-time token (orcreg_…), write the config, and exit.
     #[arg(long, value_name = "TOKEN", requires_all = ["hub", "name"])]
     register: Option<String>,
-    /// The hub's URL (with --register).
-    #[arg(long, value_name = "URL")]
+    /// The hub's URL, or its replicas' URLs separated by commas, tried in order (with
+    /// --register; kept in the config as `hub_url`).
+    #[arg(long, value_name = "URL[,URL…]")]
     hub: Option<String>,
     /// This server's name (with --register).
     #[arg(long)]

@@ -14,13 +14,14 @@ pub(super) use super::policy_args::{BudgetArgs, PermissionCmd, PolicyCmd};
     version,
     about = "Drive an Orchestratia hub: projects, servers, tasks, dependencies, and the questions, plans and permissions that wait for a human",
     after_help = "The hub comes from --hub, else ORCHESTRATIA_HUB, else ~/.config/orchestratia/admin.yaml or config.yaml, else http://127.0.0.1:8600.\n\
+Each may list several URLs separated by commas (replicas of one hub): a replica that cannot be reached is passed over for the next.\n\
 The token comes from --token, else ORCHESTRATIA_TOKEN, else those files.\n\
 A task is named by its UUID, a unique prefix of it, or its number (T7 or 7).\n\
 Exit codes: 0 success, 2 bad usage or input, 1 anything else."
 )]
 pub struct Cli {
-    /// Hub URL.
-    #[arg(long, global = true, value_name = "URL")]
+    /// Hub URL, or several replicas' URLs separated by commas (tried in order).
+    #[arg(long, global = true, value_name = "URL[,URL…]")]
     pub(super) hub: Option<String>,
     /// Token (admin, server key or session token).
     #[arg(long, global = true, value_name = "TOKEN")]
@@ -72,6 +73,9 @@ pub(super) enum Command {
     /// Tasks' git worktrees on the servers: list them, prune the ones whose work is elsewhere.
     #[command(subcommand)]
     Workspace(WorkspaceCmd),
+    /// The hub's version, the replica that answered, its database, and every replica sharing
+    /// it (alive or not, daemons and consoles it holds, heartbeat p99, last seen).
+    Status,
     /// Hooks for agents (run by the agent, not by people).
     #[command(subcommand)]
     Hook(HookCmd),

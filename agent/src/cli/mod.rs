@@ -24,6 +24,7 @@ mod pipeline_rules;
 mod policy;
 mod policy_args;
 pub mod print;
+mod status;
 mod tasks;
 mod wait;
 mod work;
@@ -159,6 +160,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<()> {
         Command::Inbox => permissions::inbox(ctx).await,
         Command::Events(a) => admin::events(ctx, a).await,
         Command::Workspace(c) => workspace::workspaces(ctx, c).await,
+        Command::Status => status::status(ctx).await,
         Command::Hook(HookCmd::ClaudeCode { report_only }) => {
             let input = hook::read_stdin();
             if let Some(out) = hook::claude_code(&ctx.client, &input, report_only).await {

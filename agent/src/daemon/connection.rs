@@ -1,7 +1,9 @@
 //! The daemon's connection to the hub: connect with the server key, say hello (with the
 //! sessions that still run), heartbeat at the interval the hub asks for, send what the
 //! outbox holds, act on what the hub says; when the hub goes away, reconnect with a jittered
-//! backoff, losing and duplicating nothing.
+//! backoff, losing and duplicating nothing. With several hub URLs (replicas, comma-separated)
+//! a failed or lost connection moves to the next one at once; the backoff starts after a
+//! full round failed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +31,12 @@ pub fn jittered(base: Duration) -> Duration {
     base.mul_f64(0.5 + r)
 }
 
-/// Runs until the key is refused (or the process stops).
+/// A connection shorter than this counts as a failed attempt: a hub that accepts and drops
+/// daemons at once is not retried without a pause.
+const STEADY: Duration = Duration::from_secs(5);
+
+/// Runs until the key is refused (or the process stops). `hub_url` may list several URLs
+/// separated by commas.
 pub async fn run(
     hub_url: &str,
     api_key: &str,
@@ -37,31 +44,43 @@ pub async fn run(
     outbox: Arc<Outbox>,
 ) -> anyhow::Result<()> {
     let client = HubClient::new(hub_url, Some(api_key.to_string()));
-    let url = client.ws_url(DAEMON_WS_PATH);
+    let urls = client.bases().len();
     let mut backoff = Duration::from_millis(500);
     let mut failing = false;
+    // Attempts that failed in a row since the last steady connection.
+    let mut failed = 0usize;
     loop {
-        match connect(&url, api_key).await {
+        let hub = client.base().to_string();
+        match connect(&client.ws_url(DAEMON_WS_PATH), api_key).await {
             Ok(ws) => {
                 if failing {
-                    tracing::info!(hub = %hub_url, "connected again");
+                    tracing::info!(%hub, "connected again");
                 } else {
-                    tracing::info!(hub = %hub_url, "connected");
+                    tracing::info!(%hub, "connected");
                 }
                 failing = false;
-                backoff = Duration::from_millis(500);
+                let since = tokio::time::Instant::now();
                 serve(ws, &manager, &outbox).await;
-                tracing::warn!("lost the hub; reconnecting");
+                tracing::warn!(%hub, "lost the hub; reconnecting");
+                if since.elapsed() >= STEADY {
+                    failed = 0;
+                    backoff = Duration::from_millis(500);
+                }
             }
             Err(ConnectError::Refused(why)) => return Err(KeyRefused(why).into()),
             Err(ConnectError::Other(why)) => {
                 if !failing {
-                    tracing::warn!(hub = %hub_url, error = %why, "cannot reach the hub; retrying");
+                    tracing::warn!(%hub, error = %why, "cannot reach the hub; retrying");
                     failing = true;
                 } else {
-                    tracing::debug!(error = %why, "still cannot reach the hub");
+                    tracing::debug!(%hub, error = %why, "still cannot reach the hub");
                 }
             }
+        }
+        failed += 1;
+        client.rotate_from(&hub);
+        if !failed.is_multiple_of(urls.max(1)) {
+            continue;
         }
         tokio::time::sleep(jittered(backoff)).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -123,6 +142,8 @@ async fn serve(ws: Ws, manager: &Arc<Manager>, outbox: &Arc<Outbox>) {
     if sink.send(text(&hello)).await.is_err() {
         return;
     }
+    // Output the last hub did not confirm stored goes first, in order.
+    outbox.resend_unacked();
     manager.report_workspaces();
     for (session_id, bytes) in outbox.take_lost() {
         tracing::warn!(%session_id, bytes, "output dropped while the hub was away");

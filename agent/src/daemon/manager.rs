@@ -212,6 +212,7 @@ impl Manager {
                 rows,
             } => self.send(session_id, Cmd::Resize { cols, rows }),
             HubToDaemon::KeyframeRequest { session_id } => self.send(session_id, Cmd::Keyframe),
+            HubToDaemon::OutputStored { session_id, seq } => self.env.outbox.ack(session_id, seq),
             HubToDaemon::Resume {
                 session_id,
                 last_seq,

@@ -71,12 +71,17 @@ pub async fn register(r: Registration<'_>, config_path: &Path) -> anyhow::Result
         ));
     }
     let repos = parse_repos(r.repos)?;
-    let hub = r.hub.trim_end_matches('/');
-    if !(hub.starts_with("http://") || hub.starts_with("https://")) {
+    // One URL or several (hub replicas), kept as a tidy comma-separated list.
+    let urls = orchestratia_proto::client::parse_bases(r.hub);
+    if let Some(bad) = urls
+        .iter()
+        .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+    {
         return Err(usage(format!(
-            "--hub {hub}: expected an http:// or https:// URL"
+            "--hub {bad}: expected an http:// or https:// URL (several: separated by commas)"
         )));
     }
+    let hub = &urls.join(",");
     let hostname = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();

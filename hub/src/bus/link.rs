@@ -2,6 +2,8 @@
 //! replica (events, daemon messages, watched output, cache invalidations) queues an envelope
 //! here; one task writes them to PostgreSQL in order (see [`super::replica`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::mpsc;
 
 use super::wire::{Envelope, Wire};
@@ -15,6 +17,7 @@ pub const QUEUE: usize = 65_536;
 pub struct Link {
     replica: String,
     tx: mpsc::Sender<Envelope>,
+    sent: AtomicU64,
 }
 
 impl Link {
@@ -25,6 +28,7 @@ impl Link {
             Link {
                 replica: replica.to_string(),
                 tx,
+                sent: AtomicU64::new(0),
             },
             rx,
         )
@@ -39,6 +43,7 @@ impl Link {
     pub fn send(&self, to: Option<&str>, msg: Wire) {
         let env = Envelope {
             from: self.replica.clone(),
+            n: self.sent.fetch_add(1, Ordering::Relaxed) + 1,
             to: to.map(str::to_string),
             msg,
         };

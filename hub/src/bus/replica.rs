@@ -15,7 +15,7 @@ use super::link::Link;
 use super::wire::{CHANNEL, Envelope, Wire};
 use crate::service::Hub;
 use crate::store::replicas::{self, ALIVE_WITHIN_MS, ReplicaReport};
-use crate::store::{self, BusListener, ReplicaLock, Store};
+use crate::store::{self, BusListener, Notifier, ReplicaLock, Store};
 
 /// How often a replica reports itself and looks for replicas that died.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -101,29 +101,39 @@ pub async fn start(hub: &Hub, id: &str, lock: ReplicaLock) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Writes queued envelopes as notifications, in order; one too large goes by reference.
+/// Envelopes sent in one statement at most.
+const BATCH: usize = 64;
+
+/// Writes queued envelopes as notifications, in order, a batch of what is queued at a time;
+/// one too large goes by reference.
 async fn send_all(store: Store, mut queue: mpsc::Receiver<Envelope>) {
-    while let Some(env) = queue.recv().await {
-        if let Err(e) = send_one(&store, &env).await {
-            tracing::warn!(error = %e, "could not tell the other replicas");
+    let mut notifier = Notifier::new(store.clone());
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut texts = Vec::with_capacity(batch.len());
+        for env in batch.drain(..) {
+            match encode(&store, &env).await {
+                Ok(t) => texts.push(t),
+                Err(e) => tracing::warn!(error = %e, "could not encode a bus message"),
+            }
+        }
+        if let Err(e) = notifier.notify(CHANNEL, &texts).await {
+            tracing::warn!(error = %e, lost = texts.len(), "could not tell the other replicas");
         }
     }
 }
 
-async fn send_one(store: &Store, env: &Envelope) -> anyhow::Result<()> {
-    let text = match env.encode()? {
-        Some(text) => text,
-        None => {
-            let body = env.to_json()?;
-            let mut c = store.read().await?;
-            let id = replicas::put_payload(&mut c, &body, now_ms()).await?;
-            env.by_reference(id)
-                .encode()?
-                .context("a reference always fits")?
-        }
-    };
-    store::notify(store, CHANNEL, &text).await?;
-    Ok(())
+/// The text to notify: the envelope, or a reference to it once stored.
+async fn encode(store: &Store, env: &Envelope) -> anyhow::Result<String> {
+    if let Some(text) = env.encode()? {
+        return Ok(text);
+    }
+    let body = env.to_json()?;
+    let mut c = store.read().await?;
+    let id = replicas::put_payload(&mut c, &body, now_ms()).await?;
+    env.by_reference(id)
+        .encode()?
+        .context("a reference always fits")
 }
 
 /// Reads one notification and acts on it (a stored one is fetched first).
@@ -215,7 +225,7 @@ fn act(hub: &Hub, me: &str, from: String, msg: Wire) {
             request_id,
             answer,
         } => {
-            hub.daemons.replies.complete(server, request_id, answer);
+            hub.daemons.replies.complete(server, request_id, *answer);
         }
         Wire::ForgetTokens => hub.forget_tokens_here(),
         Wire::ForgetRules => hub.forget_rules_here(),

@@ -18,6 +18,10 @@ pub const MAX_INLINE: usize = 7_900;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub from: String,
+    /// The sender's running count: no two envelopes of one sender are identical (PostgreSQL
+    /// delivers identical payloads of one statement once), and a gap shows a loss.
+    #[serde(default)]
+    pub n: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     pub msg: Wire,
@@ -62,7 +66,7 @@ pub enum Wire {
     Reply {
         server: Uuid,
         request_id: Uuid,
-        answer: WorkspaceAnswer,
+        answer: Box<WorkspaceAnswer>,
     },
     /// Tokens were revoked: forget verified ones.
     ForgetTokens,
@@ -101,6 +105,7 @@ impl Envelope {
     pub fn by_reference(&self, id: i64) -> Envelope {
         Envelope {
             from: self.from.clone(),
+            n: self.n,
             to: self.to.clone(),
             msg: Wire::Stored { id },
         }
@@ -127,6 +132,7 @@ mod tests {
     fn env(msg: Wire) -> Envelope {
         Envelope {
             from: "a".into(),
+            n: 1,
             to: None,
             msg,
         }

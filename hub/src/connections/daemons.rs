@@ -218,6 +218,13 @@ impl Daemons {
                 .contains_key(&server)
     }
 
+    /// Whether a message for `server` may reach its daemon now: connected here or elsewhere,
+    /// or (between replicas) possibly connected to a replica not heard from yet — a replica
+    /// that just started learns where daemons are from the others' answers.
+    pub fn may_reach(&self, server: Uuid) -> bool {
+        self.is_connected(server) || self.link.get().is_some()
+    }
+
     /// Whether the daemon of `server` is connected to this replica.
     pub fn is_here(&self, server: Uuid) -> bool {
         self.conns

@@ -16,6 +16,45 @@ struct Subscriber {
     tx: mpsc::Sender<Outbound>,
     /// Chunks are held back until a keyframe arrives: a console never starts mid-stream.
     awaiting_keyframe: bool,
+    /// The output chunk number the console's screen reflects: chunks at or below it are
+    /// duplicates (sent again after a failover) and skipped.
+    last_seq: u64,
+    /// The last keyframe delivered (its seq and a hash of its bytes), so the same keyframe
+    /// sent again is skipped while a new one at the same seq (after a resize) still passes.
+    last_keyframe: Option<(u64, u64)>,
+}
+
+impl Subscriber {
+    /// Whether `frame` goes to this console: output once each and in order after a keyframe;
+    /// a keyframe resets the screen, so one older than the output already shown never passes.
+    fn wants(&self, frame: &Frame) -> bool {
+        match frame.kind {
+            FrameKind::Output => !self.awaiting_keyframe && frame.seq > self.last_seq,
+            FrameKind::Keyframe => {
+                frame.seq >= self.last_seq
+                    && (self.awaiting_keyframe
+                        || self.last_keyframe != Some((frame.seq, digest(&frame.data))))
+            }
+            FrameKind::Input => false,
+        }
+    }
+
+    /// Notes `frame` as delivered.
+    fn delivered(&mut self, frame: &Frame) {
+        self.last_seq = self.last_seq.max(frame.seq);
+        if frame.kind == FrameKind::Keyframe {
+            self.awaiting_keyframe = false;
+            self.last_keyframe = Some((frame.seq, digest(&frame.data)));
+        }
+    }
+}
+
+/// A hash of a keyframe's bytes, to recognise the same keyframe sent twice.
+fn digest(data: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    h.finish()
 }
 
 /// Which consoles watch which sessions: here, and (between replicas) which other replicas
@@ -66,6 +105,8 @@ impl Streams {
             console_id,
             tx,
             awaiting_keyframe: true,
+            last_seq: 0,
+            last_keyframe: None,
         });
     }
 
@@ -155,22 +196,18 @@ impl Streams {
             return out;
         };
         list.retain_mut(|s| {
-            let deliver = match frame.kind {
-                FrameKind::Keyframe => true,
-                FrameKind::Output => !s.awaiting_keyframe,
-                FrameKind::Input => false,
-            };
-            if !deliver {
+            if !s.wants(frame) {
                 return true;
             }
             match s.tx.try_send(Outbound::Binary(encoded.to_vec())) {
                 Ok(()) => {
-                    if frame.kind == FrameKind::Keyframe {
-                        s.awaiting_keyframe = false;
-                    }
+                    s.delivered(frame);
                     true
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
+                    // The dropped chunk counts as passed: only a keyframe from after it may
+                    // restore the screen.
+                    s.last_seq = s.last_seq.max(frame.seq);
                     s.awaiting_keyframe = true;
                     out.need_keyframe = true;
                     true
@@ -228,5 +265,107 @@ mod tests {
         assert_eq!(streams.offer(&k, &k.encode()), Fanout::default());
         let f = frame(FrameKind::Output, s, 1);
         assert!(streams.offer(&f, &f.encode()).need_keyframe);
+    }
+
+    fn offer(streams: &Streams, kind: FrameKind, s: Uuid, seq: u64, data: &[u8]) {
+        let f = Frame {
+            kind,
+            session_id: s,
+            seq,
+            data: data.to_vec(),
+        };
+        streams.offer(&f, &f.encode());
+    }
+
+    /// The (kind, seq) of every frame a console received so far.
+    fn received(rx: &mut mpsc::Receiver<Outbound>) -> Vec<(FrameKind, u64)> {
+        let mut got = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            if let Outbound::Binary(b) = m
+                && let Some(f) = Frame::decode(&b)
+            {
+                got.push((f.kind, f.seq));
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn output_sent_again_after_a_failover_is_skipped() {
+        use FrameKind::{Keyframe, Output};
+        let streams = Streams::default();
+        let s = Uuid::new_v4();
+        let (tx, mut rx) = mpsc::channel(64);
+        streams.subscribe(s, 1, tx);
+        offer(&streams, Keyframe, s, 2, b"screen");
+        for seq in 1..=5 {
+            offer(&streams, Output, s, seq, b"o");
+        }
+        // The daemon reconnects and sends its unacknowledged frames again, then new ones.
+        for seq in 3..=8 {
+            offer(&streams, Output, s, seq, b"o");
+        }
+        assert_eq!(
+            received(&mut rx),
+            vec![
+                (Keyframe, 2),
+                (Output, 3),
+                (Output, 4),
+                (Output, 5),
+                (Output, 6),
+                (Output, 7),
+                (Output, 8)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_older_keyframe_never_follows_newer_output() {
+        use FrameKind::{Keyframe, Output};
+        let streams = Streams::default();
+        let s = Uuid::new_v4();
+        let (tx, mut rx) = mpsc::channel(64);
+        streams.subscribe(s, 1, tx);
+        offer(&streams, Keyframe, s, 4, b"at 4");
+        offer(&streams, Output, s, 5, b"o");
+        offer(&streams, Keyframe, s, 4, b"at 4");
+        offer(&streams, Keyframe, s, 5, b"at 5");
+        offer(&streams, Keyframe, s, 5, b"at 5");
+        offer(&streams, Keyframe, s, 5, b"at 5, resized");
+        offer(&streams, Output, s, 5, b"o");
+        offer(&streams, Output, s, 6, b"o");
+        assert_eq!(
+            received(&mut rx),
+            vec![
+                (Keyframe, 4),
+                (Output, 5),
+                (Keyframe, 5),
+                (Keyframe, 5),
+                (Output, 6)
+            ],
+            "the same keyframe twice is skipped, a different one at the same seq passes"
+        );
+    }
+
+    #[test]
+    fn a_reset_console_waits_for_a_keyframe_after_what_it_missed() {
+        use FrameKind::{Keyframe, Output};
+        let streams = Streams::default();
+        let s = Uuid::new_v4();
+        let (tx, mut rx) = mpsc::channel(2);
+        streams.subscribe(s, 1, tx);
+        offer(&streams, Keyframe, s, 0, b"k");
+        offer(&streams, Output, s, 1, b"o");
+        offer(&streams, Output, s, 2, b"o");
+        assert_eq!(received(&mut rx), vec![(Keyframe, 0), (Output, 1)]);
+        offer(&streams, Keyframe, s, 1, b"stale");
+        offer(&streams, Output, s, 3, b"o");
+        assert!(
+            received(&mut rx).is_empty(),
+            "chunk 2 was missed: only a keyframe at 2 or later restores the screen"
+        );
+        offer(&streams, Keyframe, s, 3, b"k3");
+        offer(&streams, Output, s, 4, b"o");
+        assert_eq!(received(&mut rx), vec![(Keyframe, 3), (Output, 4)]);
     }
 }

@@ -308,8 +308,8 @@ impl Hub {
             let workspace = self.workspace_start(c, &a.task).await?;
             let review = reviews.remove(&a.task.id);
             // A daemon that is not connected gets its starting sessions again when it
-            // connects (`daemon_connected`): build messages only for connected ones.
-            if self.daemons.is_connected(a.server.id) {
+            // connects (`daemon_connected`): build messages only for reachable ones.
+            if self.daemons.may_reach(a.server.id) {
                 self.tell_started(a, session, token, Started { workspace, review }, out);
             }
         }

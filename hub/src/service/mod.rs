@@ -50,7 +50,7 @@ use crate::store::events::NewEvent;
 use crate::store::tokens::TokenKind;
 use crate::store::{self, Store, Tx};
 
-pub use recording::ChunkWriter;
+pub use recording::{ChunkWriter, Incoming};
 pub use tasks::TaskQuery;
 pub use validate::parse_wait;
 
@@ -71,7 +71,7 @@ pub struct Inner {
     pub public_url: String,
     /// When this process started (milliseconds).
     pub started_at: i64,
-    chunks: mpsc::Sender<store::sessions::Chunk>,
+    chunks: mpsc::Sender<recording::Incoming>,
     /// The last output chunk number received per session (ahead of the batched writer).
     last_seqs: std::sync::Mutex<std::collections::HashMap<Uuid, i64>>,
     /// Recently verified tokens (hash → who, token expiry, when verified). Cleared whenever a
@@ -208,7 +208,12 @@ impl Hub {
             shutdown: tokio::sync::watch::Sender::new(false),
             rules: Default::default(),
         }));
-        ChunkWriter::spawn(hub.store.clone(), rx, hub.config.limits.max_session_bytes);
+        ChunkWriter::spawn(
+            hub.store.clone(),
+            rx,
+            hub.config.limits.max_session_bytes,
+            Arc::downgrade(&hub.0),
+        );
         hub
     }
 

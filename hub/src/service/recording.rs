@@ -2,6 +2,8 @@
 //! batches, kept under a bound, passed to the consoles watching), its rendered screens, and
 //! the stored recording read back for replay and export.
 
+use std::collections::HashMap;
+use std::sync::Weak;
 use std::time::Duration;
 
 use orchestratia_proto::api::{Recording, RecordingChunk};
@@ -10,7 +12,7 @@ use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::Hub;
+use super::{Hub, Inner};
 use crate::auth::Principal;
 use crate::bad;
 use crate::bus::BusMessage;
@@ -134,7 +136,7 @@ impl Hub {
             keyframe: frame.kind == FrameKind::Keyframe,
             data: frame.data,
         };
-        if self.chunks.send(chunk).await.is_err() {
+        if self.chunks.send(Incoming { server, chunk }).await.is_err() {
             return Err(HubError::Internal("the chunk writer stopped".into()));
         }
         Ok(())
@@ -154,16 +156,34 @@ impl Hub {
     }
 }
 
-/// Writes output chunks and keyframes to the store in batches, off the socket's path, and
-/// keeps each session's recording under its bound.
+/// A chunk on its way to the store, with the server whose daemon sent it (told once it is
+/// stored).
+pub struct Incoming {
+    pub server: Uuid,
+    pub chunk: Chunk,
+}
+
+/// Writes output chunks and keyframes to the store in batches, off the socket's path, keeps
+/// each session's recording under its bound, and tells each daemon which of its output is
+/// stored (`OutputStored`) so it can forget it.
 pub struct ChunkWriter;
 
+/// How many times a batch is tried before its chunks are given up (not acknowledged: the
+/// daemon still holds them and sends them again when it reconnects).
+const TRIES: u32 = 3;
+
 impl ChunkWriter {
-    /// Starts the writer; it stops when every sender is gone.
-    pub fn spawn(store: Store, mut rx: mpsc::Receiver<Chunk>, max_session_bytes: u64) {
+    /// Starts the writer; it stops when every sender is gone. `hub` reaches the daemons for
+    /// the acknowledgements (weak: the writer does not keep the hub alive).
+    pub fn spawn(
+        store: Store,
+        mut rx: mpsc::Receiver<Incoming>,
+        max_session_bytes: u64,
+        hub: Weak<Inner>,
+    ) {
         tokio::spawn(async move {
-            let mut sizes: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
-            let mut batch: Vec<Chunk> = Vec::with_capacity(256);
+            let mut sizes: HashMap<Uuid, i64> = HashMap::new();
+            let mut batch: Vec<Incoming> = Vec::with_capacity(256);
             while let Some(first) = rx.recv().await {
                 batch.push(first);
                 let deadline = tokio::time::sleep(Duration::from_millis(20));
@@ -177,33 +197,60 @@ impl ChunkWriter {
                         _ = &mut deadline => break,
                     }
                 }
-                let result =
-                    Self::write(&store, &batch, &mut sizes, max_session_bytes as i64).await;
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, chunks = batch.len(), "could not store output chunks");
+                let (servers, chunks): (Vec<Uuid>, Vec<Chunk>) =
+                    batch.drain(..).map(|i| (i.server, i.chunk)).unzip();
+                let acks = Self::acks(&servers, &chunks);
+                let mut stored = false;
+                for attempt in 1..=TRIES {
+                    match Self::write(&store, &chunks, &mut sizes, max_session_bytes as i64).await {
+                        Ok(()) => {
+                            stored = true;
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, chunks = chunks.len(), attempt, "could not store output chunks");
+                            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt)))
+                                .await;
+                        }
+                    }
                 }
-                batch.clear();
+                if !stored {
+                    continue;
+                }
+                let Some(inner) = hub.upgrade() else { break };
+                for ((server, session_id), seq) in acks {
+                    inner
+                        .daemons
+                        .send(server, &HubToDaemon::OutputStored { session_id, seq });
+                }
             }
         });
+    }
+
+    /// The highest chunk number of each (server, session) in a batch. A keyframe counts: it
+    /// is numbered after the output it follows, which came before it and is stored too.
+    fn acks(servers: &[Uuid], chunks: &[Chunk]) -> HashMap<(Uuid, Uuid), u64> {
+        let mut acks: HashMap<(Uuid, Uuid), u64> = HashMap::new();
+        for (server, c) in servers.iter().zip(chunks) {
+            if c.seq < 0 {
+                continue;
+            }
+            let seq = acks.entry((*server, c.session_id)).or_default();
+            *seq = (*seq).max(c.seq as u64);
+        }
+        acks
     }
 
     async fn write(
         store: &Store,
         batch: &[Chunk],
-        sizes: &mut std::collections::HashMap<Uuid, i64>,
+        sizes: &mut HashMap<Uuid, i64>,
         max: i64,
     ) -> Result<(), store::StoreError> {
         let mut tx = store.write().await?;
-        store::sessions::insert_chunks(&mut tx, batch, now_ms()).await?;
-        let mut touched: Vec<Uuid> = batch.iter().map(|c| c.session_id).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        for session in touched {
-            let added: i64 = batch
-                .iter()
-                .filter(|c| c.session_id == session)
-                .map(|c| c.data.len() as i64)
-                .sum();
+        let added = store::sessions::insert_chunks(&mut tx, batch, now_ms()).await?;
+        let mut next = Vec::with_capacity(added.len());
+        for (session, added) in added {
             let size = match sizes.get(&session) {
                 Some(n) => n + added,
                 None => store::sessions::stored_bytes(&mut tx, session).await?,
@@ -213,8 +260,42 @@ impl ChunkWriter {
             } else {
                 size
             };
-            sizes.insert(session, size);
+            next.push((session, size));
         }
-        tx.commit().await
+        tx.commit().await?;
+        sizes.extend(next);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(session: Uuid, seq: i64, keyframe: bool) -> Chunk {
+        Chunk {
+            session_id: session,
+            seq,
+            keyframe,
+            data: vec![b'x'],
+        }
+    }
+
+    #[test]
+    fn acks_name_the_highest_chunk_per_server_and_session() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let (s1, s2) = (Uuid::new_v4(), Uuid::new_v4());
+        let servers = [a, a, a, b, a];
+        let chunks = [
+            chunk(s1, 3, false),
+            chunk(s1, 5, false),
+            chunk(s1, 5, true),
+            chunk(s2, 7, false),
+            chunk(s1, 4, false),
+        ];
+        let acks = ChunkWriter::acks(&servers, &chunks);
+        assert_eq!(acks.len(), 2);
+        assert_eq!(acks.get(&(a, s1)), Some(&5));
+        assert_eq!(acks.get(&(b, s2)), Some(&7));
     }
 }

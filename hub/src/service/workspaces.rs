@@ -158,7 +158,7 @@ impl Hub {
                         crate::bus::wire::Wire::Reply {
                             server,
                             request_id,
-                            answer,
+                            answer: Box::new(answer),
                         },
                     );
                 }

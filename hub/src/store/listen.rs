@@ -12,16 +12,47 @@ fn no_postgres() -> StoreError {
     StoreError::Corrupt("replicas need PostgreSQL".into())
 }
 
-/// Sends `payload` to every listener of `channel` (delivered once the statement commits; it
-/// runs on its own, so at once).
-pub async fn notify(store: &Store, channel: &str, payload: &str) -> Result<()> {
-    let pool = store.pg_pool().ok_or_else(no_postgres)?;
-    sqlx::query("SELECT pg_notify($1, $2)")
+/// Sends notifications on a connection of its own (not the pool's: the bus never waits for
+/// a connection behind busy requests), reconnecting after a failure.
+pub struct Notifier {
+    store: Store,
+    conn: Option<PgConnection>,
+}
+
+impl Notifier {
+    /// A notifier for `store` (connects on first use).
+    pub fn new(store: Store) -> Notifier {
+        Notifier { store, conn: None }
+    }
+
+    /// Sends `payloads` to every listener of `channel`, in order, in one statement (so one
+    /// round trip; delivered when it commits, at once). Identical payloads in one statement
+    /// are delivered once by PostgreSQL: callers make each payload unique.
+    pub async fn notify(&mut self, channel: &str, payloads: &[String]) -> Result<()> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            None => {
+                let pool = self.store.pg_pool().ok_or_else(no_postgres)?;
+                self.conn
+                    .insert(PgConnection::connect_with(&pool.connect_options()).await?)
+            }
+        };
+        let sent = sqlx::query(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i",
+        )
         .bind(channel)
-        .bind(payload)
-        .execute(pool)
-        .await?;
-    Ok(())
+        .bind(payloads)
+        .execute(&mut *conn)
+        .await;
+        if let Err(e) = sent {
+            self.conn = None;
+            return Err(e.into());
+        }
+        Ok(())
+    }
 }
 
 /// A connection listening on one channel.

@@ -48,7 +48,7 @@ mod values; // Param and Row: values in, rows out
 pub use connection::{Conn, Tx};
 pub use database::{Backend, Store};
 pub use error::{Result, StoreError};
-pub use listen::{BusListener, ReplicaLock, notify};
+pub use listen::{BusListener, Notifier, ReplicaLock};
 pub use location::{default_sqlite_path, redact};
 pub(crate) use values::{BATCH, placeholders};
 pub use values::{Param, Row};

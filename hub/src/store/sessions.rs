@@ -290,14 +290,21 @@ fn kind(keyframe: bool) -> i64 {
 }
 
 /// Stores chunks in batches; one already stored (same session, seq and kind) is kept as it was.
-pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<()> {
+/// Returns the bytes really added, by session (a chunk sent twice is not counted again).
+pub async fn insert_chunks(
+    c: &mut Conn,
+    chunks: &[Chunk],
+    now: i64,
+) -> Result<std::collections::HashMap<Uuid, i64>> {
+    let mut added: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
     for batch in chunks.chunks(BATCH / 4) {
         let values: Vec<String> = (0..batch.len())
             .map(|i| format!("({}, $1)", placeholders(2 + 4 * i, 4)))
             .collect();
         let sql = format!(
             "INSERT INTO session_chunks (session_id, seq, kind, data, at) VALUES {}
-             ON CONFLICT (session_id, seq, kind) DO NOTHING",
+             ON CONFLICT (session_id, seq, kind) DO NOTHING
+             RETURNING session_id, LENGTH(data) AS n",
             values.join(", ")
         );
         let mut args = params![now].to_vec();
@@ -309,9 +316,11 @@ pub async fn insert_chunks(c: &mut Conn, chunks: &[Chunk], now: i64) -> Result<(
                 ch.data.clone()
             ]);
         }
-        c.execute(&sql, &args).await?;
+        for row in c.fetch(&sql, &args).await? {
+            *added.entry(row.uuid("session_id")?).or_default() += row.int("n")?;
+        }
     }
-    Ok(())
+    Ok(added)
 }
 
 /// An output chunk or keyframe read back: the columns a query selects as `seq, kind, data`.

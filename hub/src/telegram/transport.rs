@@ -59,7 +59,9 @@ impl TelegramConfig {
     }
 }
 
-/// Starts the bot; it runs until the hub's process ends.
+/// Starts the bot; it runs until the hub's process ends. Between hub replicas only one runs
+/// it at a time, the holder of the `telegram` lease (Telegram serves one poller per bot, and
+/// every replica sees every event): the others wait to take over when it dies.
 pub fn spawn(hub: Hub, cfg: TelegramConfig) -> anyhow::Result<()> {
     let mut api = teloxide::Bot::new(&cfg.token);
     if let Some(url) = &cfg.api_url {
@@ -71,8 +73,41 @@ pub fn spawn(hub: Hub, cfg: TelegramConfig) -> anyhow::Result<()> {
         !cfg.chats.is_empty(),
         "--telegram-chat: name at least one chat the bot obeys"
     );
+    if hub.replica().is_none() {
+        launch(hub, api, &cfg);
+        return Ok(());
+    }
+    tokio::spawn(async move {
+        loop {
+            while !hub.holds_lease(LEASE).await {
+                tokio::time::sleep(RENEW_EVERY).await;
+            }
+            let running = launch(hub.clone(), api.clone(), &cfg);
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                if !hub.holds_lease(LEASE).await {
+                    break;
+                }
+            }
+            tracing::error!("lost the telegram lease to another replica: stopping this bot");
+            for task in running {
+                task.abort();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The lease whose holder runs the bot between replicas.
+const LEASE: &str = "telegram";
+
+/// How often the bot's replica renews its lease (well inside the lease's life).
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+
+/// Starts polling and the bot; their tasks.
+fn launch(hub: Hub, api: teloxide::Bot, cfg: &TelegramConfig) -> [tokio::task::JoinHandle<()>; 2] {
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(poll(api.clone(), tx, cfg.poll_timeout));
+    let polling = tokio::spawn(poll(api.clone(), tx, cfg.poll_timeout));
     let bus = hub.bus.subscribe();
     let bot = Bot {
         hub,
@@ -89,9 +124,9 @@ pub fn spawn(hub: Hub, cfg: TelegramConfig) -> anyhow::Result<()> {
         screen_every: cfg.screen_every,
         unreachable: false,
     };
-    tokio::spawn(bot.run(rx, bus));
+    let running = tokio::spawn(bot.run(rx, bus));
     tracing::info!(chats = ?cfg.chats, "telegram bot started");
-    Ok(())
+    [polling, running]
 }
 
 /// Long-polls `getUpdates` and hands updates over; retries with backoff, logging an outage

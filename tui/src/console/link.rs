@@ -21,8 +21,11 @@ use super::model::Snapshot;
 pub enum Msg {
     /// The WebSocket is up (again).
     Connected,
-    /// The WebSocket went down, with the reason; the link retries by itself.
+    /// The WebSocket went down, with the reason; the link retries by itself (at the next of
+    /// the hub's URLs when it has several).
     Disconnected(String),
+    /// The hub replica the link talks to, read on each connection (`None` for a single hub).
+    Replica(Option<String>),
     Hub(HubToConsole),
     Frame(Frame),
     /// A fresh snapshot.
@@ -58,6 +61,7 @@ impl Msg {
     pub fn neutralised(self) -> Msg {
         match self {
             Msg::Disconnected(s) => Msg::Disconnected(line(s)),
+            Msg::Replica(r) => Msg::Replica(r.map(line)),
             Msg::Hub(h) => Msg::Hub(safe(h)),
             Msg::Snapshot(s) => Msg::Snapshot(Box::new(Snapshot {
                 projects: safe(s.projects),
@@ -140,19 +144,25 @@ pub async fn snapshot(client: &HubClient, project: Option<&str>) -> anyhow::Resu
     })
 }
 
-/// Keeps the console WebSocket up until `out` closes: connects, forwards what arrives, sends
-/// what the app queues, and on a drop says so and reconnects with a growing pause.
+/// Keeps the console WebSocket up until `out` closes: connects, says which replica answers,
+/// forwards what arrives, sends what the app queues, and on a drop says so and reconnects,
+/// to the next of the hub's URLs when it has several; the pause grows once every URL failed.
 pub async fn run(
     client: HubClient,
     tx: mpsc::UnboundedSender<Msg>,
     mut out: mpsc::UnboundedReceiver<Outgoing>,
 ) {
     let mut pause = Duration::from_millis(500);
+    let mut failed_in_a_row = 0;
     loop {
+        let base = client.base().to_string();
         match connect(&client).await {
             Ok(ws) => {
                 pause = Duration::from_millis(500);
-                if tx.send(Msg::Connected).is_err() {
+                failed_in_a_row = 0;
+                if tx.send(Msg::Replica(replica(&client).await)).is_err()
+                    || tx.send(Msg::Connected).is_err()
+                {
                     return;
                 }
                 let (mut sink, mut stream) = ws.split();
@@ -202,9 +212,27 @@ pub async fn run(
         }
         // Keystrokes typed while the hub is away are dropped, not replayed later.
         while out.try_recv().is_ok() {}
+        client.rotate_from(&base);
+        failed_in_a_row += 1;
+        if failed_in_a_row < client.bases().len() {
+            // Another replica has not been tried since the last good connection: at once.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        failed_in_a_row = 0;
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
+}
+
+/// Which replica answers (`GET /status`), or `None` for a single hub or one that does not say
+/// in time (the header then names no replica).
+async fn replica(client: &HubClient) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(3), client.status())
+        .await
+        .ok()?
+        .ok()?
+        .replica
 }
 
 type Ws =
@@ -223,4 +251,68 @@ async fn connect(client: &HubClient) -> anyhow::Result<Ws> {
     .await
     .map_err(|_| anyhow::anyhow!("timed out connecting to the hub"))??;
     Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use orchestratia_testkit::{HubOptions, TestCluster, TestHub};
+
+    use super::*;
+
+    /// The next message that is not a frame or a console event, within 20 s.
+    async fn next(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Msg {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .expect("the link said something")
+                .expect("the link runs");
+            if !matches!(m, Msg::Hub(_) | Msg::Frame(_)) {
+                return m;
+            }
+        }
+    }
+
+    /// Waits for the link to be up, returning the replica it named.
+    async fn connected(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Option<String> {
+        let mut replica = None;
+        loop {
+            match next(rx).await {
+                Msg::Replica(r) => replica = r,
+                Msg::Connected => return replica,
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_single_hub_names_no_replica() {
+        let Some(hub) = TestHub::start(orchestratia_testkit::Backend::Sqlite).await else {
+            return;
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (_out, out_rx) = mpsc::unbounded_channel();
+        let link = tokio::spawn(run(hub.admin(), tx, out_rx));
+        assert_eq!(connected(&mut rx).await, None);
+        link.abort();
+    }
+
+    #[tokio::test]
+    async fn the_link_moves_to_the_next_replica_when_its_replica_dies() {
+        let Some(mut cluster) = TestCluster::start(2, HubOptions::default()).await else {
+            return;
+        };
+        // A URL nothing answers at first: passed over.
+        let client = HubClient::new(
+            &format!("http://127.0.0.1:1,{}", cluster.urls()),
+            Some(cluster.hubs[0].admin_token.clone()),
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (_out, out_rx) = mpsc::unbounded_channel();
+        let link = tokio::spawn(run(client, tx, out_rx));
+        assert_eq!(connected(&mut rx).await.as_deref(), Some("r0"));
+        cluster.kill(0).await;
+        assert!(matches!(next(&mut rx).await, Msg::Disconnected(_)));
+        assert_eq!(connected(&mut rx).await.as_deref(), Some("r1"));
+        link.abort();
+    }
 }

@@ -63,6 +63,8 @@ pub struct Model {
     pub connected: Option<bool>,
     /// Why the hub cannot be reached, shown in a banner.
     pub hub_error: Option<String>,
+    /// The hub replica the link talks to, shown beside "live" (`None` for a single hub).
+    pub replica: Option<String>,
 }
 
 impl Model {

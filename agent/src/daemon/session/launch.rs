@@ -71,6 +71,18 @@ pub fn agent_command(env: &Env, conversation: Option<&Conversation>) -> String {
     }
 }
 
+/// The hub URLs an agent's CLI calls use: the one the hub names first, then the daemon's own
+/// (between replicas the daemon knows them all, so the agent's calls fail over too).
+fn hub_urls(from_hub: &str, daemon: &str) -> String {
+    let mut all = orchestratia_proto::client::parse_bases(from_hub);
+    for u in orchestratia_proto::client::parse_bases(daemon) {
+        if !all.contains(&u) {
+            all.push(u);
+        }
+    }
+    all.join(",")
+}
+
 /// The agent's environment: the ORCHESTRATIA_* variables (hub, token, task, prompt files),
 /// and for Claude Code Bash timeouts a human's answer fits in.
 pub fn environment(
@@ -80,7 +92,7 @@ pub fn environment(
     conversation: Option<&Conversation>,
 ) -> Vec<(String, String)> {
     let mut vars = vec![
-        ("ORCHESTRATIA_HUB".to_string(), s.hub_url.clone()),
+        ("ORCHESTRATIA_HUB".to_string(), hub_urls(&s.hub_url, &env.config.hub_url)),
         ("ORCHESTRATIA_TOKEN".to_string(), s.token.clone()),
         ("ORCHESTRATIA_SESSION".to_string(), s.name.clone()),
         (

@@ -19,6 +19,7 @@ impl App {
                 self.model.connected = Some(false);
                 self.model.hub_error = Some(reason);
             }
+            Msg::Replica(r) => self.model.replica = r,
             Msg::Hub(h) => self.on_hub(h),
             Msg::Frame(f) => self.on_frame(&f),
             Msg::Snapshot(s) => {

@@ -196,7 +196,10 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::styled(label, style));
     }
     let link = match app.model.connected {
-        Some(true) => Span::styled(" ● live", theme.fg(Color::Green)),
+        Some(true) => match &app.model.replica {
+            Some(r) => Span::styled(format!(" ● live · {r}"), theme.fg(Color::Green)),
+            None => Span::styled(" ● live", theme.fg(Color::Green)),
+        },
         Some(false) => Span::styled(" ○ offline", theme.fg(Color::Red)),
         None => Span::raw(" … connecting"),
     };

@@ -12,6 +12,32 @@ fn help_and_the_hub_banner() {
 }
 
 #[test]
+fn the_header_names_the_replica_the_link_talks_to() {
+    let mut a = app();
+    let first = |a: &App| {
+        text(&render(a, 100, 24))
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // A single hub: no replica named.
+    assert!(first(&a).trim_end().ends_with("● live"), "{}", first(&a));
+    a.on_msg(Msg::Replica(Some("r1".into())));
+    assert!(first(&a).contains("● live · r1"), "{}", first(&a));
+    // Offline: the replica is not claimed; after a failover the new one is named.
+    a.on_msg(Msg::Disconnected("connection reset".into()));
+    assert!(!first(&a).contains("r1"), "{}", first(&a));
+    a.on_msg(Msg::Replica(Some("r2\u{1b}[2J".into())));
+    a.on_msg(Msg::Connected);
+    let line = first(&a);
+    assert!(
+        line.contains("● live · r2") && !line.contains('\u{1b}'),
+        "{line}"
+    );
+}
+
+#[test]
 fn the_mouse_switches_tabs_selects_rows_and_scrolls() {
     use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mouse = |kind, column, row| MouseEvent {
