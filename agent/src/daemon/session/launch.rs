@@ -92,7 +92,10 @@ pub fn environment(
     conversation: Option<&Conversation>,
 ) -> Vec<(String, String)> {
     let mut vars = vec![
-        ("ORCHESTRATIA_HUB".to_string(), hub_urls(&s.hub_url, &env.config.hub_url)),
+        (
+            "ORCHESTRATIA_HUB".to_string(),
+            hub_urls(&s.hub_url, &env.config.hub_url),
+        ),
         ("ORCHESTRATIA_TOKEN".to_string(), s.token.clone()),
         ("ORCHESTRATIA_SESSION".to_string(), s.name.clone()),
         (
