@@ -2,8 +2,9 @@
 //! 20 daemons, a replica SIGKILLed and restarted every 20–40 s, at most 10 minutes; prints
 //! the report (kills, reconnects, tasks/min, and every check).
 //!
-//! `cargo bench --bench soak` (options: `--minutes N`, `--tasks N` in tens, `--short`).
-//! Needs PostgreSQL (127.0.0.1:5432, or `ORCHESTRATIA_TEST_PG`).
+//! `cargo bench --bench soak`, or on the debug build `cargo test --workspace --bench soak`
+//! (options after `--`: `--minutes N` bound, `--tasks N` rounded up to tens, `--short`).
+//! Needs PostgreSQL (127.0.0.1:5432, or `ORCHESTRATIA_TEST_PG`); exits 1 when a check fails.
 
 use std::time::Duration;
 
