@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod git;
 pub mod model;
 pub mod pg;
+pub mod soak;
 pub mod telegram;
 pub mod tmux;
 
