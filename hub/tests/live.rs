@@ -62,11 +62,16 @@ async fn live(backend: Backend) {
         (server_status(&hub, "dev-desktop").await == "offline").then_some(())
     })
     .await;
-    let log = hub
-        .cli(&["events", "--kind", "server_offline", "--json"])
-        .await
-        .json();
-    assert_eq!(log["events"][0]["details"]["server"], "dev-desktop");
+    // On PostgreSQL an event is listed once every transaction older than it has ended
+    // (the commit-safe cursor), which may be a moment after the status changed.
+    eventually(10, "server_offline listed", || async {
+        let log = hub
+            .cli(&["events", "--kind", "server_offline", "--json"])
+            .await
+            .json();
+        (log["events"][0]["details"]["server"] == "dev-desktop").then_some(())
+    })
+    .await;
 
     // Workflow 5: the offline server and the one without the repo are disqualified, with
     // reasons.
