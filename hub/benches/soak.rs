@@ -3,7 +3,8 @@
 //! the report (kills, reconnects, tasks/min, and every check).
 //!
 //! `cargo bench --bench soak`, or on the debug build `cargo test --workspace --bench soak`
-//! (options after `--`: `--minutes N` bound, `--tasks N` rounded up to tens, `--short`).
+//! (options after `--`: `--minutes N` bound, `--tasks N` rounded up to tens, `--pause-ms N`
+//! between a session's chunks (longer sessions: a longer run with more kills), `--short`).
 //! Needs PostgreSQL (127.0.0.1:5432, or `ORCHESTRATIA_TEST_PG`); exits 1 when a check fails.
 
 use std::time::Duration;
@@ -28,6 +29,9 @@ fn main() {
     }
     if let Some(t) = arg::<usize>("--tasks") {
         options.groups = t.div_ceil(10).max(1);
+    }
+    if let Some(ms) = arg::<u64>("--pause-ms") {
+        options.chunk_pause = Duration::from_millis(ms);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
