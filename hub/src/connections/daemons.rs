@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use orchestratia_proto::workspace::WorkspaceAnswer;
 use orchestratia_proto::ws::{Frame, HubToDaemon};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
@@ -216,6 +217,28 @@ impl Daemons {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .contains_key(&server)
+    }
+
+    /// A daemon's answer to request `id`: handed to the operation waiting here, or (between
+    /// replicas) passed on to the replica that waits for it. False when nobody here waits.
+    pub fn answer(&self, server: Uuid, id: Uuid, answer: WorkspaceAnswer) -> bool {
+        match self.link.get() {
+            Some(link) => {
+                if self.replies.complete(server, id, answer.clone()) {
+                    return true;
+                }
+                link.send(
+                    None,
+                    Wire::Reply {
+                        server,
+                        request_id: id,
+                        answer: Box::new(answer),
+                    },
+                );
+                false
+            }
+            None => self.replies.complete(server, id, answer),
+        }
     }
 
     /// Whether a message for `server` may reach its daemon now: connected here or elsewhere,

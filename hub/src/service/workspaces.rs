@@ -145,29 +145,8 @@ impl Hub {
     /// A daemon's answer to a request: handed to the waiting operation (a late or unknown
     /// one is dropped).
     pub fn workspace_reply(&self, server: Uuid, request_id: Uuid, answer: WorkspaceAnswer) {
-        match self.bus.link() {
-            // Between replicas the request may wait on another one: pass the answer on.
-            Some(link) => {
-                if !self
-                    .daemons
-                    .replies
-                    .complete(server, request_id, answer.clone())
-                {
-                    link.send(
-                        None,
-                        crate::bus::wire::Wire::Reply {
-                            server,
-                            request_id,
-                            answer: Box::new(answer),
-                        },
-                    );
-                }
-            }
-            None => {
-                if !self.daemons.replies.complete(server, request_id, answer) {
-                    tracing::debug!(%server, %request_id, "workspace answer nobody waits for");
-                }
-            }
+        if !self.daemons.answer(server, request_id, answer) {
+            tracing::debug!(%server, %request_id, "workspace answer nobody waits for here");
         }
     }
 
