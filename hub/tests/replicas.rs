@@ -17,8 +17,7 @@ use orchestratia_proto::ws::{DaemonToHub, Frame, FrameKind, HubToConsole, HubToD
 use orchestratia_proto::{PermissionStatus, ServerStatus, TaskStatus};
 use orchestratia_testkit::daemon::{SimOptions, register};
 use orchestratia_testkit::{
-    CliOutput, Console, ConsoleMsg, HubOptions, SimDaemon, TestCluster, bin, eventually,
-    wait_online,
+    CliOutput, Console, ConsoleMsg, SimDaemon, TestCluster, bin, eventually, wait_online,
 };
 use serde_json::json;
 use tokio::process::{Child, Command};
@@ -30,21 +29,7 @@ const C: usize = 2;
 
 /// Three replicas (heartbeat 300 ms, offline after 3 s) with project P, or `None` to skip.
 async fn cluster() -> Option<TestCluster> {
-    let cluster = TestCluster::start(
-        3,
-        HubOptions {
-            heartbeat: Duration::from_millis(300),
-            offline_after: Duration::from_secs(3),
-            ..HubOptions::default()
-        },
-    )
-    .await?;
-    cluster
-        .admin(A)
-        .create_project("P")
-        .await
-        .expect("project P");
-    Some(cluster)
+    TestCluster::with_project(3, "P").await
 }
 
 /// Starts the real CLI in the background against `urls` with `token` (a blocking command).
@@ -74,15 +59,6 @@ async fn finish(child: Child, secs: u64) -> CliOutput {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// Waits until task `id` has `status` as seen through `admin`.
-async fn wait_status(admin: &HubClient, id: Uuid, status: TaskStatus) {
-    eventually(15, &format!("{id} {status:?}"), || async {
-        let v = admin.task(&id.to_string()).await.ok()?;
-        (v.task.status == status).then_some(())
-    })
-    .await
 }
 
 fn frame(kind: FrameKind, session: Uuid, seq: u64, data: &str) -> Frame {
@@ -226,7 +202,9 @@ async fn one_session_across_three_replicas() {
         other => panic!("the loser gets a 409, not {other:?}"),
     }
     let start = d.wait_start(10, down.id).await;
-    wait_status(&c, down.id, TaskStatus::Running).await;
+    cluster
+        .wait_status(C, down.id, TaskStatus::Running, 15)
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let starts = d
         .session_starts()
@@ -271,7 +249,9 @@ async fn one_session_across_three_replicas() {
         cluster.hubs[A].dir.path(),
         &["task", "help", "--question", "JWT or cookies?"],
     );
-    wait_status(&c, down.id, TaskStatus::NeedsHuman).await;
+    cluster
+        .wait_status(C, down.id, TaskStatus::NeedsHuman, 15)
+        .await;
     let reference = start.task.as_ref().expect("task").reference.clone();
     cluster
         .cli_at(
@@ -282,7 +262,9 @@ async fn one_session_across_three_replicas() {
         .ok();
     let answered = finish(asking, 30).await;
     assert_eq!(answered.ok().trim(), "JWT");
-    wait_status(&a, down.id, TaskStatus::Running).await;
+    cluster
+        .wait_status(A, down.id, TaskStatus::Running, 15)
+        .await;
 }
 
 /// Reads the console until `done` holds of what it received, for up to 10 s.

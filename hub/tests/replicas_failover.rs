@@ -8,16 +8,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use orchestratia_proto::api::CreateTask;
-use orchestratia_proto::client::HubClient;
 use orchestratia_proto::ws::FrameKind;
 use orchestratia_proto::{SessionStatus, TaskStatus};
 use orchestratia_testkit::agent::tmux_available;
 use orchestratia_testkit::{
-    CliOutput, Console, ConsoleMsg, DaemonOptions, HubOptions, SimDaemon, TestCluster, TestDaemon,
-    bin, eventually, have, wait_online,
+    CliOutput, Console, ConsoleMsg, DaemonOptions, SimDaemon, TestCluster, TestDaemon, bin,
+    eventually, have, wait_online,
 };
 use tokio::process::Command;
-use uuid::Uuid;
 
 const A: usize = 0;
 const B: usize = 1;
@@ -28,21 +26,7 @@ const TICKS: u64 = 24;
 
 /// Three replicas (heartbeat 300 ms, offline after 3 s) with project P, or `None` to skip.
 async fn cluster() -> Option<TestCluster> {
-    let cluster = TestCluster::start(
-        3,
-        HubOptions {
-            heartbeat: Duration::from_millis(300),
-            offline_after: Duration::from_secs(3),
-            ..HubOptions::default()
-        },
-    )
-    .await?;
-    cluster
-        .admin(A)
-        .create_project("P")
-        .await
-        .expect("project P");
-    Some(cluster)
+    TestCluster::with_project(3, "P").await
 }
 
 /// The numbers of the `tick N` lines in `text`, in order (a line ends with `\r` or `\n`).
@@ -57,15 +41,6 @@ fn ticks(text: &str) -> Vec<u64> {
                 .flatten()
         })
         .collect()
-}
-
-/// Waits until task `id` has `status` as seen through `admin`, for up to `secs`.
-async fn wait_status(admin: &HubClient, id: Uuid, status: TaskStatus, secs: u64) {
-    eventually(secs, &format!("{id} {status:?}"), || async {
-        let v = admin.task(&id.to_string()).await.ok()?;
-        (v.task.status == status).then_some(())
-    })
-    .await
 }
 
 /// Kill -9 of the replica a real daemon streams to: it moves on, and the stream watched on
@@ -176,7 +151,7 @@ async fn a_streaming_daemon_moves_on_when_its_replica_dies() {
     );
 
     // In the recording: every chunk once, every line once.
-    wait_status(&c, t.id, TaskStatus::Done, 60).await;
+    cluster.wait_status(C, t.id, TaskStatus::Done, 60).await;
     let chunks = c.recording_all(&name).await.expect("recording");
     let out: Vec<_> = chunks.iter().filter(|ch| !ch.keyframe).collect();
     let numbers: Vec<u64> = out.iter().map(|ch| ch.seq).collect();
@@ -204,7 +179,7 @@ async fn a_blocked_question_survives_its_replica() {
     let Some(mut cluster) = cluster().await else {
         return;
     };
-    let (b, c) = (cluster.admin(B), cluster.admin(C));
+    let b = cluster.admin(B);
     let d = SimDaemon::start(&b, "P", "dev-01", "linux", &["app"], &["rust"]).await;
     let s = d.started(&b, "P", "asking", false).await;
     let task = s.task.as_ref().expect("task");
@@ -220,7 +195,9 @@ async fn a_blocked_question_survives_its_replica() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn orchestratia");
-    wait_status(&c, task.id, TaskStatus::NeedsHuman, 15).await;
+    cluster
+        .wait_status(C, task.id, TaskStatus::NeedsHuman, 15)
+        .await;
     cluster.kill(A).await;
     cluster
         .cli_at(

@@ -29,6 +29,34 @@ impl TestCluster {
         Some(TestCluster { hubs, db })
     }
 
+    /// Starts `n` replicas with the default test timing (heartbeat 300 ms, offline after 3 s)
+    /// and a project `project` made through the first.
+    pub async fn with_project(n: usize, project: &str) -> Option<TestCluster> {
+        let cluster = TestCluster::start(n, HubOptions::default()).await?;
+        cluster
+            .admin(0)
+            .create_project(project)
+            .await
+            .expect("create the project");
+        Some(cluster)
+    }
+
+    /// Waits up to `secs` until task `id` has `status`, as replica `i` sees it.
+    pub async fn wait_status(
+        &self,
+        i: usize,
+        id: uuid::Uuid,
+        status: orchestratia_proto::TaskStatus,
+        secs: u64,
+    ) {
+        let admin = self.admin(i);
+        crate::eventually(secs, &format!("{id} {status:?}"), || async {
+            let v = admin.task(&id.to_string()).await.ok()?;
+            (v.task.status == status).then_some(())
+        })
+        .await
+    }
+
     /// Every replica's URL, comma-separated (what daemons, consoles and the CLI accept).
     pub fn urls(&self) -> String {
         self.hubs
