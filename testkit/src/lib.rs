@@ -9,6 +9,8 @@ pub mod claude_rig;
 pub mod cluster;
 pub mod daemon;
 pub mod git;
+pub mod load;
+pub mod load_report;
 pub mod model;
 pub mod pg;
 pub mod telegram;
