@@ -84,18 +84,22 @@ fn cores_since(cluster: &TestCluster, before: &[f64], elapsed: Duration) -> Vec<
         .collect()
 }
 
-/// Waits until the replicas together hold `n` daemon sockets (up to `secs`).
-async fn wait_held(admins: &[HubClient], n: u64, secs: u64) -> bool {
+/// Waits until every daemon of the fleet tried to connect and the replicas together hold a
+/// socket for each one connected (up to `secs`); whether they do.
+async fn wait_held(admins: &[HubClient], stats: &FleetStats, n: u64, secs: u64) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
-        let mut held = 0;
-        for a in admins {
-            if let Ok(s) = a.status().await {
-                held += s.replicas.first().map(|r| r.daemons).unwrap_or(0);
+        let connected = FleetStats::get(&stats.connected);
+        if connected + FleetStats::get(&stats.failed) >= n {
+            let mut held = 0;
+            for a in admins {
+                if let Ok(s) = a.status().await {
+                    held += s.replicas.first().map(|r| r.daemons).unwrap_or(0);
+                }
             }
-        }
-        if held >= n {
-            return true;
+            if held >= connected {
+                return connected == n;
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -133,7 +137,10 @@ async fn measure(replicas: usize, s: &Settings) -> Option<Measured> {
         .await
         .expect("fleet registers");
     let registered_in_s = t0.elapsed().as_secs_f64();
-    eprintln!("[{tag}] {} servers registered in {registered_in_s:.1} s", s.daemons);
+    eprintln!(
+        "[{tag}] {} servers registered in {registered_in_s:.1} s",
+        s.daemons
+    );
     let stats = Arc::new(FleetStats::default());
     let gate = Arc::new(Semaphore::new(64));
     let stride = if s.stream_share > 0.0 {
@@ -152,7 +159,7 @@ async fn measure(replicas: usize, s: &Settings) -> Option<Measured> {
         let url = cluster.hubs[i % replicas].url.clone();
         fleet.push(load::spawn_daemon(url, m, b, gate.clone(), stats.clone()));
     }
-    let held = wait_held(&admins, s.daemons as u64, 600).await;
+    let held = wait_held(&admins, &stats, s.daemons as u64, 600).await;
     let connect_s = t0.elapsed().as_secs_f64();
     eprintln!(
         "[{tag}] {} daemons connected in {connect_s:.1} s (all held: {held}, failed {})",
@@ -190,12 +197,17 @@ async fn measure(replicas: usize, s: &Settings) -> Option<Measured> {
         }
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(60);
     while stats.session_count() < n_stream && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let sessions = stats.sessions.lock().map(|s| s.clone()).unwrap_or_default();
-    eprintln!("[{tag}] {} of {n_stream} streaming sessions started", sessions.len());
+    eprintln!(
+        "[{tag}] {} of {n_stream} streaming sessions started (waited {:.1?})",
+        sessions.len(),
+        t0.elapsed()
+    );
 
     // Throughput projects: one bench server each, connected to replica p % replicas.
     let mut bench_servers = Vec::new();
@@ -235,8 +247,9 @@ async fn measure(replicas: usize, s: &Settings) -> Option<Measured> {
     let mut console_tasks = Vec::new();
     for j in 0..s.consoles {
         let watch = (!sessions.is_empty()).then(|| sessions[j % sessions.len()]);
-        console_tasks
-            .push(load::spawn_console(&admins[j % replicas], watch, consoles.clone(), j == 1).await);
+        console_tasks.push(
+            load::spawn_console(&admins[j % replicas], watch, consoles.clone(), j == 1).await,
+        );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -264,8 +277,7 @@ async fn measure(replicas: usize, s: &Settings) -> Option<Measured> {
             ..Default::default()
         });
     }
-    let heartbeats_per_s =
-        (FleetStats::get(&stats.heartbeats) - hb0) as f64 / window.as_secs_f64();
+    let heartbeats_per_s = (FleetStats::get(&stats.heartbeats) - hb0) as f64 / window.as_secs_f64();
     let frames_per_s = (FleetStats::get(&stats.frames) - fr0) as f64 / window.as_secs_f64();
 
     // 2. Creations, spread over replicas and projects.

@@ -198,6 +198,12 @@ async fn run_daemon(mut ws: Socket, b: Behaviour, stats: &FleetStats) {
                             }))
                             .await
                         }
+                        Ok(HubToDaemon::KeyframeRequest { session_id }) if session == Some(session_id) => {
+                            // A console began watching: the screen so far, valid after `seq`.
+                            let mut f = output_frame(session_id, seq, 4);
+                            f[0] = FrameKind::Keyframe as u8;
+                            ws.send(Message::Binary(f.into())).await
+                        }
                         Ok(HubToDaemon::Error { .. }) => {
                             stats.refused.fetch_add(1, Ordering::Relaxed);
                             Ok(())
@@ -236,7 +242,13 @@ fn output_frame(session: Uuid, seq: u64, bytes: usize) -> Vec<u8> {
     out.push(FrameKind::Output as u8);
     out.extend_from_slice(session.as_bytes());
     out.extend_from_slice(&seq.to_be_bytes());
-    out.extend((0..bytes).map(|i| if i + 1 == bytes { b'\n' } else { b'a' + (i % 26) as u8 }));
+    out.extend((0..bytes).map(|i| {
+        if i + 1 == bytes {
+            b'\n'
+        } else {
+            b'a' + (i % 26) as u8
+        }
+    }));
     out
 }
 
@@ -275,8 +287,7 @@ impl ConsoleStats {
             return;
         }
         let Some(task) = e.task_id else { return };
-        let Some((at, replica)) = self.awaited.lock().ok().and_then(|mut a| a.remove(&task))
-        else {
+        let Some((at, replica)) = self.awaited.lock().ok().and_then(|mut a| a.remove(&task)) else {
             return;
         };
         if let Ok(mut l) = self.latencies.lock() {

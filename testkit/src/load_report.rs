@@ -218,7 +218,9 @@ impl Measured {
                     .unwrap_or_else(|| "-".into())
             );
         }
-        if n == 1 && let Some(r) = self.replicas.first() {
+        if n == 1
+            && let Some(r) = self.replicas.first()
+        {
             let scale = 10_000.0 / s.daemons.max(1) as f64;
             println!(
                 "target (10,000 daemons, 30 s heartbeat, one replica): RSS < 500 MB [{}], \
@@ -228,7 +230,10 @@ impl Measured {
                 if s.daemons == 10_000 && s.heartbeat == Duration::from_secs(30) {
                     String::new()
                 } else {
-                    format!(" (this run: {} daemons; ×{scale:.0} for the target)", s.daemons)
+                    format!(
+                        " (this run: {} daemons; ×{scale:.0} for the target)",
+                        s.daemons
+                    )
                 }
             );
         }
@@ -278,7 +283,13 @@ pub fn summary(rows: &[(usize, Measured)]) {
     println!("\n== summary ==");
     println!(
         "{:<9} {:>12} {:>12} {:>12} {:>14} {:>14} {:>14}",
-        "replicas", "max RSS MB", "sum cores", "creations/s", "completions/s", "fan-out p99", "hb p99 µs"
+        "replicas",
+        "max RSS MB",
+        "sum cores",
+        "creations/s",
+        "completions/s",
+        "fan-out p99",
+        "hb p99 µs"
     );
     for (n, m) in rows {
         let rss = m.replicas.iter().map(|r| r.rss_mb).fold(0.0, f64::max);
