@@ -10,6 +10,8 @@ pub mod cluster;
 pub mod console;
 pub mod daemon;
 pub mod git;
+pub mod load;
+pub mod load_report;
 pub mod model;
 pub mod pg;
 pub mod soak;
