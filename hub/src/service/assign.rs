@@ -490,7 +490,18 @@ impl Hub {
     }
 
     /// Assigns the released tasks of a project still waiting for a server (a server came online).
+    /// Looks first without the project's lock (a fleet of daemons connecting at once must not
+    /// queue on it when nothing waits), then again under it.
     pub(crate) async fn assign_waiting(&self, project: Uuid) -> HubResult<()> {
+        {
+            let mut c = self.read().await?;
+            if store::tasks::waiting_for_server(&mut c, project)
+                .await?
+                .is_empty()
+            {
+                return Ok(());
+            }
+        }
         let mut tx = self.store.write().await?;
         tx.lock_project(project).await?;
         let waiting = store::tasks::waiting_for_server(&mut tx, project).await?;

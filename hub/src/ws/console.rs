@@ -46,6 +46,8 @@ pub async fn upgrade(
             .read_buffer_size(CONSOLE_READ_BUFFER)
             .write_buffer_size(CONSOLE_WRITE_BUFFER)
             .max_message_size(CONSOLE_MAX_MESSAGE)
+            .read_buffer_size(super::READ_BUFFER)
+            .write_buffer_size(0)
             .on_upgrade(move |socket| async move { run(hub, socket).await }),
         Err(e) => HubError::BadRequest(format!("not a WebSocket upgrade: {}", e.body_text()))
             .into_response(),

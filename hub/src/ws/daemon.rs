@@ -46,6 +46,8 @@ pub async fn upgrade(
         }
     };
     ws.max_message_size(16 * 1024 * 1024)
+        .read_buffer_size(super::READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move { run(hub, server_id, name, socket).await })
 }
 

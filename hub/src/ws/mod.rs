@@ -26,3 +26,8 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v))
 }
+
+/// Each socket's read buffer to start with. The WebSocket library's default (128 KiB, filled
+/// on the first read) costs 1.25 GB for 10,000 idle daemons; a larger message still arrives
+/// whole, as the buffer grows for it.
+pub(crate) const READ_BUFFER: usize = 4 * 1024;
