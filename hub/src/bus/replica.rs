@@ -81,7 +81,7 @@ pub async fn start(hub: &Hub, id: &str, lock: ReplicaLock) -> anyhow::Result<()>
                 _ = stop.changed() => break,
             };
             match got {
-                Ok(Some(text)) => receive(&h, &me, &text).await,
+                Ok(Some(text)) => receive(&h, &me, &text, &mut listener).await,
                 Ok(None) => {
                     // The connection dropped (and reconnects): what was said meanwhile is
                     // lost. Ask the others what they hold; followers re-read the store.
@@ -112,7 +112,7 @@ async fn send_all(store: Store, mut queue: mpsc::Receiver<Envelope>) {
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let mut texts = Vec::with_capacity(batch.len());
         for env in batch.drain(..) {
-            match encode(&store, &env).await {
+            match encode(&mut notifier, &env).await {
                 Ok(t) => texts.push(t),
                 Err(e) => tracing::warn!(error = %e, "could not encode a bus message"),
             }
@@ -124,20 +124,19 @@ async fn send_all(store: Store, mut queue: mpsc::Receiver<Envelope>) {
 }
 
 /// The text to notify: the envelope, or a reference to it once stored.
-async fn encode(store: &Store, env: &Envelope) -> anyhow::Result<String> {
+async fn encode(notifier: &mut Notifier, env: &Envelope) -> anyhow::Result<String> {
     if let Some(text) = env.encode()? {
         return Ok(text);
     }
     let body = env.to_json()?;
-    let mut c = store.read().await?;
-    let id = replicas::put_payload(&mut c, &body, now_ms()).await?;
+    let id = notifier.put_payload(&body, now_ms()).await?;
     env.by_reference(id)
         .encode()?
         .context("a reference always fits")
 }
 
 /// Reads one notification and acts on it (a stored one is fetched first).
-async fn receive(hub: &Hub, me: &str, text: &str) {
+async fn receive(hub: &Hub, me: &str, text: &str, listener: &mut BusListener) {
     let env = match Envelope::decode(text) {
         Ok(e) => e,
         Err(e) => {
@@ -149,7 +148,7 @@ async fn receive(hub: &Hub, me: &str, text: &str) {
         return;
     }
     let env = match env.msg {
-        Wire::Stored { id } => match stored(hub, id).await {
+        Wire::Stored { id } => match stored(listener, id).await {
             Some(e) => e,
             None => return,
         },
@@ -158,9 +157,19 @@ async fn receive(hub: &Hub, me: &str, text: &str) {
     act(hub, me, env.from, env.msg);
 }
 
-async fn stored(hub: &Hub, id: i64) -> Option<Envelope> {
-    let mut c = hub.store.read().await.ok()?;
-    let body = replicas::payload(&mut c, id).await.ok().flatten()?;
+/// A message sent by reference, read back; `None` (with a warning) when it cannot be.
+async fn stored(listener: &mut BusListener, id: i64) -> Option<Envelope> {
+    let body = match listener.payload(id).await {
+        Ok(Some(body)) => body,
+        Ok(None) => {
+            tracing::warn!(id, "a stored bus message is gone");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, id, "could not read a stored bus message");
+            return None;
+        }
+    };
     Envelope::decode(&body)
         .inspect_err(|e| tracing::warn!(error = %e, "ignoring a stored bus message"))
         .ok()

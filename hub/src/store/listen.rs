@@ -25,6 +25,32 @@ impl Notifier {
         Notifier { store, conn: None }
     }
 
+    /// The notifier's connection, made when there is none.
+    async fn conn(&mut self) -> Result<&mut PgConnection> {
+        if self.conn.is_none() {
+            let pool = self.store.pg_pool().ok_or_else(no_postgres)?;
+            self.conn = Some(PgConnection::connect_with(&pool.connect_options()).await?);
+        }
+        self.conn.as_mut().ok_or_else(no_postgres)
+    }
+
+    /// Stores a message too large for a notification (`bus_payloads`); its id.
+    pub async fn put_payload(&mut self, body: &str, now: i64) -> Result<i64> {
+        let conn = self.conn().await?;
+        let row = sqlx::query("INSERT INTO bus_payloads (at, body) VALUES ($1, $2) RETURNING id")
+            .bind(now)
+            .bind(body)
+            .fetch_one(&mut *conn)
+            .await;
+        match row {
+            Ok(r) => Ok(r.try_get::<i64, _>("id")?),
+            Err(e) => {
+                self.conn = None;
+                Err(e.into())
+            }
+        }
+    }
+
     /// Sends `payloads` to every listener of `channel`, in order, in one statement (so one
     /// round trip; delivered when it commits, at once). Identical payloads in one statement
     /// are delivered once by PostgreSQL: callers make each payload unique.
@@ -32,14 +58,7 @@ impl Notifier {
         if payloads.is_empty() {
             return Ok(());
         }
-        let conn = match &mut self.conn {
-            Some(c) => c,
-            None => {
-                let pool = self.store.pg_pool().ok_or_else(no_postgres)?;
-                self.conn
-                    .insert(PgConnection::connect_with(&pool.connect_options()).await?)
-            }
-        };
+        let conn = self.conn().await?;
         let sent = sqlx::query(
             "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i",
         )
@@ -77,6 +96,19 @@ impl BusListener {
             .try_recv()
             .await?
             .map(|n| n.payload().to_string()))
+    }
+
+    /// A message stored in `bus_payloads`, read on the listener's own connection (never
+    /// waiting for the pool behind busy requests); `None` once pruned.
+    pub async fn payload(&mut self, id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT body FROM bus_payloads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut self.inner)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<String, _>("body")?),
+            None => None,
+        })
     }
 }
 

@@ -116,25 +116,6 @@ pub async fn release_lease(c: &mut Conn, name: &str, holder: &str) -> Result<()>
     Ok(())
 }
 
-/// Stores a bus message too large for a notification; its id.
-pub async fn put_payload(c: &mut Conn, body: &str, now: i64) -> Result<i64> {
-    let row = c
-        .fetch_one(
-            "INSERT INTO bus_payloads (at, body) VALUES ($1, $2) RETURNING id",
-            &params![now, body],
-        )
-        .await?;
-    row.int("id")
-}
-
-/// A stored bus message, if it is still kept.
-pub async fn payload(c: &mut Conn, id: i64) -> Result<Option<String>> {
-    let row = c
-        .fetch_optional("SELECT body FROM bus_payloads WHERE id = $1", &params![id])
-        .await?;
-    row.map(|r| r.text("body")).transpose()
-}
-
 /// Forgets stored bus messages older than `before` (every replica has read them by then).
 pub async fn prune_payloads(c: &mut Conn, before: i64) -> Result<u64> {
     c.execute("DELETE FROM bus_payloads WHERE at < $1", &params![before])
