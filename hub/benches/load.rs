@@ -19,7 +19,7 @@ use orchestratia_proto::api::{AddDependency, CompleteTask, CreateTask, TaskResul
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::{DepType, Task};
 use orchestratia_testkit::daemon::SimOptions;
-use orchestratia_testkit::load::{self, Behaviour, ConsoleStats, FleetStats};
+use orchestratia_testkit::load::{self, Behaviour, ConsoleStats, FleetStats, run_many};
 use orchestratia_testkit::{HubOptions, SimDaemon, TestCluster};
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -32,29 +32,6 @@ use orchestratia_testkit::load_report::{
 const PER_REPLICA: usize = 16;
 /// Projects the throughput tasks are spread over (one project lock each).
 const PROJECTS: usize = 8;
-
-/// Runs `n` jobs built by `make`, `limit` at a time; returns the elapsed time.
-async fn run_many<F, Fut>(n: usize, limit: usize, make: F) -> Duration
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let sem = Arc::new(Semaphore::new(limit));
-    let t0 = Instant::now();
-    let mut handles = Vec::with_capacity(n);
-    for i in 0..n {
-        let permit = sem.clone().acquire_owned().await.expect("semaphore");
-        let fut = make(i);
-        handles.push(tokio::spawn(async move {
-            fut.await;
-            drop(permit);
-        }));
-    }
-    for h in handles {
-        h.await.expect("request task");
-    }
-    t0.elapsed()
-}
 
 fn task(title: String, project: usize, depends_on: Vec<String>) -> CreateTask {
     CreateTask {

@@ -15,9 +15,9 @@ use orchestratia_proto::api::{AddDependency, CompleteTask, CreateTask, TaskResul
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::{DepType, Task};
 use orchestratia_testkit::daemon::SimOptions;
+use orchestratia_testkit::load::run_many;
 use orchestratia_testkit::{PgDatabase, SimDaemon};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 const CONCURRENCY: usize = 16;
 
@@ -35,29 +35,6 @@ async fn start(db_url: &str) -> (RunningHub, HubClient) {
         .expect("hub starts");
     let client = HubClient::new(&running.url(), Some(token));
     (running, client)
-}
-
-/// Runs `n` requests built by `make`, `CONCURRENCY` at a time; returns the elapsed time.
-async fn run_many<F, Fut>(n: usize, make: F) -> Duration
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let t0 = Instant::now();
-    let mut handles = Vec::with_capacity(n);
-    for i in 0..n {
-        let permit = sem.clone().acquire_owned().await.expect("semaphore");
-        let fut = make(i);
-        handles.push(tokio::spawn(async move {
-            fut.await;
-            drop(permit);
-        }));
-    }
-    for h in handles {
-        h.await.expect("request task");
-    }
-    t0.elapsed()
 }
 
 fn task(title: String, depends_on: Vec<String>) -> CreateTask {
@@ -111,7 +88,7 @@ async fn measure(name: &str, db_url: &str, quick: bool) -> Figures {
     // 1. Creations per second.
     let n_create = if quick { 1000 } else { 5000 };
     let c = admin.clone();
-    let elapsed = run_many(n_create, move |i| {
+    let elapsed = run_many(n_create, CONCURRENCY, move |i| {
         let c = c.clone();
         async move {
             c.create_task(&task(format!("created {i}"), vec![]))
@@ -156,7 +133,7 @@ async fn measure(name: &str, db_url: &str, quick: bool) -> Figures {
     let ups = Arc::new(ups);
     let c = admin.clone();
     let u = ups.clone();
-    let elapsed = run_many(n_pairs, move |i| {
+    let elapsed = run_many(n_pairs, CONCURRENCY, move |i| {
         let (c, u) = (c.clone(), u.clone());
         async move {
             let body = CompleteTask {
@@ -196,7 +173,7 @@ async fn measure(name: &str, db_url: &str, quick: bool) -> Figures {
             .expect("root");
         let c = admin.clone();
         let root_id = root.id.to_string();
-        run_many(1000, move |i| {
+        run_many(1000, CONCURRENCY, move |i| {
             let (c, root_id) = (c.clone(), root_id.clone());
             async move {
                 let d = c

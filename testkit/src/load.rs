@@ -340,3 +340,26 @@ pub async fn spawn_console(
         }
     })
 }
+
+/// Runs `n` jobs built by `make`, `limit` at a time; returns the elapsed time.
+pub async fn run_many<F, Fut>(n: usize, limit: usize, make: F) -> std::time::Duration
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(limit));
+    let t0 = std::time::Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await.expect("semaphore");
+        let fut = make(i);
+        handles.push(tokio::spawn(async move {
+            fut.await;
+            drop(permit);
+        }));
+    }
+    for h in handles {
+        h.await.expect("request task");
+    }
+    t0.elapsed()
+}
