@@ -137,7 +137,7 @@ impl Hub {
                 out.tell(server_id, stop_unknown(id));
                 continue;
             };
-            let last_seq = self.last_seq(id).await?.max(0) as u64;
+            let last_seq = self.last_seq(tx, id).await?.max(0) as u64;
             out.tell(
                 server_id,
                 HubToDaemon::Resume {

@@ -18,7 +18,7 @@ use crate::bad;
 use crate::bus::BusMessage;
 use crate::error::{HubError, HubResult};
 use crate::store::sessions::Chunk;
-use crate::store::{self, Store};
+use crate::store::{self, Conn, Store};
 
 impl Hub {
     /// A page of a session's recording (output chunks and keyframes), for replay and export.
@@ -142,17 +142,18 @@ impl Hub {
         Ok(())
     }
 
-    /// The last output chunk number received for a session, here or in the store: a daemon
+    /// The last output chunk number received for a session, here or in the store (read on
+    /// `c`, the caller's connection: taking a second one inside a transaction can wait
+    /// forever on a pool whose connections all wait on that transaction's locks): a daemon
     /// that reattaches continues after it (no chunk lost, none numbered twice).
-    pub(crate) async fn last_seq(&self, session: Uuid) -> HubResult<i64> {
+    pub(crate) async fn last_seq(&self, c: &mut Conn, session: Uuid) -> HubResult<i64> {
         let here = self
             .last_seqs
             .lock()
             .ok()
             .and_then(|m| m.get(&session).copied())
             .unwrap_or(0);
-        let mut c = self.read().await?;
-        Ok(here.max(store::sessions::last_seq(&mut c, session).await?))
+        Ok(here.max(store::sessions::last_seq(c, session).await?))
     }
 }
 
