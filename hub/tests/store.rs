@@ -708,6 +708,88 @@ async fn suite(store: Store) {
     );
 }
 
+/// Replicas and leases: a lease has one holder until it runs out, its holder renews it, and
+/// the next taker gets it once it expired; a replica's report lists it alive, then not.
+async fn leases_and_replicas(store: &Store) {
+    use orchestratia_hub::store::replicas::{self, ReplicaReport};
+    let mut c = store.read().await.expect("read");
+    let t = 1_000_000;
+    assert!(
+        replicas::take_lease(&mut c, "monitor", "a", t, 6_000)
+            .await
+            .expect("a takes")
+    );
+    assert!(
+        !replicas::take_lease(&mut c, "monitor", "b", t + 1_000, 6_000)
+            .await
+            .expect("b waits")
+    );
+    assert!(
+        replicas::take_lease(&mut c, "monitor", "a", t + 5_000, 6_000)
+            .await
+            .expect("a renews")
+    );
+    assert!(
+        !replicas::take_lease(&mut c, "monitor", "b", t + 10_000, 6_000)
+            .await
+            .expect("renewed"),
+        "a renewal moves the expiry on"
+    );
+    assert!(
+        replicas::take_lease(&mut c, "monitor", "b", t + 11_001, 6_000)
+            .await
+            .expect("b takes")
+    );
+    assert_eq!(
+        replicas::lease_holder(&mut c, "monitor", t + 11_002)
+            .await
+            .expect("holder")
+            .as_deref(),
+        Some("b")
+    );
+    replicas::release_lease(&mut c, "monitor", "a")
+        .await
+        .expect("not a's");
+    assert!(
+        replicas::lease_holder(&mut c, "monitor", t + 11_002)
+            .await
+            .expect("holder")
+            .is_some()
+    );
+    replicas::release_lease(&mut c, "monitor", "b")
+        .await
+        .expect("b lets go");
+    assert!(
+        replicas::take_lease(&mut c, "monitor", "a", t + 11_003, 6_000)
+            .await
+            .expect("free")
+    );
+
+    let r = ReplicaReport {
+        id: "r1".into(),
+        url: "http://r1".into(),
+        daemons: 3,
+        consoles: 1,
+        heartbeat_p99_us: Some(250),
+    };
+    replicas::report(&mut c, &r, true, t).await.expect("report");
+    let listed = replicas::list(&mut c, t + 1_000, 60_000)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].alive && listed[0].daemons == 3 && listed[0].heartbeat_p99_us == Some(250));
+    let later = replicas::list(&mut c, t + 30_000, 60_000)
+        .await
+        .expect("list");
+    assert!(!later[0].alive, "silent for 29 s: not alive");
+    assert!(
+        replicas::list(&mut c, t + 70_000, 60_000)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
 /// Concurrent writers: each commit is durable and visible when it returns; an operation that
 /// fails rolls back alone, whatever else shares its commit.
 async fn concurrent_writes(store: Store) {
@@ -808,7 +890,9 @@ async fn sqlite() {
         "sqlite://{}",
         dir.path().join("nested/dir/hub.db").display()
     );
-    suite(Store::open(&url).await.expect("open")).await;
+    let store = Store::open(&url).await.expect("open");
+    leases_and_replicas(&store).await;
+    suite(store).await;
     // Migrations are idempotent: opening again works and keeps the data.
     let again = Store::open(&url).await.expect("reopen");
     let mut c = again.read().await.expect("read");
@@ -823,7 +907,9 @@ async fn postgres() {
     let Some(db) = PgDatabase::create().await else {
         return;
     };
-    suite(Store::open(&db.url).await.expect("open")).await;
+    let store = Store::open(&db.url).await.expect("open");
+    leases_and_replicas(&store).await;
+    suite(store).await;
     let again = Store::open(&db.url).await.expect("reopen");
     let mut c = again.read().await.expect("read");
     assert_eq!(
