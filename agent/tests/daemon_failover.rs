@@ -1,22 +1,13 @@
 //! The daemon's hub URL may list several hubs (replicas): it moves on from one it cannot
 //! reach to the next, at once, and says which one it connected to.
 
-use std::time::Duration;
-
-use orchestratia_testkit::{Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually};
+use orchestratia_testkit::{DaemonOptions, TestDaemon, TestHub, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_moves_past_a_hub_it_cannot_reach() {
-    let Some(hub) = TestHub::start_with(HubOptions {
-        backend: Backend::Sqlite,
-        heartbeat: Duration::from_millis(300),
-        ..HubOptions::default()
-    })
-    .await
-    else {
+    let Some(hub) = TestHub::with_project("P").await else {
         return;
     };
-    hub.cli(&["project", "create", "P"]).await.ok();
     // A loopback port nothing listens on: connections to it are refused.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -15,9 +15,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orchestratia_proto::api::{AddDependency, CompleteTask, CreateTask, TaskResult};
+use orchestratia_proto::Task;
+use orchestratia_proto::api::{CompleteTask, CreateTask, TaskResult};
 use orchestratia_proto::client::HubClient;
-use orchestratia_proto::{DepType, Task};
 use orchestratia_testkit::daemon::SimOptions;
 use orchestratia_testkit::load::{self, Behaviour, ConsoleStats, FleetStats, run_many};
 use orchestratia_testkit::{HubOptions, SimDaemon, TestCluster};
@@ -288,28 +288,7 @@ async fn measure(replicas: usize, s: &Settings) -> Option<Measured> {
         async move {
             let c = &a[i % a.len()];
             let p = i % PROJECTS;
-            let up = c
-                .create_task(&task(format!("up {i}"), p, vec![]))
-                .await
-                .expect("up");
-            let down = c
-                .create_task(&task(format!("down {i}"), p, vec![up.id.to_string()]))
-                .await
-                .expect("down");
-            c.add_dependency(
-                &down.id.to_string(),
-                &AddDependency {
-                    depends_on: up.id.to_string(),
-                    dep_type: DepType::Input,
-                    contract_key: Some("k".into()),
-                    after: None,
-                },
-            )
-            .await
-            .expect("input dependency");
-            c.assign(&up.id.to_string(), &format!("bench{p}"))
-                .await
-                .expect("assign");
+            let up = load::cascade_pair(c, i, Some(&format!("p{p}")), &format!("bench{p}")).await;
             if let Ok(mut u) = ups.lock() {
                 u[i] = Some(up);
             }

@@ -15,7 +15,7 @@ use orchestratia_proto::api::{AddDependency, CompleteTask, CreateTask, TaskResul
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::{DepType, Task};
 use orchestratia_testkit::daemon::SimOptions;
-use orchestratia_testkit::load::run_many;
+use orchestratia_testkit::load::{cascade_pair, run_many};
 use orchestratia_testkit::{PgDatabase, SimDaemon};
 use serde_json::json;
 
@@ -104,30 +104,7 @@ async fn measure(name: &str, db_url: &str, quick: bool) -> Figures {
     let n_pairs = if quick { 300 } else { 1500 };
     let mut ups: Vec<Task> = Vec::with_capacity(n_pairs);
     for i in 0..n_pairs {
-        let up = admin
-            .create_task(&task(format!("up {i}"), vec![]))
-            .await
-            .expect("up");
-        let down = admin
-            .create_task(&task(format!("down {i}"), vec![up.id.to_string()]))
-            .await
-            .expect("down");
-        admin
-            .add_dependency(
-                &down.id.to_string(),
-                &AddDependency {
-                    depends_on: up.id.to_string(),
-                    dep_type: DepType::Input,
-                    contract_key: Some("k".into()),
-                    after: None,
-                },
-            )
-            .await
-            .expect("input dependency");
-        admin
-            .assign(&up.id.to_string(), "bench-server")
-            .await
-            .expect("assign");
+        let up = cascade_pair(&admin, i, None, "bench-server").await;
         ups.push(up);
     }
     let ups = Arc::new(ups);

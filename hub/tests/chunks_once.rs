@@ -4,16 +4,12 @@
 
 mod common;
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
 use orchestratia_proto::client::HubClient;
-use orchestratia_proto::ws::{
-    ConsoleToHub, Frame, FrameKind, HubToConsole, HubToDaemon, RunningSession,
-};
+use orchestratia_proto::ws::{Frame, FrameKind, HubToDaemon, RunningSession};
 use orchestratia_testkit::daemon::SimOptions;
-use orchestratia_testkit::{Backend, ConsoleWs, HubOptions, SimDaemon, TestCluster, TestHub};
-use tokio_tungstenite::tungstenite::Message;
+use orchestratia_testkit::{
+    Backend, Console, ConsoleMsg, HubOptions, SimDaemon, TestCluster, TestHub,
+};
 use uuid::Uuid;
 
 /// Chunk `seq`'s bytes: each differs in content and length.
@@ -30,40 +26,20 @@ fn output(session: Uuid, seq: u64) -> Frame {
     }
 }
 
-/// Reads the console's binary frames until output chunk `last` arrived.
-async fn frames_until(console: &mut ConsoleWs, last: u64) -> Vec<(FrameKind, u64)> {
-    let mut got = Vec::new();
-    while !got.contains(&(FrameKind::Output, last)) {
-        match tokio::time::timeout(Duration::from_secs(10), console.next())
-            .await
-            .expect("frames arrive")
-        {
-            Some(Ok(Message::Binary(b))) => {
-                let f = Frame::decode(&b).expect("frame");
-                got.push((f.kind, f.seq));
-            }
-            Some(Ok(_)) => {}
-            other => panic!("console closed: {other:?}"),
-        }
-    }
-    got
+/// Reads the console until output chunk `last` arrived.
+async fn until_chunk(console: &mut Console, last: u64) {
+    console
+        .wait_for(10, &format!("output chunk {last}"), |m| {
+            matches!(m, ConsoleMsg::Frame(f) if f.kind == FrameKind::Output && f.seq == last)
+                .then_some(())
+        })
+        .await
 }
 
 /// A console (through `admin`'s hub) watching `sid`, and the keyframe it waits for sent.
-async fn watch(admin: &HubClient, d: &SimDaemon, sid: Uuid) -> ConsoleWs {
-    let mut console = orchestratia_testkit::connect_console(admin).await;
-    match console.next().await {
-        Some(Ok(Message::Text(t))) => assert!(matches!(
-            serde_json::from_str::<HubToConsole>(t.as_str()),
-            Ok(HubToConsole::Hello { .. })
-        )),
-        other => panic!("no hello: {other:?}"),
-    }
-    let sub = serde_json::to_string(&ConsoleToHub::Subscribe { session_id: sid }).expect("json");
-    console
-        .send(Message::Text(sub.into()))
-        .await
-        .expect("subscribe");
+async fn watch(admin: &HubClient, d: &SimDaemon, sid: Uuid) -> Console {
+    let mut console = Console::connect(admin).await;
+    console.subscribe(sid).await;
     d.wait_for(
         10,
         "keyframe request",
@@ -77,6 +53,36 @@ async fn watch(admin: &HubClient, d: &SimDaemon, sid: Uuid) -> ConsoleWs {
         data: b"\x1b[H\x1b[2J".to_vec(),
     });
     console
+}
+
+/// Chunks 1..=5 sent and acknowledged; the daemon reconnects (to `base`) and sends 3..=5
+/// again (as if their acknowledgement was lost with the connection), then 6..=8. The console
+/// sees each once, in order. The daemon, reconnected.
+async fn send_again_after_reconnect(
+    d: SimDaemon,
+    console: &mut Console,
+    sid: Uuid,
+    base: &str,
+) -> SimDaemon {
+    for seq in 1..=5 {
+        d.send_frame(&output(sid, seq));
+    }
+    d.wait_stored(10, sid, 5).await;
+    assert_eq!(d.stored(sid), Some(5), "nothing past what was sent");
+    until_chunk(console, 5).await;
+    let d = reconnect(d, base, sid).await;
+    for seq in 3..=8 {
+        d.send_frame(&output(sid, seq));
+    }
+    d.wait_stored(10, sid, 8).await;
+    until_chunk(console, 8).await;
+    let seen: Vec<(FrameKind, u64)> = console
+        .frames(sid)
+        .iter()
+        .map(|f| (f.kind, f.seq))
+        .collect();
+    assert_eq!(seen, once_in_order(8), "each chunk once, in order");
+    d
 }
 
 /// The daemon's connection again (to `base`), still running `sid`.
@@ -138,26 +144,7 @@ async fn chunks_once(backend: Backend) {
     let sid = d.started(&admin, "P", "chunks", false).await.session_id;
 
     let mut console = watch(&admin, &d, sid).await;
-    for seq in 1..=5 {
-        d.send_frame(&output(sid, seq));
-    }
-    d.wait_stored(10, sid, 5).await;
-    assert_eq!(d.stored(sid), Some(5), "nothing past what was sent");
-    let first = frames_until(&mut console, 5).await;
-
-    // The daemon reconnects and sends chunks 3..=5 again (as if their acknowledgement was
-    // lost with the connection), then new ones.
-    let d = reconnect(d, admin.base(), sid).await;
-    for seq in 3..=8 {
-        d.send_frame(&output(sid, seq));
-    }
-    d.wait_stored(10, sid, 8).await;
-    let second = frames_until(&mut console, 8).await;
-
-    let mut seen = first;
-    seen.extend(second);
-    assert_eq!(seen, once_in_order(8), "each chunk once, in order");
-
+    let _d = send_again_after_reconnect(d, &mut console, sid, admin.base()).await;
     recorded_once(&admin, sid, 8).await;
 }
 
@@ -167,31 +154,13 @@ on_both_backends!(chunks_once);
 /// daemon moves to r1 and sends its last chunks again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_once_across_replicas() {
-    let Some(cluster) = TestCluster::start(2, HubOptions::default()).await else {
+    let Some(cluster) = TestCluster::with_project(2, "P").await else {
         return;
     };
-    cluster
-        .cli_at(&cluster.urls_of(&[0]), &["project", "create", "P"])
-        .await
-        .ok();
     let (a0, a1) = (cluster.admin(0), cluster.admin(1));
     let d = SimDaemon::start(&a0, "P", "dev", "linux", &["app"], &["rust"]).await;
     let sid = d.started(&a0, "P", "chunks", false).await.session_id;
     let mut console = watch(&a1, &d, sid).await;
-    for seq in 1..=5 {
-        d.send_frame(&output(sid, seq));
-    }
-    d.wait_stored(10, sid, 5).await;
-    let first = frames_until(&mut console, 5).await;
-
-    let d = reconnect(d, a1.base(), sid).await;
-    for seq in 3..=8 {
-        d.send_frame(&output(sid, seq));
-    }
-    d.wait_stored(10, sid, 8).await;
-    let second = frames_until(&mut console, 8).await;
-    let mut seen = first;
-    seen.extend(second);
-    assert_eq!(seen, once_in_order(8), "each chunk once, in order");
+    let _d = send_again_after_reconnect(d, &mut console, sid, a1.base()).await;
     recorded_once(&a1, sid, 8).await;
 }

@@ -363,3 +363,43 @@ where
     }
     t0.elapsed()
 }
+
+/// The pair a cascade benchmark completes: `up`, assigned to `server`, and `down`, which waits
+/// for `up`'s contract `k`, so completing `up` releases and auto-assigns `down`. Both in
+/// `project` (`None`: the hub's only one), on repo `repo`. Returns `up`.
+pub async fn cascade_pair(
+    c: &HubClient,
+    i: usize,
+    project: Option<&str>,
+    server: &str,
+) -> orchestratia_proto::Task {
+    use orchestratia_proto::api::{AddDependency, CreateTask};
+    let task = |title: String, depends_on: Vec<String>| CreateTask {
+        title,
+        project: project.map(str::to_string),
+        repo: Some("repo".into()),
+        depends_on,
+        ..Default::default()
+    };
+    let up = c
+        .create_task(&task(format!("up {i}"), vec![]))
+        .await
+        .expect("up");
+    let down = c
+        .create_task(&task(format!("down {i}"), vec![up.id.to_string()]))
+        .await
+        .expect("down");
+    c.add_dependency(
+        &down.id.to_string(),
+        &AddDependency {
+            depends_on: up.id.to_string(),
+            dep_type: orchestratia_proto::DepType::Input,
+            contract_key: Some("k".into()),
+            after: None,
+        },
+    )
+    .await
+    .expect("input dependency");
+    c.assign(&up.id.to_string(), server).await.expect("assign");
+    up
+}

@@ -106,3 +106,43 @@ impl Link {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_change_waits_for_every_peer_and_no_longer() {
+        let (link, mut queue) = Link::new("a");
+        let link = std::sync::Arc::new(link);
+        // Replica b answers every Forget; c never does.
+        let answering = link.clone();
+        tokio::spawn(async move {
+            while let Some(env) = queue.recv().await {
+                if let Wire::Forget { ack, .. } = env.msg {
+                    answering.acked(ack, "b");
+                }
+            }
+        });
+        let forget = |ack| Wire::Forget {
+            cache: super::super::wire::Cache::Rules,
+            ack,
+        };
+        let wait = Duration::from_millis(200);
+        assert!(link.send_and_wait(forget, &["b".into()], wait).await);
+        assert!(
+            !link
+                .send_and_wait(forget, &["b".into(), "c".into()], wait)
+                .await,
+            "c never answered"
+        );
+        assert!(
+            link.send_and_wait(forget, &[], wait).await,
+            "nobody to wait for"
+        );
+        assert!(
+            link.acks.lock().expect("acks").is_empty(),
+            "nothing left waiting"
+        );
+    }
+}

@@ -362,3 +362,19 @@ async fn forget_the_dead(hub: &Hub) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_id;
+
+    #[test]
+    fn replica_ids_are_short_names() {
+        for ok in ["r0", "hub-a.eu_1", &"x".repeat(64)] {
+            assert!(check_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "r0\n"] {
+            let e = check_id(bad).expect_err(bad).to_string();
+            assert!(e.contains("--replica-id"), "{e}");
+        }
+    }
+}

@@ -416,17 +416,12 @@ impl SoakDaemon {
         .await;
         let Ok(iv) = asked else { return false };
         self.shared.questions.fetch_add(1, Ordering::Relaxed);
-        while !self.gone(sid) {
-            let got = call(
-                || self.agent(sid),
-                |c| async move { c.intervention(iv.id, Some(Duration::from_secs(2))).await },
-            )
-            .await;
-            if got.is_ok_and(|i| i.status != InterventionStatus::Pending) {
-                return true;
-            }
-        }
-        false
+        self.until_decided(
+            sid,
+            |c| async move { c.intervention(iv.id, Some(Duration::from_secs(2))).await },
+            |i| i.status != InterventionStatus::Pending,
+        )
+        .await
     }
 
     /// Asks for a tool call as the agent's hook does and waits for the decision.
@@ -449,13 +444,29 @@ impl SoakDaemon {
         if req.status != PermissionStatus::Pending {
             return true;
         }
+        self.until_decided(
+            sid,
+            |c| async move { c.permission(req.id, Some(Duration::from_secs(2))).await },
+            |p| p.status != PermissionStatus::Pending,
+        )
+        .await
+    }
+
+    /// Long-polls with `poll` as the session's agent (moving between replicas) until
+    /// `decided` says a human answered; false when the session ended first.
+    async fn until_decided<T, F, Fut>(
+        &self,
+        sid: Uuid,
+        poll: F,
+        decided: impl Fn(&T) -> bool,
+    ) -> bool
+    where
+        F: Fn(HubClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, orchestratia_proto::client::ClientError>>,
+    {
         while !self.gone(sid) {
-            let got = call(
-                || self.agent(sid),
-                |c| async move { c.permission(req.id, Some(Duration::from_secs(2))).await },
-            )
-            .await;
-            if got.is_ok_and(|p| p.status != PermissionStatus::Pending) {
+            let got = call(|| self.agent(sid), &poll).await;
+            if got.is_ok_and(|v| decided(&v)) {
                 return true;
             }
         }
