@@ -33,6 +33,14 @@ impl RunningHub {
     pub async fn shutdown(self) {
         self.hub.begin_shutdown();
         let _ = self.task.await;
+        // Upgraded sockets outlive the HTTP server: give their tasks a moment to send the
+        // close that tells clients the hub restarts, rather than exit under them.
+        let deadline = tokio::time::Instant::now() + SOCKETS_CLOSE_WAIT;
+        while (self.hub.metrics.consoles() > 0 || self.hub.daemons.count_here() > 0)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.hub.store.close().await;
     }
 
@@ -48,6 +56,9 @@ pub async fn start_with_admin(config: HubConfig) -> anyhow::Result<(RunningHub, 
     let token = crate::admin::create_admin_token(&running.hub.store).await?;
     Ok((running, token))
 }
+
+/// How long shutdown waits for WebSocket tasks to send their close frames.
+const SOCKETS_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a replica waits for a process of its name that just died to let go of it.
 const REPLICA_LOCK_WAIT: Duration = Duration::from_secs(5);
