@@ -36,27 +36,9 @@ pub fn merge(
     message: &str,
 ) -> Result<WorkspaceAnswer, GitError> {
     let repo = Git::new(&e.repo_path);
-    if !e.path.is_dir() {
-        return Ok(refused(format!(
-            "{}'s worktree {} is gone; nothing was merged",
-            name(e),
-            e.path.display()
-        )));
-    }
-    let dirty = Git::new(&e.path).uncommitted(false)?;
-    if !dirty.is_empty() {
-        return Ok(refused(format!(
-            "{}'s worktree has uncommitted changes ({}): commit or discard them first; nothing was merged",
-            name(e),
-            list(&dirty)
-        )));
-    }
     let into = into.unwrap_or(&e.base).to_string();
-    if into.starts_with('-') || !repo.has_branch(&into)? {
-        return Ok(refused(format!(
-            "'{into}' is not a branch in {}; nothing was merged",
-            e.repo_path.display()
-        )));
+    if let Some(why) = refusal(&repo, e, &into)? {
+        return Ok(refused(why));
     }
     let target = format!("refs/heads/{into}");
     let old = repo
@@ -70,71 +52,139 @@ pub fn merge(
             Some(format!("{into} already has every commit of {}", e.branch)),
         )
     } else {
-        let r = repo.ran(&[
-            "merge-tree",
-            "--write-tree",
-            "--name-only",
-            "--no-messages",
-            &old,
-            &head,
-        ])?;
-        let out = String::from_utf8_lossy(&r.stdout).into_owned();
-        let mut lines = out.lines();
-        let tree = lines.next().unwrap_or_default().to_string();
-        match r.code {
-            Some(0) => {}
-            Some(1) => {
-                let mut conflicts: Vec<String> = lines
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                conflicts.dedup();
-                return Ok(WorkspaceAnswer::Refused {
-                    reason: format!(
-                        "merging {} into {into} conflicts in {}; nothing was changed",
-                        name(e),
-                        list(&conflicts)
-                    ),
-                    conflicts,
-                });
-            }
-            _ => return Err(repo.failed(&["merge-tree"], &r)),
+        match commit_merge(&repo, e, &into, &old, &head, squash, message)? {
+            Ok(new) => (new, None),
+            Err(refusal) => return Ok(refusal),
         }
-        let message = if message.trim().is_empty() {
-            format!("Merge {} ({}) into {into}", e.branch, name(e))
-        } else {
-            message.to_string()
-        };
-        let mut args = vec!["commit-tree", tree.as_str(), "-p", old.as_str()];
-        if !squash {
-            args.extend(["-p", head.as_str()]);
-        }
-        args.extend(["-m", message.as_str()]);
-        let new = with_identity(repo.clone()).text(&args)?;
-        if let Some(why) = move_branch(&repo, &into, &new, &old)? {
-            return Ok(refused(why));
-        }
-        (new, None)
     };
-    let removed = remove(registry, e, false);
-    before.removed = removed.is_ok();
-    let note = match (note, removed) {
-        (n, Ok(())) => n,
-        (n, Err(why)) => Some(
-            n.map(|n| format!("{n}; ")).unwrap_or_default()
-                + &format!("the worktree was kept: {why}"),
-        ),
-    };
+    let (removed, note) = remove_merged(registry, e, note);
+    before.removed = removed;
     Ok(WorkspaceAnswer::Merged {
         merged: Merged {
             into,
             commit,
             squash,
-            removed: before.removed,
+            removed,
             note,
         },
         report: before,
     })
+}
+
+/// Why `e` cannot be merged into `into` as things stand: its worktree is gone or has
+/// uncommitted changes, or `into` is not a branch.
+fn refusal(repo: &Git, e: &Entry, into: &str) -> Result<Option<String>, GitError> {
+    if !e.path.is_dir() {
+        return Ok(Some(format!(
+            "{}'s worktree {} is gone; nothing was merged",
+            name(e),
+            e.path.display()
+        )));
+    }
+    let dirty = Git::new(&e.path).uncommitted(false)?;
+    if !dirty.is_empty() {
+        return Ok(Some(format!(
+            "{}'s worktree has uncommitted changes ({}): commit or discard them first; nothing was merged",
+            name(e),
+            list(&dirty)
+        )));
+    }
+    if into.starts_with('-') || !repo.has_branch(into)? {
+        return Ok(Some(format!(
+            "'{into}' is not a branch in {}; nothing was merged",
+            e.repo_path.display()
+        )));
+    }
+    Ok(None)
+}
+
+/// Writes the merge of `head` into `old` as a commit (one parent when `squash`) and moves
+/// `into` to it: `Ok(commit)`, or `Err(answer)` refusing it (conflicts, or `into` could not
+/// move) with nothing changed.
+fn commit_merge(
+    repo: &Git,
+    e: &Entry,
+    into: &str,
+    old: &str,
+    head: &str,
+    squash: bool,
+    message: &str,
+) -> Result<Result<String, WorkspaceAnswer>, GitError> {
+    let tree = match merged_tree(repo, e, into, old, head)? {
+        Ok(tree) => tree,
+        Err(conflicts) => return Ok(Err(conflicts)),
+    };
+    let message = if message.trim().is_empty() {
+        format!("Merge {} ({}) into {into}", e.branch, name(e))
+    } else {
+        message.to_string()
+    };
+    let mut args = vec!["commit-tree", tree.as_str(), "-p", old];
+    if !squash {
+        args.extend(["-p", head]);
+    }
+    args.extend(["-m", message.as_str()]);
+    let new = with_identity(repo.clone()).text(&args)?;
+    if let Some(why) = move_branch(repo, into, &new, old)? {
+        return Ok(Err(refused(why)));
+    }
+    Ok(Ok(new))
+}
+
+/// The tree of `head` merged into `old`, written without a checkout: `Ok(tree)`, or
+/// `Err(answer)` naming the conflicting files.
+fn merged_tree(
+    repo: &Git,
+    e: &Entry,
+    into: &str,
+    old: &str,
+    head: &str,
+) -> Result<Result<String, WorkspaceAnswer>, GitError> {
+    let r = repo.ran(&[
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        old,
+        head,
+    ])?;
+    let out = String::from_utf8_lossy(&r.stdout).into_owned();
+    let mut lines = out.lines();
+    let tree = lines.next().unwrap_or_default().to_string();
+    match r.code {
+        Some(0) => Ok(Ok(tree)),
+        Some(1) => {
+            let mut conflicts: Vec<String> = lines
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            conflicts.dedup();
+            Ok(Err(WorkspaceAnswer::Refused {
+                reason: format!(
+                    "merging {} into {into} conflicts in {}; nothing was changed",
+                    name(e),
+                    list(&conflicts)
+                ),
+                conflicts,
+            }))
+        }
+        _ => Err(repo.failed(&["merge-tree"], &r)),
+    }
+}
+
+/// Removes a merged worktree: whether it was, and the merge's note with why it was kept
+/// added when it was not.
+fn remove_merged(registry: &Registry, e: &Entry, note: Option<String>) -> (bool, Option<String>) {
+    match remove(registry, e, false) {
+        Ok(()) => (true, note),
+        Err(why) => (
+            false,
+            Some(
+                note.map(|n| format!("{n}; ")).unwrap_or_default()
+                    + &format!("the worktree was kept: {why}"),
+            ),
+        ),
+    }
 }
 
 /// Moves `into` from `old` to `new`: its checkout fast-forwards when it has one (which must
