@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::workspace::{
-    DEFAULT_DIFF_LIMIT, DiffQuery, PruneCandidate, PruneItem, PruneWorkspaces, ReviewState,
-    Workspace, WorkspaceAnswer, WorkspaceDiff, WorkspaceFilter, WorkspaceOp, WorkspaceReport,
+    DEFAULT_DIFF_LIMIT, DiffQuery, PruneCandidate, PruneItem, PruneWorkspaces, PrunedWorktree,
+    ReviewState, Workspace, WorkspaceAnswer, WorkspaceDiff, WorkspaceFilter, WorkspaceOp,
+    WorkspaceReport,
 };
 use orchestratia_proto::ws::HubToDaemon;
 use orchestratia_proto::{EventKind, TaskStatus};
@@ -411,36 +412,15 @@ impl Hub {
         statuses: &HashMap<Uuid, TaskStatus>,
         dry_run: bool,
     ) -> HubResult<Vec<PruneItem>> {
-        let item = |w: &WorkspaceRow, action: &str, why: String| PruneItem {
-            task_id: w.task_id,
-            reference: w.reference.clone(),
-            server: w.server.clone(),
-            path: w.report.path.clone(),
-            branch: w.report.branch.clone(),
-            action: action.into(),
-            why,
+        let all_kept = |why: String| {
+            rows.iter()
+                .map(|w| prune_item(w, "kept", why.clone()))
+                .collect()
         };
         if !self.daemons.is_connected(server.0) {
-            return Ok(rows
-                .iter()
-                .map(|w| item(w, "kept", "server offline".into()))
-                .collect());
+            return Ok(all_kept("server offline".into()));
         }
-        let removable: Vec<PruneCandidate> = rows
-            .iter()
-            .filter(|w| match w.review {
-                ReviewState::Merged | ReviewState::Discarded => true,
-                ReviewState::Unreviewed => {
-                    statuses.get(&w.task_id).is_some_and(|s| s.is_terminal())
-                }
-                ReviewState::Kept => false,
-            })
-            .map(|w| PruneCandidate {
-                task_id: w.task_id,
-                review: w.review,
-                merged_head: w.merged_head.clone(),
-            })
-            .collect();
+        let removable = removable(&rows, statuses);
         let op = WorkspaceOp::Prune {
             dry_run,
             removable: removable.clone(),
@@ -456,20 +436,26 @@ impl Hub {
             .await
         {
             Ok(a) => a,
-            Err(e) => {
-                return Ok(rows
-                    .iter()
-                    .map(|w| item(w, "kept", e.to_string()))
-                    .collect());
-            }
+            Err(e) => return Ok(all_kept(e.to_string())),
         };
         let pruned = match answer {
             WorkspaceAnswer::Pruned { items } => items,
-            WorkspaceAnswer::Refused { reason: r, .. } => {
-                return Ok(rows.iter().map(|w| item(w, "kept", reason(&r))).collect());
-            }
+            WorkspaceAnswer::Refused { reason: r, .. } => return Ok(all_kept(reason(&r))),
             _ => return Err(unexpected(server.1, "a prune")),
         };
+        self.record_pruned(&rows, &pruned, &removable, dry_run)
+            .await
+    }
+
+    /// Marks removed each worktree the daemon removed and the hub let it, and says what
+    /// became of every one of `rows` (kept when its daemon did not mention it).
+    async fn record_pruned(
+        &self,
+        rows: &[WorkspaceRow],
+        pruned: &[PrunedWorktree],
+        removable: &[PruneCandidate],
+        dry_run: bool,
+    ) -> HubResult<Vec<PruneItem>> {
         let by_task: HashMap<Uuid, &WorkspaceRow> = rows.iter().map(|w| (w.task_id, w)).collect();
         let mut out_items = Vec::new();
         let mut tx = self.store.write().await?;
@@ -494,15 +480,12 @@ impl Hub {
                     json!({"branch": w.report.branch, "path": w.report.path}),
                 );
             }
-            out_items.push(item(w, action, reason(&p.why)));
+            out_items.push(prune_item(w, action, reason(&p.why)));
         }
-        for w in &rows {
+        for w in rows {
             if !pruned.iter().any(|p| p.task_id == w.task_id) {
-                out_items.push(item(
-                    w,
-                    "kept",
-                    "its daemon does not know this worktree".into(),
-                ));
+                let why = "its daemon does not know this worktree".into();
+                out_items.push(prune_item(w, "kept", why));
             }
         }
         self.commit(tx, out).await?;
@@ -522,6 +505,35 @@ impl Hub {
         let comments = store::workspaces::comments(c, task).await?;
         Ok((w.map(|w| w.to_workspace()), comments))
     }
+}
+
+/// What became of one worktree in a prune, for the admin.
+fn prune_item(w: &WorkspaceRow, action: &str, why: String) -> PruneItem {
+    PruneItem {
+        task_id: w.task_id,
+        reference: w.reference.clone(),
+        server: w.server.clone(),
+        path: w.report.path.clone(),
+        branch: w.report.branch.clone(),
+        action: action.into(),
+        why,
+    }
+}
+
+/// The worktrees a prune may remove: merged, discarded, or unreviewed with their task over.
+fn removable(rows: &[WorkspaceRow], statuses: &HashMap<Uuid, TaskStatus>) -> Vec<PruneCandidate> {
+    rows.iter()
+        .filter(|w| match w.review {
+            ReviewState::Merged | ReviewState::Discarded => true,
+            ReviewState::Unreviewed => statuses.get(&w.task_id).is_some_and(|s| s.is_terminal()),
+            ReviewState::Kept => false,
+        })
+        .map(|w| PruneCandidate {
+            task_id: w.task_id,
+            review: w.review,
+            merged_head: w.merged_head.clone(),
+        })
+        .collect()
 }
 
 /// A daemon answered something else than what was asked.
