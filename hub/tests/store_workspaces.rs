@@ -93,7 +93,11 @@ async fn suite(store: Store) {
         &mut tx,
         t.id,
         ReviewState::Merged,
-        Some(("main", "m1", "h2")),
+        Some(store::workspaces::MergeRecord {
+            into: "main",
+            commit: "m1",
+            head: "h2",
+        }),
     )
     .await
     .expect("merged");

@@ -5,7 +5,7 @@
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::workspace::{
     MergeWorkspace, Merged, ReviewComment, ReviewState, StoredComment, Workspace, WorkspaceAnswer,
-    WorkspaceOp, comments_message,
+    WorkspaceOp, WorkspaceReport, comments_message,
 };
 use orchestratia_proto::{EventKind, Session, SessionState, SessionStatus};
 use serde_json::json;
@@ -19,7 +19,7 @@ use crate::bad;
 use crate::error::{HubError, HubResult};
 use crate::store::prompts::PromptRecord;
 use crate::store::tasks::TaskRecord;
-use crate::store::workspaces::WorkspaceRow;
+use crate::store::workspaces::{MergeRecord, WorkspaceRow};
 use crate::store::{self, Conn};
 
 /// Longest review comment, in characters.
@@ -43,6 +43,53 @@ fn require_closed(t: &TaskRecord, what: &str) -> HubResult<()> {
 /// A git object id as a daemon reports it: 4-64 hex digits.
 fn commit_id(v: &str) -> bool {
     (4..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The daemon's answer to a merge, checked: what was merged and the worktree's report, or
+/// the conflict or refusal as the error.
+fn merge_answer(
+    t: &TaskRecord,
+    w: &WorkspaceRow,
+    into: Option<&str>,
+    answer: WorkspaceAnswer,
+) -> HubResult<(Merged, WorkspaceReport)> {
+    let (merged, report) = match answer {
+        WorkspaceAnswer::Merged { merged, report } => (merged, report),
+        WorkspaceAnswer::Refused {
+            reason: r,
+            conflicts,
+        } if !conflicts.is_empty() => {
+            let files: Vec<String> = conflicts.iter().take(50).map(|f| reason(f)).collect();
+            return Err(HubError::Conflict(format!(
+                "merging {} into {} conflicts in {}; nothing was changed{}",
+                t.reference(),
+                into.unwrap_or(&w.report.base),
+                files.join(", "),
+                if r.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", reason(&r))
+                }
+            )));
+        }
+        WorkspaceAnswer::Refused { reason: r, .. } => {
+            return Err(HubError::Conflict(reason(&r)));
+        }
+        _ => return Err(unexpected(&w.server, "a merge")),
+    };
+    check_report(&report)?;
+    if report.task_id != t.id
+        || !commit_id(&merged.commit)
+        || merged.into.is_empty()
+        || merged.into.len() > 250
+        || merged.into.contains('\0')
+    {
+        return Err(HubError::Conflict(format!(
+            "server {} answered the merge with a report it should not have",
+            w.server
+        )));
+    }
+    Ok((merged, report))
 }
 
 /// Hands one task's undelivered comments to session `s` (`via`: `prompt` to a running agent,
@@ -99,53 +146,35 @@ impl Hub {
         let answer = self
             .ask_daemon((w.server_id, &w.server), t.id, op, SLOW_WAIT, &offline)
             .await?;
-        let (merged, report) = match answer {
-            WorkspaceAnswer::Merged { merged, report } => (merged, report),
-            WorkspaceAnswer::Refused {
-                reason: r,
-                conflicts,
-            } if !conflicts.is_empty() => {
-                let files: Vec<String> = conflicts.iter().take(50).map(|f| reason(f)).collect();
-                return Err(HubError::Conflict(format!(
-                    "merging {} into {} conflicts in {}; nothing was changed{}",
-                    t.reference(),
-                    into.as_deref().unwrap_or(&w.report.base),
-                    files.join(", "),
-                    if r.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", reason(&r))
-                    }
-                )));
-            }
-            WorkspaceAnswer::Refused { reason: r, .. } => {
-                return Err(HubError::Conflict(reason(&r)));
-            }
-            _ => return Err(unexpected(&w.server, "a merge")),
-        };
-        check_report(&report)?;
-        if report.task_id != t.id
-            || !commit_id(&merged.commit)
-            || merged.into.is_empty()
-            || merged.into.len() > 250
-            || merged.into.contains('\0')
-        {
-            return Err(HubError::Conflict(format!(
-                "server {} answered the merge with a report it should not have",
-                w.server
-            )));
-        }
+        let (merged, report) = merge_answer(&t, &w, into.as_deref(), answer)?;
+        self.record_merge(p, &t, w.server_id, &merged, &report)
+            .await?;
+        Ok(Merged {
+            note: merged.note.as_deref().map(reason),
+            ..merged
+        })
+    }
+
+    /// Stores the report of a merged workspace and its review `merged`, and resolves the
+    /// dependencies that waited for the merge.
+    async fn record_merge(
+        &self,
+        p: &Principal,
+        t: &TaskRecord,
+        server_id: Uuid,
+        merged: &Merged,
+        report: &WorkspaceReport,
+    ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
         let mut out = Effects::default();
-        self.store_report(&mut tx, w.server_id, &report, &mut out)
+        self.store_report(&mut tx, server_id, report, &mut out)
             .await?;
-        store::workspaces::set_review(
-            &mut tx,
-            t.id,
-            ReviewState::Merged,
-            Some((&merged.into, &merged.commit, &report.head)),
-        )
-        .await?;
+        let record = MergeRecord {
+            into: &merged.into,
+            commit: &merged.commit,
+            head: &report.head,
+        };
+        store::workspaces::set_review(&mut tx, t.id, ReviewState::Merged, Some(record)).await?;
         out.task_event(
             EventKind::WorkspaceMerged,
             &p.actor(),
@@ -155,11 +184,7 @@ impl Hub {
                    "branch": report.branch}),
         );
         self.release_merged(&mut tx, t.id, &mut out).await?;
-        self.commit(tx, out).await?;
-        Ok(Merged {
-            note: merged.note.as_deref().map(reason),
-            ..merged
-        })
+        self.commit(tx, out).await
     }
 
     /// Keeps a closed task's branch for later (review `kept`); nothing changes on disk.

@@ -144,18 +144,28 @@ pub async fn upsert_report(
     Ok(true)
 }
 
+/// What a merge left behind, as a workspace's row records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeRecord<'a> {
+    /// The branch the work went into.
+    pub into: &'a str,
+    /// The commit the merge made (or found there already).
+    pub commit: &'a str,
+    /// The task branch's head at the time (what proves a squash-merged branch is in).
+    pub head: &'a str,
+}
+
 /// Sets the review state; for a merge also where it went, the commit it made and the
 /// branch's head at the time.
 pub async fn set_review(
     c: &mut Conn,
     task_id: Uuid,
     review: ReviewState,
-    merged: Option<(&str, &str, &str)>,
+    merged: Option<MergeRecord<'_>>,
 ) -> Result<()> {
-    let (into, commit, head) = match merged {
-        Some((i, c, h)) => (Some(i), Some(c), Some(h)),
-        None => (None, None, None),
-    };
+    let into = merged.map(|m| m.into);
+    let commit = merged.map(|m| m.commit);
+    let head = merged.map(|m| m.head);
     c.execute(
         "UPDATE workspaces SET review = $2, merged_into = COALESCE($3, merged_into),
              merge_commit = COALESCE($4, merge_commit), merged_head = COALESCE($5, merged_head)
