@@ -9,6 +9,7 @@ use anyhow::Context;
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::Frame;
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::BusMessage;
 use super::link::Link;
@@ -177,8 +178,6 @@ async fn stored(listener: &mut BusListener, id: i64) -> Option<Envelope> {
 
 /// Does what another replica's message asks of this one.
 fn act(hub: &Hub, me: &str, from: String, msg: Wire) {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
     match msg {
         Wire::Events { events } => hub.bus.deliver_events(events),
         Wire::Screen {
@@ -207,25 +206,14 @@ fn act(hub: &Hub, me: &str, from: String, msg: Wire) {
             hub.daemons.send_here(server, &msg);
         }
         Wire::DaemonFrame { server, frame } => {
-            if let Ok(bytes) = b64.decode(frame) {
+            if let Some(bytes) = unbase64(&frame) {
                 hub.daemons.send_frame_here(server, bytes);
             }
         }
         Wire::CloseDaemon { server, reason } => {
             hub.daemons.close_here(server, &reason);
         }
-        Wire::Output { server, frame } => {
-            let Ok(raw) = b64.decode(frame) else { return };
-            let Some(f) = Frame::decode(&raw) else { return };
-            if hub.streams.offer(&f, &raw).need_keyframe {
-                hub.daemons.send(
-                    server,
-                    &orchestratia_proto::ws::HubToDaemon::KeyframeRequest {
-                        session_id: f.session_id,
-                    },
-                );
-            }
-        }
+        Wire::Output { server, frame } => offer_output(hub, server, &frame),
         Wire::Watch { session_id, on } => hub.streams.watch_elsewhere(session_id, &from, on),
         Wire::DaemonUp { server } => hub.daemons.connected_elsewhere(server, &from),
         Wire::DaemonDown { server } => hub.daemons.disconnected_elsewhere(server, &from),
@@ -236,46 +224,77 @@ fn act(hub: &Hub, me: &str, from: String, msg: Wire) {
         } => {
             hub.daemons.replies.complete(server, request_id, *answer);
         }
-        Wire::Forget { cache, ack } => {
-            match cache {
-                Cache::Tokens => hub.forget_tokens_here(),
-                Cache::Rules => hub.forget_rules_here(),
-            }
-            if let Some(link) = hub.bus.link() {
-                link.send(Some(&from), Wire::Forgot { ack });
-            }
-        }
+        Wire::Forget { cache, ack } => forget_for(hub, &from, cache, ack),
         Wire::Forgot { ack } => {
             if let Some(link) = hub.bus.link() {
                 link.acked(ack, &from);
             }
         }
-        Wire::Started => {
-            hub.daemons.forget_replica(&from);
-            hub.streams.forget_replica(&from);
-            if let Some(link) = hub.bus.link() {
-                link.send(
-                    Some(&from),
-                    Wire::Holding {
-                        daemons: hub.daemons.here(),
-                        watches: hub.streams.watched_here(),
-                    },
-                );
-            }
-        }
-        Wire::Holding { daemons, watches } => {
-            for server in daemons {
-                if !hub.daemons.is_here(server) {
-                    hub.daemons.connected_elsewhere(server, &from);
-                }
-            }
-            for session in watches {
-                hub.streams.watch_elsewhere(session, &from, true);
-            }
-        }
+        Wire::Started => replica_started(hub, &from),
+        Wire::Holding { daemons, watches } => replica_holds(hub, &from, daemons, watches),
         Wire::Stored { .. } => {
             tracing::debug!(replica = me, "a stored bus message pointing at another");
         }
+    }
+}
+
+/// The bytes a frame was sent as (base64 on the bus); `None` for garbled text.
+fn unbase64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// A session's output frame from the replica its daemon is connected to, for the consoles
+/// watching here; asks that daemon for a keyframe when they cannot use it yet.
+fn offer_output(hub: &Hub, server: Uuid, frame: &str) {
+    let Some(raw) = unbase64(frame) else { return };
+    let Some(f) = Frame::decode(&raw) else { return };
+    if hub.streams.offer(&f, &raw).need_keyframe {
+        hub.daemons.send(
+            server,
+            &orchestratia_proto::ws::HubToDaemon::KeyframeRequest {
+                session_id: f.session_id,
+            },
+        );
+    }
+}
+
+/// Drops `cache` here as replica `from` asks, then tells it so.
+fn forget_for(hub: &Hub, from: &str, cache: Cache, ack: Uuid) {
+    match cache {
+        Cache::Tokens => hub.forget_tokens_here(),
+        Cache::Rules => hub.forget_rules_here(),
+    }
+    if let Some(link) = hub.bus.link() {
+        link.send(Some(from), Wire::Forgot { ack });
+    }
+}
+
+/// Replica `from` (re)started: it holds nothing any more, and it is told what this one holds.
+fn replica_started(hub: &Hub, from: &str) {
+    hub.daemons.forget_replica(from);
+    hub.streams.forget_replica(from);
+    if let Some(link) = hub.bus.link() {
+        link.send(
+            Some(from),
+            Wire::Holding {
+                daemons: hub.daemons.here(),
+                watches: hub.streams.watched_here(),
+            },
+        );
+    }
+}
+
+/// What replica `from` holds: the daemons connected to it (unless connected here) and the
+/// sessions its consoles watch.
+fn replica_holds(hub: &Hub, from: &str, daemons: Vec<Uuid>, watches: Vec<Uuid>) {
+    for server in daemons {
+        if !hub.daemons.is_here(server) {
+            hub.daemons.connected_elsewhere(server, from);
+        }
+    }
+    for session in watches {
+        hub.streams.watch_elsewhere(session, from, true);
     }
 }
 
