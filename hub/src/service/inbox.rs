@@ -34,6 +34,17 @@ impl Hub {
         Ok(Inbox::ranked(&plans, &permissions, &questions, &blocks))
     }
 
+    /// Records that inbox item `id` was reminded to the admin; false when it already was, so
+    /// a restart or a second sweep sends no second reminder.
+    pub async fn mark_reminded(&self, id: Uuid, now: i64) -> HubResult<bool> {
+        let mut tx = self.store.write().await?;
+        let first = store::reminders::mark(&mut tx, id, now).await?;
+        if first {
+            tx.commit().await?;
+        }
+        Ok(first)
+    }
+
     /// For each of `tasks`: how many open tasks wait downstream of it, transitively.
     async fn blocked_by(&self, tasks: &[Uuid]) -> HubResult<HashMap<Uuid, usize>> {
         if tasks.is_empty() {

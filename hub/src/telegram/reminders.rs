@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::decisions::Decision;
 use super::{Bot, render};
 use crate::auth::Principal;
-use crate::store::reminders;
 
 /// How often the inbox is swept: a quarter of the wait, between 100 ms and 5 s, so a
 /// reminder is at most a little late.
@@ -54,17 +53,11 @@ impl Bot {
     /// Marks an item reminded; false when it already was (or the store failed: no reminder
     /// rather than many).
     async fn mark(&self, id: Uuid, now: i64) -> bool {
-        let Ok(mut tx) = self.hub.store.write().await else {
-            return false;
-        };
-        match reminders::mark(&mut tx, id, now).await {
-            Ok(true) => tx.commit().await.is_ok(),
-            Ok(false) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "telegram: marking a reminder failed");
-                false
-            }
-        }
+        self.hub
+            .mark_reminded(id, now)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "telegram: marking a reminder failed"))
+            .unwrap_or(false)
     }
 
     /// The item's own message, its buttons, and the decision it waits for.
