@@ -62,6 +62,13 @@ async fn branches(backend: Backend) {
             },
             "T99 not found",
         ),
+        (
+            CreateTask {
+                base: Some("upstream".into()),
+                ..task("x")
+            },
+            "--base upstream needs a task to start from",
+        ),
     ] {
         let e = admin.create_task(&body).await.expect_err("refused");
         assert!(e.to_string().contains(needle), "{e} (expected {needle})");
