@@ -260,3 +260,21 @@ async fn a_pipeline_after_that_is_not_done_or_merged_names_the_line() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn a_pipeline_base_upstream_without_a_dependency_names_the_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("base.yaml");
+    std::fs::write(
+        &bad,
+        "project: P\ntasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    base: upstream\n",
+    )
+    .expect("write");
+    let msg = run(&["pipeline", "apply", bad.to_str().unwrap_or_default()])
+        .await
+        .fails(2);
+    assert!(
+        msg.contains("base.yaml:7") && msg.contains("base: upstream needs a dependency"),
+        "{msg}"
+    );
+}

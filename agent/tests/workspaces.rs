@@ -330,6 +330,56 @@ tasks:
     );
 }
 
+/// The merge deletes T1's branch: T2 (`base: upstream`, `after: merged`) starts from the
+/// branch T1 was merged into, which holds T1's commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_based_on_a_merged_upstream_starts_where_it_was_merged() {
+    let Some(rig) = Rig::start(&["app"]).await else {
+        return;
+    };
+    let repo = rig.repo("app");
+    let file = rig.hub.dir.path().join("pipeline.yaml");
+    std::fs::write(
+        &file,
+        "project: P
+tasks:
+  - name: one
+    title: First change
+    repo: app
+    spec: |
+      worker: edit one.txt one
+      worker: commit one
+  - name: two
+    title: Second change
+    repo: app
+    base: upstream
+    spec: |
+      worker: edit two.txt two
+      worker: commit two
+    depends_on:
+      - { task: one, after: merged }
+",
+    )
+    .expect("write pipeline");
+    rig.hub
+        .cli(&["pipeline", "apply", &file.to_string_lossy()])
+        .await
+        .ok();
+    rig.assign("T1").await;
+    let b1 = text(&rig.done_with_workspace("T1", "app").await["workspace"]["branch"]);
+    rig.hub.cli(&["task", "merge", "T1"]).await.ok();
+    assert!(
+        !git::branches(&repo).contains(&b1),
+        "the merge deletes {b1}"
+    );
+
+    let w2 = rig.done_with_workspace("T2", "app").await["workspace"].clone();
+    assert_eq!(w2["base"], "main", "{w2}");
+    let log = git::log(&repo, &text(&w2["branch"]));
+    assert_eq!(log.first().map(String::as_str), Some("two"), "{log:?}");
+    assert!(log.contains(&"one".to_string()), "{log:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_never_removes_unmerged_work() {
     let Some(rig) = Rig::start(&["app"]).await else {

@@ -62,6 +62,13 @@ async fn branches(backend: Backend) {
             },
             "T99 not found",
         ),
+        (
+            CreateTask {
+                base: Some("upstream".into()),
+                ..task("x")
+            },
+            "--base upstream needs a task to start from",
+        ),
     ] {
         let e = admin.create_task(&body).await.expect_err("refused");
         assert!(e.to_string().contains(needle), "{e} (expected {needle})");
@@ -144,6 +151,26 @@ async fn branches(backend: Backend) {
     assert_eq!(w1.base, None);
     assert_eq!(w1.reference, "T1");
 
+    // The daemon reports T1's worktree as it makes it, before its agent runs.
+    let report = WorkspaceReport {
+        task_id: t1.id,
+        repo: "app".into(),
+        path: "/w/app/T1".into(),
+        branch: w1.branch.clone(),
+        base: "main".into(),
+        base_commit: "aaaa1111".into(),
+        head: "bbbb2222".into(),
+        ahead: 1,
+        behind: 0,
+        files: Vec::new(),
+        uncommitted: Vec::new(),
+        removed: false,
+    };
+    d.report_workspace(&report);
+    eventually(10, "T1's workspace stored", || async {
+        admin.task("T1").await.ok()?.workspace.map(|_| ())
+    })
+    .await;
     as_worker(&hub, &s1, &["task", "complete", "--summary", "ok"])
         .await
         .ok();
@@ -166,25 +193,6 @@ async fn branches(backend: Backend) {
     assert!(d.start_for(t4.id).is_none());
 
     // Merging T1's branch releases T4 (and starts it), in the merge's transaction.
-    let report = WorkspaceReport {
-        task_id: t1.id,
-        repo: "app".into(),
-        path: "/w/app/T1".into(),
-        branch: w1.branch.clone(),
-        base: "main".into(),
-        base_commit: "aaaa1111".into(),
-        head: "bbbb2222".into(),
-        ahead: 1,
-        behind: 0,
-        files: Vec::new(),
-        uncommitted: Vec::new(),
-        removed: false,
-    };
-    d.report_workspace(&report);
-    eventually(10, "T1's workspace stored", || async {
-        admin.task("T1").await.ok()?.workspace.map(|_| ())
-    })
-    .await;
     d.answer_workspaces(move |_, op| match op {
         WorkspaceOp::Merge { squash, .. } => Some(WorkspaceAnswer::Merged {
             merged: Merged {
@@ -282,4 +290,59 @@ async fn based_on_a_branch_runs_where_it_is(backend: Backend) {
     assert!(a.start_for(t2.id).is_none());
 }
 
-on_both_backends!(branches, based_on_a_branch_runs_where_it_is);
+/// An upstream with no workspace (its repo is not a git repository: the daemon reports none)
+/// has no branch to merge: its completion meets `after: merged`, says why, and releases the
+/// downstream; a dependency added later on it is met at once.
+async fn after_merged_on_an_upstream_with_no_workspace(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let admin = hub.admin();
+    let d = SimDaemon::start(&admin, "P", "dev-01", "linux", &["app"], &["rust"]).await;
+    let t1 = admin.create_task(&task("Not git")).await.expect("T1");
+    let t2 = admin.create_task(&task("After it")).await.expect("T2");
+    let t3 = admin.create_task(&task("Later")).await.expect("T3");
+    let after_merged = AddDependency {
+        depends_on: "T1".into(),
+        dep_type: DepType::Blocks,
+        contract_key: None,
+        after: Some(DependencyAfter::Merged),
+    };
+    admin
+        .add_dependency("T2", &after_merged)
+        .await
+        .expect("T2 after merged");
+    admin.assign("T1", "dev-01").await.expect("assign T1");
+    let s1 = d.wait_start(20, t1.id).await;
+    as_worker(&hub, &s1, &["task", "complete", "--summary", "ok"])
+        .await
+        .ok();
+    d.wait_start(20, t2.id).await;
+    let v1 = admin.task("T1").await.expect("T1");
+    assert!(v1.workspace.is_none());
+    let resolved = v1
+        .events
+        .iter()
+        .find(|e| e.event == EventKind::DependencyResolved)
+        .expect("T2's dependency resolved");
+    assert_eq!(
+        resolved.details["note"],
+        "T1 has no workspace to merge: its completion meets after: merged"
+    );
+    let v = admin
+        .add_dependency("T3", &after_merged)
+        .await
+        .expect("T3 after merged");
+    assert!(
+        v.depends_on[0].resolved,
+        "nothing will be merged: met at once"
+    );
+    d.wait_start(20, t3.id).await;
+}
+
+on_both_backends!(
+    branches,
+    based_on_a_branch_runs_where_it_is,
+    after_merged_on_an_upstream_with_no_workspace
+);

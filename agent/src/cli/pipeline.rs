@@ -17,7 +17,8 @@
 //!       - { task: schema, contract: api_schema }   # input: receives the contract
 //!   - name: gateway-tests
 //!     title: Gateway Tests
-//!     base: upstream                                # its worktree starts from gateway's branch
+//!     base: upstream                                # starts from its lowest-numbered upstream,
+//!                                                   # schema: once merged, from where it went
 //!     branch: gateway-tests                         # its branch (default orc/T3-gateway-tests)
 //!     depends_on:
 //!       - gateway                                   # blocks: waits for it
@@ -30,6 +31,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use orchestratia_proto::api::{AddDependency, CreateTask, TaskFilter};
+use orchestratia_proto::workspace::BASE_UPSTREAM;
 use orchestratia_proto::{DepType, DependencyAfter, Priority};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -152,6 +154,7 @@ fn check(file: &PipelineFile, text: &str, path: &Path) -> anyhow::Result<Vec<usi
     let (index, task_lines) = name_lines(file, text, path)?;
     check_references(file, text, path, &index, &task_lines)?;
     check_after(file, text, path, &task_lines)?;
+    check_base(file, text, path, &task_lines)?;
     let mut order = dependency_order(file, path, &task_lines)?;
     order.sort_by_key(|&i| {
         // Keep file order where the dependencies allow it (numbers follow the file).
@@ -265,6 +268,28 @@ fn check_after(
         }
     }
     Ok(())
+}
+
+/// `base: upstream` names a dependency's branch: a task with none is refused.
+fn check_base(
+    file: &PipelineFile,
+    text: &str,
+    path: &Path,
+    task_lines: &[usize],
+) -> anyhow::Result<()> {
+    let bare = file
+        .tasks
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.base.as_deref() == Some(BASE_UPSTREAM) && t.depends_on.is_empty());
+    match bare {
+        Some((i, t)) => Err(usage(format!(
+            "{}: task '{}': base: upstream needs a dependency to start from (depends_on)",
+            at(path, line_of(text, BASE_UPSTREAM, task_lines[i])),
+            t.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The tasks in an order where each comes after the ones it depends on (Kahn's algorithm);
@@ -551,56 +576,4 @@ fn print_applied(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(y: &str) -> anyhow::Result<Vec<usize>> {
-        let f: PipelineFile = yaml_serde::from_str(y)?;
-        check(&f, y, Path::new("p.yaml"))
-    }
-
-    #[test]
-    fn orders_by_dependencies() {
-        let y =
-            "tasks:\n  - name: b\n    title: B\n    depends_on: [a]\n  - name: a\n    title: A\n";
-        assert_eq!(parse(y).unwrap(), vec![1, 0]);
-    }
-
-    #[test]
-    fn unknown_names_and_cycles_name_the_line() {
-        let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [zz]\n";
-        let e = parse(y).unwrap_err().to_string();
-        assert!(
-            e.contains("p.yaml:4") && e.contains("unknown task 'zz'"),
-            "{e}"
-        );
-        let y = "tasks:\n  - name: a\n    title: A\n    depends_on: [b]\n  - name: b\n    title: B\n    depends_on:\n      - {task: a, contract: k}\n";
-        let e = parse(y).unwrap_err().to_string();
-        assert!(e.contains("cycle") && e.contains("p.yaml:2"), "{e}");
-    }
-
-    #[test]
-    fn after_merged_is_read_and_checked_with_the_line() {
-        let y = "tasks:\n  - name: a\n    title: A\n    base: main\n    branch: feat/a\n  - name: b\n    title: B\n    base: upstream\n    depends_on:\n      - { task: a, after: merged }\n";
-        assert_eq!(parse(y).unwrap(), vec![0, 1]);
-        let f: PipelineFile = yaml_serde::from_str(y).unwrap();
-        assert_eq!(f.tasks[0].branch.as_deref(), Some("feat/a"));
-        assert_eq!(f.tasks[1].base.as_deref(), Some("upstream"));
-        assert!(f.tasks[1].waits_for_a_merge() && !f.tasks[0].waits_for_a_merge());
-        let y = "tasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on:\n      - { task: a, after: later }\n";
-        let e = parse(y).unwrap_err().to_string();
-        assert!(
-            e.contains("p.yaml:7") && e.contains("'later' is neither"),
-            "{e}"
-        );
-        let y = "tasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on:\n      - { task: a, contract: k, after: merged }\n";
-        let e = parse(y).unwrap_err().to_string();
-        assert!(
-            e.contains("p.yaml:7") && e.contains("not one that receives contract 'k'"),
-            "{e}"
-        );
-        let y = "tasks:\n  - name: a\n    title: A\n  - name: b\n    title: B\n    depends_on:\n      - { task: a, contract: k }\n      - { task: a, after: merged }\n";
-        let e = parse(y).unwrap_err().to_string();
-        assert!(e.contains("p.yaml:8"), "{e}");
-    }
-}
+mod tests;

@@ -257,6 +257,37 @@ mod tests {
         );
     }
 
+    /// `worktree_dir` in the config is where the daemon's tasks get their worktrees.
+    #[test]
+    fn a_worktree_dir_set_in_the_config_holds_the_worktrees() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.yaml");
+        let trees = dir.path().join("elsewhere");
+        std::fs::write(
+            &path,
+            format!(
+                "hub_url: x\napi_key: y\nname: z\nworktree_dir: {}\n",
+                trees.display()
+            ),
+        )
+        .expect("write");
+        let c = AgentConfig::load(&path).expect("load");
+        let state = c.state_dir(&path);
+        assert_eq!(c.worktree_dir(&state), trees);
+        let rig = crate::daemon::workspace::testing::Rig::new();
+        let ws = crate::daemon::workspace::Workspaces::new(&c.worktree_dir(&state), &state);
+        let made = ws
+            .create(
+                uuid::Uuid::new_v4(),
+                Some("api"),
+                &rig.repo,
+                &crate::daemon::workspace::testing::Rig::start("orc/T7-x", None),
+            )
+            .expect("create")
+            .expect("a git repo");
+        assert!(made.entry.path.starts_with(trees.join("api")), "{made:?}");
+    }
+
     #[test]
     fn a_bad_permission_mode_is_refused_with_the_choices() {
         let dir = tempfile::tempdir().expect("dir");

@@ -40,6 +40,8 @@ pub struct Resolution {
     pub downstream_ref: String,
     pub dep_type: DepType,
     pub contract_key: Option<String>,
+    /// Why it resolved when that is not plain (an `after: merged` met by a completion).
+    pub note: Option<String>,
 }
 
 /// What a completion does to the graph.
@@ -53,21 +55,50 @@ pub struct CascadePlan {
 }
 
 /// Plans the cascade of `completed` publishing the contract keys `published`: its `blocks`
-/// dependencies (except those that wait for a merge) and the inputs whose keys it published
-/// resolve.
+/// dependencies and the inputs whose keys it published resolve. Those that wait for a merge
+/// resolve only when `completed` has no workspace (no branch will ever be merged: its repo
+/// is not a git repository, or it has none), as `after: done` would.
 pub fn plan_completion(
     completed: Uuid,
     published: &BTreeSet<String>,
+    has_workspace: bool,
     downstream: &[Downstream],
 ) -> CascadePlan {
-    plan(completed, downstream, |d| {
+    let mut plan = plan(completed, downstream, |d| {
         match (d.dep_type, &d.contract_key, d.after) {
-            (DepType::Blocks, _, DependencyAfter::Merged) => false,
+            (DepType::Blocks, _, DependencyAfter::Merged) => !has_workspace,
             (DepType::Blocks, _, DependencyAfter::Done) => true,
             (DepType::Input, Some(k), _) => published.contains(k),
             (DepType::Input, None, _) => false,
         }
-    })
+    });
+    let merged: HashSet<Uuid> = downstream
+        .iter()
+        .flat_map(|t| &t.deps)
+        .filter(|d| d.after == DependencyAfter::Merged)
+        .map(|d| d.id)
+        .collect();
+    for r in plan
+        .resolved
+        .iter_mut()
+        .filter(|r| merged.contains(&r.dep_id))
+    {
+        r.note = Some(format!(
+            "{} has no workspace to merge: its completion meets after: merged",
+            upstream_ref(downstream, r.dep_id)
+        ));
+    }
+    plan
+}
+
+/// The reference of the upstream of dependency `dep`.
+fn upstream_ref(downstream: &[Downstream], dep: Uuid) -> String {
+    downstream
+        .iter()
+        .flat_map(|t| &t.deps)
+        .find(|d| d.id == dep)
+        .map(|d| d.upstream_ref.clone())
+        .unwrap_or_default()
 }
 
 /// Plans what merging `merged`'s branch releases: its `blocks` dependencies with
@@ -98,6 +129,7 @@ fn plan(upstream: Uuid, downstream: &[Downstream], met: impl Fn(&DepState) -> bo
                     downstream_ref: t.reference.clone(),
                     dep_type: d.dep_type,
                     contract_key: d.contract_key.clone(),
+                    note: None,
                 });
             }
         }
@@ -201,7 +233,7 @@ mod tests {
                 g.dep(1, DepType::Blocks, None, TaskStatus::Pending, false),
             ],
         );
-        let plan = plan_completion(g.ids[0], &keys(&["api_schema"]), &[b, c]);
+        let plan = plan_completion(g.ids[0], &keys(&["api_schema"]), true, &[b, c]);
         assert_eq!(plan.resolved.len(), 2);
         assert_eq!(plan.unblocked, vec![g.ids[1]]);
         assert_eq!(plan.still_blocked.len(), 1);
@@ -212,7 +244,7 @@ mod tests {
     fn a_missing_contract_leaves_the_downstream_blocked_with_the_reason() {
         let g = G::new(2);
         let b = g.task(1, vec![g.schema_from_running(0)]);
-        let plan = plan_completion(g.ids[0], &keys(&["other"]), &[b]);
+        let plan = plan_completion(g.ids[0], &keys(&["other"]), true, &[b]);
         assert!(plan.resolved.is_empty());
         assert!(plan.unblocked.is_empty());
         assert_eq!(
@@ -231,7 +263,7 @@ mod tests {
                 g.dep(1, DepType::Blocks, None, TaskStatus::Failed, false),
             ],
         );
-        let plan = plan_completion(g.ids[0], &keys(&[]), &[c]);
+        let plan = plan_completion(g.ids[0], &keys(&[]), true, &[c]);
         assert_eq!(plan.resolved.len(), 1);
         assert_eq!(plan.still_blocked[0].1, "upstream T2 failed");
     }
@@ -244,7 +276,7 @@ mod tests {
             vec![g.dep(0, DepType::Blocks, None, TaskStatus::Running, false)],
         );
         b.status = TaskStatus::Cancelled;
-        let plan = plan_completion(g.ids[0], &keys(&[]), &[b]);
+        let plan = plan_completion(g.ids[0], &keys(&[]), true, &[b]);
         assert_eq!(plan.resolved.len(), 1);
         assert!(plan.unblocked.is_empty());
         assert!(plan.still_blocked.is_empty());
@@ -256,7 +288,7 @@ mod tests {
         let mut d = g.dep(0, DepType::Blocks, None, TaskStatus::Running, false);
         d.after = DependencyAfter::Merged;
         let b = g.task(1, vec![d]);
-        let plan = plan_completion(g.ids[0], &keys(&[]), std::slice::from_ref(&b));
+        let plan = plan_completion(g.ids[0], &keys(&[]), true, std::slice::from_ref(&b));
         assert!(plan.resolved.is_empty());
         assert_eq!(
             plan.still_blocked,
@@ -264,6 +296,20 @@ mod tests {
         );
         let plan = plan_merge(g.ids[0], &[b]);
         assert_eq!(plan.resolved.len(), 1);
+        assert_eq!(plan.unblocked, vec![g.ids[1]]);
+    }
+
+    #[test]
+    fn after_merged_on_an_upstream_with_no_workspace_is_met_by_its_completion() {
+        let g = G::new(2);
+        let mut d = g.dep(0, DepType::Blocks, None, TaskStatus::Running, false);
+        d.after = DependencyAfter::Merged;
+        let plan = plan_completion(g.ids[0], &keys(&[]), false, &[g.task(1, vec![d])]);
+        assert_eq!(plan.resolved.len(), 1);
+        assert_eq!(
+            plan.resolved[0].note.as_deref(),
+            Some("T1 has no workspace to merge: its completion meets after: merged")
+        );
         assert_eq!(plan.unblocked, vec![g.ids[1]]);
     }
 
@@ -288,7 +334,7 @@ mod tests {
                 )
             })
             .collect();
-        let plan = plan_completion(g.ids[0], &keys(&["k"]), &ds);
+        let plan = plan_completion(g.ids[0], &keys(&["k"]), true, &ds);
         assert_eq!(plan.unblocked.len(), 1000);
         assert_eq!(plan.resolved.len(), 1000);
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use orchestratia_proto::api::CompleteTask;
 use orchestratia_proto::time::now_ms;
 use orchestratia_proto::ws::HubToDaemon;
-use orchestratia_proto::{EventKind, Task, TaskStatus};
+use orchestratia_proto::{DependencyAfter, EventKind, Task, TaskStatus};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -172,7 +172,18 @@ impl Hub {
     ) -> HubResult<()> {
         let published: BTreeSet<String> = contracts.keys().cloned().collect();
         let downstream = store::deps::downstream_of(c, t.id).await?;
-        let plan = plan_completion(t.id, &published, &downstream);
+        let waits_for_merge = downstream
+            .iter()
+            .flat_map(|d| &d.deps)
+            .any(|d| d.upstream == t.id && !d.resolved && d.after == DependencyAfter::Merged);
+        // The daemon reports a worktree before its agent starts, so a completed task with
+        // no report has none: nothing will ever be merged.
+        let has_workspace = !waits_for_merge || store::workspaces::get(c, t.id).await?.is_some();
+        let plan = plan_completion(t.id, &published, has_workspace, &downstream);
+        for r in plan.resolved.iter().filter(|r| r.note.is_some()) {
+            tracing::info!(upstream = %t.reference(), downstream = %r.downstream_ref,
+                "after: merged is met by the completion: the upstream has no workspace");
+        }
         self.apply_cascade(c, t, &plan, now, out).await
     }
 
@@ -201,7 +212,7 @@ impl Hub {
                 session_id: None,
                 details: json!({"downstream": r.downstream_ref, "upstream": t.reference(),
                                 "type": r.dep_type, "contract_key": r.contract_key,
-                                "still_waiting": still.get(&r.downstream)}),
+                                "still_waiting": still.get(&r.downstream), "note": r.note}),
             });
         }
         let mut unblocked: HashMap<Uuid, TaskRecord> = store::tasks::many(c, &plan.unblocked)

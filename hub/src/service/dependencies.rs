@@ -114,9 +114,11 @@ impl Hub {
         };
         let met = match after {
             DependencyAfter::Done => is_met(up.status, body.dep_type, has_key),
-            DependencyAfter::Merged => store::workspaces::get(&mut tx, up.id)
-                .await?
-                .is_some_and(|w| w.review == ReviewState::Merged),
+            // A done upstream with no workspace has nothing to merge: its completion meets it.
+            DependencyAfter::Merged => match store::workspaces::get(&mut tx, up.id).await? {
+                Some(w) => w.review == ReviewState::Merged,
+                None => up.status == TaskStatus::Done,
+            },
         };
         let now = now_ms();
         let upgraded = match decision {

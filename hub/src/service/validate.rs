@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use orchestratia_proto::TASK_SPEC_SCHEMA;
 use orchestratia_proto::api::{CompleteTask, CreateTask, UpdateTask};
+use orchestratia_proto::workspace::BASE_UPSTREAM;
 use serde_json::{Value, json};
 
 use crate::bad;
@@ -259,6 +260,17 @@ pub fn new_task(body: &CreateTask, max_spec: usize) -> HubResult<NewTask> {
         .transpose()?;
     if base.is_some() && body.base_from.is_some() {
         return Err(bad!("give --base or --base-from, not both"));
+    }
+    // A pipeline task gets its dependencies right after it is made (`pipeline apply`
+    // checks the file has them): only a task made alone must name them here.
+    if base.as_deref() == Some(BASE_UPSTREAM)
+        && body.depends_on.is_empty()
+        && body.pipeline_key.is_none()
+    {
+        return Err(bad!(
+            "--base upstream needs a task to start from: add --depends-on TASK, or use \
+             --base-from TASK"
+        ));
     }
     if body.depends_on.len() > MAX_DEPENDS_ON {
         return Err(bad!("at most {MAX_DEPENDS_ON} --depends-on per task"));

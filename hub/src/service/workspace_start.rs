@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use orchestratia_proto::Session;
-use orchestratia_proto::workspace::{BASE_UPSTREAM, StoredComment, WorkspaceStart};
+use orchestratia_proto::workspace::{BASE_UPSTREAM, ReviewState, StoredComment, WorkspaceStart};
 use uuid::Uuid;
 
 use super::review::hand_over_comments;
@@ -13,6 +13,7 @@ use super::{Effects, Hub};
 use crate::engine::matching::Requirements;
 use crate::error::HubResult;
 use crate::store::tasks::TaskRecord;
+use crate::store::workspaces::WorkspaceRow;
 use crate::store::{self, Conn};
 
 /// Longest slug of a title in a default branch name.
@@ -47,6 +48,16 @@ pub(crate) fn branch_of(t: &TaskRecord) -> String {
     }
 }
 
+/// Where a task based on the upstream workspace `w` starts: its branch, or once it is merged
+/// (the merge deleted the branch) the branch it was merged into, which holds its work.
+fn base_of(w: WorkspaceRow) -> String {
+    if w.review == ReviewState::Merged {
+        w.merged_into.unwrap_or(w.report.base)
+    } else {
+        w.report.branch
+    }
+}
+
 impl Hub {
     /// The task whose branch `t`'s worktree starts from: `base_from`, or with `base:
     /// upstream` its `blocks`/`input` upstream (the lowest-numbered when several).
@@ -77,7 +88,7 @@ impl Hub {
         }
         let base = match self.base_task(c, t).await? {
             Some(up) => Some(match store::workspaces::get(c, up.id).await? {
-                Some(w) => w.report.branch,
+                Some(w) => base_of(w),
                 None => branch_of(&up),
             }),
             None => t.base.clone().filter(|b| b != BASE_UPSTREAM),
@@ -90,7 +101,8 @@ impl Hub {
     }
 
     /// What `t` asks of a server, with the server that holds its base task's worktree as a
-    /// pin (its branch is there) when it has no pin of its own.
+    /// pin (its branch is there, or the branch it was merged into) when it has no pin of its
+    /// own.
     pub(crate) async fn requirements_of(
         &self,
         c: &mut Conn,
@@ -101,7 +113,7 @@ impl Hub {
             && (t.base_from.is_some() || t.base.as_deref() == Some(BASE_UPSTREAM))
             && let Some(up) = self.base_task(c, t).await?
             && let Some(w) = store::workspaces::get(c, up.id).await?
-            && !w.report.removed
+            && (!w.report.removed || w.review == ReviewState::Merged)
         {
             req.agent = Some(w.server);
         }
