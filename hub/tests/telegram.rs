@@ -9,13 +9,14 @@ use orchestratia_proto::HookEvent;
 use orchestratia_proto::api::{AgentEvent, CreateTask, SetBudget};
 use orchestratia_proto::usage::Usage;
 use orchestratia_proto::workspace::{FileChange, WorkspaceReport};
-use orchestratia_proto::ws::DaemonToHub;
+use orchestratia_proto::ws::{DaemonToHub, SessionStart};
 use orchestratia_testkit::agent::tmux_available;
 use orchestratia_testkit::telegram::FakeTelegram;
 use orchestratia_testkit::{
     Backend, DaemonOptions, HubOptions, SimDaemon, TestDaemon, TestHub, eventually, wait_online,
 };
 use serde_json::Value;
+use uuid::Uuid;
 
 const ADMIN_CHAT: i64 = 42;
 const STRANGER: i64 = 99;
@@ -371,6 +372,42 @@ fn usage(cost: f64, calls: u64) -> Usage {
     }
 }
 
+/// The hook report of an agent that finished its turn.
+fn turn_end() -> AgentEvent {
+    AgentEvent {
+        event: HookEvent::Stop,
+        notification_type: None,
+        source: None,
+        tool_name: None,
+        message: None,
+        conversation_id: None,
+        prompt: None,
+        transcript_path: None,
+    }
+}
+
+/// A worktree for `task` on `orc/T1-build-it`, one file changed (+3 -1).
+fn workspace(task: Uuid) -> WorkspaceReport {
+    WorkspaceReport {
+        task_id: task,
+        repo: "app".into(),
+        path: "/w/app/T1".into(),
+        branch: "orc/T1-build-it".into(),
+        base: "main".into(),
+        base_commit: "aaaa1111".into(),
+        head: "bbbb2222".into(),
+        ahead: 1,
+        behind: 0,
+        files: vec![FileChange {
+            path: "src/a.rs".into(),
+            insertions: Some(3),
+            deletions: Some(1),
+        }],
+        uncommitted: Vec::new(),
+        removed: false,
+    }
+}
+
 /// The bot's messages to the admin chat that contain `needle`.
 fn count_with(fake: &FakeTelegram, needle: &str) -> usize {
     fake.sent(ADMIN_CHAT)
@@ -411,39 +448,12 @@ async fn a_task_card_shows_its_agent_and_workspace_and_budgets_are_told_once() {
     let start = d.wait_start(10, t1.id).await;
 
     // The agent finished its turn: the card says so, with the session's name.
-    let turn_end = AgentEvent {
-        event: HookEvent::Stop,
-        notification_type: None,
-        source: None,
-        tool_name: None,
-        message: None,
-        conversation_id: None,
-        prompt: None,
-        transcript_path: None,
-    };
     hub.client(Some(&start.token))
-        .agent_event(&start.name, &turn_end)
+        .agent_event(&start.name, &turn_end())
         .await
         .expect("stop");
     // Its workspace was made: the card names the branch, what changed and its review.
-    d.report_workspace(&WorkspaceReport {
-        task_id: t1.id,
-        repo: "app".into(),
-        path: "/w/app/T1".into(),
-        branch: "orc/T1-build-it".into(),
-        base: "main".into(),
-        base_commit: "aaaa1111".into(),
-        head: "bbbb2222".into(),
-        ahead: 1,
-        behind: 0,
-        files: vec![FileChange {
-            path: "src/a.rs".into(),
-            insertions: Some(3),
-            deletions: Some(1),
-        }],
-        uncommitted: Vec::new(),
-        removed: false,
-    });
+    d.report_workspace(&workspace(t1.id));
     eventually(10, "the workspace stored", || async {
         admin.task(&id).await.ok()?.workspace.map(|_| ())
     })
@@ -460,7 +470,23 @@ async fn a_task_card_shows_its_agent_and_workspace_and_budgets_are_told_once() {
         card.contains("\nworkspace: orc/T1-build-it · 1 file +3 -1 · review: unreviewed\n"),
         "{card}"
     );
+    budget_notices_are_sent_once(&fake, &hub, &d, &start).await;
+}
 
+/// Usage reports of `start`'s session past 80% and past 100% of project P's $1 budget: one
+/// message each, whatever comes after.
+async fn budget_notices_are_sent_once(
+    fake: &FakeTelegram,
+    hub: &TestHub,
+    d: &SimDaemon,
+    start: &SessionStart,
+) {
+    let admin = hub.admin();
+    let id = start
+        .task
+        .as_ref()
+        .map(|t| t.id.to_string())
+        .expect("a task");
     // 85% of the budget: one warning; 90% says nothing new; 120% reaches it: one notice.
     for (cost, calls) in [(0.85, 3), (0.9, 4), (1.2, 5), (1.3, 6)] {
         d.send(&DaemonToHub::Usage {
@@ -487,14 +513,14 @@ async fn a_task_card_shows_its_agent_and_workspace_and_budgets_are_told_once() {
         message_with(f, "T1 Build it</b> failed")
     })
     .await;
-    assert_eq!(count_with(&fake, "💰"), 1, "{:?}", fake.sent(ADMIN_CHAT));
-    assert_eq!(count_with(&fake, "🛑"), 1, "{:?}", fake.sent(ADMIN_CHAT));
-    let (_, warning, _) = message_with(&fake, "💰").expect("the warning");
+    assert_eq!(count_with(fake, "💰"), 1, "{:?}", fake.sent(ADMIN_CHAT));
+    assert_eq!(count_with(fake, "🛑"), 1, "{:?}", fake.sent(ADMIN_CHAT));
+    let (_, warning, _) = message_with(fake, "💰").expect("the warning");
     assert!(
         warning.contains("Project <b>P</b> has spent $0.85 of its $1.00 budget (85%)."),
         "{warning}"
     );
-    let (_, reached, _) = message_with(&fake, "🛑").expect("the notice");
+    let (_, reached, _) = message_with(fake, "🛑").expect("the notice");
     assert!(
         reached.contains(
             "Project <b>P</b> reached its budget: $1.20 of $1.00. \

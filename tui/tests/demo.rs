@@ -88,8 +88,21 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
     ] {
         assert!(stdout.contains(phase), "no '{phase}' in:\n{stdout}");
     }
-    // Every task's branch is listed for review with what its worker committed on it, the
-    // last task's too (its session may still be ending when the pipeline is done).
+    the_branches_are_listed_and_t5_starts_from_t2(&stdout);
+    // It cleaned up: its temp dir is gone and no tmux server of its own is left.
+    let left: Vec<_> = std::fs::read_dir(sandbox.0.path())
+        .expect("sandbox")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("orchestratia-demo."))
+        .collect();
+    assert!(left.is_empty(), "the demo left {left:?}");
+}
+
+/// Every task's branch is listed for review with what its worker committed on it, the last
+/// task's too (its session may still be ending when the pipeline is done); Gateway Tests
+/// (`base: upstream`) starts from Gateway Integration's branch, the others from main.
+fn the_branches_are_listed_and_t5_starts_from_t2(stdout: &str) {
     assert!(
         stdout.contains("workspaces to review (7 branches;"),
         "{stdout}"
@@ -109,8 +122,6 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
             "no '{line}' in:\n{stdout}"
         );
     }
-    // Gateway Tests (`base: upstream`) starts from Gateway Integration's branch; the others
-    // from main.
     let created: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains("workspace_created"))
@@ -124,14 +135,6 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
         };
         assert!(l.contains(base), "{l}");
     }
-    // It cleaned up: its temp dir is gone and no tmux server of its own is left.
-    let left: Vec<_> = std::fs::read_dir(sandbox.0.path())
-        .expect("sandbox")
-        .flatten()
-        .map(|e| e.file_name())
-        .filter(|n| n.to_string_lossy().starts_with("orchestratia-demo."))
-        .collect();
-    assert!(left.is_empty(), "the demo left {left:?}");
 }
 
 #[tokio::test]
