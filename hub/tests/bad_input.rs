@@ -5,7 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{as_worker, create, task_id};
-use orchestratia_proto::api::{CreateRegistrationToken, RegisterServer};
+use orchestratia_proto::api::{CreateRegistrationToken, CreateTask, RegisterServer};
+use orchestratia_proto::client::ClientError;
 use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
 use serde_json::Value;
 
@@ -370,4 +371,51 @@ async fn bad_input(backend: Backend) {
     );
 }
 
-on_both_backends!(bad_input);
+/// A pipeline key names one task in a project: a second create with it is refused with 409
+/// naming the first and stores nothing; another project may use the same key.
+async fn pipeline_keys(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    hub.cli(&["project", "create", "P"]).await.ok();
+    hub.cli(&["project", "create", "Q"]).await.ok();
+    let admin = hub.admin();
+    let keyed = |title: &str, project: &str| CreateTask {
+        title: title.into(),
+        project: Some(project.into()),
+        pipeline_key: Some("api-schema".into()),
+        ..Default::default()
+    };
+    create(&hub, &["--title", "unkeyed", "--project", "P"]).await;
+    let first = admin
+        .create_task(&keyed("Update the schema", "P"))
+        .await
+        .expect("the first keyed task");
+    assert_eq!(first.reference, "T2");
+    assert_eq!(first.pipeline_key.as_deref(), Some("api-schema"));
+
+    let before = snapshot(&hub).await;
+    match admin.create_task(&keyed("Schema again", "P")).await {
+        Err(ClientError::Api {
+            status: 409,
+            error,
+            detail,
+        }) => {
+            assert_eq!(error, "conflict");
+            assert_eq!(
+                detail,
+                "pipeline key 'api-schema' already names T2 in project 'P'"
+            );
+        }
+        other => panic!("a second task with the key: expected 409, got {other:?}"),
+    }
+    assert_eq!(snapshot(&hub).await, before, "the refusal changed nothing");
+
+    let other = admin
+        .create_task(&keyed("Schema elsewhere", "Q"))
+        .await
+        .expect("the same key in another project");
+    assert_eq!(other.reference, "T1");
+}
+
+on_both_backends!(bad_input, pipeline_keys);

@@ -1,6 +1,7 @@
 //! What a hostile client found, end to end with the real hub and CLI: agent text that would
 //! steer the admin's terminal, a registration token that would take over a server, and a
-//! retried task's first session that could still complete the second attempt.
+//! retried task's first session that could still complete the second attempt, and a cancelled
+//! task's session that could still call the hub.
 
 mod common;
 
@@ -386,10 +387,116 @@ async fn a_late_hello_keeps_the_session_token(backend: Backend) {
         .expect("the agent's token still works");
 }
 
+/// Cancelling a task revokes its session's token at once: the agent's next call is a 401.
+async fn cancelled_task(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let admin = hub.admin();
+    let d = SimDaemon::start(&admin, "P", "dev-01", "linux", &[], &[]).await;
+    let t1 = create(&hub, &["--title", "doomed"]).await;
+    hub.cli(&["task", "assign", &t1, "--session", "dev-01"])
+        .await
+        .ok();
+    let s = d.wait_start(10, task_id(&hub, &t1).await).await;
+    let agent = hub.client(Some(&s.token));
+    agent.whoami().await.expect("the agent's token works");
+    as_worker(&hub, &s, &["task", "note", "working on it"])
+        .await
+        .ok();
+
+    hub.cli(&["task", "cancel", &t1]).await.ok();
+    let e = agent.whoami().await.expect_err("revoked on cancel");
+    assert_eq!(e.status(), Some(401), "{e}");
+    let out = as_worker(&hub, &s, &["task", "note", "still here?"]).await;
+    assert_eq!(out.code, 1, "a cancelled task's agent is refused: {out:?}");
+    assert!(
+        out.stderr.contains("revoked") || out.stderr.contains("401"),
+        "{}",
+        out.stderr
+    );
+    d.wait_for(
+        10,
+        "its session is stopped",
+        |m| matches!(m, HubToDaemon::SessionStop { session_id, .. } if *session_id == s.session_id),
+    )
+    .await;
+    let v = hub.cli(&["task", "view", &t1, "--json"]).await.json();
+    assert_eq!(v["status"], "cancelled");
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("working on it"), "{notes}");
+    assert!(!notes.contains("still here?"), "{notes}");
+}
+
+/// A cancel that races its agent's start or exit as the daemon reports it is never refused
+/// with a store error (PostgreSQL once deadlocked: the daemon's report locked the session,
+/// then the task; the cancel the task, then the session).
+async fn a_cancel_racing_the_daemons_report_succeeds(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let admin = hub.admin();
+    let reg =
+        orchestratia_testkit::daemon::register(&admin, "P", "dev-01", "linux", &[], &[]).await;
+    let opts = SimOptions {
+        auto_active: false,
+        ..SimOptions::default()
+    };
+    let d = SimDaemon::connect(
+        &hub.url,
+        "dev-01",
+        reg.server_id,
+        &reg.api_key,
+        Vec::new(),
+        opts,
+    )
+    .await
+    .expect("connect");
+    orchestratia_testkit::wait_online(&admin, "dev-01").await;
+    for round in 0..20 {
+        let t = create(&hub, &["--title", &format!("race {round}")]).await;
+        admin.assign(&t, "dev-01").await.expect("assign");
+        let start = d.wait_start(10, task_id(&hub, &t).await).await;
+        let report = if round % 2 == 0 {
+            DaemonToHub::SessionActive {
+                session_id: start.session_id,
+                pid: Some(4242),
+                tmux: None,
+                hooks: false,
+            }
+        } else {
+            DaemonToHub::SessionEnded {
+                session_id: start.session_id,
+                exit_code: Some(1),
+                last_screen: None,
+                reason: Some("the agent exited".into()),
+            }
+        };
+        d.send(&report);
+        let cancelled = admin.cancel(&t).await;
+        match cancelled {
+            Ok(_) => {}
+            // The agent's exit failed the task first: a failed task can still be cancelled,
+            // and a cancel that came second finds it closed.
+            Err(e) if e.status() == Some(409) => {}
+            Err(e) => panic!("round {round}: the cancel failed: {e}"),
+        }
+        orchestratia_testkit::eventually(10, "the session ended", || async {
+            let v = hub.cli(&["task", "view", &t, "--json"]).await.json();
+            (v["sessions"][0]["status"] == "ended").then_some(())
+        })
+        .await;
+    }
+}
+
 on_both_backends!(
     untrusted_text,
     registration,
     retried_task,
+    cancelled_task,
+    a_cancel_racing_the_daemons_report_succeeds,
     a_late_hello_keeps_the_session_token
 );
 

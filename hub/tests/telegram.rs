@@ -1,15 +1,22 @@
 //! The Telegram bot end to end (docs/WORKFLOWS.md, workflow 8), against a fake Bot API on
-//! loopback: the real hub binary runs the bot, a real daemon runs scripted workers in tmux, and
-//! the test plays the admin's phone through the fake's updates.
+//! loopback: the real hub binary runs the bot, a real daemon runs scripted workers in tmux (or a
+//! simulated daemon reports an agent's state, a workspace and usage), and the test plays the
+//! admin's phone through the fake's updates.
 
 use std::time::Duration;
 
+use orchestratia_proto::HookEvent;
+use orchestratia_proto::api::{AgentEvent, CreateTask, SetBudget};
+use orchestratia_proto::usage::Usage;
+use orchestratia_proto::workspace::{FileChange, WorkspaceReport};
+use orchestratia_proto::ws::{DaemonToHub, SessionStart};
 use orchestratia_testkit::agent::tmux_available;
 use orchestratia_testkit::telegram::FakeTelegram;
 use orchestratia_testkit::{
-    Backend, DaemonOptions, HubOptions, TestDaemon, TestHub, eventually, wait_online,
+    Backend, DaemonOptions, HubOptions, SimDaemon, TestDaemon, TestHub, eventually, wait_online,
 };
 use serde_json::Value;
+use uuid::Uuid;
 
 const ADMIN_CHAT: i64 = 42;
 const STRANGER: i64 = 99;
@@ -348,6 +355,178 @@ async fn decisions_from_buttons_and_replies_reach_the_workers() {
     assert!(
         !events["events"].to_string().contains("task_plan_rejected"),
         "the late [Reject] changed nothing"
+    );
+}
+
+/// Usage of `cost` dollars over `calls` model calls.
+fn usage(cost: f64, calls: u64) -> Usage {
+    Usage {
+        model: Some("claude-sonnet-4-5".into()),
+        input_tokens: 100 * calls,
+        output_tokens: 10 * calls,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost_usd: cost,
+        calls,
+        unpriced_calls: 0,
+    }
+}
+
+/// The hook report of an agent that finished its turn.
+fn turn_end() -> AgentEvent {
+    AgentEvent {
+        event: HookEvent::Stop,
+        notification_type: None,
+        source: None,
+        tool_name: None,
+        message: None,
+        conversation_id: None,
+        prompt: None,
+        transcript_path: None,
+    }
+}
+
+/// A worktree for `task` on `orc/T1-build-it`, one file changed (+3 -1).
+fn workspace(task: Uuid) -> WorkspaceReport {
+    WorkspaceReport {
+        task_id: task,
+        repo: "app".into(),
+        path: "/w/app/T1".into(),
+        branch: "orc/T1-build-it".into(),
+        base: "main".into(),
+        base_commit: "aaaa1111".into(),
+        head: "bbbb2222".into(),
+        ahead: 1,
+        behind: 0,
+        files: vec![FileChange {
+            path: "src/a.rs".into(),
+            insertions: Some(3),
+            deletions: Some(1),
+        }],
+        uncommitted: Vec::new(),
+        removed: false,
+    }
+}
+
+/// The bot's messages to the admin chat that contain `needle`.
+fn count_with(fake: &FakeTelegram, needle: &str) -> usize {
+    fake.sent(ADMIN_CHAT)
+        .iter()
+        .filter(|(_, text, _)| text.contains(needle))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_card_shows_its_agent_and_workspace_and_budgets_are_told_once() {
+    let fake = FakeTelegram::start().await;
+    let Some(hub) = hub_with_bot(&fake.url).await else {
+        return;
+    };
+    let admin = hub.admin();
+    admin
+        .set_budget(
+            "P",
+            &SetBudget {
+                budget_usd: Some(1.0),
+                enforce: false,
+            },
+        )
+        .await
+        .expect("budget");
+    let d = SimDaemon::start(&admin, "P", "dev-01", "linux", &["app"], &[]).await;
+    let t1 = admin
+        .create_task(&CreateTask {
+            title: "Build it".into(),
+            project: Some("P".into()),
+            repo: Some("app".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("T1");
+    let id = t1.id.to_string();
+    admin.assign(&id, "dev-01").await.expect("assign");
+    let start = d.wait_start(10, t1.id).await;
+
+    // The agent finished its turn: the card says so, with the session's name.
+    hub.client(Some(&start.token))
+        .agent_event(&start.name, &turn_end())
+        .await
+        .expect("stop");
+    // Its workspace was made: the card names the branch, what changed and its review.
+    d.report_workspace(&workspace(t1.id));
+    eventually(10, "the workspace stored", || async {
+        admin.task(&id).await.ok()?.workspace.map(|_| ())
+    })
+    .await;
+    fake.say(ADMIN_CHAT, "ada", "/task T1");
+    let (_, card, _) = fake
+        .until("the card", 10, |f| message_with(f, "<b>T1 Build it</b>"))
+        .await;
+    assert!(
+        card.contains(&format!("\nagent: idle ({})\n", start.name)),
+        "{card}"
+    );
+    assert!(
+        card.contains("\nworkspace: orc/T1-build-it · 1 file +3 -1 · review: unreviewed\n"),
+        "{card}"
+    );
+    budget_notices_are_sent_once(&fake, &hub, &d, &start).await;
+}
+
+/// Usage reports of `start`'s session past 80% and past 100% of project P's $1 budget: one
+/// message each, whatever comes after.
+async fn budget_notices_are_sent_once(
+    fake: &FakeTelegram,
+    hub: &TestHub,
+    d: &SimDaemon,
+    start: &SessionStart,
+) {
+    let admin = hub.admin();
+    let id = start
+        .task
+        .as_ref()
+        .map(|t| t.id.to_string())
+        .expect("a task");
+    // 85% of the budget: one warning; 90% says nothing new; 120% reaches it: one notice.
+    for (cost, calls) in [(0.85, 3), (0.9, 4), (1.2, 5), (1.3, 6)] {
+        d.send(&DaemonToHub::Usage {
+            session_id: start.session_id,
+            usage: usage(cost, calls),
+        });
+        let warned = if cost < 1.0 { "💰" } else { "🛑" };
+        fake.until("the budget notice", 10, |f| {
+            (count_with(f, warned) > 0).then_some(())
+        })
+        .await;
+        eventually(10, "the usage stored", || async {
+            let u = admin.task(&id).await.ok()?.task.usage?;
+            (u.calls == calls).then_some(())
+        })
+        .await;
+    }
+    // A later event's message comes after any the budget could still cause.
+    hub.client(Some(&start.token))
+        .fail(&id, "out of ideas")
+        .await
+        .expect("fail");
+    fake.until("the failure", 10, |f| {
+        message_with(f, "T1 Build it</b> failed")
+    })
+    .await;
+    assert_eq!(count_with(fake, "💰"), 1, "{:?}", fake.sent(ADMIN_CHAT));
+    assert_eq!(count_with(fake, "🛑"), 1, "{:?}", fake.sent(ADMIN_CHAT));
+    let (_, warning, _) = message_with(fake, "💰").expect("the warning");
+    assert!(
+        warning.contains("Project <b>P</b> has spent $0.85 of its $1.00 budget (85%)."),
+        "{warning}"
+    );
+    let (_, reached, _) = message_with(fake, "🛑").expect("the notice");
+    assert!(
+        reached.contains(
+            "Project <b>P</b> reached its budget: $1.20 of $1.00. \
+             The budget is not enforced: tasks still start."
+        ),
+        "{reached}"
     );
 }
 

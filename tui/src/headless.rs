@@ -99,11 +99,18 @@ async fn workspace_lines(admin: &HubClient) -> Vec<String> {
         project: Some(PROJECT.into()),
         ..Default::default()
     };
-    let Ok(mut list) = admin.workspaces(&filter).await else {
+    let Ok(listed) = admin.workspaces(&filter).await else {
         return Vec::new();
     };
-    if list.is_empty() {
+    if listed.is_empty() {
         return Vec::new();
+    }
+    // The last task's session may still be ending, its final report not sent yet: ask each
+    // daemon what its worktree holds now (the stored report if it cannot say).
+    let mut list = Vec::with_capacity(listed.len());
+    for w in listed {
+        let task = w.report.task_id.to_string();
+        list.push(admin.refresh_workspace(&task).await.unwrap_or(w));
     }
     list.sort_by_key(|w| {
         w.reference

@@ -88,6 +88,7 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
     ] {
         assert!(stdout.contains(phase), "no '{phase}' in:\n{stdout}");
     }
+    the_branches_are_listed_and_t5_starts_from_t2(&stdout);
     // It cleaned up: its temp dir is gone and no tmux server of its own is left.
     let left: Vec<_> = std::fs::read_dir(sandbox.0.path())
         .expect("sandbox")
@@ -96,6 +97,44 @@ async fn the_headless_demo_runs_the_pipeline_to_all_done() {
         .filter(|n| n.to_string_lossy().starts_with("orchestratia-demo."))
         .collect();
     assert!(left.is_empty(), "the demo left {left:?}");
+}
+
+/// Every task's branch is listed for review with what its worker committed on it, the last
+/// task's too (its session may still be ending when the pipeline is done); Gateway Tests
+/// (`base: upstream`) starts from Gateway Integration's branch, the others from main.
+fn the_branches_are_listed_and_t5_starts_from_t2(stdout: &str) {
+    assert!(
+        stdout.contains("workspaces to review (7 branches;"),
+        "{stdout}"
+    );
+    for (task, branch, stat) in [
+        ("T1", "orc/T1-update-api-schema-v2-5", "1 file +2 -0"),
+        ("T2", "orc/T2-gateway-integration", "1 file +1 -0"),
+        ("T3", "orc/T3-search-engine-v2", "1 file +1 -0"),
+        ("T4", "orc/T4-web-dashboard", "1 file +1 -0"),
+        ("T5", "orc/T5-gateway-tests", "1 file +1 -0"),
+        ("T6", "orc/T6-staging-deploy", "1 file +1 -0"),
+        ("T7", "orc/T7-desktop-app-update", "1 file +1 -0"),
+    ] {
+        let line = format!("  {task:<4} {branch:<44} {stat}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no '{line}' in:\n{stdout}"
+        );
+    }
+    let created: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("workspace_created"))
+        .collect();
+    assert_eq!(created.len(), 7, "{created:#?}");
+    for l in &created {
+        let base = if l.contains(" T5 ") {
+            "base=orc/T2-gateway-integration branch=orc/T5-gateway-tests"
+        } else {
+            "base=main branch="
+        };
+        assert!(l.contains(base), "{l}");
+    }
 }
 
 #[tokio::test]

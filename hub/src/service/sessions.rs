@@ -245,6 +245,24 @@ impl Hub {
         }
     }
 
+    /// [`Self::own_session`] for a write that may touch its task: its task's project is locked
+    /// first, the order every task write takes (project, task, session), so a report racing a
+    /// cancel waits for it instead of deadlocking with it on PostgreSQL. The session is read
+    /// again under the lock.
+    async fn own_session_locked(
+        &self,
+        c: &mut store::Conn,
+        server: Uuid,
+        session: Uuid,
+    ) -> HubResult<Session> {
+        let s = self.own_session(c, server, session).await?;
+        let Some(project) = self.project_of(c, &s).await? else {
+            return Ok(s);
+        };
+        c.lock_project(project).await?;
+        self.own_session(c, server, session).await
+    }
+
     /// The agent process runs: the session is active and its task running.
     pub async fn session_active(
         &self,
@@ -255,7 +273,7 @@ impl Hub {
         hooks: bool,
     ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
-        let s = self.own_session(&mut tx, server, session).await?;
+        let s = self.own_session_locked(&mut tx, server, session).await?;
         require_open(&s)?;
         store::sessions::set_active(&mut tx, s.id, pid, tmux, hooks, now_ms()).await?;
         let mut out = Effects::default();
@@ -332,7 +350,7 @@ impl Hub {
         reason: Option<&str>,
     ) -> HubResult<()> {
         let mut tx = self.store.write().await?;
-        let s = self.own_session(&mut tx, server, session).await?;
+        let s = self.own_session_locked(&mut tx, server, session).await?;
         let now = now_ms();
         if !store::sessions::set_ended(&mut tx, s.id, exit_code, last_screen, now).await? {
             return Ok(());
@@ -360,7 +378,6 @@ impl Hub {
             && t.server_id == Some(server)
             && t.status != TaskStatus::Pending
         {
-            tx.lock_project(t.project_id).await?;
             let reason = failure_reason(reason, exit_code, last_screen);
             self.fail_in(&mut tx, &Principal::Hub, &t, &reason, &mut out)
                 .await?;

@@ -146,3 +146,74 @@ fn the_assign_picker_shows_scores_and_reasons() {
     );
     assert!(a.picker().is_none());
 }
+
+/// T`n`'s view as the hub answered it, with `sessions` and nothing else around it.
+fn task_view(a: &App, n: usize, sessions: Value) -> Msg {
+    let mut v = serde_json::to_value(&a.model.snap.tasks[n - 1]).expect("task");
+    for k in [
+        "depends_on",
+        "dependents",
+        "interventions",
+        "plans",
+        "notes",
+        "events",
+    ] {
+        v[k] = json!([]);
+    }
+    v["sessions"] = sessions;
+    v["resolved_inputs"] = json!({});
+    v["contracts"] = json!({});
+    Msg::TaskView(Box::new(serde_json::from_value(v).expect("task view")))
+}
+
+#[test]
+fn the_task_detail_shows_its_newest_agents_live_state() {
+    use orchestratia_proto::SessionState;
+    use orchestratia_proto::ws::HubToConsole;
+    let mut a = app();
+    a.on_key(key(KeyCode::Char('2')));
+    a.on_key(key(KeyCode::Char('j')));
+    let t2 = Uuid::parse_str(&id(2)).expect("uuid");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Action::OpenTask { task: t2 }]
+    );
+    // The view was read while T2's agent was starting, after an earlier attempt's agent ended.
+    let mut earlier = session(10, 2, "ended", "ended");
+    earlier["started_at"] = json!(at(0));
+    a.on_msg(task_view(
+        &a,
+        2,
+        json!([earlier, session(2, 2, "active", "starting")]),
+    ));
+    // The newest agent, in the state the snapshot holds now (fresher than the view).
+    let s = text(&render(&a, 160, 24));
+    assert!(
+        s.contains(
+            "T2 Gateway Integration  running  priority medium  server dev-backend  \
+             repo api-gateway  orc-000002 agent working"
+        ),
+        "{s}"
+    );
+    assert!(!s.contains("orc-000010"), "{s}");
+
+    // The console socket says it waits for a permission: the open detail follows.
+    a.on_msg(Msg::Hub(HubToConsole::SessionState {
+        session_id: Uuid::parse_str(&id(102)).expect("uuid"),
+        task_id: Some(t2),
+        state: SessionState::WaitingPermission,
+    }));
+    let s = text(&render(&a, 160, 24));
+    assert!(s.contains("orc-000002 agent waiting_permission"), "{s}");
+
+    // A task that never had a session shows no agent.
+    a.on_key(key(KeyCode::Esc));
+    for _ in 0..3 {
+        a.on_key(key(KeyCode::Char('j')));
+    }
+    a.on_key(key(KeyCode::Enter));
+    a.on_msg(task_view(&a, 5, json!([])));
+    let s = text(&render(&a, 160, 24));
+    assert!(s.contains("T5 Gateway Tests  pending"), "{s}");
+    assert!(!s.contains(" agent "), "{s}");
+}
