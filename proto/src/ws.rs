@@ -397,4 +397,22 @@ mod tests {
         let v = serde_json::to_value(&m).unwrap_or_default();
         assert_eq!(v["type"], "session_active");
     }
+
+    #[test]
+    fn an_older_hubs_resume_lets_the_agent_resume() {
+        let old =
+            r#"{"type":"resume","session_id":"00000000-0000-0000-0000-000000000000","last_seq":3}"#;
+        let m: Result<HubToDaemon, _> = serde_json::from_str(old);
+        assert!(
+            matches!(
+                m,
+                Ok(HubToDaemon::Resume {
+                    resume_agent: true,
+                    last_seq: 3,
+                    ..
+                })
+            ),
+            "{m:?}"
+        );
+    }
 }
