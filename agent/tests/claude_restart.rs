@@ -197,8 +197,9 @@ async fn a_lost_agent_resumes_only_when_its_task_is_still_open() {
     d.spawn();
     online(&hub).await;
 
-    let s = session_where(&hub, "T1", "ended", |s| s["status"] == "ended").await;
-    assert_eq!(s["status"], "ended");
+    session_where(&hub, "T1", "ended", |s| s["status"] == "ended").await;
+    let t1 = hub.cli(&["task", "view", "T1", "--json"]).await.json();
+    assert_eq!(t1["status"], "done", "the kept task stays done");
     task_where(&hub, "T2", "recovered", |v| {
         v["events"]
             .as_array()
