@@ -157,6 +157,11 @@ pub enum HubToDaemon {
         state: Option<SessionState>,
         #[serde(default)]
         conversation_id: Option<String>,
+        /// An agent lost with its terminal (a reboot) may be started again on its
+        /// conversation: its task is still open, or it has none. When false the daemon ends
+        /// the session instead. Absent (an older hub): true.
+        #[serde(default = "resume_by_default")]
+        resume_agent: bool,
     },
     /// Do something with a task's workspace; answered by `DaemonToHub::WorkspaceReply`
     /// with the same `request_id`.
@@ -167,6 +172,11 @@ pub enum HubToDaemon {
     },
     /// The hub refused a message.
     Error { error: String, detail: String },
+}
+
+/// An older hub's `resume` says nothing about the task: the agent resumes, as it did then.
+fn resume_by_default() -> bool {
+    true
 }
 
 /// Daemon → hub control messages.
@@ -386,5 +396,23 @@ mod tests {
         };
         let v = serde_json::to_value(&m).unwrap_or_default();
         assert_eq!(v["type"], "session_active");
+    }
+
+    #[test]
+    fn an_older_hubs_resume_lets_the_agent_resume() {
+        let old =
+            r#"{"type":"resume","session_id":"00000000-0000-0000-0000-000000000000","last_seq":3}"#;
+        let m: Result<HubToDaemon, _> = serde_json::from_str(old);
+        assert!(
+            matches!(
+                m,
+                Ok(HubToDaemon::Resume {
+                    resume_agent: true,
+                    last_seq: 3,
+                    ..
+                })
+            ),
+            "{m:?}"
+        );
     }
 }

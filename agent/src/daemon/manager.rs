@@ -11,7 +11,7 @@ use orchestratia_proto::ws::{
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::session::{self, Cmd, Env, Files, Handle};
+use super::session::{self, Cmd, Env, Files, Handle, State};
 
 /// The sessions.
 pub struct Manager {
@@ -19,6 +19,9 @@ pub struct Manager {
     sessions: Mutex<HashMap<Uuid, Handle>>,
     /// Sessions being started (a second `session_start` for one is ignored).
     starting: Mutex<std::collections::HashSet<Uuid>>,
+    /// Sessions lost with their terminal (a reboot) whose agent waits for the hub's `resume`
+    /// to say its task is still open.
+    lost: Mutex<HashMap<Uuid, State>>,
 }
 
 impl Manager {
@@ -28,6 +31,7 @@ impl Manager {
             env,
             sessions: Mutex::new(HashMap::new()),
             starting: Mutex::new(Default::default()),
+            lost: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&m);
         tokio::spawn(async move {
@@ -56,7 +60,8 @@ impl Manager {
         }
     }
 
-    /// The sessions that run, for `hello` and heartbeats.
+    /// The sessions that run, for `hello` and heartbeats; a lost one waiting for the hub's
+    /// word is listed too (the hub answers it with `resume`, or tells it to stop).
     pub fn running(&self) -> Vec<RunningSession> {
         let mut v: Vec<RunningSession> = self
             .sessions
@@ -69,6 +74,17 @@ impl Manager {
                 pid: h.pid,
             })
             .collect();
+        v.extend(
+            self.lost
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .map(|s| RunningSession {
+                    session_id: s.session_id,
+                    tmux: Some(s.name.clone()),
+                    pid: None,
+                }),
+        );
         v.sort_by_key(|s| s.session_id);
         v
     }
@@ -113,12 +129,15 @@ impl Manager {
         });
     }
 
-    /// After a restart: reattach the sessions tmux kept, report the ones that ended meanwhile.
+    /// After a restart: reattach the sessions tmux kept, keep the ones lost with their
+    /// terminal for the hub's word, report the ones that ended meanwhile (and put back the
+    /// Claude settings no session uses any more).
     pub async fn recover(self: &Arc<Self>) {
         let dir = self.env.state_dir.join("sessions");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return;
         };
+        let mut orphans = Vec::new();
         let alive: Vec<String> = match &self.env.tmux {
             Some(t) => {
                 let t = t.clone();
@@ -148,29 +167,76 @@ impl Manager {
                     Err(e) => tracing::warn!(session = %name, error = %e, "could not reattach"),
                 }
             } else if session::resumable(&self.env, &state) {
-                // Lost with its terminal (a reboot): the agent resumes its conversation. The
-                // hub stops it again if its task closed meanwhile.
-                match session::resume_lost(self.env.clone(), state.clone()).await {
-                    Ok(h) => {
-                        tracing::info!(session = %name, "the agent resumes its conversation");
-                        self.sessions
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(h.id, h);
-                        continue;
-                    }
-                    Err(e) => tracing::warn!(session = %name, error = %e, "could not resume"),
-                }
+                // Lost with its terminal (a reboot): the agent resumes its conversation once
+                // the hub says its task is still open (see `resume_lost`).
+                tracing::info!(session = %name, "lost with its terminal; the hub decides whether it resumes");
+                self.lost
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(state.session_id, state);
+                continue;
             }
             tracing::info!(session = %name, "ended while the daemon was away");
-            self.env.outbox.control(DaemonToHub::SessionEnded {
-                session_id: state.session_id,
-                exit_code: files.exit_code(),
-                last_screen: Some(state.screen.join("\n")),
-                reason: None,
-            });
-            let _ = std::fs::remove_dir_all(&files.dir);
+            if state.claude {
+                orphans.push(state.working_dir.clone());
+            }
+            self.report_gone(&files, &state, None);
         }
+        // After every reattach: a dir a reattached session uses keeps its settings.
+        for dir in orphans {
+            self.env.claude.restore_unused(&dir);
+        }
+    }
+
+    /// Tells the hub a session ended while its agent was not running, and forgets its files.
+    fn report_gone(&self, files: &Files, state: &State, reason: Option<String>) {
+        self.env.outbox.control(DaemonToHub::SessionEnded {
+            session_id: state.session_id,
+            exit_code: files.exit_code(),
+            last_screen: Some(state.screen.join("\n")),
+            reason,
+        });
+        let _ = std::fs::remove_dir_all(&files.dir);
+    }
+
+    /// A session lost with its terminal that waits for the hub's word, taken off the list.
+    fn take_lost(&self, id: Uuid) -> Option<State> {
+        self.lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id)
+    }
+
+    /// The hub said no to a lost session: it ends as the hub would end it (the hub keeps its
+    /// recording), and the Claude settings are put back unless another session uses them.
+    fn end_lost(&self, state: State, reason: &str) {
+        tracing::info!(session = %state.name, %reason, "not resumed");
+        let files = Files::new(&self.env.state_dir, &state.name);
+        self.report_gone(&files, &state, Some(format!("not resumed: {reason}")));
+        self.env.claude.restore_unused(&state.working_dir);
+    }
+
+    /// The hub said a lost session's task is open: its agent resumes its conversation, and
+    /// the session then takes the hub's `resume` (where numbering continues).
+    fn resume_lost(self: &Arc<Self>, state: State, resume: Cmd) {
+        let m = self.clone();
+        tokio::spawn(async move {
+            let name = state.name.clone();
+            match session::resume_lost(m.env.clone(), state.clone()).await {
+                Ok(h) => {
+                    tracing::info!(session = %name, "the agent resumes its conversation");
+                    let _ = h.tx.send(resume);
+                    m.sessions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(h.id, h);
+                }
+                Err(e) => {
+                    tracing::warn!(session = %name, error = %e, "could not resume");
+                    m.end_lost(state, &format!("could not resume: {e:#}"));
+                }
+            }
+        });
     }
 
     /// Acts on a message from the hub.
@@ -181,7 +247,10 @@ impl Manager {
                 session_id,
                 reason,
                 finish,
-            } => self.send(session_id, Cmd::Stop { reason, finish }),
+            } => match self.take_lost(session_id) {
+                Some(state) => self.end_lost(state, &reason),
+                None => self.send(session_id, Cmd::Stop { reason, finish }),
+            },
             HubToDaemon::AgentState {
                 session_id,
                 state,
@@ -218,14 +287,21 @@ impl Manager {
                 last_seq,
                 state,
                 conversation_id,
-            } => self.send(
-                session_id,
-                Cmd::Resume {
+                resume_agent,
+            } => {
+                let cmd = Cmd::Resume {
                     last_seq,
                     state,
                     conversation_id,
-                },
-            ),
+                };
+                match self.take_lost(session_id) {
+                    Some(state) if resume_agent => self.resume_lost(state, cmd),
+                    Some(state) => {
+                        self.end_lost(state, "its task was closed while the daemon was away")
+                    }
+                    None => self.send(session_id, cmd),
+                }
+            }
             HubToDaemon::Workspace {
                 request_id,
                 task_id,

@@ -56,12 +56,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         &config.worktree_dir(&state_dir),
         &state_dir,
     ));
+    let claude = Arc::new(claude::Settings::new(&state_dir));
     let env = Arc::new(session::Env {
         outbox: outbox.clone(),
         tmux: use_tmux.then(|| tmux::Tmux::new(&state_dir.join("tmux.sock"))),
         state_dir,
         config: Arc::new(config.clone()),
-        claude: Arc::new(claude::Settings::default()),
+        claude,
         cli,
         ended: ended_tx,
         workspaces,

@@ -121,7 +121,8 @@ impl Hub {
     }
 
     /// Resumes each session the hello listed that the hub still runs there (re-read under the
-    /// write lock: it may have ended since); one whose task closed meanwhile is told to finish.
+    /// write lock: it may have ended since); one whose task closed meanwhile is told to finish,
+    /// and its agent, if lost with its terminal, not to come back.
     async fn resume_live(
         &self,
         tx: &mut Conn,
@@ -138,6 +139,13 @@ impl Hub {
                 continue;
             };
             let last_seq = self.last_seq(tx, id).await?.max(0) as u64;
+            let task = match s.task_id {
+                Some(t) => store::tasks::get(tx, t).await?,
+                None => None,
+            };
+            // An agent lost with its terminal comes back only to work on an open task (a kept
+            // session of a finished one is not told to carry on with it).
+            let resume_agent = task.as_ref().is_none_or(|t| !t.status.is_terminal());
             out.tell(
                 server_id,
                 HubToDaemon::Resume {
@@ -145,18 +153,16 @@ impl Hub {
                     last_seq,
                     state: Some(s.state),
                     conversation_id: s.conversation_id.clone(),
+                    resume_agent,
                 },
             );
             // Its task closed while the daemon was away: the agent finishes now.
-            if let Some(t) = s.task_id {
-                let task = store::tasks::get(tx, t).await?;
-                if let Some(t) =
-                    task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
-                {
-                    let reason = format!("{} is {}", t.reference(), t.status);
-                    self.end_task_sessions(tx, &t, SessionsEnd::Finish, &reason, out)
-                        .await?;
-                }
+            if let Some(t) =
+                task.filter(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Failed))
+            {
+                let reason = format!("{} is {}", t.reference(), t.status);
+                self.end_task_sessions(tx, &t, SessionsEnd::Finish, &reason, out)
+                    .await?;
             }
         }
         Ok(())

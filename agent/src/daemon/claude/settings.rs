@@ -2,14 +2,19 @@
 //! `.claude/settings.local.json` holds hooks that route permission prompts to the hub and
 //! report the agent's state (every hook event the state follows from), and pins the
 //! permission mode the server is configured for. The file's own content is kept (hooks from
-//! several places add up) and restored when the last session in that directory ends.
+//! several places add up) and restored when the last session in that directory ends; what it
+//! was is recorded under the daemon's state dir, so a restarted daemon restores the same.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::trust::write_atomically;
 
 /// The hook event routed to `orchestratia hook claude-code`, which waits for the admin.
 pub const PERMISSION_EVENT: &str = "PermissionRequest";
@@ -80,24 +85,72 @@ pub fn merged(existing: Option<&Value>, command: &str, mode: &str) -> Value {
     v
 }
 
-struct Installed {
-    /// Sessions using it.
-    users: usize,
-    /// The file's content before we touched it (`None`: it did not exist).
-    original: Option<String>,
+/// What the settings file was before the first session in a directory touched it; kept in
+/// memory and in a record under the daemon's state dir, so a daemon that restarts (kill -9,
+/// upgrade, reboot) still puts back the user's file and not one with our hooks in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Original {
+    /// The working directory.
+    dir: PathBuf,
+    /// The file's content (`None`: it did not exist).
+    content: Option<String>,
     /// We created the `.claude` directory.
     created_dir: bool,
 }
 
+struct Installed {
+    /// Sessions using it.
+    users: usize,
+    original: Original,
+}
+
 /// Installs and removes the hook settings, counting the sessions per directory.
-#[derive(Default)]
 pub struct Settings {
     installed: Mutex<HashMap<PathBuf, Installed>>,
+    /// Where the originals are recorded (`<state dir>/claude-settings`).
+    records: PathBuf,
 }
 
 impl Settings {
+    /// Settings whose originals are recorded under `state_dir`.
+    pub fn new(state_dir: &Path) -> Settings {
+        Settings {
+            installed: Mutex::new(HashMap::new()),
+            records: state_dir.join("claude-settings"),
+        }
+    }
+
+    /// The record of `dir`'s original: named by a hash of the path (any length fits).
+    fn record_path(&self, dir: &Path) -> PathBuf {
+        let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+        self.records.join(format!("{}.json", hex::encode(digest)))
+    }
+
+    /// The recorded original of `dir`, when an earlier daemon process (or this one) made one.
+    fn load_record(&self, dir: &Path) -> Option<Original> {
+        let path = self.record_path(dir);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str::<Original>(&text) {
+            Ok(o) if o.dir == dir => Some(o),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "an unreadable record of Claude settings; ignored");
+                None
+            }
+        }
+    }
+
+    /// Records `dir`'s original (atomically, readable only by the daemon's user).
+    fn save_record(&self, o: &Original) -> anyhow::Result<()> {
+        let path = self.record_path(&o.dir);
+        let text = serde_json::to_string_pretty(o)?;
+        write_atomically(&path, &text)
+            .with_context(|| format!("recording the original in {}", path.display()))
+    }
+
     /// Makes sure `dir`'s settings route to `command` with permission mode `mode`; one more
-    /// session uses them.
+    /// session uses them. The first session in `dir` records the file as it was, unless a
+    /// record is there already (made before a daemon restart): that one stays the original.
     pub fn acquire(&self, dir: &Path, command: &str, mode: &str) -> anyhow::Result<()> {
         let mut map = self.installed.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(i) = map.get_mut(dir) {
@@ -106,13 +159,25 @@ impl Settings {
         }
         let path = settings_path(dir);
         let created_dir = !path.parent().is_some_and(Path::exists);
-        let original = std::fs::read_to_string(&path).ok();
-        let parsed = original
+        let current = std::fs::read_to_string(&path).ok();
+        let parsed = current
             .as_deref()
             .and_then(|t| serde_json::from_str::<Value>(t).ok());
-        if original.is_some() && parsed.is_none() {
+        if current.is_some() && parsed.is_none() {
             anyhow::bail!("{} is not valid JSON; not touching it", path.display());
         }
+        let original = match self.load_record(dir) {
+            Some(o) => o,
+            None => {
+                let o = Original {
+                    dir: dir.to_path_buf(),
+                    content: current,
+                    created_dir,
+                };
+                self.save_record(&o)?;
+                o
+            }
+        };
         let v = merged(parsed.as_ref(), command, mode);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -120,18 +185,12 @@ impl Settings {
         }
         std::fs::write(&path, serde_json::to_string_pretty(&v)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
-        map.insert(
-            dir.to_path_buf(),
-            Installed {
-                users: 1,
-                original,
-                created_dir,
-            },
-        );
+        map.insert(dir.to_path_buf(), Installed { users: 1, original });
         Ok(())
     }
 
-    /// One session less in `dir`; the last one puts the file back as it was.
+    /// One session less in `dir`; the last one puts the file back as it was and drops the
+    /// record.
     pub fn release(&self, dir: &Path) {
         let mut map = self.installed.lock().unwrap_or_else(|e| e.into_inner());
         let Some(i) = map.get_mut(dir) else { return };
@@ -139,21 +198,50 @@ impl Settings {
         if i.users > 0 {
             return;
         }
-        let Some(i) = map.remove(dir) else { return };
-        let path = settings_path(dir);
-        match i.original {
-            Some(text) => {
-                if let Err(e) = std::fs::write(&path, text) {
-                    tracing::warn!(error = %e, path = %path.display(), "could not restore Claude settings");
-                }
+        if let Some(i) = map.remove(dir) {
+            self.put_back(&i.original);
+        }
+    }
+
+    /// Puts `dir`'s file back from its record when no session of this process uses it: its
+    /// sessions ended, or were not resumed, while the daemon was away.
+    pub fn restore_unused(&self, dir: &Path) {
+        let map = self.installed.lock().unwrap_or_else(|e| e.into_inner());
+        if map.contains_key(dir) {
+            return;
+        }
+        if let Some(o) = self.load_record(dir) {
+            self.put_back(&o);
+        }
+    }
+
+    /// Restores the file and drops its record.
+    fn put_back(&self, o: &Original) {
+        restore(o);
+        let record = self.record_path(&o.dir);
+        if let Err(e) = std::fs::remove_file(&record)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %record.display(), "could not remove the record of Claude settings");
+        }
+    }
+}
+
+/// Puts a directory's settings file back as it was.
+fn restore(o: &Original) {
+    let path = settings_path(&o.dir);
+    match &o.content {
+        Some(text) => {
+            if let Err(e) = std::fs::write(&path, text) {
+                tracing::warn!(error = %e, path = %path.display(), "could not restore Claude settings");
             }
-            None => {
-                let _ = std::fs::remove_file(&path);
-                if i.created_dir
-                    && let Some(parent) = path.parent()
-                {
-                    let _ = std::fs::remove_dir(parent);
-                }
+        }
+        None => {
+            let _ = std::fs::remove_file(&path);
+            if o.created_dir
+                && let Some(parent) = path.parent()
+            {
+                let _ = std::fs::remove_dir(parent);
             }
         }
     }
@@ -172,7 +260,8 @@ mod tests {
                             "hooks": {"PermissionRequest": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "mine"}]}]}});
         let before_text = serde_json::to_string(&before).expect("json");
         std::fs::write(&path, &before_text).expect("write");
-        let s = Settings::default();
+        let state = tempfile::tempdir().expect("state");
+        let s = Settings::new(state.path());
         s.acquire(dir.path(), "/bin/orchestratia hook claude-code", "default")
             .expect("acquire");
         s.acquire(dir.path(), "/bin/orchestratia hook claude-code", "default")
@@ -209,7 +298,8 @@ mod tests {
     #[test]
     fn a_directory_without_settings_is_left_as_it_was() {
         let dir = tempfile::tempdir().expect("dir");
-        let s = Settings::default();
+        let state = tempfile::tempdir().expect("state");
+        let s = Settings::new(state.path());
         s.acquire(dir.path(), "x", "default").expect("acquire");
         assert!(settings_path(dir.path()).exists());
         s.release(dir.path());
@@ -222,11 +312,82 @@ mod tests {
         let path = settings_path(dir.path());
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, "{not json").expect("write");
+        let state = tempfile::tempdir().expect("state");
         assert!(
-            Settings::default()
+            Settings::new(state.path())
                 .acquire(dir.path(), "x", "default")
                 .is_err()
         );
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "{not json");
+    }
+
+    /// The record of a directory's original, as `ls` shows it: one file, private.
+    fn records(state: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(state.join("claude-settings"))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_restarted_daemon_restores_the_original_it_recorded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = tempfile::tempdir().expect("state");
+        let path = settings_path(dir.path());
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let before = "{\"permissions\": {\"defaultMode\": \"auto\"}}";
+        std::fs::write(&path, before).expect("write");
+        Settings::new(state.path())
+            .acquire(dir.path(), "x", "default")
+            .expect("acquire");
+        let recorded = records(state.path());
+        assert_eq!(recorded.len(), 1, "the original is recorded");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&recorded[0]).expect("meta").permissions();
+            assert_eq!(
+                mode.mode() & 0o777,
+                0o600,
+                "only the daemon's user reads it"
+            );
+        }
+        // The daemon died (the first `Settings` is gone with its memory); a new one finds the
+        // file with our hooks in it, and still puts back what was there before.
+        let again = Settings::new(state.path());
+        again.acquire(dir.path(), "x", "default").expect("acquire");
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .contains("hooks")
+        );
+        again.release(dir.path());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), before);
+        assert!(
+            records(state.path()).is_empty(),
+            "the record goes with the last session"
+        );
+    }
+
+    #[test]
+    fn a_created_directory_goes_when_its_sessions_ended_while_the_daemon_was_away() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = tempfile::tempdir().expect("state");
+        Settings::new(state.path())
+            .acquire(dir.path(), "x", "default")
+            .expect("acquire");
+        // After a restart: a session reattached in the dir keeps the settings in place.
+        let again = Settings::new(state.path());
+        again
+            .acquire(dir.path(), "x", "default")
+            .expect("a reattached session");
+        again.restore_unused(dir.path());
+        assert!(
+            settings_path(dir.path()).exists(),
+            "a session still uses it"
+        );
+        // After another restart no session came back: the dir is put back from the record.
+        Settings::new(state.path()).restore_unused(dir.path());
+        assert!(!dir.path().join(".claude").exists());
+        assert!(records(state.path()).is_empty());
     }
 }

@@ -130,7 +130,7 @@ pub fn ensure_trusted(config: &Path, dir: &Path) -> Result<Trust, TrustError> {
 
 /// Replaces `path` with `text` through a temporary file in the same directory, keeping the
 /// file's permissions (0600 for a new one: it holds the user's account data).
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(d) = dir {
