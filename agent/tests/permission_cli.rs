@@ -1,7 +1,7 @@
 //! The CLI of what waits for a human against a real hub (docs/CLI.md, "What waits for a
 //! human"): the inbox ranked by the work each item holds up, as JSON and as a table; a
-//! permission allowed for the session or always, with the rule it made named; a pattern with
-//! no rule scope refused.
+//! permission allowed for the session or always, or denied as a rule, with the rule it made
+//! named; a pattern with no rule scope refused.
 
 use orchestratia_proto::api::RequestPermission;
 use orchestratia_proto::client::HubClient;
@@ -202,4 +202,77 @@ async fn allow_always_makes_the_suggested_rule_and_says_so() {
     assert_eq!(rs.len(), 1, "{rs:?}");
     assert_eq!(rs[0]["pattern"], "cargo build --release");
     assert_eq!(rs[0]["effect"], "allow");
+}
+
+#[tokio::test]
+async fn deny_as_a_rule_denies_and_makes_a_project_deny_rule() {
+    let Some(hub) = TestHub::with_project("demo").await else {
+        return;
+    };
+    let admin = hub.admin();
+    let d = SimDaemon::start(&admin, "demo", "dev-01", "linux", &["app"], &[]).await;
+    let s = started(&admin, &d, "clean").await;
+    let agent = hub.client(Some(&s.token));
+    let ask = |command: &'static str| {
+        let agent = agent.clone();
+        async move {
+            agent
+                .request_permission(&RequestPermission {
+                    task: None,
+                    tool_name: "Bash".into(),
+                    tool_input: json!({ "command": command }),
+                })
+                .await
+                .expect("permission request")
+        }
+    };
+    // With a pattern: that pattern is the rule.
+    let p = ask("rm -rf build").await;
+    let out = hub
+        .cli(&[
+            "permission",
+            "deny",
+            &p.id.to_string(),
+            "--rule",
+            "--pattern",
+            "rm -rf *",
+        ])
+        .await
+        .ok()
+        .to_string();
+    assert!(out.contains("denied Bash"), "{out}");
+    assert!(
+        out.contains("rule ") && out.contains("deny Bash \"rm -rf *\""),
+        "{out}"
+    );
+    let v = hub.cli(&["permission", "list", "--json"]).await.json();
+    assert_eq!(v[0]["id"], p.id.to_string(), "{v}");
+    assert_eq!(v[0]["status"], "denied", "{v}");
+    let rs = hub.cli(&["policy", "list", "--json"]).await.json();
+    let rs = rs.as_array().cloned().unwrap_or_default();
+    assert_eq!(rs.len(), 1, "{rs:?}");
+    assert_eq!(
+        (&rs[0]["scope"], &rs[0]["effect"], &rs[0]["tool"]),
+        (&json!("project"), &json!("deny"), &json!("Bash"))
+    );
+    assert_eq!(rs[0]["pattern"], "rm -rf *");
+    assert_eq!(rs[0]["project"], "demo");
+    // The rule denies the next such call at once.
+    let next = ask("rm -rf target").await;
+    assert_eq!(next.status.to_string(), "denied");
+
+    // Without a pattern: the suggested one, the command itself.
+    let q = ask("git push --force").await;
+    let out = hub
+        .cli(&["permission", "deny", &q.id.to_string(), "--rule"])
+        .await
+        .ok()
+        .to_string();
+    assert!(out.contains("deny Bash \"git push --force\""), "{out}");
+    let rs = rules(&hub).await;
+    assert!(
+        rs.iter()
+            .any(|r| r["pattern"] == "git push --force" && r["effect"] == "deny"),
+        "{rs:?}"
+    );
 }

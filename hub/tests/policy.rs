@@ -1,8 +1,9 @@
 //! Permission rules end to end, on both backends: the hub decides a request from the rules
 //! at once (logged on the timeline with the rule) and files it for a human only when no rule
 //! decides; a rule added while requests wait decides them; "allow for the session", "allow
-//! always" and "deny as a rule" make rules; bad rules are refused and change nothing; and the
-//! inbox ranks what waits by the work it holds up.
+//! always" and "deny as a rule" make rules; bad rules are refused and change nothing; the
+//! inbox ranks what waits by the work it holds up; and requests racing rule changes are
+//! decided by the rules as they are once each change commits.
 
 mod common;
 
@@ -14,7 +15,7 @@ use orchestratia_proto::api::{
 use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::policy::{RuleEffect, RuleScope};
 use orchestratia_proto::time::now_ms;
-use orchestratia_proto::{PermissionRequest, PermissionStatus};
+use orchestratia_proto::{Event, PermissionRequest, PermissionStatus};
 use orchestratia_testkit::{Backend, SimDaemon, TestHub};
 use serde_json::json;
 
@@ -102,15 +103,16 @@ async fn rules_decide(backend: Backend) {
         "{at_once:?}"
     );
     // Nothing decided silently: the timeline says which rule decided.
-    let events = admin
-        .events(&EventQuery {
-            task: Some(t1.clone()),
-            kind: Some("permission_decided,permission_requested".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("events")
-        .events;
+    let query = EventQuery {
+        task: Some(t1.clone()),
+        kind: Some("permission_decided,permission_requested".into()),
+        ..Default::default()
+    };
+    let events = events_when(&admin, query, |ev| {
+        ev.iter()
+            .any(|e| e.details["request_id"] == json!(at_once.id))
+    })
+    .await;
     let about = |id: uuid::Uuid| {
         events
             .iter()
@@ -455,8 +457,105 @@ async fn inbox_ranks_by_work_held_up(backend: Backend) {
     assert_eq!(inbox.items[0].why, "holds up 6 tasks downstream");
 }
 
+/// Requests racing rule changes: after a rule is added nothing it matches waits, and no
+/// request is allowed by a rule after the rule's removal (its decision is logged before).
+async fn rule_changes_race_requests(backend: Backend) {
+    let Some(hub) = TestHub::start(backend).await else {
+        return;
+    };
+    let admin = hub.admin();
+    admin.create_project("P").await.expect("project P");
+    let d = SimDaemon::start(&admin, "P", "dev-01", "linux", &["app"], &["rust"]).await;
+    let s1 = started(&admin, &d, "P", "build", false).await;
+    let s2 = started(&admin, &d, "P", "lint", false).await;
+    let agents = [hub.client(Some(&s1.token)), hub.client(Some(&s2.token))];
+    let asks = |round: usize| {
+        futures_util::future::join_all((0..16).map(|i| {
+            let agent = agents[i % 2].clone();
+            async move { ask(&agent, &format!("cargo test -p r{round}c{i}")).await }
+        }))
+    };
+    let tests = rule("cargo test *", RuleEffect::Allow);
+    let mut removed = Vec::new();
+    for round in 0..8 {
+        let (made, _) = tokio::join!(admin.add_rule(&tests), asks(round));
+        let made = made.expect("add the rule");
+        let waiting = admin.permissions(Some("pending")).await.expect("pending");
+        assert!(waiting.is_empty(), "round {round}: {waiting:?}");
+        let id = made.id.to_string();
+        let (gone, _) = tokio::join!(admin.remove_rule(&id), asks(round));
+        gone.expect("remove the rule");
+        removed.push(made.id);
+    }
+    let query = EventQuery {
+        kind: Some("permission_decided,policy_rule_removed".into()),
+        ..Default::default()
+    };
+    let events = events_when(&admin, query, |ev| {
+        removed.iter().all(|id| {
+            ev.iter().any(|e| {
+                e.event.as_str() == "policy_rule_removed" && e.details["rule"]["id"] == json!(id)
+            })
+        })
+    })
+    .await;
+    for id in removed {
+        let removal = events
+            .iter()
+            .find(|e| {
+                e.event.as_str() == "policy_rule_removed" && e.details["rule"]["id"] == json!(id)
+            })
+            .expect("the removal is logged");
+        let late: Vec<_> = events
+            .iter()
+            .filter(|e| {
+                e.details["rule"]["id"] == json!(id) && e.event.as_str() == "permission_decided"
+            })
+            .filter(|e| e.id > removal.id)
+            .collect();
+        assert!(
+            late.is_empty(),
+            "allowed by rule {id} after its removal: {late:?}"
+        );
+    }
+}
+
+/// The events `query` finds, read again until `done` holds of them (on PostgreSQL an event is
+/// readable once every older transaction ended, and other tests' transactions count too).
+async fn events_when(
+    admin: &HubClient,
+    query: EventQuery,
+    done: impl Fn(&[Event]) -> bool,
+) -> Vec<Event> {
+    let mut events: Vec<Event> = Vec::new();
+    for _ in 0..200 {
+        events.clear();
+        let mut after = 0;
+        loop {
+            let page = admin
+                .events(&EventQuery {
+                    after: Some(after),
+                    ..query.clone()
+                })
+                .await
+                .expect("events");
+            if page.events.is_empty() {
+                break;
+            }
+            after = page.cursor;
+            events.extend(page.events);
+        }
+        if done(&events) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    events
+}
+
 on_both_backends!(
     rules_decide,
     bad_rules_change_nothing,
-    inbox_ranks_by_work_held_up
+    inbox_ranks_by_work_held_up,
+    rule_changes_race_requests
 );

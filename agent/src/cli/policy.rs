@@ -99,6 +99,25 @@ async fn session_id(ctx: &Ctx, key: &str) -> anyhow::Result<Uuid> {
         })
 }
 
+/// The session (`--session`, as an id) and the task (`--task`, as the hub's key) a rule or
+/// a test names, each when given.
+async fn session_and_task(
+    ctx: &Ctx,
+    session: &Option<String>,
+    task: &Option<String>,
+    project: Option<&str>,
+) -> anyhow::Result<(Option<Uuid>, Option<String>)> {
+    let session = match session {
+        Some(s) => Some(session_id(ctx, s).await?),
+        None => None,
+    };
+    let task = match task {
+        Some(t) => Some(super::tasks::task_key(ctx, t, project).await?),
+        None => None,
+    };
+    Ok((session, task))
+}
+
 /// `policy add`: checks the rule here first (the hub checks it again), then adds it.
 async fn add(ctx: &Ctx, a: AddRuleArgs) -> anyhow::Result<()> {
     check_rule(&a.tool, &a.pattern, a.force).map_err(usage)?;
@@ -108,14 +127,7 @@ async fn add(ctx: &Ctx, a: AddRuleArgs) -> anyhow::Result<()> {
         .map(|e| parse_expiry(e, now_ms()))
         .transpose()
         .map_err(usage)?;
-    let session = match &a.session {
-        Some(s) => Some(session_id(ctx, s).await?),
-        None => None,
-    };
-    let task = match &a.task {
-        Some(t) => Some(super::tasks::task_key(ctx, t, a.project.as_deref()).await?),
-        None => None,
-    };
+    let (session, task) = session_and_task(ctx, &a.session, &a.task, a.project.as_deref()).await?;
     let scope = if a.global {
         Some(RuleScope::Global)
     } else if task.is_some() {
@@ -165,14 +177,7 @@ pub(crate) fn tool_input(tool: &str, input: &str) -> Result<Value, String> {
 /// `policy test`: which rule would decide the call, and why, per part.
 async fn test(ctx: &Ctx, a: TestArgs) -> anyhow::Result<()> {
     let input = tool_input(&a.tool, &a.input).map_err(usage)?;
-    let session = match &a.session {
-        Some(s) => Some(session_id(ctx, s).await?),
-        None => None,
-    };
-    let task = match &a.task {
-        Some(t) => Some(super::tasks::task_key(ctx, t, a.project.as_deref()).await?),
-        None => None,
-    };
+    let (session, task) = session_and_task(ctx, &a.session, &a.task, a.project.as_deref()).await?;
     let working_dir = match &a.dir {
         Some(d) => Some(
             std::path::absolute(d)

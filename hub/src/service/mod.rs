@@ -80,9 +80,9 @@ pub struct Inner {
     /// True once the hub shuts down: long-polls answer at once, sockets close, the HTTP server
     /// stops accepting.
     shutdown: tokio::sync::watch::Sender<bool>,
-    /// The permission rules, indexed, as last read from the store; dropped whenever a rule
-    /// is added or removed.
-    rules: std::sync::Mutex<Option<Arc<orchestratia_proto::policy::RuleSet>>>,
+    /// The permission rules, indexed, as last read from the store, with the version they are
+    /// of: used only while the store's version is still that one.
+    rules: std::sync::Mutex<Option<(String, Arc<orchestratia_proto::policy::RuleSet>)>>,
 }
 
 /// A verified token, cached so the next request need not read the store.

@@ -16,7 +16,15 @@ use super::{Effects, Hub, validate};
 use crate::auth::Principal;
 use crate::bad;
 use crate::error::{HubError, HubResult};
-use crate::store;
+use crate::store::tasks::TaskRecord;
+use crate::store::{self, Conn};
+
+/// A person's decision: allow or deny, the reason for the agent, and who decided.
+struct HumanDecision {
+    allow: bool,
+    reason: Option<String>,
+    actor: String,
+}
 
 impl Hub {
     /// Allows a pending request once, for the rest of its session (a session rule), or
@@ -81,8 +89,16 @@ impl Hub {
             .filter(|r| !r.is_empty())
             .map(|r| validate::text("reason", r, 10_000))
             .transpose()?;
-        let actor = by.map(str::to_string).unwrap_or_else(|| p.actor());
+        let d = HumanDecision {
+            allow,
+            reason,
+            actor: by.map(str::to_string).unwrap_or_else(|| p.actor()),
+        };
         let mut tx = self.store.write().await?;
+        if rule_scope.is_some() {
+            // First: a request deciding meanwhile waits for these rules (PostgreSQL).
+            store::rules::new_version(&mut tx).await?;
+        }
         let req = self.resolve_permission(&mut tx, p, key).await?;
         if req.status != PermissionStatus::Pending {
             return Err(HubError::Conflict(format!(
@@ -99,44 +115,14 @@ impl Hub {
         if let Some(scope) = rule_scope {
             let origin = self.origin(&mut tx, task.as_ref(), req.session_id).await?;
             made = self
-                .rules_for(&req, &origin, scope, allow, patterns, &actor)
+                .rules_for(&req, &origin, scope, allow, patterns, &d.actor)
                 .await?;
             for r in &made {
-                self.insert_rule(&mut tx, r, &actor, &mut out).await?;
+                self.insert_rule(&mut tx, r, &d.actor, &mut out).await?;
             }
         }
-        let now = now_ms();
-        let status = if allow {
-            PermissionStatus::Allowed
-        } else {
-            PermissionStatus::Denied
-        };
-        let rule_id = made.first().map(|r| r.id);
-        if !store::humans::decide_permission(
-            &mut tx,
-            req.id,
-            status,
-            reason.as_deref(),
-            &actor,
-            rule_id,
-            now,
-        )
-        .await?
-        {
-            return Err(HubError::Conflict(format!(
-                "permission request {} was decided meanwhile",
-                req.id
-            )));
-        }
-        if let Some(t) = &task {
-            self.tell_decision(&mut tx, t, &req, allow, &reason, &mut out)
-                .await?;
-        }
-        let mut e = decided_event(&req, task.as_ref(), allow, &actor, &reason, None);
-        if !made.is_empty() {
-            e.details["rules_made"] = json!(made);
-        }
-        out.event(e);
+        self.record_decision(&mut tx, &req, task.as_ref(), &d, &made, &mut out)
+            .await?;
         if !made.is_empty() {
             self.decide_pending(&mut tx, &mut out).await?;
         }
@@ -149,6 +135,51 @@ impl Hub {
             .await?
             .ok_or_else(|| HubError::NotFound("permission request vanished".into()))?;
         Ok(decided)
+    }
+
+    /// Marks `req` decided by a person (with the first rule `made`, if any), tells its
+    /// session, and logs the decision with the rules it made.
+    async fn record_decision(
+        &self,
+        c: &mut Conn,
+        req: &PermissionRequest,
+        task: Option<&TaskRecord>,
+        d: &HumanDecision,
+        made: &[PermissionRule],
+        out: &mut Effects,
+    ) -> HubResult<()> {
+        let status = if d.allow {
+            PermissionStatus::Allowed
+        } else {
+            PermissionStatus::Denied
+        };
+        let rule_id = made.first().map(|r| r.id);
+        if !store::humans::decide_permission(
+            c,
+            req.id,
+            status,
+            d.reason.as_deref(),
+            &d.actor,
+            rule_id,
+            now_ms(),
+        )
+        .await?
+        {
+            return Err(HubError::Conflict(format!(
+                "permission request {} was decided meanwhile",
+                req.id
+            )));
+        }
+        if let Some(t) = task {
+            self.tell_decision(c, t, req, d.allow, &d.reason, out)
+                .await?;
+        }
+        let mut e = decided_event(req, task, d.allow, &d.actor, &d.reason, None);
+        if !made.is_empty() {
+            e.details["rules_made"] = json!(made);
+        }
+        out.event(e);
+        Ok(())
     }
 
     /// The rules a decision makes for `req`: one per pattern, of `scope`.

@@ -39,31 +39,15 @@ impl Hub {
             )));
         }
         let mut tx = self.store.write().await?;
-        let reference = match (&body.task, p) {
-            (Some(r), _) => r.clone(),
-            (
-                None,
-                Principal::Session {
-                    task_id: Some(id), ..
-                },
-            ) => id.to_string(),
-            (None, _) => return Err(bad!("name the task the permission is for")),
-        };
-        let t = self.resolve_task(&mut tx, p, &reference, None).await?;
-        p.require_work_on(&t, "request a permission for")?;
-        if t.status.is_terminal() {
-            return Err(HubError::Conflict(format!(
-                "{} is {}",
-                t.reference(),
-                t.status
-            )));
-        }
+        let t = self.task_asking(&mut tx, p, body).await?;
         let now = now_ms();
         let session_id = match p {
             Principal::Session { session_id, .. } => *session_id,
             _ => None,
         };
         let origin = self.origin(&mut tx, Some(&t), session_id).await?;
+        // Read in this transaction: on PostgreSQL no rule change commits until this one does,
+        // and one that did is seen (or a rule change waiting decides this request).
         let rules = self.rule_set(&mut tx).await?;
         let verdict = rules.decide(&origin.request(&tool, &body.tool_input, now));
         if verdict.effect.is_some() {
@@ -86,12 +70,55 @@ impl Hub {
             rule_id: None,
             suggested: Vec::new(),
         };
-        store::humans::insert_permission(&mut tx, &req).await?;
+        self.file_request(tx, p, &t, &req).await?;
+        let mut c = self.read().await?;
+        Ok(self.with_suggestions(&mut c, vec![req]).await?.remove(0))
+    }
+
+    /// The open task a permission request is for: the one named, else the asking session's.
+    async fn task_asking(
+        &self,
+        c: &mut Conn,
+        p: &Principal,
+        body: &RequestPermission,
+    ) -> HubResult<TaskRecord> {
+        let reference = match (&body.task, p) {
+            (Some(r), _) => r.clone(),
+            (
+                None,
+                Principal::Session {
+                    task_id: Some(id), ..
+                },
+            ) => id.to_string(),
+            (None, _) => return Err(bad!("name the task the permission is for")),
+        };
+        let t = self.resolve_task(c, p, &reference, None).await?;
+        p.require_work_on(&t, "request a permission for")?;
+        if t.status.is_terminal() {
+            return Err(HubError::Conflict(format!(
+                "{} is {}",
+                t.reference(),
+                t.status
+            )));
+        }
+        Ok(t)
+    }
+
+    /// Files a pending request no rule decided: its session now waits for a person, and the
+    /// timeline says so.
+    async fn file_request(
+        &self,
+        mut tx: crate::store::Tx,
+        p: &Principal,
+        t: &TaskRecord,
+        req: &PermissionRequest,
+    ) -> HubResult<()> {
+        store::humans::insert_permission(&mut tx, req).await?;
         let mut out = Effects::default();
         self.signal_permission(
             &mut tx,
             t.id,
-            session_id,
+            req.session_id,
             Signal::PermissionRequested,
             &mut out,
         )
@@ -103,12 +130,10 @@ impl Hub {
             task_id: Some(t.id),
             related_task_id: None,
             server_id: t.server_id,
-            session_id,
+            session_id: req.session_id,
             details: json!({"request_id": req.id, "tool_name": req.tool_name, "tool_input": req.tool_input}),
         });
-        self.commit(tx, out).await?;
-        let mut c = self.read().await?;
-        Ok(self.with_suggestions(&mut c, vec![req]).await?.remove(0))
+        self.commit(tx, out).await
     }
 
     /// Files a request that a rule decided at once: nobody is asked, the session never

@@ -55,21 +55,27 @@ impl Origin {
 }
 
 impl Hub {
-    /// The live rules, indexed (read from the store when a change dropped the cached set).
+    /// The live rules, indexed: the cached set while its version is the store's, else read
+    /// again. In a write transaction on PostgreSQL the version stays locked until the commit,
+    /// so no rule change can commit between this read and the decision made with it.
     pub(crate) async fn rule_set(&self, c: &mut Conn) -> HubResult<Arc<RuleSet>> {
-        if let Some(set) = self.rules.lock().ok().and_then(|g| g.clone()) {
+        let version = store::rules::version(c).await?;
+        let cached = self.rules.lock().ok().and_then(|g| g.clone());
+        if let Some((v, set)) = cached
+            && v == version
+        {
             return Ok(set);
         }
         let set = Arc::new(RuleSet::new(store::rules::list(c, true, now_ms()).await?));
         if let Ok(mut g) = self.rules.lock() {
-            *g = Some(set.clone());
+            *g = Some((version, set.clone()));
         }
         Ok(set)
     }
 
     /// Drops the cached rules (after a rule was added or removed, once committed), here and
-    /// on the other replicas (waiting until they confirm, so the next request anywhere sees
-    /// the change).
+    /// on the other replicas, so they free them at once (the version check in [`Hub::rule_set`]
+    /// already keeps them from being used).
     pub(super) async fn forget_rules(&self) {
         self.forget_rules_here();
         crate::bus::replica::forget_everywhere(self, crate::bus::wire::Cache::Rules).await;
@@ -150,6 +156,8 @@ impl Hub {
             .transpose()?;
         let by = by.map(str::to_string).unwrap_or_else(|| p.actor());
         let mut tx = self.store.write().await?;
+        // First: a request deciding meanwhile waits for this rule (PostgreSQL).
+        store::rules::new_version(&mut tx).await?;
         let placed = self.place_rule(&mut tx, p, body).await?;
         let rule = PermissionRule {
             id: Uuid::new_v4(),
@@ -286,6 +294,7 @@ impl Hub {
         p.require_admin("removing a permission rule")?;
         let key = key.trim();
         let mut tx = self.store.write().await?;
+        store::rules::new_version(&mut tx).await?;
         let rule = match Uuid::parse_str(key) {
             Ok(id) => store::rules::get(&mut tx, id).await?,
             Err(_) => {

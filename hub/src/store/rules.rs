@@ -5,6 +5,7 @@ use orchestratia_proto::model::task_ref;
 use orchestratia_proto::policy::{PermissionRule, RuleEffect, RuleScope};
 use uuid::Uuid;
 
+use super::connection::ConnKind;
 use super::{Conn, Result, Row};
 use crate::params;
 
@@ -86,4 +87,29 @@ pub async fn delete(c: &mut Conn, id: Uuid) -> Result<bool> {
             .await?
             == 1,
     )
+}
+
+/// Marks a rule change: writes a new version of the rules. Call it first in the transaction
+/// that changes rules: on PostgreSQL it takes the version row's lock until the commit, so
+/// requests deciding meanwhile wait for the change (see [`version`]).
+pub async fn new_version(c: &mut Conn) -> Result<()> {
+    c.execute(
+        "UPDATE policy_version SET version = $1 WHERE id = 1",
+        &params![Uuid::new_v4().to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The current version of the rules. In a PostgreSQL write transaction the row is read
+/// `FOR SHARE`: the version cannot change (no rule can be added or removed) until this
+/// transaction ends, and a rule change in flight is waited for. SQLite has one writer.
+pub async fn version(c: &mut Conn) -> Result<String> {
+    let lock = if matches!(c.0, ConnKind::PgTx(_)) {
+        " FOR SHARE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT version FROM policy_version WHERE id = 1{lock}");
+    c.fetch_one(&sql, &[]).await?.text("version")
 }

@@ -323,6 +323,68 @@ mod tests {
     }
 
     #[test]
+    fn a_file_cut_shorter_keeps_the_figures_and_counts_nothing_twice() {
+        let (_dir, path) = transcript();
+        let prices = Prices::default();
+        let first = assistant("m1", "claude-opus-4-5", 3, 30, 0, 0);
+        let second = assistant("m2", "claude-opus-4-5", 4, 40, 0, 0);
+        append(&path, &format!("{first}\n{second}\n"));
+        let mut u = SessionUsage::default();
+        u.follow(path.clone());
+        assert!(u.read(&prices));
+        let before = u.totals().clone();
+        assert_eq!((before.calls, before.input_tokens), (2, 7));
+
+        // Cut to the first line and half of the second: read again, nothing counts twice.
+        let cut = format!("{first}\n{}", &second[..second.len() / 2]);
+        std::fs::write(&path, cut).expect("cut");
+        assert!(!u.read(&prices), "a cut file changes no figure");
+        assert_eq!(u.totals(), &before);
+        // Cut to nothing.
+        std::fs::write(&path, "").expect("empty");
+        assert!(!u.read(&prices));
+        assert_eq!(u.totals(), &before);
+
+        // What is written after the cut is read from its start: an old line (not counted
+        // again) and a new one.
+        let third = assistant("m3", "claude-opus-4-5", 5, 50, 0, 0);
+        append(&path, &format!("{first}\n{third}\n"));
+        assert!(u.read(&prices));
+        let t = u.totals();
+        assert_eq!((t.calls, t.input_tokens, t.output_tokens), (3, 12, 120));
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_in_the_middle_is_skipped() {
+        let (_dir, path) = transcript();
+        let prices = Prices::default();
+        append(
+            &path,
+            &format!(
+                "{}\n{{\"type\": \"assistant\", \"message\": {{\n{}\n",
+                assistant("m1", "claude-opus-4-5", 1, 10, 0, 0),
+                assistant("m2", "claude-opus-4-5", 2, 20, 0, 0)
+            ),
+        );
+        let mut u = SessionUsage::default();
+        u.follow(path.clone());
+        assert!(u.read(&prices));
+        assert_eq!((u.totals().calls, u.totals().input_tokens), (2, 3));
+        assert!(u.files[&path].warned_bad, "the bad line is reported");
+
+        append(
+            &path,
+            &format!(
+                "\u{1}\u{ff} binary\n{}\n",
+                assistant("m3", "claude-opus-4-5", 4, 40, 0, 0)
+            ),
+        );
+        assert!(u.read(&prices));
+        let t = u.totals();
+        assert_eq!((t.calls, t.input_tokens, t.output_tokens), (3, 7, 70));
+    }
+
+    #[test]
     fn only_transcript_paths_are_accepted() {
         assert!(transcript_path("/home/a/.claude/projects/-srv-api/1234.jsonl").is_some());
         for bad in [
