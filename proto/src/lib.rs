@@ -4,6 +4,7 @@
 pub mod api;
 pub mod client;
 pub mod files;
+mod humans;
 mod inbox;
 pub mod model;
 pub mod policy;

@@ -175,6 +175,19 @@ impl Measured {
     /// Prints this run's figures.
     pub fn print(&self, n: usize, s: &Settings) {
         println!("\n== {n} replica(s) ==");
+        self.print_fleet();
+        self.print_replicas();
+        if n == 1
+            && let Some(r) = self.replicas.first()
+        {
+            print_target(r, s);
+        }
+        self.print_throughput(n);
+        self.print_fanout(n);
+    }
+
+    /// The fleet's and the consoles' totals.
+    fn print_fleet(&self) {
         println!(
             "fleet: registered in {:.1} s, connected in {:.1} s; {} streaming; {:.0} heartbeats/s, \
              {:.0} frames/s; daemons dropped {}, refused messages {}",
@@ -190,6 +203,10 @@ impl Measured {
             "consoles: {} events, {} output bytes, {} resyncs",
             self.console_events, self.console_output_bytes, self.console_resyncs
         );
+    }
+
+    /// One row per replica: its connections, memory, CPU and heartbeat latency.
+    fn print_replicas(&self) {
         println!(
             "{:<8} {:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>10}",
             "replica",
@@ -218,25 +235,10 @@ impl Measured {
                     .unwrap_or_else(|| "-".into())
             );
         }
-        if n == 1
-            && let Some(r) = self.replicas.first()
-        {
-            let scale = 10_000.0 / s.daemons.max(1) as f64;
-            println!(
-                "target (10,000 daemons, 30 s heartbeat, one replica): RSS < 500 MB [{}], \
-                 < 1 core [{}]{}",
-                mark(r.rss_mb < 500.0),
-                mark(r.cores < 1.0),
-                if s.daemons == 10_000 && s.heartbeat == Duration::from_secs(30) {
-                    String::new()
-                } else {
-                    format!(
-                        " (this run: {} daemons; ×{scale:.0} for the target)",
-                        s.daemons
-                    )
-                }
-            );
-        }
+    }
+
+    /// Creations and completions per second, against the target with three replicas.
+    fn print_throughput(&self, n: usize) {
         println!(
             "throughput: {:.0} creations/s, {:.0} completions+cascade/s{}",
             self.creations_per_s,
@@ -251,6 +253,10 @@ impl Measured {
                 String::new()
             }
         );
+    }
+
+    /// How long events take to reach a console, one at a time and during the burst.
+    fn print_fanout(&self, n: usize) {
         let p = &self.probe_fanout_ms;
         let b = &self.burst_fanout_ms;
         println!(
@@ -276,6 +282,25 @@ impl Measured {
             b.len()
         );
     }
+}
+
+/// The one-replica target (10,000 daemons within 500 MB and one core), scaled to this run.
+fn print_target(r: &ReplicaFigures, s: &Settings) {
+    let scale = 10_000.0 / s.daemons.max(1) as f64;
+    println!(
+        "target (10,000 daemons, 30 s heartbeat, one replica): RSS < 500 MB [{}], \
+         < 1 core [{}]{}",
+        mark(r.rss_mb < 500.0),
+        mark(r.cores < 1.0),
+        if s.daemons == 10_000 && s.heartbeat == Duration::from_secs(30) {
+            String::new()
+        } else {
+            format!(
+                " (this run: {} daemons; ×{scale:.0} for the target)",
+                s.daemons
+            )
+        }
+    );
 }
 
 /// The runs side by side.

@@ -299,22 +299,7 @@ pub async fn run(options: SoakOptions) -> Option<SoakReport> {
     });
     admin.create_project("soak").await.expect("project");
     let (stop_tx, stop) = watch::channel(false);
-    let mut daemons = Vec::new();
-    for i in 0..options.daemons {
-        let name = format!("soak-{i:02}");
-        let reg =
-            crate::daemon::register(&admin, "soak", &name, "linux", &["app"], &["rust"]).await;
-        let d = daemon::SoakDaemon::new(
-            name,
-            reg.api_key,
-            urls.clone(),
-            i % urls.len(),
-            HubClient::new(&rotated(&urls, i), Some(token.clone())),
-            shared.clone(),
-        );
-        daemons.push(tokio::spawn(d.run(stop.clone())));
-    }
-    all_online(&admin, options.daemons).await;
+    let daemons = start_daemons(&admin, &urls, &token, &shared, &stop).await;
 
     let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
     let kills = Arc::new(AtomicU64::new(0));
@@ -328,35 +313,10 @@ pub async fn run(options: SoakOptions) -> Option<SoakReport> {
     let answering = tokio::spawn(answer(admin.clone(), stop.clone()));
 
     let tasks = pipeline::create(&urls, &token, &shared, options.groups, options.daemons).await;
-    let started = Instant::now();
-    let bound = started + options.duration;
-    let mut done = 0;
-    while Instant::now() < bound {
-        done = count_done(&admin).await.unwrap_or(done);
-        if done >= tasks {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let elapsed = started.elapsed();
-    if done >= tasks {
-        tokio::time::sleep(options.grace).await;
-    }
+    let elapsed = wait_for_tasks(&admin, &options, tasks).await;
     let _ = killer_tx.send(true);
     let _ = killer.await;
-    // Let the sessions finish their acknowledgements and ends with every replica up.
-    let settle = Instant::now() + options.ack_wait + Duration::from_secs(5);
-    while Instant::now() < settle && !all_ended(&shared) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    shared.over.store(true, Ordering::Relaxed);
-    let _ = stop_tx.send(true);
-    // Runners still waiting for acknowledgements note what they hold.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    answering.abort();
-    for d in daemons {
-        let _ = d.await;
-    }
+    stop_daemons(&shared, stop_tx, answering, daemons).await;
 
     let mut report = SoakReport {
         tasks,
@@ -369,6 +329,76 @@ pub async fn run(options: SoakOptions) -> Option<SoakReport> {
     fill_counters(&shared, &mut report);
     drop(cluster);
     Some(report)
+}
+
+/// Registers and starts the simulated daemons, spread over the replicas, and waits until
+/// every one is online.
+async fn start_daemons(
+    admin: &HubClient,
+    urls: &[String],
+    token: &str,
+    shared: &Arc<Shared>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let n = shared.options.daemons;
+    let mut daemons = Vec::new();
+    for i in 0..n {
+        let name = format!("soak-{i:02}");
+        let reg = crate::daemon::register(admin, "soak", &name, "linux", &["app"], &["rust"]).await;
+        let d = daemon::SoakDaemon::new(
+            name,
+            reg.api_key,
+            urls.to_vec(),
+            i % urls.len(),
+            HubClient::new(&rotated(urls, i), Some(token.to_string())),
+            shared.clone(),
+        );
+        daemons.push(tokio::spawn(d.run(stop.clone())));
+    }
+    all_online(admin, n).await;
+    daemons
+}
+
+/// Waits, while the killer runs, until all `tasks` are done or the soak's time is up, then
+/// lets the killer go on for the grace period; returns how long the tasks took.
+async fn wait_for_tasks(admin: &HubClient, options: &SoakOptions, tasks: usize) -> Duration {
+    let started = Instant::now();
+    let bound = started + options.duration;
+    let mut done = 0;
+    while Instant::now() < bound {
+        done = count_done(admin).await.unwrap_or(done);
+        if done >= tasks {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let elapsed = started.elapsed();
+    if done >= tasks {
+        tokio::time::sleep(options.grace).await;
+    }
+    elapsed
+}
+
+/// With every replica up again: lets the sessions finish their acknowledgements and end,
+/// then stops the daemons and the answering admin.
+async fn stop_daemons(
+    shared: &Shared,
+    stop_tx: watch::Sender<bool>,
+    answering: tokio::task::JoinHandle<()>,
+    daemons: Vec<tokio::task::JoinHandle<()>>,
+) {
+    let settle = Instant::now() + shared.options.ack_wait + Duration::from_secs(5);
+    while Instant::now() < settle && !all_ended(shared) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shared.over.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    // Runners still waiting for acknowledgements note what they hold.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    answering.abort();
+    for d in daemons {
+        let _ = d.await;
+    }
 }
 
 /// `urls` comma-separated, starting at the `i`-th (mod their number).

@@ -301,46 +301,18 @@ impl RuleSet {
 
     /// The verdict from each shown part's outcome.
     fn verdict(&self, shown: &[&str], outcomes: Vec<Outcome>, empty: &str) -> Verdict {
-        let rule_line = |i: usize| {
-            let r = &self.rules[i];
-            format!("{}: {}", short_id(r.id), r.describe())
-        };
         let parts: Vec<PartVerdict> = shown
             .iter()
             .zip(&outcomes)
-            .map(|(part, o)| {
-                let (effect, rule_id, why) = match o {
-                    Outcome::Denied(i) => (
-                        Some(RuleEffect::Deny),
-                        Some(self.rules[*i].id),
-                        format!("denied by rule {}", rule_line(*i)),
-                    ),
-                    Outcome::Allowed(i) => (
-                        Some(RuleEffect::Allow),
-                        Some(self.rules[*i].id),
-                        format!("allowed by rule {}", rule_line(*i)),
-                    ),
-                    Outcome::Unmatchable(why) => {
-                        (None, None, format!("{why} is never allowed by a rule"))
-                    }
-                    Outcome::NoRule => (None, None, "no rule matches".into()),
-                };
-                PartVerdict {
-                    part: text::clip(part, 500),
-                    effect,
-                    rule_id,
-                    why,
-                }
-            })
+            .map(|(part, o)| self.part_verdict(part, o))
             .collect();
-        let quoted = |n: usize| format!("\"{}\"", text::clip(shown[n], 120));
         if let Some((n, i)) = outcomes.iter().enumerate().find_map(|(n, o)| match o {
             Outcome::Denied(i) => Some((n, *i)),
             _ => None,
         }) {
-            let mut reason = format!("denied by rule {}", rule_line(i));
+            let mut reason = format!("denied by rule {}", self.rule_line(i));
             if shown.len() > 1 {
-                reason.push_str(&format!(" on {}", quoted(n)));
+                reason.push_str(&format!(" on {}", quoted(shown, n)));
             }
             return Verdict {
                 effect: Some(RuleEffect::Deny),
@@ -358,39 +330,77 @@ impl RuleSet {
                 effect: None,
                 rule: None,
                 parts,
-                reason: format!("{}: {why} is never allowed by a rule", quoted(n)),
+                reason: format!("{}: {why} is never allowed by a rule", quoted(shown, n)),
             },
             Some((n, _)) => Verdict {
                 effect: None,
                 rule: None,
                 parts,
-                reason: format!("no rule matches {}", quoted(n)),
+                reason: format!("no rule matches {}", quoted(shown, n)),
             },
             None if outcomes.is_empty() => undecided(empty.to_string()),
-            None => {
-                let mut ids: Vec<usize> = Vec::new();
-                for o in &outcomes {
-                    if let Outcome::Allowed(i) = o
-                        && !ids.contains(i)
-                    {
-                        ids.push(*i);
-                    }
-                }
-                let reason = if let [only] = ids.as_slice() {
-                    format!("allowed by rule {}", rule_line(*only))
-                } else {
-                    let list: Vec<String> = ids.iter().map(|&i| rule_line(i)).collect();
-                    format!("allowed by rules {}", list.join("; "))
-                };
-                Verdict {
-                    effect: Some(RuleEffect::Allow),
-                    rule: ids.first().map(|&i| self.rules[i].clone()),
-                    parts,
-                    reason,
-                }
-            }
+            None => self.allowed(&outcomes, parts),
         }
     }
+
+    /// One part's verdict: its effect, the rule that decided it and why.
+    fn part_verdict(&self, part: &str, outcome: &Outcome) -> PartVerdict {
+        let (effect, rule_id, why) = match outcome {
+            Outcome::Denied(i) => (
+                Some(RuleEffect::Deny),
+                Some(self.rules[*i].id),
+                format!("denied by rule {}", self.rule_line(*i)),
+            ),
+            Outcome::Allowed(i) => (
+                Some(RuleEffect::Allow),
+                Some(self.rules[*i].id),
+                format!("allowed by rule {}", self.rule_line(*i)),
+            ),
+            Outcome::Unmatchable(why) => (None, None, format!("{why} is never allowed by a rule")),
+            Outcome::NoRule => (None, None, "no rule matches".into()),
+        };
+        PartVerdict {
+            part: text::clip(part, 500),
+            effect,
+            rule_id,
+            why,
+        }
+    }
+
+    /// The verdict when every part is allowed: it names each allowing rule once, in order.
+    fn allowed(&self, outcomes: &[Outcome], parts: Vec<PartVerdict>) -> Verdict {
+        let mut ids: Vec<usize> = Vec::new();
+        for o in outcomes {
+            if let Outcome::Allowed(i) = o
+                && !ids.contains(i)
+            {
+                ids.push(*i);
+            }
+        }
+        let reason = if let [only] = ids.as_slice() {
+            format!("allowed by rule {}", self.rule_line(*only))
+        } else {
+            let list: Vec<String> = ids.iter().map(|&i| self.rule_line(i)).collect();
+            format!("allowed by rules {}", list.join("; "))
+        };
+        Verdict {
+            effect: Some(RuleEffect::Allow),
+            rule: ids.first().map(|&i| self.rules[i].clone()),
+            parts,
+            reason,
+        }
+    }
+
+    /// A rule as reasons name it: its short id and what it says.
+    fn rule_line(&self, i: usize) -> String {
+        let r = &self.rules[i];
+        format!("{}: {}", short_id(r.id), r.describe())
+    }
+}
+
+/// Part `n` of a shown request, quoted and clipped for a reason.
+fn quoted(shown: &[&str], n: usize) -> String {
+    format!("\"{}\"", text::clip(shown[n], 120))
 }
 
 /// What a non-Bash request is matched on.

@@ -18,25 +18,40 @@ const SHOWN: usize = 10;
 
 /// Runs every check, filling `r` (done, events checked, bytes recorded, problems).
 pub(crate) async fn run(admin: &HubClient, shared: &Shared, r: &mut SoakReport) {
+    let Some(tasks) = list_tasks(admin, r).await else {
+        return;
+    };
+    check_done(&tasks, r);
+    check_events(admin, &tasks, r).await;
+    check_recordings(admin, shared, r).await;
+    check_nothing_pending(admin, r).await;
+}
+
+/// The soak project's tasks, or `None` (and a problem) when they cannot be listed.
+async fn list_tasks(admin: &HubClient, r: &mut SoakReport) -> Option<Vec<Task>> {
     let filter = TaskFilter {
         project: Some("soak".into()),
         ..TaskFilter::default()
     };
-    let tasks = match call(
+    let listed = call(
         || admin.clone(),
         |c| {
             let filter = filter.clone();
             async move { c.tasks(&filter).await }
         },
     )
-    .await
-    {
-        Ok(t) => t,
+    .await;
+    match listed {
+        Ok(t) => Some(t),
         Err(e) => {
             r.problems.push(format!("cannot list the tasks: {e}"));
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Every task made is listed and done.
+fn check_done(tasks: &[Task], r: &mut SoakReport) {
     r.done = tasks
         .iter()
         .filter(|t| t.status == TaskStatus::Done)
@@ -58,7 +73,10 @@ pub(crate) async fn run(admin: &HubClient, shared: &Shared, r: &mut SoakReport) 
         r.problems
             .push(format!("{} tasks made, {} listed", r.tasks, tasks.len()));
     }
+}
 
+/// Each task's events come once, in order, with one completion.
+async fn check_events(admin: &HubClient, tasks: &[Task], r: &mut SoakReport) {
     let results: Vec<(usize, bool, Vec<String>)> = futures_util::stream::iter(tasks.iter())
         .map(|t| events_of(admin, t))
         .buffer_unordered(8)
@@ -71,7 +89,10 @@ pub(crate) async fn run(admin: &HubClient, shared: &Shared, r: &mut SoakReport) 
         "event problem(s)",
         results.into_iter().flat_map(|(_, _, p)| p).collect(),
     );
+}
 
+/// Every session's recording holds every byte its daemon sent, each chunk once.
+async fn check_recordings(admin: &HubClient, shared: &Shared, r: &mut SoakReport) {
     let logs: Vec<(Uuid, SessionLog)> = shared
         .sessions
         .lock()
@@ -87,7 +108,10 @@ pub(crate) async fn run(admin: &HubClient, shared: &Shared, r: &mut SoakReport) 
     let mut incomplete: Vec<String> = results.into_iter().filter_map(|(_, p)| p).collect();
     incomplete.sort_by_key(|p| !p.contains("missing"));
     report_list(r, "incomplete recording(s)", incomplete);
+}
 
+/// No question and no permission request is left waiting for a human.
+async fn check_nothing_pending(admin: &HubClient, r: &mut SoakReport) {
     let questions = call(
         || admin.clone(),
         |c| async move { c.interventions(Some("pending")).await },

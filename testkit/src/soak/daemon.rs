@@ -381,18 +381,10 @@ impl SoakDaemon {
                 last_sent = Some(Instant::now());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let id = task.to_string();
-            let admin = self.admin.clone();
-            let view = call(
-                || admin.clone(),
-                |c| {
-                    let id = id.clone();
-                    async move { c.task(&id).await }
-                },
-            )
-            .await;
-            if let Ok(v) = view
-                && v.task.status != TaskStatus::Assigned
+            if self
+                .task_status(task)
+                .await
+                .is_some_and(|s| s != TaskStatus::Assigned)
             {
                 return true;
             }
@@ -507,16 +499,7 @@ impl SoakDaemon {
             return true;
         }
         // Maybe the first try went through before its replica died: look.
-        let admin = self.admin.clone();
-        let view = call(
-            || admin.clone(),
-            |c| {
-                let id = id.clone();
-                async move { c.task(&id).await }
-            },
-        )
-        .await;
-        let finished = view.is_ok_and(|v| v.task.status == TaskStatus::Done);
+        let finished = self.task_status(task).await == Some(TaskStatus::Done);
         if finished {
             self.shared.already_done.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -524,6 +507,21 @@ impl SoakDaemon {
                 .problem(format!("{reference}: completion refused: {done:?}"));
         }
         finished
+    }
+
+    /// The task's status as the admin reads it through any replica; `None` when none
+    /// answered in time.
+    async fn task_status(&self, task: Uuid) -> Option<TaskStatus> {
+        let id = task.to_string();
+        let view = call(
+            || self.admin.clone(),
+            |c| {
+                let id = id.clone();
+                async move { c.task(&id).await }
+            },
+        )
+        .await;
+        view.ok().map(|v| v.task.status)
     }
 }
 

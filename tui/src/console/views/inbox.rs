@@ -2,6 +2,7 @@
 //! open tasks each holds up downstream, then oldest first; below, the selected item with its
 //! keys (and, for a permission, the rule `A`/`N` would propose).
 
+use orchestratia_proto::api::InboxEntry;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
@@ -14,6 +15,7 @@ use crate::console::model::{InboxItem, summary};
 /// From this width on, each row says why it ranks where it does.
 const WHY_FROM: u16 = 110;
 
+/// Draws the ranked inbox above and the selected item's detail below.
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let entries = app.model.inbox();
     if entries.is_empty() {
@@ -26,31 +28,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let wide = area.width >= WHY_FROM;
     let [list, detail] = Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(area);
-    let rows = entries.iter().enumerate().map(|(rank, e)| {
-        let (kind, task, what) = summary(&e.item);
-        let colour = match e.item {
-            InboxItem::Plan(_) => Color::Blue,
-            InboxItem::Permission(_) => Color::Red,
-            InboxItem::Question(_) => Color::Magenta,
-        };
-        let blocks = Cell::from(e.blocks.to_string()).style(if e.blocks > 0 {
-            theme.fg(Color::Yellow).patch(theme.bold())
-        } else {
-            theme.fg(Color::DarkGray)
-        });
-        let mut cells = vec![
-            Cell::from((rank + 1).to_string()),
-            Cell::from(kind).style(theme.fg(colour)),
-            Cell::from(task),
-            blocks,
-            Cell::from(age(e.item.created_at(), app.now)),
-        ];
-        if wide {
-            cells.push(Cell::from(e.why.clone()));
-        }
-        cells.push(Cell::from(what));
-        Row::new(cells)
-    });
+    let rows = rows(&entries, app, theme, wide);
     let mut widths = vec![
         Constraint::Length(3),
         Constraint::Length(10),
@@ -76,38 +54,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_stateful_widget(table, list, &mut state);
 
     let text = match entries.get(app.selected[4]) {
-        Some(e) => {
-            let rank = format!("#{}: {}", app.selected[4] + 1, e.why);
-            let item = match &e.item {
-                InboxItem::Plan(p) => format!(
-                    "{} {}: plan — a approves, r rejects with feedback\n{}",
-                    p.task_reference, p.task_title, p.content
-                ),
-                InboxItem::Permission(p) => {
-                    let rule = if p.suggested.is_empty() {
-                        "no rule can decide calls like it: y allows it once".to_string()
-                    } else {
-                        let joint = if p.tool_name == "Bash" {
-                            PATTERN_JOIN
-                        } else {
-                            " | "
-                        };
-                        format!("rule for A/N: {}", p.suggested.join(joint))
-                    };
-                    format!(
-                        "{}: {} wants to run — y/s/A allow (once, session, always), n/N deny\n{}\n{rule}",
-                        p.task_reference.as_deref().unwrap_or("-"),
-                        p.tool_name,
-                        p.input_text()
-                    )
-                }
-                InboxItem::Question(i) => format!(
-                    "{} {}: asks — i answers\n{}",
-                    i.task_reference, i.task_title, i.question
-                ),
-            };
-            format!("{rank}\n{item}")
-        }
+        Some(e) => format!(
+            "#{}: {}\n{}",
+            app.selected[4] + 1,
+            e.why,
+            detail_text(&e.item)
+        ),
         None => String::new(),
     };
     f.render_widget(
@@ -116,4 +68,69 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(Block::default().borders(Borders::TOP)),
         detail,
     );
+}
+
+/// One table row per entry, in rank order; `wide` adds the WHY column.
+fn rows(entries: &[InboxEntry], app: &App, theme: &Theme, wide: bool) -> Vec<Row<'static>> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(rank, e)| {
+            let (kind, task, what) = summary(&e.item);
+            let colour = match e.item {
+                InboxItem::Plan(_) => Color::Blue,
+                InboxItem::Permission(_) => Color::Red,
+                InboxItem::Question(_) => Color::Magenta,
+            };
+            let blocks = Cell::from(e.blocks.to_string()).style(if e.blocks > 0 {
+                theme.fg(Color::Yellow).patch(theme.bold())
+            } else {
+                theme.fg(Color::DarkGray)
+            });
+            let mut cells = vec![
+                Cell::from((rank + 1).to_string()),
+                Cell::from(kind).style(theme.fg(colour)),
+                Cell::from(task),
+                blocks,
+                Cell::from(age(e.item.created_at(), app.now)),
+            ];
+            if wide {
+                cells.push(Cell::from(e.why.clone()));
+            }
+            cells.push(Cell::from(what));
+            Row::new(cells)
+        })
+        .collect()
+}
+
+/// The selected item below the list: what it is, its keys and its content.
+fn detail_text(item: &InboxItem) -> String {
+    match item {
+        InboxItem::Plan(p) => format!(
+            "{} {}: plan — a approves, r rejects with feedback\n{}",
+            p.task_reference, p.task_title, p.content
+        ),
+        InboxItem::Permission(p) => {
+            let rule = if p.suggested.is_empty() {
+                "no rule can decide calls like it: y allows it once".to_string()
+            } else {
+                let joint = if p.tool_name == "Bash" {
+                    PATTERN_JOIN
+                } else {
+                    " | "
+                };
+                format!("rule for A/N: {}", p.suggested.join(joint))
+            };
+            format!(
+                "{}: {} wants to run — y/s/A allow (once, session, always), n/N deny\n{}\n{rule}",
+                p.task_reference.as_deref().unwrap_or("-"),
+                p.tool_name,
+                p.input_text()
+            )
+        }
+        InboxItem::Question(i) => format!(
+            "{} {}: asks — i answers\n{}",
+            i.task_reference, i.task_title, i.question
+        ),
+    }
 }
