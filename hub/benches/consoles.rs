@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use orchestratia_testkit::{Backend, TestHub, connect_console};
+use orchestratia_testkit::{Backend, HubOptions, TestHub, connect_console};
 
 /// The hub process's resident memory, in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -35,7 +35,15 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 200 } else { 2000 });
-    let hub = TestHub::start(Backend::Sqlite).await.expect("hub starts");
+    // Every console comes from 127.0.0.1: lift the per-address cap (1,000 by default) above n.
+    let cap = (n + 100).to_string();
+    let hub = TestHub::start_with(HubOptions {
+        backend: Backend::Sqlite,
+        args: vec!["--max-connections-per-address".into(), cap],
+        ..HubOptions::default()
+    })
+    .await
+    .expect("hub starts");
     let pid = hub.pid().expect("hub pid");
     let admin = hub.admin();
     // One request so the hub has touched its store and HTTP paths before the baseline.
