@@ -276,16 +276,7 @@ impl Hub {
         out: &mut Effects,
     ) -> HubResult<()> {
         store::rules::insert(c, rule).await?;
-        out.event(NewEvent {
-            kind: EventKind::PolicyRuleAdded,
-            actor: by.to_string(),
-            project_id: rule.project_id,
-            task_id: rule.task_id,
-            related_task_id: None,
-            server_id: None,
-            session_id: rule.session_id,
-            details: json!({"rule": rule}),
-        });
+        out.event(rule_event(EventKind::PolicyRuleAdded, by, rule));
         Ok(())
     }
 
@@ -314,16 +305,7 @@ impl Hub {
             )));
         }
         let mut out = Effects::default();
-        out.event(NewEvent {
-            kind: EventKind::PolicyRuleRemoved,
-            actor: p.actor(),
-            project_id: rule.project_id,
-            task_id: rule.task_id,
-            related_task_id: None,
-            server_id: None,
-            session_id: rule.session_id,
-            details: json!({"rule": rule}),
-        });
+        out.event(rule_event(EventKind::PolicyRuleRemoved, &p.actor(), &rule));
         self.commit(tx, out).await?;
         self.forget_rules().await;
         Ok(rule)
@@ -479,5 +461,19 @@ pub(crate) fn decided_event(
         server_id: task.and_then(|t| t.server_id),
         session_id: req.session_id,
         details,
+    }
+}
+
+/// The event that a rule was added or removed, on the rule's own scope.
+fn rule_event(kind: EventKind, by: &str, rule: &PermissionRule) -> NewEvent {
+    NewEvent {
+        kind,
+        actor: by.to_string(),
+        project_id: rule.project_id,
+        task_id: rule.task_id,
+        related_task_id: None,
+        server_id: None,
+        session_id: rule.session_id,
+        details: json!({"rule": rule}),
     }
 }
