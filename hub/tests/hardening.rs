@@ -330,29 +330,9 @@ async fn retried_task(backend: Backend) {
 /// hub must not send the start again with a new token (revoking the one the agent was started
 /// with, which the daemon keeps: it ignores a second start of a session it is starting).
 async fn a_late_hello_keeps_the_session_token(backend: Backend) {
-    let Some(hub) = TestHub::start(backend).await else {
+    let Some((hub, d)) = hub_with_a_starting_daemon(backend).await else {
         return;
     };
-    hub.cli(&["project", "create", "P"]).await.ok();
-    let admin = hub.admin();
-    let reg =
-        orchestratia_testkit::daemon::register(&admin, "P", "dev-01", "linux", &[], &[]).await;
-    // A daemon still starting the agent: it has not said the session is active yet.
-    let opts = SimOptions {
-        auto_active: false,
-        ..SimOptions::default()
-    };
-    let d = SimDaemon::connect(
-        &hub.url,
-        "dev-01",
-        reg.server_id,
-        &reg.api_key,
-        Vec::new(),
-        opts,
-    )
-    .await
-    .expect("connect");
-    orchestratia_testkit::wait_online(&admin, "dev-01").await;
     let t1 = create(&hub, &["--title", "quick"]).await;
     hub.cli(&["task", "assign", &t1, "--session", "dev-01"])
         .await
@@ -433,28 +413,10 @@ async fn cancelled_task(backend: Backend) {
 /// with a store error (PostgreSQL once deadlocked: the daemon's report locked the session,
 /// then the task; the cancel the task, then the session).
 async fn a_cancel_racing_the_daemons_report_succeeds(backend: Backend) {
-    let Some(hub) = TestHub::start(backend).await else {
+    let Some((hub, d)) = hub_with_a_starting_daemon(backend).await else {
         return;
     };
-    hub.cli(&["project", "create", "P"]).await.ok();
     let admin = hub.admin();
-    let reg =
-        orchestratia_testkit::daemon::register(&admin, "P", "dev-01", "linux", &[], &[]).await;
-    let opts = SimOptions {
-        auto_active: false,
-        ..SimOptions::default()
-    };
-    let d = SimDaemon::connect(
-        &hub.url,
-        "dev-01",
-        reg.server_id,
-        &reg.api_key,
-        Vec::new(),
-        opts,
-    )
-    .await
-    .expect("connect");
-    orchestratia_testkit::wait_online(&admin, "dev-01").await;
     for round in 0..20 {
         let t = create(&hub, &["--title", &format!("race {round}")]).await;
         admin.assign(&t, "dev-01").await.expect("assign");
@@ -548,4 +510,30 @@ async fn unsafe_settings_are_refused() {
         );
         assert!(!db.exists(), "{args:?} opened the database");
     }
+}
+
+/// A hub with project P and one simulated daemon, dev-01, online and still starting every
+/// agent it is given: it reports a session active only when the test says so.
+async fn hub_with_a_starting_daemon(backend: Backend) -> Option<(TestHub, SimDaemon)> {
+    let hub = TestHub::start(backend).await?;
+    hub.cli(&["project", "create", "P"]).await.ok();
+    let admin = hub.admin();
+    let reg =
+        orchestratia_testkit::daemon::register(&admin, "P", "dev-01", "linux", &[], &[]).await;
+    let opts = SimOptions {
+        auto_active: false,
+        ..SimOptions::default()
+    };
+    let d = SimDaemon::connect(
+        &hub.url,
+        "dev-01",
+        reg.server_id,
+        &reg.api_key,
+        Vec::new(),
+        opts,
+    )
+    .await
+    .expect("connect");
+    orchestratia_testkit::wait_online(&admin, "dev-01").await;
+    Some((hub, d))
 }
