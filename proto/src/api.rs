@@ -318,6 +318,17 @@ pub struct RequestPermission {
     pub tool_input: Value,
 }
 
+impl RequestPermission {
+    /// A request to run `command` with the Bash tool (what Claude Code's hook asks most).
+    pub fn bash(command: impl Into<String>) -> RequestPermission {
+        RequestPermission {
+            task: None,
+            tool_name: "Bash".into(),
+            tool_input: serde_json::json!({ "command": command.into() }),
+        }
+    }
+}
+
 /// Body of `POST /sessions`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CreateSession {

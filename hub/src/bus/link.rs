@@ -125,7 +125,7 @@ mod tests {
             }
         });
         let forget = |ack| Wire::Forget {
-            cache: super::super::wire::Cache::Rules,
+            cache: super::super::wire::Cache::Tokens,
             ack,
         };
         let wait = Duration::from_millis(200);

@@ -263,7 +263,6 @@ fn offer_output(hub: &Hub, server: Uuid, frame: &str) {
 fn forget_for(hub: &Hub, from: &str, cache: Cache, ack: Uuid) {
     match cache {
         Cache::Tokens => hub.forget_tokens_here(),
-        Cache::Rules => hub.forget_rules_here(),
     }
     if let Some(link) = hub.bus.link() {
         link.send(Some(from), Wire::Forgot { ack });

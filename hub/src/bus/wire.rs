@@ -88,10 +88,9 @@ pub enum Wire {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cache {
-    /// Verified tokens.
+    /// Verified tokens. (The permission rules need no message: a rule change writes a new
+    /// version, which every replica checks before it uses its cached rules.)
     Tokens,
-    /// The permission rules, indexed.
-    Rules,
 }
 
 /// Why a notification could not be read.

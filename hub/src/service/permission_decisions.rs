@@ -127,9 +127,6 @@ impl Hub {
             self.decide_pending(&mut tx, &mut out).await?;
         }
         self.commit(tx, out).await?;
-        if !made.is_empty() {
-            self.forget_rules().await;
-        }
         let mut c = self.read().await?;
         let decided = store::humans::permission(&mut c, req.id)
             .await?

@@ -57,7 +57,8 @@ impl Origin {
 impl Hub {
     /// The live rules, indexed: the cached set while its version is the store's, else read
     /// again. In a write transaction on PostgreSQL the version stays locked until the commit,
-    /// so no rule change can commit between this read and the decision made with it.
+    /// so no rule change can commit between this read and the decision made with it. Every
+    /// rule change writes a new version, so no replica needs telling that its cache is stale.
     pub(crate) async fn rule_set(&self, c: &mut Conn) -> HubResult<Arc<RuleSet>> {
         let version = store::rules::version(c).await?;
         let cached = self.rules.lock().ok().and_then(|g| g.clone());
@@ -71,21 +72,6 @@ impl Hub {
             *g = Some((version, set.clone()));
         }
         Ok(set)
-    }
-
-    /// Drops the cached rules (after a rule was added or removed, once committed), here and
-    /// on the other replicas, so they free them at once (the version check in [`Hub::rule_set`]
-    /// already keeps them from being used).
-    pub(super) async fn forget_rules(&self) {
-        self.forget_rules_here();
-        crate::bus::replica::forget_everywhere(self, crate::bus::wire::Cache::Rules).await;
-    }
-
-    /// Drops the rules this replica cached (another replica changed them).
-    pub(crate) fn forget_rules_here(&self) {
-        if let Ok(mut g) = self.rules.lock() {
-            *g = None;
-        }
     }
 
     /// Where a request of `task` from `session` comes from.
@@ -179,7 +165,6 @@ impl Hub {
         self.insert_rule(&mut tx, &rule, &by, &mut out).await?;
         self.decide_pending(&mut tx, &mut out).await?;
         self.commit(tx, out).await?;
-        self.forget_rules().await;
         let mut c = self.read().await?;
         store::rules::get(&mut c, rule.id)
             .await?
@@ -307,7 +292,6 @@ impl Hub {
         let mut out = Effects::default();
         out.event(rule_event(EventKind::PolicyRuleRemoved, &p.actor(), &rule));
         self.commit(tx, out).await?;
-        self.forget_rules().await;
         Ok(rule)
     }
 
