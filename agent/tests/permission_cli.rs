@@ -44,11 +44,7 @@ async fn the_inbox_is_ranked_json_and_a_table() {
     let s2 = started(&admin, &d, "deploy").await;
     let p = hub
         .client(Some(&s2.token))
-        .request_permission(&RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({"command": "cargo build --release"}),
-        })
+        .request_permission(&RequestPermission::bash("cargo build --release"))
         .await
         .expect("permission request");
     // Two tasks wait on the deploy task: its request ranks first though it is newer.
@@ -134,11 +130,7 @@ async fn allow_for_the_session_with_a_pattern_makes_that_rule_and_says_so() {
     let s = started(&admin, &d, "build").await;
     let p = hub
         .client(Some(&s.token))
-        .request_permission(&RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({"command": "cargo build --release"}),
-        })
+        .request_permission(&RequestPermission::bash("cargo build --release"))
         .await
         .expect("permission request");
     let out = hub
@@ -184,11 +176,7 @@ async fn allow_always_makes_the_suggested_rule_and_says_so() {
     let s = started(&admin, &d, "build").await;
     let p = hub
         .client(Some(&s.token))
-        .request_permission(&RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({"command": "cargo build --release"}),
-        })
+        .request_permission(&RequestPermission::bash("cargo build --release"))
         .await
         .expect("permission request");
     let out = hub
@@ -217,11 +205,7 @@ async fn deny_as_a_rule_denies_and_makes_a_project_deny_rule() {
         let agent = agent.clone();
         async move {
             agent
-                .request_permission(&RequestPermission {
-                    task: None,
-                    tool_name: "Bash".into(),
-                    tool_input: json!({ "command": command }),
-                })
+                .request_permission(&RequestPermission::bash(command))
                 .await
                 .expect("permission request")
         }

@@ -13,7 +13,6 @@ use orchestratia_proto::api::{NewRule, RequestPermission};
 use orchestratia_proto::client::HubClient;
 use orchestratia_proto::policy::RuleEffect;
 use orchestratia_testkit::SimDaemon;
-use serde_json::json;
 
 /// How many rules the hub holds.
 const RULES: usize = 1_000;
@@ -71,11 +70,7 @@ async fn main() {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let k = 2 + (i * 10) % (RULES - 10);
-        let body = RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({"command": format!("tool{k} run --fast && tool{} run", k + 10)}),
-        };
+        let body = RequestPermission::bash(format!("tool{k} run --fast && tool{} run", k + 10));
         let t = Instant::now();
         let r = agent.request_permission(&body).await.expect("request");
         times.push(t.elapsed());

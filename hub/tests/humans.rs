@@ -145,11 +145,9 @@ async fn humans(backend: Backend) {
     // Permission requests: the whole command is shown; allow and deny reach the agent.
     let worker = hub.client(Some(&s1.token));
     let req = worker
-        .request_permission(&RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({"command": "rm -rf /tmp/build && cargo build --release"}),
-        })
+        .request_permission(&RequestPermission::bash(
+            "rm -rf /tmp/build && cargo build --release",
+        ))
         .await
         .expect("permission request");
     let listed = hub.cli(&["permission", "list", "--json"]).await.json();

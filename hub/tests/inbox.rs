@@ -10,7 +10,7 @@ use common::started;
 use orchestratia_proto::api::{InboxItem, RequestPermission};
 use orchestratia_proto::client::ClientError;
 use orchestratia_testkit::{Backend, SimDaemon, TestHub};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn refused(what: &str, r: Result<Value, ClientError>) {
     match r {
@@ -48,11 +48,7 @@ async fn inbox(backend: Backend) {
     let s3 = started(&admin, &d2, "P2", "deploy", false).await;
     let permission = hub
         .client(Some(&s3.token))
-        .request_permission(&RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({"command": "cargo build --release"}),
-        })
+        .request_permission(&RequestPermission::bash("cargo build --release"))
         .await
         .expect("permission request");
 

@@ -36,11 +36,7 @@ fn rule(pattern: &str, effect: RuleEffect) -> NewRule {
 
 async fn ask(agent: &HubClient, command: &str) -> PermissionRequest {
     agent
-        .request_permission(&RequestPermission {
-            task: None,
-            tool_name: "Bash".into(),
-            tool_input: json!({ "command": command }),
-        })
+        .request_permission(&RequestPermission::bash(command))
         .await
         .expect("request permission")
 }

@@ -19,7 +19,6 @@ use orchestratia_testkit::daemon::{SimOptions, register};
 use orchestratia_testkit::{
     CliOutput, Console, ConsoleMsg, SimDaemon, TestCluster, bin, eventually, wait_online,
 };
-use serde_json::json;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
@@ -311,11 +310,7 @@ async fn revocations_and_rules_cross_replicas() {
         let agent = agent_on_b.clone();
         async move {
             agent
-                .request_permission(&RequestPermission {
-                    task: None,
-                    tool_name: "Bash".into(),
-                    tool_input: json!({ "command": command }),
-                })
+                .request_permission(&RequestPermission::bash(command))
                 .await
                 .expect("request permission")
         }
