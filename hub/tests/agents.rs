@@ -227,22 +227,11 @@ async fn stalls(backend: Backend) {
         return;
     };
     hub.cli(&["project", "create", "P"]).await.ok();
-    let reg =
-        orchestratia_testkit::daemon::register(&hub.admin(), "P", "dev-01", "linux", &["app"], &[])
-            .await;
-    let d = SimDaemon::connect(
-        &hub.url,
-        "dev-01",
-        reg.server_id,
-        &reg.api_key,
-        Vec::new(),
-        SimOptions {
-            auto_active: false,
-            heartbeats: true,
-        },
-    )
-    .await
-    .expect("connect");
+    let opts = SimOptions {
+        auto_active: false,
+        heartbeats: true,
+    };
+    let d = SimDaemon::start_with(&hub.admin(), "P", "dev-01", &["app"], opts).await;
     let t = create(&hub, &["--title", "Silent", "--repo", "app"]).await;
     hub.cli(&["task", "assign", &t, "--session", "dev-01"])
         .await

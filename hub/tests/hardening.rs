@@ -512,23 +512,10 @@ async fn unsafe_settings_are_refused() {
 async fn hub_with_a_starting_daemon(backend: Backend) -> Option<(TestHub, SimDaemon)> {
     let hub = TestHub::start(backend).await?;
     hub.cli(&["project", "create", "P"]).await.ok();
-    let admin = hub.admin();
-    let reg =
-        orchestratia_testkit::daemon::register(&admin, "P", "dev-01", "linux", &[], &[]).await;
     let opts = SimOptions {
         auto_active: false,
         ..SimOptions::default()
     };
-    let d = SimDaemon::connect(
-        &hub.url,
-        "dev-01",
-        reg.server_id,
-        &reg.api_key,
-        Vec::new(),
-        opts,
-    )
-    .await
-    .expect("connect");
-    orchestratia_testkit::wait_online(&admin, "dev-01").await;
+    let d = SimDaemon::start_with(&hub.admin(), "P", "dev-01", &[], opts).await;
     Some((hub, d))
 }

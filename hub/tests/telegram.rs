@@ -8,15 +8,14 @@ use std::time::Duration;
 use orchestratia_proto::HookEvent;
 use orchestratia_proto::api::{AgentEvent, CreateTask, SetBudget};
 use orchestratia_proto::usage::Usage;
-use orchestratia_proto::workspace::{FileChange, WorkspaceReport};
 use orchestratia_proto::ws::{DaemonToHub, SessionStart};
 use orchestratia_testkit::agent::tmux_available;
+use orchestratia_testkit::daemon::sample_workspace;
 use orchestratia_testkit::telegram::FakeTelegram;
 use orchestratia_testkit::{
     Backend, DaemonOptions, HubOptions, SimDaemon, TestDaemon, TestHub, eventually, wait_online,
 };
 use serde_json::Value;
-use uuid::Uuid;
 
 const ADMIN_CHAT: i64 = 42;
 const STRANGER: i64 = 99;
@@ -386,28 +385,6 @@ fn turn_end() -> AgentEvent {
     }
 }
 
-/// A worktree for `task` on `orc/T1-build-it`, one file changed (+3 -1).
-fn workspace(task: Uuid) -> WorkspaceReport {
-    WorkspaceReport {
-        task_id: task,
-        repo: "app".into(),
-        path: "/w/app/T1".into(),
-        branch: "orc/T1-build-it".into(),
-        base: "main".into(),
-        base_commit: "aaaa1111".into(),
-        head: "bbbb2222".into(),
-        ahead: 1,
-        behind: 0,
-        files: vec![FileChange {
-            path: "src/a.rs".into(),
-            insertions: Some(3),
-            deletions: Some(1),
-        }],
-        uncommitted: Vec::new(),
-        removed: false,
-    }
-}
-
 /// The bot's messages to the admin chat that contain `needle`.
 fn count_with(fake: &FakeTelegram, needle: &str) -> usize {
     fake.sent(ADMIN_CHAT)
@@ -453,7 +430,7 @@ async fn a_task_card_shows_its_agent_and_workspace_and_budgets_are_told_once() {
         .await
         .expect("stop");
     // Its workspace was made: the card names the branch, what changed and its review.
-    d.report_workspace(&workspace(t1.id));
+    d.report_workspace(&sample_workspace(t1.id, "T1"));
     eventually(10, "the workspace stored", || async {
         admin.task(&id).await.ok()?.workspace.map(|_| ())
     })
@@ -467,7 +444,7 @@ async fn a_task_card_shows_its_agent_and_workspace_and_budgets_are_told_once() {
         "{card}"
     );
     assert!(
-        card.contains("\nworkspace: orc/T1-build-it · 1 file +3 -1 · review: unreviewed\n"),
+        card.contains("\nworkspace: orc/T1-work · 1 file +3 -1 · review: unreviewed\n"),
         "{card}"
     );
     budget_notices_are_sent_once(&fake, &hub, &d, &start).await;

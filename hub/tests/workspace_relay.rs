@@ -12,33 +12,19 @@ use common::{create, task_id};
 use orchestratia_proto::api::AgentEvent;
 use orchestratia_proto::client::{ClientError, HubClient};
 use orchestratia_proto::workspace::{
-    DiffQuery, FileChange, MergeWorkspace, Merged, PruneWorkspaces, PrunedWorktree, ReviewComment,
-    ReviewState, WorkspaceAnswer, WorkspaceDiff, WorkspaceFilter, WorkspaceOp, WorkspaceReport,
+    DiffQuery, MergeWorkspace, Merged, PruneWorkspaces, PrunedWorktree, ReviewComment, ReviewState,
+    WorkspaceAnswer, WorkspaceDiff, WorkspaceFilter, WorkspaceOp, WorkspaceReport,
 };
 use orchestratia_proto::ws::{DaemonToHub, HubToDaemon};
 use orchestratia_proto::{EventKind, HookEvent};
-use orchestratia_testkit::daemon::{SimOptions, register};
+use orchestratia_testkit::daemon::{SimOptions, sample_workspace};
 use orchestratia_testkit::{Backend, SimDaemon, TestHub, eventually};
 use uuid::Uuid;
 
 fn report(task: Uuid, n: &str, removed: bool) -> WorkspaceReport {
     WorkspaceReport {
-        task_id: task,
-        repo: "app".into(),
-        path: format!("/w/app/{n}"),
-        branch: format!("orc/{n}-work"),
-        base: "main".into(),
-        base_commit: "aaaa1111".into(),
-        head: "bbbb2222".into(),
-        ahead: 1,
-        behind: 0,
-        files: vec![FileChange {
-            path: "src/a.rs".into(),
-            insertions: Some(3),
-            deletions: Some(1),
-        }],
-        uncommitted: Vec::new(),
         removed,
+        ..sample_workspace(task, n)
     }
 }
 
@@ -416,21 +402,11 @@ async fn hooked(backend: Backend) {
     };
     let admin = hub.admin();
     hub.cli(&["project", "create", "P"]).await.ok();
-    let reg = register(&admin, "P", "dev-01", "linux", &["app"], &[]).await;
     let opts = SimOptions {
         auto_active: false,
         heartbeats: true,
     };
-    let d = SimDaemon::connect(
-        &hub.url,
-        "dev-01",
-        reg.server_id,
-        &reg.api_key,
-        Vec::new(),
-        opts,
-    )
-    .await
-    .expect("connect");
+    let d = SimDaemon::start_with(&admin, "P", "dev-01", &["app"], opts).await;
     let t = create(&hub, &["--title", "Hooked", "--repo", "app"]).await;
     hub.cli(&["task", "assign", &t, "--session", "dev-01"])
         .await

@@ -120,13 +120,36 @@ impl SimDaemon {
         languages: &[&str],
     ) -> SimDaemon {
         let reg = register(admin, project, name, os, repos, languages).await;
+        Self::online(admin, name, &reg, SimOptions::default()).await
+    }
+
+    /// [`SimDaemon::start`] on Linux with `repos` and these options (a daemon that reports its
+    /// agents active only when the test says so, say).
+    pub async fn start_with(
+        admin: &HubClient,
+        project: &str,
+        name: &str,
+        repos: &[&str],
+        opts: SimOptions,
+    ) -> SimDaemon {
+        let reg = register(admin, project, name, "linux", repos, &[]).await;
+        Self::online(admin, name, &reg, opts).await
+    }
+
+    /// Connects a registered daemon and waits until the hub shows it online.
+    async fn online(
+        admin: &HubClient,
+        name: &str,
+        reg: &orchestratia_proto::api::Registered,
+        opts: SimOptions,
+    ) -> SimDaemon {
         let d = SimDaemon::connect(
             admin.base(),
             name,
             reg.server_id,
             &reg.api_key,
             Vec::new(),
-            SimOptions::default(),
+            opts,
         )
         .await
         .expect("connect");
@@ -477,6 +500,29 @@ async fn beat(out: mpsc::UnboundedSender<Message>, interval: Arc<Mutex<Duration>
         if out.send(Message::Text(t.into())).is_err() {
             break;
         }
+    }
+}
+
+/// A worktree of repo `app` that a daemon might report for task `reference`: branch
+/// `orc/{reference}-work` from `main`, one commit ahead, one file changed (+3 -1).
+pub fn sample_workspace(task: Uuid, reference: &str) -> WorkspaceReport {
+    WorkspaceReport {
+        task_id: task,
+        repo: "app".into(),
+        path: format!("/w/app/{reference}"),
+        branch: format!("orc/{reference}-work"),
+        base: "main".into(),
+        base_commit: "aaaa1111".into(),
+        head: "bbbb2222".into(),
+        ahead: 1,
+        behind: 0,
+        files: vec![orchestratia_proto::workspace::FileChange {
+            path: "src/a.rs".into(),
+            insertions: Some(3),
+            deletions: Some(1),
+        }],
+        uncommitted: Vec::new(),
+        removed: false,
     }
 }
 
